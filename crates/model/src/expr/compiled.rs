@@ -1,0 +1,204 @@
+//! The compiled, typed form of a condition, and its evaluation.
+//!
+//! The checker turns text into these trees once, when the model loads; the
+//! scorer walks them for every household. Every value is an `f64` at run
+//! time (yes/no as 0 or 1, a category as the index of its value in the
+//! column's declared list, a date as a day number), so a household's inputs
+//! are one flat slice of numbers; the types were checked before.
+
+/// Where a value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Src {
+    /// The household's value in slot `n` of its row.
+    Household(u32),
+    /// The current member's value in slot `n` of the member row.
+    Member(u32),
+}
+
+/// Comparison operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmpOp {
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+}
+
+/// Arithmetic operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArithOp {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/` (IEEE: `x / 0` is infinite, `0 / 0` is not a number and compares false)
+    Div,
+}
+
+/// A compiled yes/no expression.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BoolExpr {
+    /// A constant.
+    Const(bool),
+    /// A yes/no column.
+    Col(Src),
+    /// `not x`
+    Not(Box<BoolExpr>),
+    /// `a and b`
+    And(Box<BoolExpr>, Box<BoolExpr>),
+    /// `a or b`
+    Or(Box<BoolExpr>, Box<BoolExpr>),
+    /// `a == b` between yes/no values (`negated` for `!=`).
+    Same(Box<BoolExpr>, Box<BoolExpr>, bool),
+    /// A numeric or date comparison.
+    Cmp(CmpOp, NumExpr, NumExpr),
+    /// A category column holds one of the values whose bits are set.
+    OneOf(Src, u64),
+    /// A number is one of the listed values.
+    NumIn(NumExpr, Vec<f64>),
+    /// At least one member satisfies the member-level expression.
+    Any(Box<BoolExpr>),
+    /// Every member satisfies the member-level expression.
+    All(Box<BoolExpr>),
+}
+
+/// A compiled numeric (or date) expression.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NumExpr {
+    /// A constant (a literal or a model parameter).
+    Const(f64),
+    /// A numeric, date or category column.
+    Col(Src),
+    /// The number of co-resident members.
+    Members,
+    /// `-x`
+    Neg(Box<NumExpr>),
+    /// `a op b`
+    Arith(ArithOp, Box<NumExpr>, Box<NumExpr>),
+    /// `min(a, b)`
+    Min(Box<NumExpr>, Box<NumExpr>),
+    /// `max(a, b)`
+    Max(Box<NumExpr>, Box<NumExpr>),
+    /// `abs(x)`
+    Abs(Box<NumExpr>),
+    /// `if(c, a, b)`
+    If(Box<BoolExpr>, Box<NumExpr>, Box<NumExpr>),
+    /// `count(c)`: members satisfying `c`.
+    Count(Box<BoolExpr>),
+    /// `sum(x)` over members.
+    Sum(Box<NumExpr>),
+    /// `min(x)` over members (infinite when there are none).
+    MemberMin(Box<NumExpr>),
+    /// `max(x)` over members (minus infinity when there are none).
+    MemberMax(Box<NumExpr>),
+}
+
+/// One household's inputs, as the evaluator sees them.
+#[derive(Debug, Clone, Copy)]
+pub struct Inputs<'a> {
+    /// The household row's declared columns, in slot order.
+    pub household: &'a [f64],
+    /// The member rows' declared columns, row after row.
+    pub members: &'a [f64],
+    /// Number of declared member columns (the length of one member row).
+    pub stride: usize,
+}
+
+impl Inputs<'_> {
+    /// Number of members.
+    pub fn member_count(&self) -> usize {
+        self.members.len().checked_div(self.stride).unwrap_or(0)
+    }
+
+    fn read(&self, src: Src, member: usize) -> f64 {
+        match src {
+            Src::Household(slot) => self.household[slot as usize],
+            Src::Member(slot) => self.members[member * self.stride + slot as usize],
+        }
+    }
+}
+
+impl BoolExpr {
+    /// Evaluates for a household (member-level expressions read member
+    /// `member`; household-level ones ignore it).
+    pub fn eval(&self, x: &Inputs, member: usize) -> bool {
+        match self {
+            BoolExpr::Const(b) => *b,
+            BoolExpr::Col(src) => x.read(*src, member) != 0.0,
+            BoolExpr::Not(a) => !a.eval(x, member),
+            BoolExpr::And(a, b) => a.eval(x, member) && b.eval(x, member),
+            BoolExpr::Or(a, b) => a.eval(x, member) || b.eval(x, member),
+            BoolExpr::Same(a, b, negated) => (a.eval(x, member) == b.eval(x, member)) != *negated,
+            BoolExpr::Cmp(op, a, b) => {
+                let (a, b) = (a.eval(x, member), b.eval(x, member));
+                match op {
+                    CmpOp::Eq => a == b,
+                    CmpOp::Ne => a != b,
+                    CmpOp::Lt => a < b,
+                    CmpOp::Le => a <= b,
+                    CmpOp::Gt => a > b,
+                    CmpOp::Ge => a >= b,
+                }
+            }
+            BoolExpr::OneOf(src, mask) => {
+                let code = x.read(*src, member) as u32;
+                code < 64 && mask & (1u64 << code) != 0
+            }
+            BoolExpr::NumIn(a, list) => {
+                let a = a.eval(x, member);
+                list.contains(&a)
+            }
+            BoolExpr::Any(c) => (0..x.member_count()).any(|m| c.eval(x, m)),
+            BoolExpr::All(c) => (0..x.member_count()).all(|m| c.eval(x, m)),
+        }
+    }
+}
+
+impl NumExpr {
+    /// Evaluates for a household (see [`BoolExpr::eval`]).
+    pub fn eval(&self, x: &Inputs, member: usize) -> f64 {
+        match self {
+            NumExpr::Const(v) => *v,
+            NumExpr::Col(src) => x.read(*src, member),
+            NumExpr::Members => x.member_count() as f64,
+            NumExpr::Neg(a) => -a.eval(x, member),
+            NumExpr::Arith(op, a, b) => {
+                let (a, b) = (a.eval(x, member), b.eval(x, member));
+                match op {
+                    ArithOp::Add => a + b,
+                    ArithOp::Sub => a - b,
+                    ArithOp::Mul => a * b,
+                    ArithOp::Div => a / b,
+                }
+            }
+            NumExpr::Min(a, b) => a.eval(x, member).min(b.eval(x, member)),
+            NumExpr::Max(a, b) => a.eval(x, member).max(b.eval(x, member)),
+            NumExpr::Abs(a) => a.eval(x, member).abs(),
+            NumExpr::If(c, a, b) => {
+                if c.eval(x, member) {
+                    a.eval(x, member)
+                } else {
+                    b.eval(x, member)
+                }
+            }
+            NumExpr::Count(c) => (0..x.member_count()).filter(|&m| c.eval(x, m)).count() as f64,
+            NumExpr::Sum(a) => (0..x.member_count()).map(|m| a.eval(x, m)).sum(),
+            NumExpr::MemberMin(a) => (0..x.member_count())
+                .map(|m| a.eval(x, m))
+                .fold(f64::INFINITY, f64::min),
+            NumExpr::MemberMax(a) => (0..x.member_count())
+                .map(|m| a.eval(x, m))
+                .fold(f64::NEG_INFINITY, f64::max),
+        }
+    }
+}

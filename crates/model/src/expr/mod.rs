@@ -1,0 +1,17 @@
+//! The condition language: text → syntax tree → checked, compiled tree.
+//!
+//! Conditions are parsed and checked once, when the model loads; scoring
+//! walks the compiled trees ([`BoolExpr`], [`NumExpr`]) over each household.
+
+mod check;
+mod compiled;
+mod parse;
+
+pub use check::{
+    closest, type_name, Checker, Scope, Symbol, Symbols, Type, Typed, FUNCTIONS, RESERVED,
+};
+pub use compiled::{ArithOp, BoolExpr, CmpOp, Inputs, NumExpr, Src};
+pub use parse::{parse, Ast, AstKind, BinOp, ExprError};
+
+#[cfg(test)]
+mod tests;

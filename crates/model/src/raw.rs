@@ -1,0 +1,132 @@
+//! The model file as written: serde structs that mirror the TOML, before any
+//! check. [`crate::Model`] is built from these once, at load.
+
+use serde::Deserialize;
+use toml::value::Datetime;
+use toml::{Spanned, Value};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawModel {
+    pub model: RawMeta,
+    #[serde(default)]
+    pub parameters: Vec<RawParameter>,
+    #[serde(default)]
+    pub departments: Vec<RawDepartment>,
+    #[serde(default)]
+    pub columns: Vec<RawColumn>,
+    #[serde(default)]
+    pub categories: Vec<RawCategory>,
+    #[serde(default)]
+    pub derived: Vec<RawDerived>,
+    #[serde(default)]
+    pub items: Vec<RawItem>,
+    #[serde(default)]
+    pub bands: Option<RawBands>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMeta {
+    pub name: String,
+    pub name_en: Option<String>,
+    pub version: String,
+    pub source: String,
+    pub description: Option<String>,
+    pub effective_from: Option<Spanned<Datetime>>,
+    pub effective_to: Option<Spanned<Datetime>>,
+    pub missing_values: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawParameter {
+    pub name: Spanned<String>,
+    pub value: Spanned<Value>,
+    pub unit: Option<String>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDepartment {
+    pub id: Spanned<String>,
+    pub name: String,
+    pub name_en: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawColumn {
+    pub name: Spanned<String>,
+    pub file: Spanned<String>,
+    #[serde(rename = "type")]
+    pub ty: Spanned<String>,
+    pub unit: Option<String>,
+    pub description: Option<String>,
+    pub min: Option<Spanned<Value>>,
+    pub max: Option<Spanned<Value>>,
+    pub values: Option<Spanned<Vec<String>>>,
+    pub default: Option<Spanned<Value>>,
+    pub missing_values: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCategory {
+    pub id: Spanned<String>,
+    pub name: String,
+    pub name_en: Option<String>,
+    pub weight: Option<Spanned<f64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDerived {
+    pub name: Spanned<String>,
+    pub scope: Option<Spanned<String>>,
+    pub expr: Spanned<String>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawItem {
+    pub id: Spanned<String>,
+    pub category: Spanned<String>,
+    pub name: String,
+    pub name_en: Option<String>,
+    pub when: Spanned<String>,
+    pub points: Spanned<f64>,
+    pub per: Option<Spanned<String>>,
+    pub department: Spanned<String>,
+    #[serde(default)]
+    pub main: bool,
+    #[serde(default)]
+    pub trigger: bool,
+    pub rationale: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawBands {
+    pub trigger: Option<Spanned<String>>,
+    #[serde(default)]
+    pub levels: Vec<RawBand>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawBand {
+    pub name: Spanned<String>,
+    pub label: Option<String>,
+    pub label_en: Option<String>,
+    pub min: Spanned<f64>,
+}
+
+/// A thresholds file: just the `[bands]` table of a model.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawThresholds {
+    pub bands: RawBands,
+}

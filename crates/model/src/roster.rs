@@ -1,0 +1,576 @@
+//! Reading a roster folder (`households.csv`, `members.csv`) against a
+//! model's declared columns.
+//!
+//! Each cell of a declared column is parsed once into the evaluator's number
+//! form; the text is not kept. Every problem becomes an [`Issue`] with file,
+//! line, column and key, and refuses the household it belongs to; the other
+//! households are kept. Problems that make the whole file unreadable (no
+//! such file, a declared column missing from the header) are a
+//! [`RosterError`].
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use crate::column::Column;
+use crate::expr::{Inputs, Scope};
+use crate::model::Model;
+use crate::privacy::mask_id;
+
+/// A problem that makes a roster file unreadable as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum RosterError {
+    /// The file could not be opened or read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The file is not CSV as expected.
+    #[error("{path}: line {line}: {message}")]
+    Csv {
+        /// The file.
+        path: String,
+        /// 1-based line.
+        line: u64,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// The header lacks a column that the model or the roster layout needs.
+    #[error(
+        "{path}: line 1 (header): missing column `{column}`, which {needed_by}; add it to the file \
+         (the header has: {header})"
+    )]
+    MissingColumn {
+        /// The file.
+        path: String,
+        /// The missing column.
+        column: String,
+        /// Who needs it.
+        needed_by: String,
+        /// The columns the header does have.
+        header: String,
+    },
+    /// The header names a column twice.
+    #[error("{path}: line 1 (header), columns {first} and {second}: `{column}` appears twice; rename or remove one")]
+    DuplicateColumn {
+        /// The file.
+        path: String,
+        /// The repeated name.
+        column: String,
+        /// 1-based position of its first occurrence.
+        first: usize,
+        /// 1-based position of the repeat.
+        second: usize,
+    },
+}
+
+/// One problem with one row of a roster. The household it concerns is
+/// refused; the message says how to fix the row.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Issue {
+    /// The file (`…/households.csv` or `…/members.csv`).
+    pub file: String,
+    /// 1-based line of the row in that file.
+    pub line: u64,
+    /// 1-based column number and header name, when one cell is at fault.
+    pub column: Option<(usize, String)>,
+    /// The household concerned (as written in the row).
+    pub household_id: Option<String>,
+    /// Line of that household in `households.csv`, when it is there.
+    pub household_line: Option<u64>,
+    /// The person concerned, masked unless asked otherwise.
+    pub person_id: Option<String>,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl std::fmt::Display for Issue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: line {}", self.file, self.line)?;
+        if let Some((n, name)) = &self.column {
+            write!(f, ", column {n} ({name})")?;
+        }
+        if let Some(h) = &self.household_id {
+            write!(f, ", household {h}")?;
+        }
+        if let Some(p) = &self.person_id {
+            write!(f, ", person {p}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// A household that passed every check.
+#[derive(Debug, Clone)]
+pub struct Household {
+    /// `household_id`.
+    pub id: String,
+    /// `village`.
+    pub village: String,
+    /// Line in `households.csv`.
+    pub line: u64,
+    values: usize,
+    members: std::ops::Range<usize>,
+}
+
+impl Household {
+    /// Number of co-resident members (rows in `members.csv`).
+    pub fn member_count(&self) -> usize {
+        self.members.len()
+    }
+}
+
+/// Options for reading a roster.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// Show person ids unmasked in issues (off by default: ids are masked).
+    pub unmasked: bool,
+}
+
+/// A roster read against a model: the households that passed, their inputs
+/// as numbers, and every problem found.
+#[derive(Debug)]
+pub struct Roster {
+    /// The roster folder.
+    pub dir: PathBuf,
+    /// Households that passed every check, in file order.
+    pub households: Vec<Household>,
+    /// Every problem found; each refuses the household it concerns.
+    pub issues: Vec<Issue>,
+    /// Data rows in `households.csv`.
+    pub household_rows: usize,
+    /// Data rows in `members.csv`.
+    pub member_rows: usize,
+    household_values: Vec<f64>,
+    household_stride: usize,
+    member_values: Vec<f64>,
+    member_stride: usize,
+    person_ids: Vec<String>,
+    member_lines: Vec<u64>,
+}
+
+impl Roster {
+    /// The inputs of an accepted household, for evaluation.
+    pub fn inputs(&self, h: &Household) -> Inputs<'_> {
+        Inputs {
+            household: &self.household_values[h.values..h.values + self.household_stride],
+            members: &self.member_values
+                [h.members.start * self.member_stride..h.members.end * self.member_stride],
+            stride: self.member_stride,
+        }
+    }
+
+    /// Person ids (as in the file) and `members.csv` lines of a household's
+    /// members, in evaluation order.
+    pub fn members_of(&self, h: &Household) -> impl Iterator<Item = (&str, u64)> {
+        h.members
+            .clone()
+            .map(|i| (self.person_ids[i].as_str(), self.member_lines[i]))
+    }
+
+    /// Number of household rows refused (at least one issue each).
+    pub fn rejected_households(&self) -> usize {
+        self.household_rows - self.households.len()
+    }
+
+    /// Reads `households.csv` and `members.csv` from a roster folder.
+    pub fn read(model: &Model, dir: &Path, options: &ReadOptions) -> Result<Roster, RosterError> {
+        let households = Table::read(
+            model,
+            &dir.join("households.csv"),
+            Scope::Household,
+            options,
+        )?;
+        let members = Table::read(model, &dir.join("members.csv"), Scope::Member, options)?;
+        Ok(assemble(dir, households, members, options))
+    }
+}
+
+/// One file read into numbers, before households and members are joined.
+struct Table {
+    path: String,
+    stride: usize,
+    values: Vec<f64>,
+    rows: Vec<Row>,
+    issues: Vec<Issue>,
+}
+
+struct Row {
+    line: u64,
+    /// `household_id`.
+    household: String,
+    /// `village` for households, `person_id` for members.
+    key: String,
+    ok: bool,
+}
+
+fn csv_error(path: &str, e: csv::Error) -> RosterError {
+    let line = e.position().map_or(0, |p| p.line());
+    match e.into_kind() {
+        csv::ErrorKind::Io(source) => RosterError::Io {
+            path: path.to_string(),
+            source,
+        },
+        other => RosterError::Csv {
+            path: path.to_string(),
+            line,
+            message: format!("{other:?}"),
+        },
+    }
+}
+
+impl Table {
+    fn read(
+        model: &Model,
+        path: &Path,
+        file: Scope,
+        options: &ReadOptions,
+    ) -> Result<Table, RosterError> {
+        let shown = path.display().to_string();
+        let handle = File::open(path).map_err(|source| RosterError::Io {
+            path: shown.clone(),
+            source,
+        })?;
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_reader(BufReader::with_capacity(1 << 16, handle));
+        let header = reader
+            .byte_headers()
+            .map_err(|e| csv_error(&shown, e))?
+            .clone();
+        let names: Vec<String> = header
+            .iter()
+            .map(|h| String::from_utf8_lossy(h).trim().to_string())
+            .collect();
+        for (i, name) in names.iter().enumerate() {
+            if let Some(j) = names[..i].iter().position(|n| n == name) {
+                return Err(RosterError::DuplicateColumn {
+                    path: shown,
+                    column: name.clone(),
+                    first: j + 1,
+                    second: i + 1,
+                });
+            }
+        }
+        let find = |column: &str, needed_by: &str| {
+            names
+                .iter()
+                .position(|n| n == column)
+                .ok_or_else(|| RosterError::MissingColumn {
+                    path: shown.clone(),
+                    column: column.to_string(),
+                    needed_by: needed_by.to_string(),
+                    header: names.join(", "),
+                })
+        };
+        let layout = "the roster layout requires";
+        let id_at = find("household_id", layout)?;
+        let key_name = if file == Scope::Household {
+            "village"
+        } else {
+            "person_id"
+        };
+        let key_at = find(key_name, layout)?;
+        let declared: Vec<&Column> = model.columns_of(file).collect();
+        let needed_by = format!("model {} declares", model.path);
+        let at: Vec<usize> = declared
+            .iter()
+            .map(|c| find(&c.name, &needed_by))
+            .collect::<Result<_, _>>()?;
+
+        let mut table = Table {
+            path: shown,
+            stride: declared.len(),
+            values: Vec::new(),
+            rows: Vec::new(),
+            issues: Vec::new(),
+        };
+        let mut record = csv::ByteRecord::new();
+        while reader
+            .read_byte_record(&mut record)
+            .map_err(|e| csv_error(&table.path, e))?
+        {
+            let line = record.position().map_or(0, |p| p.line());
+            let text = |i: usize| record.get(i).map(|b| std::str::from_utf8(b).map(str::trim));
+            let household = match text(id_at) {
+                Some(Ok(id)) => id.to_string(),
+                _ => String::new(),
+            };
+            let key = match text(key_at) {
+                Some(Ok(k)) => k.to_string(),
+                _ => String::new(),
+            };
+            let shown_key = |k: &str| {
+                if options.unmasked {
+                    k.to_string()
+                } else {
+                    mask_id(k)
+                }
+            };
+            let issue = |column: Option<usize>, message: String| Issue {
+                file: table.path.clone(),
+                line,
+                column: column.map(|i| (i + 1, names[i].clone())),
+                household_id: (!household.is_empty()).then(|| household.clone()),
+                household_line: None,
+                person_id: (file == Scope::Member && !key.is_empty()).then(|| shown_key(&key)),
+                message,
+            };
+            let before = table.issues.len();
+            if record.len() != names.len() {
+                table.issues.push(issue(
+                    None,
+                    format!(
+                        "the row has {} fields but the header has {}; check for a stray or missing delimiter",
+                        record.len(),
+                        names.len()
+                    ),
+                ));
+            }
+            for (i, what) in [(id_at, "household_id"), (key_at, key_name)] {
+                match text(i) {
+                    Some(Ok(v)) if !v.is_empty() || what == "village" => {}
+                    Some(Ok(_)) | None => table.issues.push(issue(
+                        Some(i).filter(|&i| i < record.len()),
+                        format!("`{what}` is empty; every row needs one"),
+                    )),
+                    Some(Err(_)) => table.issues.push(issue(Some(i), not_utf8())),
+                }
+            }
+            for (column, &i) in declared.iter().zip(&at) {
+                let value = match text(i) {
+                    Some(Ok(cell)) => column.parse_cell(cell, &model.missing_values),
+                    Some(Err(_)) => Err(not_utf8()),
+                    None => Err("the row ends before this column".to_string()),
+                };
+                match value {
+                    Ok(v) => table.values.push(v),
+                    Err(message) => {
+                        table.values.push(f64::NAN);
+                        table.issues.push(issue(Some(i), message));
+                    }
+                }
+            }
+            table.rows.push(Row {
+                line,
+                household,
+                key,
+                ok: table.issues.len() == before,
+            });
+        }
+        Ok(table)
+    }
+}
+
+fn not_utf8() -> String {
+    "the text is not UTF-8 (is the file GBK?); save the file as CSV UTF-8".to_string()
+}
+
+fn assemble(
+    dir: &Path,
+    mut households: Table,
+    mut members: Table,
+    options: &ReadOptions,
+) -> Roster {
+    let mut issues = Vec::new();
+    let show = |k: &str| {
+        if options.unmasked {
+            k.to_string()
+        } else {
+            mask_id(k)
+        }
+    };
+
+    // Duplicate keys: every row carrying the key is refused, since which
+    // one is right cannot be told.
+    let mut by_id: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, row) in households.rows.iter().enumerate() {
+        if !row.household.is_empty() {
+            by_id.entry(&row.household).or_default().push(i);
+        }
+    }
+    let mut refused_ids: Vec<String> = Vec::new();
+    for (id, rows) in &by_id {
+        if rows.len() > 1 {
+            let lines: Vec<String> = rows
+                .iter()
+                .map(|&r| households.rows[r].line.to_string())
+                .collect();
+            for &r in rows {
+                issues.push(Issue {
+                    file: households.path.clone(),
+                    line: households.rows[r].line,
+                    column: None,
+                    household_id: Some(id.to_string()),
+                    household_line: Some(households.rows[r].line),
+                    person_id: None,
+                    message: format!(
+                        "household_id {id} appears on lines {}; keep one row per household",
+                        lines.join(", ")
+                    ),
+                });
+            }
+            refused_ids.push(id.to_string());
+        }
+    }
+    let mut by_person: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, row) in members.rows.iter().enumerate() {
+        if !row.key.is_empty() {
+            by_person.entry(&row.key).or_default().push(i);
+        }
+    }
+    let mut bad_member = vec![false; members.rows.len()];
+    for (person, rows) in &by_person {
+        if rows.len() > 1 {
+            let lines: Vec<String> = rows
+                .iter()
+                .map(|&r| members.rows[r].line.to_string())
+                .collect();
+            for &r in rows {
+                bad_member[r] = true;
+                issues.push(Issue {
+                    file: members.path.clone(),
+                    line: members.rows[r].line,
+                    column: None,
+                    household_id: Some(members.rows[r].household.clone()),
+                    household_line: None,
+                    person_id: Some(show(person)),
+                    message: format!(
+                        "person_id {} appears on lines {}; a person lives in one household only",
+                        show(person),
+                        lines.join(", ")
+                    ),
+                });
+            }
+        }
+    }
+    drop(by_person);
+    for (i, row) in members.rows.iter().enumerate() {
+        bad_member[i] |= !row.ok;
+    }
+
+    // Join members to households.
+    let mut members_of: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, row) in members.rows.iter().enumerate() {
+        if by_id.contains_key(row.household.as_str()) {
+            members_of.entry(&row.household).or_default().push(i);
+        } else if !row.household.is_empty() {
+            issues.push(Issue {
+                file: members.path.clone(),
+                line: row.line,
+                column: None,
+                household_id: Some(row.household.clone()),
+                household_line: None,
+                person_id: Some(show(&row.key)),
+                message: format!(
+                    "household {} is not in households.csv; add the household, or correct this member's household_id",
+                    row.household
+                ),
+            });
+        }
+    }
+
+    let mut refused_households: HashMap<&str, bool> = HashMap::new();
+    for id in &refused_ids {
+        refused_households.insert(id, true);
+    }
+    for (i, bad) in bad_member.iter().enumerate() {
+        if *bad {
+            refused_households.insert(&members.rows[i].household, true);
+        }
+    }
+
+    let mut accepted = Vec::new();
+    let mut household_values = Vec::new();
+    let mut member_values = Vec::new();
+    let mut person_ids = Vec::new();
+    let mut member_lines = Vec::new();
+    for (i, row) in households.rows.iter().enumerate() {
+        let list = members_of.get(row.household.as_str());
+        if list.is_none()
+            && !row.household.is_empty()
+            && !refused_households.contains_key(row.household.as_str())
+        {
+            issues.push(Issue {
+                file: households.path.clone(),
+                line: row.line,
+                column: None,
+                household_id: Some(row.household.clone()),
+                household_line: Some(row.line),
+                person_id: None,
+                message: "the household has no members in members.csv; add its members, or remove the row".to_string(),
+            });
+            continue;
+        }
+        if !row.ok || refused_households.contains_key(row.household.as_str()) {
+            continue;
+        }
+        let Some(list) = list else { continue };
+        let start = person_ids.len();
+        for &m in list {
+            let from = m * members.stride;
+            member_values.extend_from_slice(&members.values[from..from + members.stride]);
+            person_ids.push(members.rows[m].key.clone());
+            member_lines.push(members.rows[m].line);
+        }
+        accepted.push(Household {
+            id: row.household.clone(),
+            village: row.key.clone(),
+            line: row.line,
+            values: household_values.len(),
+            members: start..person_ids.len(),
+        });
+        household_values.extend_from_slice(
+            &households.values[i * households.stride..(i + 1) * households.stride],
+        );
+    }
+
+    // Tie each issue to the household row it refuses.
+    let line_of: HashMap<&str, u64> = households
+        .rows
+        .iter()
+        .map(|r| (r.household.as_str(), r.line))
+        .collect();
+    let mut all = std::mem::take(&mut households.issues);
+    all.append(&mut members.issues);
+    all.append(&mut issues);
+    for issue in &mut all {
+        if issue.household_line.is_none() {
+            issue.household_line = match (&issue.household_id, issue.file == households.path) {
+                (_, true) => Some(issue.line),
+                (Some(id), false) => line_of.get(id.as_str()).copied(),
+                (None, false) => None,
+            };
+        }
+    }
+    all.sort_by(|a, b| {
+        (
+            a.file != households.path,
+            a.line,
+            a.column.as_ref().map(|c| c.0),
+        )
+            .cmp(&(
+                b.file != households.path,
+                b.line,
+                b.column.as_ref().map(|c| c.0),
+            ))
+    });
+
+    Roster {
+        dir: dir.to_path_buf(),
+        households: accepted,
+        issues: all,
+        household_rows: households.rows.len(),
+        member_rows: members.rows.len(),
+        household_values,
+        household_stride: households.stride,
+        member_values,
+        member_stride: members.stride,
+        person_ids,
+        member_lines,
+    }
+}

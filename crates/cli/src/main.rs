@@ -1,1 +1,162 @@
-fn main() {}
+//! `hhrisk`: score household rosters against an indicator model.
+//!
+//! The binary only parses arguments and wires the library crates; `main`
+//! alone turns errors into exit codes.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod commands;
+
+/// Household risk scoring: check an indicator model, score a roster,
+/// explain a household's score.
+#[derive(Debug, Parser)]
+#[command(name = "hhrisk", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a model and, if given, a roster against the model's columns.
+    Validate {
+        /// The indicator model (TOML).
+        #[arg(long)]
+        model: PathBuf,
+        /// A roster folder (households.csv, members.csv).
+        #[arg(long)]
+        roster: Option<PathBuf>,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Show person ids unmasked in messages.
+        #[arg(long)]
+        unmasked: bool,
+    },
+    /// Score every household of a roster; one output row per household.
+    Score {
+        /// The indicator model (TOML).
+        #[arg(long)]
+        model: PathBuf,
+        /// The roster folder (households.csv, members.csv).
+        #[arg(long)]
+        roster: PathBuf,
+        /// Where to write the scores (CSV).
+        #[arg(long)]
+        out: PathBuf,
+        /// Warning bands to apply instead of the model's default bands
+        /// (a TOML file with a [bands] table).
+        #[arg(long)]
+        thresholds: Option<PathBuf>,
+        /// Write refused rows here, with their reasons, and score the rest.
+        /// Without it, any refused row stops the run.
+        #[arg(long)]
+        rejects: Option<PathBuf>,
+        /// How many items to list in `top_items`.
+        #[arg(long, default_value_t = 3)]
+        top: usize,
+        /// Add one `item_<id>` column per item: how many times it counted.
+        #[arg(long)]
+        item_columns: bool,
+        /// Show person ids unmasked in the rejects file and messages.
+        #[arg(long)]
+        unmasked: bool,
+    },
+    /// Show, item by item, why a household got its score.
+    Explain {
+        /// The indicator model (TOML).
+        #[arg(long)]
+        model: PathBuf,
+        /// The roster folder.
+        #[arg(long)]
+        roster: PathBuf,
+        /// The household's `household_id`.
+        #[arg(long)]
+        household: String,
+        /// Warning bands to apply instead of the model's default bands.
+        #[arg(long)]
+        thresholds: Option<PathBuf>,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Show person ids unmasked.
+        #[arg(long)]
+        unmasked: bool,
+    },
+    /// List a model's items (Markdown table or CSV), for documentation.
+    Items {
+        /// The indicator model (TOML).
+        #[arg(long)]
+        model: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "markdown")]
+        format: commands::ItemsFormat,
+    },
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Validate {
+            model,
+            roster,
+            json,
+            unmasked,
+        } => commands::validate(&model, roster.as_deref(), json, unmasked),
+        Command::Score {
+            model,
+            roster,
+            out,
+            thresholds,
+            rejects,
+            top,
+            item_columns,
+            unmasked,
+        } => {
+            let columns = hhrisk_score::ScoreColumns {
+                top,
+                item_counts: item_columns,
+            };
+            commands::score(
+                &model,
+                &roster,
+                &out,
+                thresholds.as_deref(),
+                rejects.as_deref(),
+                columns,
+                unmasked,
+            )
+        }
+        Command::Explain {
+            model,
+            roster,
+            household,
+            thresholds,
+            json,
+            unmasked,
+        } => commands::explain(
+            &model,
+            &roster,
+            &household,
+            thresholds.as_deref(),
+            json,
+            unmasked,
+        ),
+        Command::Items { model, format } => commands::items(&model, format),
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

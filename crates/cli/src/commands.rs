@@ -1,0 +1,327 @@
+//! One function per subcommand: load, run the library, print.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use hhrisk_model::{Bands, Issue, Model, ModelError, ReadOptions, Roster};
+use hhrisk_score::output::{format_number, write_rejects};
+use hhrisk_score::{AtomicFile, ScoreColumns, ScoreWriter, Scorer};
+use serde_json::json;
+
+/// Issues printed before the rest are summarised.
+const SHOWN_ISSUES: usize = 20;
+
+fn load_model(path: &Path) -> anyhow::Result<Model> {
+    Model::from_path(path).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn load_bands(model: &Model, thresholds: Option<&Path>) -> anyhow::Result<Bands> {
+    match thresholds {
+        Some(path) => Bands::from_path(path).map_err(|e| anyhow::anyhow!("{e}")),
+        None => Ok(model.bands.clone()),
+    }
+}
+
+fn print_issues(issues: &[Issue]) {
+    for issue in issues.iter().take(SHOWN_ISSUES) {
+        eprintln!("  {issue}");
+    }
+    if issues.len() > SHOWN_ISSUES {
+        eprintln!("  … and {} more", issues.len() - SHOWN_ISSUES);
+    }
+}
+
+pub fn validate(
+    model_path: &Path,
+    roster: Option<&Path>,
+    json: bool,
+    unmasked: bool,
+) -> anyhow::Result<ExitCode> {
+    let model = Model::from_path(model_path);
+    let model_json = match &model {
+        Ok(m) => json!({
+            "path": model_path.display().to_string(),
+            "name": m.meta.name,
+            "version": m.meta.version,
+            "categories": m.categories.len(),
+            "items": m.items.len(),
+            "columns": m.columns.len(),
+            "parameters": m.parameters.len(),
+            "bands": m.bands.levels.iter().map(|b| json!({"name": b.name, "min": b.min})).collect::<Vec<_>>(),
+            "errors": [],
+        }),
+        Err(e) => json!({
+            "path": model_path.display().to_string(),
+            "errors": model_errors(e),
+        }),
+    };
+    let mut valid = model.is_ok();
+    let mut out = json!({ "model": model_json });
+    if !json {
+        match &model {
+            Ok(m) => println!(
+                "model {} ({} {}): {} categories, {} items, {} input columns, {} parameters: OK",
+                model_path.display(),
+                m.meta.name,
+                m.meta.version,
+                m.categories.len(),
+                m.items.len(),
+                m.columns.len(),
+                m.parameters.len()
+            ),
+            Err(e) => eprintln!("model {}: {e}", model_path.display()),
+        }
+    }
+    if let (Some(dir), Ok(m)) = (roster, &model) {
+        let roster_json = match Roster::read(m, dir, &ReadOptions { unmasked }) {
+            Ok(r) => {
+                valid &= r.issues.is_empty();
+                if !json {
+                    println!(
+                        "roster {}: {} households, {} members; {} accepted, {} refused, {} problems",
+                        dir.display(),
+                        r.household_rows,
+                        r.member_rows,
+                        r.households.len(),
+                        r.rejected_households(),
+                        r.issues.len()
+                    );
+                    print_issues(&r.issues);
+                }
+                json!({
+                    "dir": dir.display().to_string(),
+                    "households": r.household_rows,
+                    "members": r.member_rows,
+                    "accepted": r.households.len(),
+                    "rejected": r.rejected_households(),
+                    "errors": r.issues.iter().map(issue_json).collect::<Vec<_>>(),
+                })
+            }
+            Err(e) => {
+                valid = false;
+                if !json {
+                    eprintln!("roster {}: {e}", dir.display());
+                }
+                json!({
+                    "dir": dir.display().to_string(),
+                    "households": null,
+                    "members": null,
+                    "errors": [{ "message": e.to_string() }],
+                })
+            }
+        };
+        out["roster"] = roster_json;
+    }
+    out["valid"] = json!(valid);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    }
+    Ok(if valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn model_errors(e: &ModelError) -> Vec<serde_json::Value> {
+    match e {
+        ModelError::Io { .. } => vec![json!({ "message": e.to_string() })],
+        ModelError::Invalid(problems) => problems
+            .iter()
+            .map(|p| serde_json::to_value(p).unwrap_or_default())
+            .collect(),
+    }
+}
+
+fn issue_json(i: &Issue) -> serde_json::Value {
+    json!({
+        "file": i.file,
+        "line": i.line,
+        "column": i.column.as_ref().map(|c| c.0),
+        "column_name": i.column.as_ref().map(|c| c.1.clone()),
+        "household_id": i.household_id,
+        "household_line": i.household_line,
+        "person_id": i.person_id,
+        "message": i.message,
+    })
+}
+
+pub fn score(
+    model_path: &Path,
+    roster_dir: &Path,
+    out: &Path,
+    thresholds: Option<&Path>,
+    rejects: Option<&Path>,
+    columns: ScoreColumns,
+    unmasked: bool,
+) -> anyhow::Result<ExitCode> {
+    let model = load_model(model_path)?;
+    let bands = load_bands(&model, thresholds)?;
+    let roster = Roster::read(&model, roster_dir, &ReadOptions { unmasked })?;
+    if !roster.issues.is_empty() && rejects.is_none() {
+        eprintln!("{} problem(s) in the roster:", roster.issues.len());
+        print_issues(&roster.issues);
+        bail!(
+            "{} of {} households refused; nothing written. Fix the rows above, or pass --rejects FILE \
+             to write them there and score the rest",
+            roster.rejected_households(),
+            roster.household_rows
+        );
+    }
+    let scorer = Scorer::new(&model, &bands);
+    let file =
+        AtomicFile::create(out).with_context(|| format!("cannot write {}", out.display()))?;
+    let mut writer = ScoreWriter::new(file, &model, columns)?;
+    let mut alerts: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut score = Default::default();
+    for h in &roster.households {
+        scorer.score_into(&roster.inputs(h), &mut score);
+        writer.write(&model, &bands, &h.id, &h.village, &score)?;
+        if let Some(level) = score.alert {
+            *alerts.entry(level).or_default() += 1;
+        }
+    }
+    if let Some(path) = rejects {
+        let file =
+            AtomicFile::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+        write_rejects(file, &roster.issues)?
+            .commit()
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    writer
+        .finish()?
+        .commit()
+        .with_context(|| format!("cannot write {}", out.display()))?;
+
+    let summary: Vec<String> = alerts
+        .iter()
+        .map(|(&level, n)| format!("{} {n}", bands.levels[level].name))
+        .collect();
+    eprintln!(
+        "scored {} of {} households → {} (alerts: {})",
+        roster.households.len(),
+        roster.household_rows,
+        out.display(),
+        if summary.is_empty() {
+            "none".to_string()
+        } else {
+            summary.join(", ")
+        }
+    );
+    if let Some(path) = rejects {
+        eprintln!(
+            "refused {} households ({} problems) → {}",
+            roster.rejected_households(),
+            roster.issues.len(),
+            path.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn explain(
+    model_path: &Path,
+    roster_dir: &Path,
+    household: &str,
+    thresholds: Option<&Path>,
+    json: bool,
+    unmasked: bool,
+) -> anyhow::Result<ExitCode> {
+    let model = load_model(model_path)?;
+    let bands = load_bands(&model, thresholds)?;
+    let roster = Roster::read(&model, roster_dir, &ReadOptions { unmasked })?;
+    let Some(h) = roster.households.iter().find(|h| h.id == household) else {
+        let issues: Vec<Issue> = roster
+            .issues
+            .iter()
+            .filter(|i| i.household_id.as_deref() == Some(household))
+            .cloned()
+            .collect();
+        if issues.is_empty() {
+            bail!(
+                "household {household} is not in {}",
+                roster_dir.join("households.csv").display()
+            );
+        }
+        eprintln!("household {household} was refused; it has no score until these are fixed:");
+        print_issues(&issues);
+        return Ok(ExitCode::FAILURE);
+    };
+    let explanation = hhrisk_score::explain(&Scorer::new(&model, &bands), &roster, h, unmasked);
+    let mut stdout = std::io::stdout().lock();
+    if json {
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&explanation)?)?;
+    } else {
+        write!(stdout, "{}", explanation.to_text())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Output formats of `hhrisk items`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ItemsFormat {
+    /// A Markdown table.
+    Markdown,
+    /// CSV.
+    Csv,
+}
+
+pub fn items(model_path: &Path, format: ItemsFormat) -> anyhow::Result<ExitCode> {
+    let model = load_model(model_path)?;
+    let rows = model.items.iter().map(|it| {
+        let flags = [(it.main, "main"), (it.trigger, "trigger")]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, f)| *f)
+            .collect::<Vec<_>>()
+            .join(", ");
+        [
+            it.id.clone(),
+            model.categories[it.category].id.clone(),
+            it.name.clone(),
+            it.name_en.clone().unwrap_or_default(),
+            format!("`{}`", it.when),
+            format_number(it.points),
+            format!("{:?}", it.per).to_lowercase(),
+            model.departments[it.department].id.clone(),
+            flags,
+            it.rationale.clone().unwrap_or_default(),
+        ]
+    });
+    let header = [
+        "id",
+        "category",
+        "name",
+        "name_en",
+        "when",
+        "points",
+        "per",
+        "department",
+        "flags",
+        "rationale",
+    ];
+    let mut stdout = std::io::stdout().lock();
+    match format {
+        ItemsFormat::Markdown => {
+            writeln!(stdout, "| {} |", header.join(" | "))?;
+            writeln!(stdout, "|{}", "---|".repeat(header.len()))?;
+            for row in rows {
+                let cells: Vec<String> = row.iter().map(|c| c.replace('|', "\\|")).collect();
+                writeln!(stdout, "| {} |", cells.join(" | "))?;
+            }
+        }
+        ItemsFormat::Csv => {
+            let mut csv = csv::Writer::from_writer(stdout);
+            csv.write_record(header)?;
+            for mut row in rows {
+                row[4] = row[4].trim_matches('`').to_string();
+                csv.write_record(&row)?;
+            }
+            csv.flush()?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,315 @@
+//! Writing scores and refused rows as CSV, atomically.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use hhrisk_model::{Issue, Model};
+
+use crate::score::HouseholdScore;
+
+/// Decimal places of scores in output files.
+pub const DECIMALS: u32 = 4;
+
+/// A file written under a temporary name in the target's folder and renamed
+/// over the target only when complete, so that a failed or interrupted run
+/// never leaves a half-written file or destroys the previous one.
+#[derive(Debug)]
+pub struct AtomicFile {
+    target: PathBuf,
+    temp: PathBuf,
+    writer: Option<BufWriter<File>>,
+}
+
+impl AtomicFile {
+    /// Starts writing `target`.
+    pub fn create(target: &Path) -> std::io::Result<AtomicFile> {
+        let dir = match target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        let file = File::create(&temp)?;
+        Ok(AtomicFile {
+            target: target.to_path_buf(),
+            temp,
+            writer: Some(BufWriter::with_capacity(1 << 16, file)),
+        })
+    }
+
+    /// Flushes, syncs and renames the file into place.
+    pub fn commit(mut self) -> std::io::Result<()> {
+        if let Some(w) = self.writer.take() {
+            let file = w.into_inner().map_err(|e| e.into_error())?;
+            file.sync_all()?;
+        }
+        std::fs::rename(&self.temp, &self.target)
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match &mut self.writer {
+            Some(w) => w.write(buf),
+            None => Err(std::io::Error::other("file already committed")),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.writer.as_mut().map_or(Ok(()), |w| w.flush())
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.writer.take().is_some() {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// Formats a number with at most [`DECIMALS`] places, trailing zeros
+/// dropped: `7.6667`, `23`, `-0.5`.
+pub fn format_number(value: f64) -> String {
+    format_units(to_units(value))
+}
+
+fn to_units(value: f64) -> i64 {
+    (value * 10f64.powi(DECIMALS as i32)).round() as i64
+}
+
+fn format_units(units: i64) -> String {
+    let scale = 10i64.pow(DECIMALS);
+    let sign = if units < 0 { "-" } else { "" };
+    let (whole, frac) = (
+        units.unsigned_abs() / scale as u64,
+        units.unsigned_abs() % scale as u64,
+    );
+    if frac == 0 {
+        return format!("{sign}{whole}");
+    }
+    let frac = format!("{frac:0width$}", width = DECIMALS as usize);
+    format!("{sign}{whole}.{}", frac.trim_end_matches('0'))
+}
+
+/// Rounds the parts to [`DECIMALS`] places so that the rounded parts add up
+/// exactly to the rounded total (largest remainders take the leftover
+/// units), then formats them. An evaluator summing the category columns in
+/// a spreadsheet gets the per-capita score to the last digit.
+pub fn apportion(parts: &[f64], total: f64) -> Vec<String> {
+    let scale = 10f64.powi(DECIMALS as i32);
+    let mut units: Vec<i64> = parts.iter().map(|p| (p * scale).floor() as i64).collect();
+    let target = to_units(total);
+    let mut leftover = target - units.iter().sum::<i64>();
+    let mut order: Vec<usize> = (0..parts.len()).collect();
+    let remainder = |i: usize| parts[i] * scale - (parts[i] * scale).floor();
+    order.sort_by(|&a, &b| remainder(b).total_cmp(&remainder(a)).then(a.cmp(&b)));
+    let mut k = 0;
+    while leftover != 0 && !order.is_empty() {
+        let i = order[k % order.len()];
+        let step = leftover.signum();
+        units[i] += step;
+        leftover -= step;
+        k += 1;
+    }
+    units.into_iter().map(format_units).collect()
+}
+
+/// What goes into a scores file besides the fixed columns.
+#[derive(Debug, Clone, Copy)]
+pub struct ScoreColumns {
+    /// How many items `top_items` lists; defaults to `3`.
+    pub top: usize,
+    /// Add one `item_<id>` column per item with the times it counted
+    /// (0/1, or matching members); defaults to `false`.
+    pub item_counts: bool,
+}
+
+impl Default for ScoreColumns {
+    fn default() -> Self {
+        ScoreColumns {
+            top: 3,
+            item_counts: false,
+        }
+    }
+}
+
+/// Writes the scores file: one row per household.
+pub struct ScoreWriter<W: Write> {
+    csv: csv::Writer<W>,
+    columns: ScoreColumns,
+    record: Vec<String>,
+    counts: Vec<u32>,
+}
+
+impl<W: Write> ScoreWriter<W> {
+    /// Starts a scores file and writes its header.
+    pub fn new(out: W, model: &Model, columns: ScoreColumns) -> csv::Result<Self> {
+        let mut csv = csv::Writer::from_writer(out);
+        let mut header = vec![
+            "household_id".to_string(),
+            "village".into(),
+            "members".into(),
+            "total_points".into(),
+            "per_capita_score".into(),
+        ];
+        header.extend(model.categories.iter().map(|c| format!("cat_{}", c.id)));
+        header.extend([
+            "alert_level".to_string(),
+            "top_items".into(),
+            "triggered_by".into(),
+        ]);
+        if columns.item_counts {
+            header.extend(model.items.iter().map(|i| format!("item_{}", i.id)));
+        }
+        csv.write_record(&header)?;
+        Ok(ScoreWriter {
+            csv,
+            columns,
+            record: Vec::with_capacity(header.len()),
+            counts: vec![0; model.items.len()],
+        })
+    }
+
+    /// Writes one household's row.
+    pub fn write(
+        &mut self,
+        model: &Model,
+        bands: &hhrisk_model::Bands,
+        id: &str,
+        village: &str,
+        s: &HouseholdScore,
+    ) -> csv::Result<()> {
+        let r = &mut self.record;
+        r.clear();
+        r.push(id.to_string());
+        r.push(village.to_string());
+        r.push(s.members.to_string());
+        r.push(format_number(s.total));
+        r.push(format_number(s.per_capita));
+        let per_capita: Vec<f64> = (0..s.categories.len())
+            .map(|c| s.category_per_capita(c))
+            .collect();
+        r.extend(apportion(&per_capita, s.per_capita));
+        r.push(
+            s.alert
+                .map(|a| bands.levels[a].name.clone())
+                .unwrap_or_default(),
+        );
+        let top: Vec<&str> = s
+            .top_items(self.columns.top)
+            .iter()
+            .map(|h| model.items[h.item].id.as_str())
+            .collect();
+        r.push(top.join(";"));
+        let triggers: Vec<&str> = s
+            .hits
+            .iter()
+            .filter(|h| model.items[h.item].trigger)
+            .map(|h| model.items[h.item].id.as_str())
+            .collect();
+        r.push(triggers.join(";"));
+        if self.columns.item_counts {
+            self.counts.iter_mut().for_each(|c| *c = 0);
+            for h in &s.hits {
+                self.counts[h.item] = h.count;
+            }
+            r.extend(self.counts.iter().map(u32::to_string));
+        }
+        self.csv.write_record(&*r)
+    }
+
+    /// Flushes and returns the underlying writer.
+    pub fn finish(self) -> std::io::Result<W> {
+        self.csv.into_inner().map_err(|e| e.into_error())
+    }
+}
+
+/// Writes refused rows: one line per problem, with the household it refuses.
+pub fn write_rejects<W: Write>(out: W, issues: &[Issue]) -> csv::Result<W> {
+    let mut csv = csv::Writer::from_writer(out);
+    csv.write_record([
+        "household_id",
+        "household_line",
+        "file",
+        "line",
+        "column",
+        "person_id",
+        "reason",
+    ])?;
+    for i in issues {
+        let file = Path::new(&i.file)
+            .file_name()
+            .map_or(i.file.clone(), |f| f.to_string_lossy().into_owned());
+        csv.write_record([
+            i.household_id.clone().unwrap_or_default(),
+            i.household_line.map(|l| l.to_string()).unwrap_or_default(),
+            file,
+            i.line.to_string(),
+            i.column
+                .as_ref()
+                .map(|(n, name)| format!("{n} ({name})"))
+                .unwrap_or_default(),
+            i.person_id.clone().unwrap_or_default(),
+            i.message.clone(),
+        ])?;
+    }
+    csv.into_inner().map_err(|e| e.into_error().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_keep_four_places_at_most() {
+        assert_eq!(format_number(23.0), "23");
+        assert_eq!(format_number(23.0 / 3.0), "7.6667");
+        assert_eq!(format_number(-0.5), "-0.5");
+        assert_eq!(format_number(-1e-9), "0");
+        assert_eq!(format_number(0.00005), "0.0001");
+    }
+
+    #[test]
+    fn apportioned_parts_add_up_to_the_rounded_total() {
+        // Three thirds of 1: rounded alone they give 0.3333 × 3 = 0.9999.
+        let third = 1.0 / 3.0;
+        assert_eq!(
+            apportion(&[third, third, third], 1.0),
+            ["0.3334", "0.3333", "0.3333"]
+        );
+        // Negative parts: -2/3 and 5/3 add to 1.
+        assert_eq!(
+            apportion(&[-2.0 / 3.0, 5.0 / 3.0], 1.0),
+            ["-0.6667", "1.6667"]
+        );
+        assert_eq!(apportion(&[2.5, 0.0, -1.25], 1.25), ["2.5", "0", "-1.25"]);
+    }
+
+    #[test]
+    fn an_abandoned_atomic_file_leaves_the_old_one() {
+        let dir = std::env::temp_dir().join(format!("hhrisk-atomic-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let target = dir.join("out.csv");
+        std::fs::write(&target, "old").unwrap();
+        {
+            let mut f = AtomicFile::create(&target).unwrap();
+            f.write_all(b"half").unwrap();
+        }
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "old");
+        let mut f = AtomicFile::create(&target).unwrap();
+        f.write_all(b"new").unwrap();
+        f.commit().unwrap();
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

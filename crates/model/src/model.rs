@@ -528,6 +528,10 @@ fn build(raw: RawModel, src: &SourceFile, problems: &mut Vec<Problem>) -> Model 
     if items.is_empty() {
         problems.push(src.problem(0, "items", "the model declares no [[items]]"));
     }
+    // A mistake in a derived value surfaces again in every item that uses
+    // it; report it once, where it is.
+    let mut seen = HashSet::new();
+    problems.retain(|p| seen.insert((p.line, p.column, p.message.clone())));
 
     Model {
         path: src.path.clone(),
@@ -701,6 +705,9 @@ fn expr_problem(
         .as_ref()
         .and_then(|d| derived.get(d).map(|x| (d, x)))
     {
+        Some((name, (span, value))) if context == format!("derived {name}") => {
+            (span.clone(), value.as_str(), context)
+        }
         Some((name, (span, value))) => (
             span.clone(),
             value.as_str(),

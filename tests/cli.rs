@@ -13,10 +13,7 @@ use assert_cmd::Command;
 use predicates::str::contains;
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
 }
 
 fn model() -> PathBuf {
@@ -39,11 +36,8 @@ fn read_csv(path: &Path) -> (Vec<String>, BTreeMap<String, BTreeMap<String, Stri
         .records()
         .map(|rec| {
             let rec = rec.unwrap();
-            let row: BTreeMap<String, String> = header
-                .iter()
-                .cloned()
-                .zip(rec.iter().map(String::from))
-                .collect();
+            let row: BTreeMap<String, String> =
+                header.iter().cloned().zip(rec.iter().map(String::from)).collect();
             (rec[0].to_string(), row)
         })
         .collect();
@@ -81,9 +75,8 @@ fn scores_match_the_hand_calculation() {
         "household_id,village,members,total_points,per_capita_score,cat_demographics,cat_income,cat_medical,\
          cat_education,cat_employment,cat_housing,cat_dibao_edge,cat_rigid_expense,alert_level,top_items,triggered_by"
     );
-    let row = |id: &str, cols: &[&str]| -> Vec<String> {
-        cols.iter().map(|c| rows[id][*c].clone()).collect()
-    };
+    let row =
+        |id: &str, cols: &[&str]| -> Vec<String> { cols.iter().map(|c| rows[id][*c].clone()).collect() };
     let cols = [
         "members",
         "total_points",
@@ -145,22 +138,7 @@ fn scores_match_the_hand_calculation() {
     //   top items: I01 15, H02 12, then the 10s in model order: D07
     assert_eq!(
         row("H002", &cols),
-        [
-            "1",
-            "121",
-            "121",
-            "29",
-            "21",
-            "37",
-            "0",
-            "0",
-            "18",
-            "0",
-            "16",
-            "red",
-            "I01;H02;D07",
-            "M06;H02"
-        ]
+        ["1", "121", "121", "29", "21", "37", "0", "0", "18", "0", "16", "red", "I01;H02;D07", "M06;H02"]
     );
 
     // H003, four members, income 120000 (30000 per head ≥ 2 × 9048),
@@ -174,32 +152,13 @@ fn scores_match_the_hand_calculation() {
     //   employment (2 - 6) / 4 = -1
     assert_eq!(
         row("H003", &cols),
-        [
-            "4",
-            "-61",
-            "-15.25",
-            "0.75",
-            "-16.25",
-            "0",
-            "1.25",
-            "-1",
-            "0",
-            "0",
-            "0",
-            "",
-            "E03;D01;J05",
-            ""
-        ]
+        ["4", "-61", "-15.25", "0.75", "-16.25", "0", "1.25", "-1", "0", "0", "0", "", "E03;D01;J05", ""]
     );
 
     // Category columns add up to the per-capita score, to the last digit.
     let units = |s: &str| (s.parse::<f64>().unwrap() * 10_000.0).round() as i64;
     for (id, r) in &rows {
-        let sum: i64 = header
-            .iter()
-            .filter(|h| h.starts_with("cat_"))
-            .map(|h| units(&r[h]))
-            .sum();
+        let sum: i64 = header.iter().filter(|h| h.starts_with("cat_")).map(|h| units(&r[h])).sum();
         assert_eq!(sum, units(&r["per_capita_score"]), "{id}");
     }
 }
@@ -220,10 +179,8 @@ fn every_item_counts_at_least_once_on_the_fixture() {
     let (header, rows) = read_csv(&scores);
     let items: Vec<&String> = header.iter().filter(|h| h.starts_with("item_")).collect();
     assert_eq!(items.len(), 55);
-    let silent: Vec<&&String> = items
-        .iter()
-        .filter(|item| rows.values().all(|r| r[item.as_str()] == "0"))
-        .collect();
+    let silent: Vec<&&String> =
+        items.iter().filter(|item| rows.values().all(|r| r[item.as_str()] == "0")).collect();
     assert!(silent.is_empty(), "items that never count: {silent:?}");
 }
 
@@ -254,11 +211,7 @@ fn edited_model(dir: &Path, from: &str, to: &str, marker: &str) -> (PathBuf, usi
     assert!(text.contains(from), "{from}");
     let text = text.replacen(from, to, 1);
     let needle = marker.replace('|', "");
-    assert_eq!(
-        text.matches(&needle).count(),
-        1,
-        "marker {marker} must be unique"
-    );
+    assert_eq!(text.matches(&needle).count(), 1, "marker {marker} must be unique");
     let at = text.find(&needle).unwrap() + marker.find('|').unwrap();
     let line = text[..at].matches('\n').count() + 1;
     let col = text[..at].rsplit('\n').next().unwrap().chars().count() + 1;
@@ -286,19 +239,12 @@ fn model_mistakes_are_reported_with_item_and_position() {
     ];
     for (from, to, marker, message) in cases {
         let (path, line, col) = edited_model(dir.path(), from, to, marker);
-        let output = hhrisk()
-            .args(["validate", "--model"])
-            .arg(&path)
-            .output()
-            .unwrap();
+        let output = hhrisk().args(["validate", "--model"]).arg(&path).output().unwrap();
         assert_eq!(output.status.code(), Some(1), "{to}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(message), "{to}: {stderr}");
         let position = format!("model.toml:{line}:{col}:");
-        assert!(
-            stderr.contains(&position),
-            "{to}: expected {position} in {stderr}"
-        );
+        assert!(stderr.contains(&position), "{to}: expected {position} in {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
@@ -312,23 +258,13 @@ fn model_errors_appear_in_validate_json() {
         "points = 8\ndepartment = \"roads\"",
         "|\"roads\"",
     );
-    let output = hhrisk()
-        .args(["validate", "--json", "--model"])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let output = hhrisk().args(["validate", "--json", "--model"]).arg(&path).output().unwrap();
     assert_eq!(output.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let err = &v["model"]["errors"][0];
-    assert_eq!(
-        (err["line"].as_u64(), err["column"].as_u64()),
-        (Some(line as u64), Some(col as u64))
-    );
+    assert_eq!((err["line"].as_u64(), err["column"].as_u64()), (Some(line as u64), Some(col as u64)));
     assert_eq!(err["context"], "item H01");
-    assert!(err["message"]
-        .as_str()
-        .unwrap()
-        .contains("department \"roads\" is not declared"));
+    assert!(err["message"].as_str().unwrap().contains("department \"roads\" is not declared"));
     assert_eq!(v["valid"], false);
 }
 
@@ -410,25 +346,11 @@ fn bad_rows_stop_the_run_with_a_located_message_and_no_output() {
             .unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "{}: {stderr}", case.name);
-        assert!(
-            stderr.contains(case.message),
-            "{}: expected {:?} in\n{stderr}",
-            case.name,
-            case.message
-        );
-        assert!(
-            stderr.contains("--rejects"),
-            "{}: the message says how to go on",
-            case.name
-        );
+        assert!(stderr.contains(case.message), "{}: expected {:?} in\n{stderr}", case.name, case.message);
+        assert!(stderr.contains("--rejects"), "{}: the message says how to go on", case.name);
         assert!(!stderr.contains("panicked"), "{}", case.name);
         assert!(!out.exists(), "{}: no output file", case.name);
-        assert_eq!(
-            std::fs::read_dir(roster.path()).unwrap().count(),
-            2,
-            "{}: no stray files",
-            case.name
-        );
+        assert_eq!(std::fs::read_dir(roster.path()).unwrap().count(), 2, "{}: no stray files", case.name);
     }
 }
 
@@ -436,10 +358,7 @@ fn bad_rows_stop_the_run_with_a_located_message_and_no_output() {
 fn with_rejects_every_household_is_scored_or_refused() {
     for case in bad_rosters() {
         let roster = edited_fixture(case.edit);
-        let (scores, rejects) = (
-            roster.path().join("scores.csv"),
-            roster.path().join("rejects.csv"),
-        );
+        let (scores, rejects) = (roster.path().join("scores.csv"), roster.path().join("rejects.csv"));
         hhrisk()
             .args(["score", "--model"])
             .arg(model())
@@ -455,25 +374,14 @@ fn with_rejects_every_household_is_scored_or_refused() {
         let mut r = csv::Reader::from_path(&rejects).unwrap();
         let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
         assert!(!rows.is_empty(), "{}", case.name);
-        let refused: BTreeSet<&str> = rows
-            .iter()
-            .map(|r| &r[1])
-            .filter(|l| !l.is_empty())
-            .collect();
+        let refused: BTreeSet<&str> = rows.iter().map(|r| &r[1]).filter(|l| !l.is_empty()).collect();
         assert_eq!(refused.len(), case.refused, "{}: {rows:?}", case.name);
-        let households = std::fs::read_to_string(roster.path().join("households.csv"))
-            .unwrap()
-            .lines()
-            .count()
-            - 1;
+        let households =
+            std::fs::read_to_string(roster.path().join("households.csv")).unwrap().lines().count() - 1;
         assert_eq!(scored.len() + refused.len(), households, "{}", case.name);
         // person ids in the rejects file are masked
         for row in &rows {
-            assert!(
-                row[5].is_empty() || row[5].contains("********"),
-                "{}: {row:?}",
-                case.name
-            );
+            assert!(row[5].is_empty() || row[5].contains("********"), "{}: {row:?}", case.name);
         }
     }
 }
@@ -501,9 +409,7 @@ fn a_missing_declared_column_stops_with_the_header_position() {
         .arg(roster.path().join("r.csv"))
         .assert()
         .code(1)
-        .stderr(contains(
-            "members.csv: line 1 (header): missing column `age`",
-        ));
+        .stderr(contains("members.csv: line 1 (header): missing column `age`"));
     assert!(!roster.path().join("s.csv").exists() && !roster.path().join("r.csv").exists());
 }
 
@@ -516,9 +422,7 @@ fn explain_shows_each_item_and_masks_ids() {
         .arg(fixture())
         .assert()
         .success()
-        .stdout(contains(
-            "29 points / 3 members = 9.6667 per capita; alert: yellow",
-        ))
+        .stdout(contains("29 points / 3 members = 9.6667 per capita; alert: yellow"))
         .stdout(contains("I01         15  = 1 × 15 points × weight 1"))
         .stdout(contains("read: annual_net_income = 15000"))
         .stdout(contains("J06         -3  = 1 × -3 points"))
@@ -554,11 +458,7 @@ use predicates::prelude::PredicateBooleanExt;
 fn a_thresholds_file_replaces_the_default_bands() {
     let dir = tempfile::tempdir().unwrap();
     let thresholds = dir.path().join("bands.toml");
-    std::fs::write(
-        &thresholds,
-        "[bands]\n[[bands.levels]]\nname = \"alert\"\nmin = 30\n",
-    )
-    .unwrap();
+    std::fs::write(&thresholds, "[bands]\n[[bands.levels]]\nname = \"alert\"\nmin = 30\n").unwrap();
     let scores = dir.path().join("scores.csv");
     hhrisk()
         .args(["score", "--model"])
@@ -572,22 +472,13 @@ fn a_thresholds_file_replaces_the_default_bands() {
         .assert()
         .success();
     let (_, rows) = read_csv(&scores);
-    let levels: Vec<(&str, &str)> = rows
-        .iter()
-        .map(|(k, r)| (k.as_str(), r["alert_level"].as_str()))
-        .collect();
+    let levels: Vec<(&str, &str)> =
+        rows.iter().map(|(k, r)| (k.as_str(), r["alert_level"].as_str())).collect();
     // H002 121 and H004 48 reach 30; H006 (4.75) has trigger items (D05,
     // M05), which raise it to the only band; H001 9.67, H003 and H005 24 stay out.
     assert_eq!(
         levels,
-        [
-            ("H001", ""),
-            ("H002", "alert"),
-            ("H003", ""),
-            ("H004", "alert"),
-            ("H005", ""),
-            ("H006", "alert")
-        ]
+        [("H001", ""), ("H002", "alert"), ("H003", ""), ("H004", "alert"), ("H005", ""), ("H006", "alert")]
     );
 }
 
@@ -597,10 +488,7 @@ fn output_does_not_depend_on_member_row_order() {
         let mut lines: Vec<&str> = m.lines().collect();
         let header = lines.remove(0);
         lines.reverse();
-        *m = std::iter::once(header)
-            .chain(lines)
-            .map(|l| format!("{l}\n"))
-            .collect();
+        *m = std::iter::once(header).chain(lines).map(|l| format!("{l}\n")).collect();
     });
     let run = |roster: &Path, out: &Path| {
         hhrisk()
@@ -622,11 +510,7 @@ fn output_does_not_depend_on_member_row_order() {
 
 #[test]
 fn the_items_table_in_the_indicators_readme_is_current() {
-    let output = hhrisk()
-        .args(["items", "--model"])
-        .arg(model())
-        .output()
-        .unwrap();
+    let output = hhrisk().args(["items", "--model"]).arg(model()).output().unwrap();
     assert!(output.status.success());
     let table = String::from_utf8(output.stdout).unwrap();
     let readme = std::fs::read_to_string(repo().join("indicators/README.md")).unwrap();

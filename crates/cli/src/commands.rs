@@ -119,20 +119,15 @@ pub fn validate(
     if json {
         println!("{}", serde_json::to_string_pretty(&out)?);
     }
-    Ok(if valid {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(if valid { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 fn model_errors(e: &ModelError) -> Vec<serde_json::Value> {
     match e {
         ModelError::Io { .. } => vec![json!({ "message": e.to_string() })],
-        ModelError::Invalid(problems) => problems
-            .iter()
-            .map(|p| serde_json::to_value(p).unwrap_or_default())
-            .collect(),
+        ModelError::Invalid(problems) => {
+            problems.iter().map(|p| serde_json::to_value(p).unwrap_or_default()).collect()
+        }
     }
 }
 
@@ -172,8 +167,7 @@ pub fn score(
         );
     }
     let scorer = Scorer::new(&model, &bands);
-    let file =
-        AtomicFile::create(out).with_context(|| format!("cannot write {}", out.display()))?;
+    let file = AtomicFile::create(out).with_context(|| format!("cannot write {}", out.display()))?;
     let mut writer = ScoreWriter::new(file, &model, columns)?;
     let mut alerts: BTreeMap<usize, usize> = BTreeMap::new();
     let mut score = Default::default();
@@ -185,31 +179,21 @@ pub fn score(
         }
     }
     if let Some(path) = rejects {
-        let file =
-            AtomicFile::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+        let file = AtomicFile::create(path).with_context(|| format!("cannot write {}", path.display()))?;
         write_rejects(file, &roster.issues)?
             .commit()
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    writer
-        .finish()?
-        .commit()
-        .with_context(|| format!("cannot write {}", out.display()))?;
+    writer.finish()?.commit().with_context(|| format!("cannot write {}", out.display()))?;
 
-    let summary: Vec<String> = alerts
-        .iter()
-        .map(|(&level, n)| format!("{} {n}", bands.levels[level].name))
-        .collect();
+    let summary: Vec<String> =
+        alerts.iter().map(|(&level, n)| format!("{} {n}", bands.levels[level].name)).collect();
     eprintln!(
         "scored {} of {} households → {} (alerts: {})",
         roster.households.len(),
         roster.household_rows,
         out.display(),
-        if summary.is_empty() {
-            "none".to_string()
-        } else {
-            summary.join(", ")
-        }
+        if summary.is_empty() { "none".to_string() } else { summary.join(", ") }
     );
     if let Some(path) = rejects {
         eprintln!(
@@ -234,17 +218,10 @@ pub fn explain(
     let bands = load_bands(&model, thresholds)?;
     let roster = Roster::read(&model, roster_dir, &ReadOptions { unmasked })?;
     let Some(h) = roster.households.iter().find(|h| h.id == household) else {
-        let issues: Vec<Issue> = roster
-            .issues
-            .iter()
-            .filter(|i| i.household_id.as_deref() == Some(household))
-            .cloned()
-            .collect();
+        let issues: Vec<Issue> =
+            roster.issues.iter().filter(|i| i.household_id.as_deref() == Some(household)).cloned().collect();
         if issues.is_empty() {
-            bail!(
-                "household {household} is not in {}",
-                roster_dir.join("households.csv").display()
-            );
+            bail!("household {household} is not in {}", roster_dir.join("households.csv").display());
         }
         eprintln!("household {household} was refused; it has no score until these are fixed:");
         print_issues(&issues);
@@ -291,18 +268,8 @@ pub fn items(model_path: &Path, format: ItemsFormat) -> anyhow::Result<ExitCode>
             it.rationale.clone().unwrap_or_default(),
         ]
     });
-    let header = [
-        "id",
-        "category",
-        "name",
-        "name_en",
-        "when",
-        "points",
-        "per",
-        "department",
-        "flags",
-        "rationale",
-    ];
+    let header =
+        ["id", "category", "name", "name_en", "when", "points", "per", "department", "flags", "rationale"];
     let mut stdout = std::io::stdout().lock();
     match format {
         ItemsFormat::Markdown => {

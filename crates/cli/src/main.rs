@@ -48,7 +48,7 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
         /// Warning bands to apply instead of the model's default bands
-        /// (a TOML file with a [bands] table).
+        /// (a TOML file with a `[bands]` table).
         #[arg(long)]
         thresholds: Option<PathBuf>,
         /// Write refused rows here, with their reasons, and score the rest.
@@ -99,26 +99,11 @@ enum Command {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Validate {
-            model,
-            roster,
-            json,
-            unmasked,
-        } => commands::validate(&model, roster.as_deref(), json, unmasked),
-        Command::Score {
-            model,
-            roster,
-            out,
-            thresholds,
-            rejects,
-            top,
-            item_columns,
-            unmasked,
-        } => {
-            let columns = hhrisk_score::ScoreColumns {
-                top,
-                item_counts: item_columns,
-            };
+        Command::Validate { model, roster, json, unmasked } => {
+            commands::validate(&model, roster.as_deref(), json, unmasked)
+        }
+        Command::Score { model, roster, out, thresholds, rejects, top, item_columns, unmasked } => {
+            let columns = hhrisk_score::ScoreColumns { top, item_counts: item_columns };
             commands::score(
                 &model,
                 &roster,
@@ -129,21 +114,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 unmasked,
             )
         }
-        Command::Explain {
-            model,
-            roster,
-            household,
-            thresholds,
-            json,
-            unmasked,
-        } => commands::explain(
-            &model,
-            &roster,
-            &household,
-            thresholds.as_deref(),
-            json,
-            unmasked,
-        ),
+        Command::Explain { model, roster, household, thresholds, json, unmasked } => {
+            commands::explain(&model, &roster, &household, thresholds.as_deref(), json, unmasked)
+        }
         Command::Items { model, format } => commands::items(&model, format),
     }
 }
@@ -151,6 +124,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(code) => code,
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err}");
             for cause in err.chain().skip(1) {
@@ -159,4 +133,16 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Output piped into `head` and closed early is not an error.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        let io =
+            e.downcast_ref::<std::io::Error>().or_else(|| match e.downcast_ref::<csv::Error>()?.kind() {
+                csv::ErrorKind::Io(io) => Some(io),
+                _ => None,
+            });
+        io.is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

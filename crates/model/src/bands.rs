@@ -45,19 +45,14 @@ impl Bands {
     /// Reads a thresholds file: a TOML file with the same `[bands]` table as
     /// a model.
     pub fn from_path(path: &Path) -> Result<Bands, ModelError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ModelError::Io { path: path.display().to_string(), source })?;
         Bands::from_toml(&text, &path.display().to_string())
     }
 
     /// Parses a thresholds file from text; `path` names it in messages.
     pub fn from_toml(text: &str, path: &str) -> Result<Bands, ModelError> {
-        let src = SourceFile {
-            path: path.to_string(),
-            text: text.to_string(),
-        };
+        let src = SourceFile { path: path.to_string(), text: text.to_string() };
         let raw: RawThresholds = crate::model::parse_toml(&src)?;
         let mut problems = Vec::new();
         let bands = Bands::check(raw.bands, &src, &mut problems);
@@ -90,11 +85,7 @@ impl Bands {
             }
             let min = *band.min.get_ref();
             if !min.is_finite() {
-                problems.push(src.problem(
-                    band.min.span().start,
-                    &context,
-                    "`min` must be a finite number",
-                ));
+                problems.push(src.problem(band.min.span().start, &context, "`min` must be a finite number"));
             } else if let Some(prev) = levels.last().filter(|prev| min >= prev.min) {
                 problems.push(src.problem(
                     band.min.span().start,
@@ -105,12 +96,7 @@ impl Bands {
                     ),
                 ));
             }
-            levels.push(Band {
-                name,
-                label: band.label,
-                label_en: band.label_en,
-                min,
-            });
+            levels.push(Band { name, label: band.label, label_en: band.label_en, min });
         }
         let trigger = match raw.trigger {
             Some(t) => match levels.iter().position(|b| b.name == *t.get_ref()) {
@@ -119,10 +105,7 @@ impl Bands {
                     problems.push(src.problem(
                         t.span().start,
                         "bands",
-                        format!(
-                            "`trigger` names band \"{}\", which is not among the levels",
-                            t.get_ref()
-                        ),
+                        format!("`trigger` names band \"{}\", which is not among the levels", t.get_ref()),
                     ));
                     None
                 }
@@ -168,17 +151,9 @@ min = 5
 
     #[test]
     fn disordered_bands_are_refused_with_their_position() {
-        let bad = THRESHOLDS
-            .replace("min = 5", "min = 9")
-            .replace("\"orange\"\n[[", "\"amber\"\n[[");
+        let bad = THRESHOLDS.replace("min = 5", "min = 9").replace("\"orange\"\n[[", "\"amber\"\n[[");
         let err = Bands::from_toml(&bad, "t.toml").unwrap_err().to_string();
-        assert!(
-            err.contains("t.toml:12:7: band yellow: bands go from most to least severe"),
-            "{err}"
-        );
-        assert!(
-            err.contains("t.toml:3:11: bands: `trigger` names band \"amber\""),
-            "{err}"
-        );
+        assert!(err.contains("t.toml:12:7: band yellow: bands go from most to least severe"), "{err}");
+        assert!(err.contains("t.toml:3:11: bands: `trigger` names band \"amber\""), "{err}");
     }
 }

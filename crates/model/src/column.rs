@@ -33,13 +33,9 @@ impl ColumnType {
 }
 
 /// Spellings accepted for yes.
-pub const TRUE_WORDS: &[&str] = &[
-    "1", "true", "TRUE", "True", "yes", "Yes", "YES", "y", "Y", "是", "有",
-];
+pub const TRUE_WORDS: &[&str] = &["1", "true", "TRUE", "True", "yes", "Yes", "YES", "y", "Y", "是", "有"];
 /// Spellings accepted for no.
-pub const FALSE_WORDS: &[&str] = &[
-    "0", "false", "FALSE", "False", "no", "No", "NO", "n", "N", "否", "无",
-];
+pub const FALSE_WORDS: &[&str] = &["0", "false", "FALSE", "False", "no", "No", "NO", "n", "N", "否", "无"];
 
 /// An input column that a model reads, as declared and checked.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,11 +75,7 @@ impl Column {
             return self.default.ok_or_else(|| {
                 format!(
                     "value is missing{}; fill it in, or give column `{}` a `default` in the model",
-                    if text.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" (\"{text}\")")
-                    },
+                    if text.is_empty() { String::new() } else { format!(" (\"{text}\")") },
                     self.name
                 )
             });
@@ -95,7 +87,9 @@ impl Column {
                 } else if FALSE_WORDS.contains(&text) {
                     0.0
                 } else {
-                    return Err(format!("\"{text}\" is not yes/no; write 1 or 0 (also accepted: true/false, 是/否)"));
+                    return Err(format!(
+                        "\"{text}\" is not yes/no; write 1 or 0 (also accepted: true/false, 是/否)"
+                    ));
                 }
             }
             ColumnType::Integer => match text.parse::<i64>() {
@@ -103,16 +97,25 @@ impl Column {
                 _ => return Err(format!("\"{text}\" is not a whole number; write digits only, like 42")),
             },
             ColumnType::Decimal => match text.parse::<f64>() {
-                Ok(v) if v.is_finite() && text.bytes().all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b)) => v,
+                Ok(v)
+                    if v.is_finite() && text.bytes().all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b)) =>
+                {
+                    v
+                }
                 _ => {
                     return Err(format!(
-                        "\"{text}\" is not a number; write it like 8500 or 8500.50, without separators or units"
-                    ))
+                    "\"{text}\" is not a number; write it like 8500 or 8500.50, without separators or units"
+                ))
                 }
             },
             ColumnType::Category(values) => match values.iter().position(|v| v == text) {
                 Some(i) => i as f64,
-                None => return Err(format!("\"{text}\" is not an allowed value; use one of: {}", values.join(", "))),
+                None => {
+                    return Err(format!(
+                        "\"{text}\" is not an allowed value; use one of: {}",
+                        values.join(", ")
+                    ))
+                }
             },
             ColumnType::Date => match parse_date(text) {
                 Some(d) => f64::from(d),
@@ -127,8 +130,7 @@ impl Column {
         let below = self.min.is_some_and(|min| value < min);
         let above = self.max.is_some_and(|max| value > max);
         if below || above {
-            let bound =
-                |b: Option<f64>| b.map_or_else(|| "…".to_string(), |b| self.format_value(b));
+            let bound = |b: Option<f64>| b.map_or_else(|| "…".to_string(), |b| self.format_value(b));
             return Err(format!(
                 "{} is outside the allowed range {} to {}{}; correct the value, or widen the range in the model",
                 self.format_value(value),
@@ -144,10 +146,9 @@ impl Column {
     pub fn format_value(&self, value: f64) -> String {
         match &self.ty {
             ColumnType::Bool => if value != 0.0 { "yes" } else { "no" }.to_string(),
-            ColumnType::Category(values) => values
-                .get(value as usize)
-                .cloned()
-                .unwrap_or_else(|| value.to_string()),
+            ColumnType::Category(values) => {
+                values.get(value as usize).cloned().unwrap_or_else(|| value.to_string())
+            }
             ColumnType::Date => format_date(value as i32),
             ColumnType::Integer | ColumnType::Decimal => value.to_string(),
         }
@@ -179,59 +180,31 @@ mod tests {
         let dec = column(ColumnType::Decimal);
         assert_eq!(dec.parse_cell(" 8500.5 ", &missing), Ok(8500.5));
         assert_eq!(dec.parse_cell("-300", &missing), Ok(-300.0));
-        assert!(dec
-            .parse_cell("8,500", &missing)
-            .unwrap_err()
-            .contains("not a number"));
-        assert!(dec
-            .parse_cell("inf", &missing)
-            .unwrap_err()
-            .contains("not a number"));
+        assert!(dec.parse_cell("8,500", &missing).unwrap_err().contains("not a number"));
+        assert!(dec.parse_cell("inf", &missing).unwrap_err().contains("not a number"));
         assert!(dec
             .parse_cell("200000", &missing)
             .unwrap_err()
             .contains("outside the allowed range -1000 to 100000 yuan"));
-        assert!(dec
-            .parse_cell("N/A", &missing)
-            .unwrap_err()
-            .contains("missing (\"N/A\")"));
-        assert!(dec
-            .parse_cell("", &missing)
-            .unwrap_err()
-            .contains("give column `c` a `default`"));
+        assert!(dec.parse_cell("N/A", &missing).unwrap_err().contains("missing (\"N/A\")"));
+        assert!(dec.parse_cell("", &missing).unwrap_err().contains("give column `c` a `default`"));
 
         let int = column(ColumnType::Integer);
         assert_eq!(int.parse_cell("42", &missing), Ok(42.0));
-        assert!(int
-            .parse_cell("4.5", &missing)
-            .unwrap_err()
-            .contains("whole number"));
+        assert!(int.parse_cell("4.5", &missing).unwrap_err().contains("whole number"));
 
-        let b = Column {
-            default: Some(0.0),
-            ..column(ColumnType::Bool)
-        };
+        let b = Column { default: Some(0.0), ..column(ColumnType::Bool) };
         assert_eq!(b.parse_cell("是", &missing), Ok(1.0));
         assert_eq!(b.parse_cell("N", &missing), Ok(0.0));
         assert_eq!(b.parse_cell("无", &missing), Ok(0.0));
         assert!(b.parse_cell("maybe", &missing).is_err());
 
-        let cat = Column {
-            min: None,
-            max: None,
-            ..column(ColumnType::Category(vec!["A".into(), "B".into()]))
-        };
+        let cat =
+            Column { min: None, max: None, ..column(ColumnType::Category(vec!["A".into(), "B".into()])) };
         assert_eq!(cat.parse_cell("B", &missing), Ok(1.0));
-        assert!(cat
-            .parse_cell("C", &missing)
-            .unwrap_err()
-            .contains("use one of: A, B"));
+        assert!(cat.parse_cell("C", &missing).unwrap_err().contains("use one of: A, B"));
 
-        let date = Column {
-            min: None,
-            max: None,
-            ..column(ColumnType::Date)
-        };
+        let date = Column { min: None, max: None, ..column(ColumnType::Date) };
         assert_eq!(date.parse_cell("2024/1/2", &missing), Ok(19_724.0));
         assert_eq!(date.format_value(19_724.0), "2024-01-02");
     }
@@ -239,14 +212,8 @@ mod tests {
     #[test]
     fn a_column_can_have_its_own_missing_markers() {
         // Here 无 is a real answer ("none"), not a missing value.
-        let c = Column {
-            missing_values: Some(vec![String::new()]),
-            ..column(ColumnType::Bool)
-        };
+        let c = Column { missing_values: Some(vec![String::new()]), ..column(ColumnType::Bool) };
         assert_eq!(c.parse_cell("无", &["无".to_string()]), Ok(0.0));
-        assert!(c
-            .parse_cell("", &["无".to_string()])
-            .unwrap_err()
-            .contains("missing"));
+        assert!(c.parse_cell("", &["无".to_string()]).unwrap_err().contains("missing"));
     }
 }

@@ -54,16 +54,11 @@ pub fn parse_date(text: &str) -> Option<i32> {
     if parts.len() != 3 || parts[0].len() != 4 {
         return None;
     }
-    let all_digits =
-        |s: &str| !s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit());
+    let all_digits = |s: &str| !s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit());
     if !parts.iter().all(|p| all_digits(p)) {
         return None;
     }
-    days_from_civil(
-        parts[0].parse().ok()?,
-        parts[1].parse().ok()?,
-        parts[2].parse().ok()?,
-    )
+    days_from_civil(parts[0].parse().ok()?, parts[1].parse().ok()?, parts[2].parse().ok()?)
 }
 
 /// Formats a day number as `YYYY-MM-DD`.
@@ -98,23 +93,10 @@ mod tests {
     #[test]
     fn spreadsheet_forms() {
         let want = days_from_civil(2024, 3, 5);
-        for text in [
-            "2024-03-05",
-            "2024/3/5",
-            "2024.03.05",
-            "20240305",
-            " 2024-3-05 ",
-        ] {
+        for text in ["2024-03-05", "2024/3/5", "2024.03.05", "20240305", " 2024-3-05 "] {
             assert_eq!(parse_date(text), want, "{text}");
         }
-        for text in [
-            "2024-02-30",
-            "24-03-05",
-            "2024-03",
-            "March 5",
-            "2024-03-05x",
-            "",
-        ] {
+        for text in ["2024-02-30", "24-03-05", "2024-03", "March 5", "2024-03-05x", ""] {
             assert_eq!(parse_date(text), None, "{text}");
         }
         assert_eq!(format_date(19_782), "2024-02-29");

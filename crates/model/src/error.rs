@@ -19,11 +19,7 @@ pub enum ModelError {
 }
 
 fn render(problems: &[Problem]) -> String {
-    let mut out = format!(
-        "{} problem{} found:",
-        problems.len(),
-        if problems.len() == 1 { "" } else { "s" }
-    );
+    let mut out = format!("{} problem{} found:", problems.len(), if problems.len() == 1 { "" } else { "s" });
     for p in problems {
         out.push_str("\n  ");
         out.push_str(&p.to_string());

@@ -165,19 +165,14 @@ pub struct Item {
 impl Model {
     /// Reads and checks a model file.
     pub fn from_path(path: &Path) -> Result<Model, ModelError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ModelError::Io { path: path.display().to_string(), source })?;
         Model::from_toml(&text, &path.display().to_string())
     }
 
     /// Checks a model given as text; `path` names it in messages.
     pub fn from_toml(text: &str, path: &str) -> Result<Model, ModelError> {
-        let src = SourceFile {
-            path: path.to_string(),
-            text: text.to_string(),
-        };
+        let src = SourceFile { path: path.to_string(), text: text.to_string() };
         let raw: RawModel = parse_toml(&src)?;
         let mut problems = Vec::new();
         let model = build(raw, &src, &mut problems);
@@ -209,17 +204,13 @@ pub(crate) fn parse_toml<T: DeserializeOwned>(src: &SourceFile) -> Result<T, Mod
 
 fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn datetime_days(dt: &Datetime) -> Option<i32> {
     match (dt.date, dt.time, dt.offset) {
-        (Some(d), None, None) => {
-            days_from_civil(i32::from(d.year), u32::from(d.month), u32::from(d.day))
-        }
+        (Some(d), None, None) => days_from_civil(i32::from(d.year), u32::from(d.month), u32::from(d.day)),
         _ => None,
     }
 }
@@ -231,25 +222,17 @@ fn value_for(ty: &ColumnType, value: &Value) -> Result<f64, String> {
         (ColumnType::Decimal, Value::Integer(i)) => Ok(*i as f64),
         (ColumnType::Decimal, Value::Float(f)) if f.is_finite() => Ok(*f),
         (ColumnType::Bool, Value::Boolean(b)) => Ok(f64::from(u8::from(*b))),
-        (ColumnType::Date, Value::Datetime(dt)) => datetime_days(dt)
-            .map(f64::from)
-            .ok_or_else(|| "write a plain date, like 2024-06-30".to_string()),
+        (ColumnType::Date, Value::Datetime(dt)) => {
+            datetime_days(dt).map(f64::from).ok_or_else(|| "write a plain date, like 2024-06-30".to_string())
+        }
         (ColumnType::Category(values), Value::String(s)) => values
             .iter()
             .position(|v| v == s)
             .map(|i| i as f64)
-            .ok_or_else(|| {
-                format!(
-                    "\"{s}\" is not one of the column's values ({})",
-                    values.join(", ")
-                )
-            }),
-        (ty, v) => Err(format!(
-            "a {} column needs a {} here, not {}",
-            ty.keyword(),
-            expected(ty),
-            v.type_str()
-        )),
+            .ok_or_else(|| format!("\"{s}\" is not one of the column's values ({})", values.join(", "))),
+        (ty, v) => {
+            Err(format!("a {} column needs a {} here, not {}", ty.keyword(), expected(ty), v.type_str()))
+        }
     }
 }
 
@@ -270,11 +253,7 @@ fn build(raw: RawModel, src: &SourceFile, problems: &mut Vec<Problem>) -> Model 
         d.as_ref().and_then(|d| {
             let days = datetime_days(d.get_ref());
             if days.is_none() {
-                problems.push(src.problem(
-                    d.span().start,
-                    "model",
-                    "write a plain date, like 2024-01-01",
-                ));
+                problems.push(src.problem(d.span().start, "model", "write a plain date, like 2024-01-01"));
             }
             days
         })
@@ -288,11 +267,9 @@ fn build(raw: RawModel, src: &SourceFile, problems: &mut Vec<Problem>) -> Model 
         source: raw.model.source,
         description: raw.model.description,
     };
-    if let (Some(from), Some(to), Some(span)) = (
-        meta.effective_from,
-        meta.effective_to,
-        &raw.model.effective_to,
-    ) {
+    if let (Some(from), Some(to), Some(span)) =
+        (meta.effective_from, meta.effective_to, &raw.model.effective_to)
+    {
         if to < from {
             problems.push(src.problem(
                 span.span().start,
@@ -301,10 +278,8 @@ fn build(raw: RawModel, src: &SourceFile, problems: &mut Vec<Problem>) -> Model 
             ));
         }
     }
-    let missing_values = raw
-        .model
-        .missing_values
-        .unwrap_or_else(|| DEFAULT_MISSING.iter().map(|s| s.to_string()).collect());
+    let missing_values =
+        raw.model.missing_values.unwrap_or_else(|| DEFAULT_MISSING.iter().map(|s| s.to_string()).collect());
 
     let mut name_ok = |name: &Spanned<String>, what: &str, problems: &mut Vec<Problem>| {
         let at = name.span().start;
@@ -317,11 +292,7 @@ fn build(raw: RawModel, src: &SourceFile, problems: &mut Vec<Problem>) -> Model 
             ));
             false
         } else if RESERVED.contains(&n.as_str()) || FIXED_COLUMNS.contains(&n.as_str()) {
-            problems.push(src.problem(
-                at,
-                format!("{what} {n}"),
-                "this name is reserved; choose another",
-            ));
+            problems.push(src.problem(at, format!("{what} {n}"), "this name is reserved; choose another"));
             false
         } else {
             true
@@ -338,11 +309,9 @@ fn build(raw: RawModel, src: &SourceFile, problems: &mut Vec<Problem>) -> Model 
             Value::Integer(i) => (*i as f64, Type::Int, "number"),
             Value::Float(f) if f.is_finite() => (*f, Type::Dec, "number"),
             Value::Boolean(b) => (f64::from(u8::from(*b)), Type::Bool, "bool"),
-            Value::Datetime(dt) if datetime_days(dt).is_some() => (
-                f64::from(datetime_days(dt).unwrap_or_default()),
-                Type::Date,
-                "date",
-            ),
+            Value::Datetime(dt) if datetime_days(dt).is_some() => {
+                (f64::from(datetime_days(dt).unwrap_or_default()), Type::Date, "date")
+            }
             _ => {
                 problems.push(src.problem(
                     p.value.span().start,
@@ -359,13 +328,7 @@ fn build(raw: RawModel, src: &SourceFile, problems: &mut Vec<Problem>) -> Model 
                 "this name is declared twice",
             ));
         }
-        parameters.push(Parameter {
-            name,
-            value,
-            kind,
-            unit: p.unit,
-            description: p.description,
-        });
+        parameters.push(Parameter { name, value, kind, unit: p.unit, description: p.description });
     }
 
     let mut columns = Vec::new();
@@ -386,11 +349,7 @@ fn build(raw: RawModel, src: &SourceFile, problems: &mut Vec<Problem>) -> Model 
                 "this id is declared twice",
             ));
         }
-        departments.push(Department {
-            id,
-            name: d.name,
-            name_en: d.name_en,
-        });
+        departments.push(Department { id, name: d.name, name_en: d.name_en });
     }
 
     let mut categories: Vec<Category> = Vec::new();
@@ -412,12 +371,7 @@ fn build(raw: RawModel, src: &SourceFile, problems: &mut Vec<Problem>) -> Model 
             let at = c.weight.as_ref().map_or(0, |w| w.span().start);
             problems.push(src.problem(at, &context, "`weight` must be a finite number"));
         }
-        categories.push(Category {
-            id,
-            name: c.name,
-            name_en: c.name_en,
-            weight,
-        });
+        categories.push(Category { id, name: c.name, name_en: c.name_en, weight });
     }
     if categories.is_empty() {
         problems.push(src.problem(0, "categories", "the model declares no [[categories]]"));
@@ -458,28 +412,14 @@ fn build(raw: RawModel, src: &SourceFile, problems: &mut Vec<Problem>) -> Model 
                 }
                 derived_asts.insert(name.clone(), ast);
             }
-            Err(e) => problems.push(expr_problem(
-                src,
-                &derived_spans,
-                &d.expr,
-                format!("derived {name}"),
-                e,
-            )),
+            Err(e) => problems.push(expr_problem(src, &derived_spans, &d.expr, format!("derived {name}"), e)),
         }
-        derived.push(Derived {
-            name,
-            scope,
-            expr: d.expr.into_inner(),
-            description: d.description,
-        });
+        derived.push(Derived { name, scope, expr: d.expr.into_inner(), description: d.description });
     }
     let checker = Checker::new(&sym);
     let mut reported = HashSet::new();
     for d in &derived {
-        if let (Some((span, text)), true) = (
-            derived_spans.get(&d.name),
-            derived_asts.contains_key(&d.name),
-        ) {
+        if let (Some((span, text)), true) = (derived_spans.get(&d.name), derived_asts.contains_key(&d.name)) {
             if let Err(e) = checker.derived(&d.name, 0..0) {
                 let key = (e.within.clone(), e.span.clone(), e.message.clone());
                 if reported.insert(key) {
@@ -496,10 +436,7 @@ fn build(raw: RawModel, src: &SourceFile, problems: &mut Vec<Problem>) -> Model 
         }
     }
 
-    let bands = raw
-        .bands
-        .map(|b| Bands::check(b, src, problems))
-        .unwrap_or_default();
+    let bands = raw.bands.map(|b| Bands::check(b, src, problems)).unwrap_or_default();
 
     let mut items: Vec<Item> = Vec::new();
     for raw_item in raw.items {
@@ -516,11 +453,7 @@ fn build(raw: RawModel, src: &SourceFile, problems: &mut Vec<Problem>) -> Model 
         ) {
             if items.iter().any(|x| x.id == item.id) {
                 let at = src.text.find(&format!("\"{}\"", item.id)).unwrap_or(0);
-                problems.push(src.problem(
-                    at,
-                    format!("item {}", item.id),
-                    "this item id is used twice",
-                ));
+                problems.push(src.problem(at, format!("item {}", item.id), "this item id is used twice"));
             }
             items.push(item);
         }
@@ -617,10 +550,7 @@ fn check_column(
     }
     let mut bound = |b: &Option<Spanned<Value>>, key: &str| -> Option<f64> {
         let b = b.as_ref()?;
-        if !matches!(
-            ty,
-            ColumnType::Integer | ColumnType::Decimal | ColumnType::Date
-        ) {
+        if !matches!(ty, ColumnType::Integer | ColumnType::Decimal | ColumnType::Date) {
             problems.push(src.problem(
                 b.span().start,
                 &context,
@@ -628,14 +558,8 @@ fn check_column(
             ));
             return None;
         }
-        let ty = if ty == ColumnType::Integer {
-            ColumnType::Decimal
-        } else {
-            ty.clone()
-        };
-        value_for(&ty, b.get_ref())
-            .map_err(|m| problems.push(src.problem(b.span().start, &context, m)))
-            .ok()
+        let ty = if ty == ColumnType::Integer { ColumnType::Decimal } else { ty.clone() };
+        value_for(&ty, b.get_ref()).map_err(|m| problems.push(src.problem(b.span().start, &context, m))).ok()
     };
     let (min, max) = (bound(&c.min, "min"), bound(&c.max, "max"));
     if let (Some(lo), Some(hi)) = (min, max) {
@@ -660,9 +584,7 @@ fn check_column(
     if let Some(d) = &c.default {
         match value_for(&column.ty, d.get_ref()).and_then(|v| column.check_range(v).map(|()| v)) {
             Ok(v) => column.default = Some(v),
-            Err(m) => {
-                problems.push(src.problem(d.span().start, &context, format!("`default`: {m}")))
-            }
+            Err(m) => problems.push(src.problem(d.span().start, &context, format!("`default`: {m}"))),
         }
     }
     *slot += 1;
@@ -673,14 +595,7 @@ fn check_column(
         ColumnType::Date => Type::Date,
         ColumnType::Category(values) => Type::Cat(sym.add_category(&name, values.clone())),
     };
-    if !sym.define(
-        &name,
-        Symbol::Column {
-            scope: file,
-            slot: column.slot as u32,
-            ty,
-        },
-    ) {
+    if !sym.define(&name, Symbol::Column { scope: file, slot: column.slot as u32, ty }) {
         problems.push(src.problem(
             c.name.span().start,
             &context,
@@ -700,19 +615,13 @@ fn expr_problem(
     context: String,
     e: ExprError,
 ) -> Problem {
-    let (span, value, context) = match e
-        .within
-        .as_ref()
-        .and_then(|d| derived.get(d).map(|x| (d, x)))
-    {
+    let (span, value, context) = match e.within.as_ref().and_then(|d| derived.get(d).map(|x| (d, x))) {
         Some((name, (span, value))) if context == format!("derived {name}") => {
             (span.clone(), value.as_str(), context)
         }
-        Some((name, (span, value))) => (
-            span.clone(),
-            value.as_str(),
-            format!("{context} (in derived {name})"),
-        ),
+        Some((name, (span, value))) => {
+            (span.clone(), value.as_str(), format!("{context} (in derived {name})"))
+        }
         None => (text.span(), text.get_ref().as_str(), context),
     };
     let (start, exact) = src.string_content(&span, value);
@@ -742,24 +651,16 @@ fn check_item(
             "item ids are non-empty, without spaces , ; or quotes",
         ));
     }
-    let category = categories
-        .iter()
-        .position(|c| c.id == *it.category.get_ref());
+    let category = categories.iter().position(|c| c.id == *it.category.get_ref());
     if category.is_none() {
         let ids: Vec<&str> = categories.iter().map(|c| c.id.as_str()).collect();
         problems.push(src.problem(
             it.category.span().start,
             &context,
-            format!(
-                "category \"{}\" is not declared; declared: {}",
-                it.category.get_ref(),
-                ids.join(", ")
-            ),
+            format!("category \"{}\" is not declared; declared: {}", it.category.get_ref(), ids.join(", ")),
         ));
     }
-    let department = departments
-        .iter()
-        .position(|d| d.id == *it.department.get_ref());
+    let department = departments.iter().position(|d| d.id == *it.department.get_ref());
     if department.is_none() {
         let ids: Vec<&str> = departments.iter().map(|d| d.id.as_str()).collect();
         problems.push(src.problem(
@@ -774,11 +675,7 @@ fn check_item(
     }
     let points = *it.points.get_ref();
     if !points.is_finite() {
-        problems.push(src.problem(
-            it.points.span().start,
-            &context,
-            "`points` must be a finite number",
-        ));
+        problems.push(src.problem(it.points.span().start, &context, "`points` must be a finite number"));
     }
     let per = match it.per.as_ref().map(|p| p.get_ref().as_str()) {
         None | Some("household") => Per::Household,
@@ -793,11 +690,7 @@ fn check_item(
             Per::Household
         }
     };
-    let scope = if per == Per::Member {
-        Scope::Member
-    } else {
-        Scope::Household
-    };
+    let scope = if per == Per::Member { Scope::Member } else { Scope::Household };
     let compiled = parse(it.when.get_ref()).and_then(|ast| {
         let condition = checker.condition(&ast, scope)?;
         Ok((condition, ast))
@@ -850,9 +743,7 @@ fn collect_reads<'a>(
                 }
             }
         }
-        AstKind::Call(_, args) => args
-            .iter()
-            .for_each(|a| collect_reads(a, columns, derived, seen, out)),
+        AstKind::Call(_, args) => args.iter().for_each(|a| collect_reads(a, columns, derived, seen, out)),
         AstKind::Neg(a) | AstKind::Not(a) => collect_reads(a, columns, derived, seen, out),
         AstKind::Binary(_, a, b) => {
             collect_reads(a, columns, derived, seen, out);
@@ -860,8 +751,7 @@ fn collect_reads<'a>(
         }
         AstKind::In { value, list, .. } => {
             collect_reads(value, columns, derived, seen, out);
-            list.iter()
-                .for_each(|a| collect_reads(a, columns, derived, seen, out));
+            list.iter().for_each(|a| collect_reads(a, columns, derived, seen, out));
         }
         AstKind::Num(_) | AstKind::Str(_) | AstKind::Bool(_) => {}
     }

@@ -161,15 +161,14 @@ impl Roster {
             members: &self.member_values
                 [h.members.start * self.member_stride..h.members.end * self.member_stride],
             stride: self.member_stride,
+            count: h.members.len(),
         }
     }
 
     /// Person ids (as in the file) and `members.csv` lines of a household's
     /// members, in evaluation order.
     pub fn members_of(&self, h: &Household) -> impl Iterator<Item = (&str, u64)> {
-        h.members
-            .clone()
-            .map(|i| (self.person_ids[i].as_str(), self.member_lines[i]))
+        h.members.clone().map(|i| (self.person_ids[i].as_str(), self.member_lines[i]))
     }
 
     /// Number of household rows refused (at least one issue each).
@@ -179,12 +178,7 @@ impl Roster {
 
     /// Reads `households.csv` and `members.csv` from a roster folder.
     pub fn read(model: &Model, dir: &Path, options: &ReadOptions) -> Result<Roster, RosterError> {
-        let households = Table::read(
-            model,
-            &dir.join("households.csv"),
-            Scope::Household,
-            options,
-        )?;
+        let households = Table::read(model, &dir.join("households.csv"), Scope::Household, options)?;
         let members = Table::read(model, &dir.join("members.csv"), Scope::Member, options)?;
         Ok(assemble(dir, households, members, options))
     }
@@ -211,41 +205,20 @@ struct Row {
 fn csv_error(path: &str, e: csv::Error) -> RosterError {
     let line = e.position().map_or(0, |p| p.line());
     match e.into_kind() {
-        csv::ErrorKind::Io(source) => RosterError::Io {
-            path: path.to_string(),
-            source,
-        },
-        other => RosterError::Csv {
-            path: path.to_string(),
-            line,
-            message: format!("{other:?}"),
-        },
+        csv::ErrorKind::Io(source) => RosterError::Io { path: path.to_string(), source },
+        other => RosterError::Csv { path: path.to_string(), line, message: format!("{other:?}") },
     }
 }
 
 impl Table {
-    fn read(
-        model: &Model,
-        path: &Path,
-        file: Scope,
-        options: &ReadOptions,
-    ) -> Result<Table, RosterError> {
+    fn read(model: &Model, path: &Path, file: Scope, options: &ReadOptions) -> Result<Table, RosterError> {
         let shown = path.display().to_string();
-        let handle = File::open(path).map_err(|source| RosterError::Io {
-            path: shown.clone(),
-            source,
-        })?;
-        let mut reader = csv::ReaderBuilder::new()
-            .flexible(true)
-            .from_reader(BufReader::with_capacity(1 << 16, handle));
-        let header = reader
-            .byte_headers()
-            .map_err(|e| csv_error(&shown, e))?
-            .clone();
-        let names: Vec<String> = header
-            .iter()
-            .map(|h| String::from_utf8_lossy(h).trim().to_string())
-            .collect();
+        let handle = File::open(path).map_err(|source| RosterError::Io { path: shown.clone(), source })?;
+        let mut reader =
+            csv::ReaderBuilder::new().flexible(true).from_reader(BufReader::with_capacity(1 << 16, handle));
+        let header = reader.byte_headers().map_err(|e| csv_error(&shown, e))?.clone();
+        let names: Vec<String> =
+            header.iter().map(|h| String::from_utf8_lossy(h).trim().to_string()).collect();
         for (i, name) in names.iter().enumerate() {
             if let Some(j) = names[..i].iter().position(|n| n == name) {
                 return Err(RosterError::DuplicateColumn {
@@ -257,30 +230,20 @@ impl Table {
             }
         }
         let find = |column: &str, needed_by: &str| {
-            names
-                .iter()
-                .position(|n| n == column)
-                .ok_or_else(|| RosterError::MissingColumn {
-                    path: shown.clone(),
-                    column: column.to_string(),
-                    needed_by: needed_by.to_string(),
-                    header: names.join(", "),
-                })
+            names.iter().position(|n| n == column).ok_or_else(|| RosterError::MissingColumn {
+                path: shown.clone(),
+                column: column.to_string(),
+                needed_by: needed_by.to_string(),
+                header: names.join(", "),
+            })
         };
         let layout = "the roster layout requires";
         let id_at = find("household_id", layout)?;
-        let key_name = if file == Scope::Household {
-            "village"
-        } else {
-            "person_id"
-        };
+        let key_name = if file == Scope::Household { "village" } else { "person_id" };
         let key_at = find(key_name, layout)?;
         let declared: Vec<&Column> = model.columns_of(file).collect();
         let needed_by = format!("model {} declares", model.path);
-        let at: Vec<usize> = declared
-            .iter()
-            .map(|c| find(&c.name, &needed_by))
-            .collect::<Result<_, _>>()?;
+        let at: Vec<usize> = declared.iter().map(|c| find(&c.name, &needed_by)).collect::<Result<_, _>>()?;
 
         let mut table = Table {
             path: shown,
@@ -290,10 +253,7 @@ impl Table {
             issues: Vec::new(),
         };
         let mut record = csv::ByteRecord::new();
-        while reader
-            .read_byte_record(&mut record)
-            .map_err(|e| csv_error(&table.path, e))?
-        {
+        while reader.read_byte_record(&mut record).map_err(|e| csv_error(&table.path, e))? {
             let line = record.position().map_or(0, |p| p.line());
             let text = |i: usize| record.get(i).map(|b| std::str::from_utf8(b).map(str::trim));
             let household = match text(id_at) {
@@ -355,12 +315,7 @@ impl Table {
                     }
                 }
             }
-            table.rows.push(Row {
-                line,
-                household,
-                key,
-                ok: table.issues.len() == before,
-            });
+            table.rows.push(Row { line, household, key, ok: table.issues.len() == before });
         }
         Ok(table)
     }
@@ -370,12 +325,7 @@ fn not_utf8() -> String {
     "the text is not UTF-8 (is the file GBK?); save the file as CSV UTF-8".to_string()
 }
 
-fn assemble(
-    dir: &Path,
-    mut households: Table,
-    mut members: Table,
-    options: &ReadOptions,
-) -> Roster {
+fn assemble(dir: &Path, mut households: Table, mut members: Table, options: &ReadOptions) -> Roster {
     let mut issues = Vec::new();
     let show = |k: &str| {
         if options.unmasked {
@@ -396,10 +346,7 @@ fn assemble(
     let mut refused_ids: Vec<String> = Vec::new();
     for (id, rows) in &by_id {
         if rows.len() > 1 {
-            let lines: Vec<String> = rows
-                .iter()
-                .map(|&r| households.rows[r].line.to_string())
-                .collect();
+            let lines: Vec<String> = rows.iter().map(|&r| households.rows[r].line.to_string()).collect();
             for &r in rows {
                 issues.push(Issue {
                     file: households.path.clone(),
@@ -426,10 +373,7 @@ fn assemble(
     let mut bad_member = vec![false; members.rows.len()];
     for (person, rows) in &by_person {
         if rows.len() > 1 {
-            let lines: Vec<String> = rows
-                .iter()
-                .map(|&r| members.rows[r].line.to_string())
-                .collect();
+            let lines: Vec<String> = rows.iter().map(|&r| members.rows[r].line.to_string()).collect();
             for &r in rows {
                 bad_member[r] = true;
                 issues.push(Issue {
@@ -502,7 +446,8 @@ fn assemble(
                 household_id: Some(row.household.clone()),
                 household_line: Some(row.line),
                 person_id: None,
-                message: "the household has no members in members.csv; add its members, or remove the row".to_string(),
+                message: "the household has no members in members.csv; add its members, or remove the row"
+                    .to_string(),
             });
             continue;
         }
@@ -524,17 +469,13 @@ fn assemble(
             values: household_values.len(),
             members: start..person_ids.len(),
         });
-        household_values.extend_from_slice(
-            &households.values[i * households.stride..(i + 1) * households.stride],
-        );
+        household_values
+            .extend_from_slice(&households.values[i * households.stride..(i + 1) * households.stride]);
     }
 
     // Tie each issue to the household row it refuses.
-    let line_of: HashMap<&str, u64> = households
-        .rows
-        .iter()
-        .map(|r| (r.household.as_str(), r.line))
-        .collect();
+    let line_of: HashMap<&str, u64> =
+        households.rows.iter().map(|r| (r.household.as_str(), r.line)).collect();
     let mut all = std::mem::take(&mut households.issues);
     all.append(&mut members.issues);
     all.append(&mut issues);
@@ -548,16 +489,11 @@ fn assemble(
         }
     }
     all.sort_by(|a, b| {
-        (
-            a.file != households.path,
-            a.line,
-            a.column.as_ref().map(|c| c.0),
-        )
-            .cmp(&(
-                b.file != households.path,
-                b.line,
-                b.column.as_ref().map(|c| c.0),
-            ))
+        (a.file != households.path, a.line, a.column.as_ref().map(|c| c.0)).cmp(&(
+            b.file != households.path,
+            b.line,
+            b.column.as_ref().map(|c| c.0),
+        ))
     });
 
     Roster {

@@ -36,11 +36,8 @@ impl SourceFile {
                 inner = &raw[quote.len()..raw.len() - quote.len()];
                 start += quote.len();
                 if quote.len() == 3 {
-                    let skip = if inner.starts_with("\r\n") {
-                        2
-                    } else {
-                        usize::from(inner.starts_with('\n'))
-                    };
+                    let skip =
+                        if inner.starts_with("\r\n") { 2 } else { usize::from(inner.starts_with('\n')) };
                     inner = &inner[skip..];
                     start += skip;
                 }
@@ -51,20 +48,9 @@ impl SourceFile {
     }
 
     /// A problem at a byte offset.
-    pub fn problem(
-        &self,
-        offset: usize,
-        context: impl Into<String>,
-        message: impl Into<String>,
-    ) -> Problem {
+    pub fn problem(&self, offset: usize, context: impl Into<String>, message: impl Into<String>) -> Problem {
         let (line, column) = self.position(offset);
-        Problem {
-            path: self.path.clone(),
-            line,
-            column,
-            context: context.into(),
-            message: message.into(),
-        }
+        Problem { path: self.path.clone(), line, column, context: context.into(), message: message.into() }
     }
 }
 
@@ -99,10 +85,7 @@ mod tests {
 
     #[test]
     fn positions_count_lines_and_characters() {
-        let src = SourceFile {
-            path: "m.toml".into(),
-            text: "a = 1\n名称 = \"x\"\n".into(),
-        };
+        let src = SourceFile { path: "m.toml".into(), text: "a = 1\n名称 = \"x\"\n".into() };
         assert_eq!(src.position(0), (1, 1));
         assert_eq!(src.position(6), (2, 1));
         // "名称 = " is 2 characters + 3 = column 6, at byte 6 + 6 + 3
@@ -112,16 +95,10 @@ mod tests {
     #[test]
     fn string_content_skips_quotes_and_detects_escapes() {
         let text = "a = 'x == \"1\"'\nb = \"y == \\\"1\\\"\"\nc = '''\nz > 1'''\n";
-        let src = SourceFile {
-            path: "m.toml".into(),
-            text: text.into(),
-        };
+        let src = SourceFile { path: "m.toml".into(), text: text.into() };
         assert_eq!(src.string_content(&(4..14), "x == \"1\""), (5, true));
         assert_eq!(src.string_content(&(19..32), "y == \"1\""), (20, false));
         let c = text.find("'''").unwrap();
-        assert_eq!(
-            src.string_content(&(c..text.len() - 1), "z > 1"),
-            (c + 4, true)
-        );
+        assert_eq!(src.string_content(&(c..text.len() - 1), "z > 1"), (c + 4, true));
     }
 }

@@ -90,27 +90,14 @@ pub fn explain(scorer: &Scorer, roster: &Roster, h: &Household, unmasked: bool) 
     let model = scorer.model();
     let inputs = roster.inputs(h);
     let score = scorer.score(&inputs);
-    let ids: Vec<String> = roster
-        .members_of(h)
-        .map(|(id, _)| {
-            if unmasked {
-                id.to_string()
-            } else {
-                mask_id(id)
-            }
-        })
-        .collect();
+    let ids: Vec<String> =
+        roster.members_of(h).map(|(id, _)| if unmasked { id.to_string() } else { mask_id(id) }).collect();
     let mut items: Vec<ExplainedItem> = score
         .hits
         .iter()
         .map(|hit| explain_item(model, &inputs, &ids, hit.item, hit.count, hit.points))
         .collect();
-    items.sort_by(|a, b| {
-        b.contribution
-            .abs()
-            .total_cmp(&a.contribution.abs())
-            .then(a.id.cmp(&b.id))
-    });
+    items.sort_by(|a, b| b.contribution.abs().total_cmp(&a.contribution.abs()).then(a.id.cmp(&b.id)));
     Explanation {
         household_id: h.id.clone(),
         village: h.village.clone(),
@@ -152,10 +139,7 @@ fn explain_item(
     let item = &model.items[index];
     let n = x.member_count();
     let matching_members = match item.per {
-        Per::Member => (0..n)
-            .filter(|&m| item.condition.eval(x, m))
-            .map(|m| ids[m].clone())
-            .collect(),
+        Per::Member => (0..n).filter(|&m| item.condition.eval(x, m)).map(|m| ids[m].clone()).collect(),
         Per::Household => Vec::new(),
     };
     let inputs = item
@@ -168,9 +152,8 @@ fn explain_item(
                     format!("{} = {}", col.name, col.format_value(x.household[col.slot]))
                 }
                 Scope::Member => {
-                    let values: Vec<String> = (0..n)
-                        .map(|m| col.format_value(x.members[m * x.stride + col.slot]))
-                        .collect();
+                    let values: Vec<String> =
+                        (0..n).map(|m| col.format_value(x.members[m * x.stride + col.slot])).collect();
                     format!("{} = [{}]", col.name, values.join(", "))
                 }
             }
@@ -214,11 +197,7 @@ impl Explanation {
             self.members,
             format_number(self.per_capita_score),
             self.alert_level.as_deref().unwrap_or("none"),
-            if self.triggered {
-                " (a trigger item fired)"
-            } else {
-                ""
-            }
+            if self.triggered { " (a trigger item fired)" } else { "" }
         );
         let _ = writeln!(s, "\nItems that counted, largest first:");
         for it in &self.items {

@@ -41,7 +41,7 @@
 //!
 //! // One household, one member column (age): 67, 40 and 12.
 //! let ages = [67.0, 40.0, 12.0];
-//! let inputs = Inputs { household: &[], members: &ages, stride: 1 };
+//! let inputs = Inputs { household: &[], members: &ages, stride: 1, count: 3 };
 //! let score = Scorer::new(&model, &model.bands).score(&inputs);
 //! assert_eq!(score.total, 3.0);
 //! assert_eq!(score.per_capita, 1.0);

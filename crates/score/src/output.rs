@@ -28,10 +28,7 @@ impl AtomicFile {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
         let file = File::create(&temp)?;
         Ok(AtomicFile {
@@ -85,10 +82,7 @@ fn to_units(value: f64) -> i64 {
 fn format_units(units: i64) -> String {
     let scale = 10i64.pow(DECIMALS);
     let sign = if units < 0 { "-" } else { "" };
-    let (whole, frac) = (
-        units.unsigned_abs() / scale as u64,
-        units.unsigned_abs() % scale as u64,
-    );
+    let (whole, frac) = (units.unsigned_abs() / scale as u64, units.unsigned_abs() % scale as u64);
     if frac == 0 {
         return format!("{sign}{whole}");
     }
@@ -131,10 +125,7 @@ pub struct ScoreColumns {
 
 impl Default for ScoreColumns {
     fn default() -> Self {
-        ScoreColumns {
-            top: 3,
-            item_counts: false,
-        }
+        ScoreColumns { top: 3, item_counts: false }
     }
 }
 
@@ -158,11 +149,7 @@ impl<W: Write> ScoreWriter<W> {
             "per_capita_score".into(),
         ];
         header.extend(model.categories.iter().map(|c| format!("cat_{}", c.id)));
-        header.extend([
-            "alert_level".to_string(),
-            "top_items".into(),
-            "triggered_by".into(),
-        ]);
+        header.extend(["alert_level".to_string(), "top_items".into(), "triggered_by".into()]);
         if columns.item_counts {
             header.extend(model.items.iter().map(|i| format!("item_{}", i.id)));
         }
@@ -191,20 +178,11 @@ impl<W: Write> ScoreWriter<W> {
         r.push(s.members.to_string());
         r.push(format_number(s.total));
         r.push(format_number(s.per_capita));
-        let per_capita: Vec<f64> = (0..s.categories.len())
-            .map(|c| s.category_per_capita(c))
-            .collect();
+        let per_capita: Vec<f64> = (0..s.categories.len()).map(|c| s.category_per_capita(c)).collect();
         r.extend(apportion(&per_capita, s.per_capita));
-        r.push(
-            s.alert
-                .map(|a| bands.levels[a].name.clone())
-                .unwrap_or_default(),
-        );
-        let top: Vec<&str> = s
-            .top_items(self.columns.top)
-            .iter()
-            .map(|h| model.items[h.item].id.as_str())
-            .collect();
+        r.push(s.alert.map(|a| bands.levels[a].name.clone()).unwrap_or_default());
+        let top: Vec<&str> =
+            s.top_items(self.columns.top).iter().map(|h| model.items[h.item].id.as_str()).collect();
         r.push(top.join(";"));
         let triggers: Vec<&str> = s
             .hits
@@ -232,28 +210,16 @@ impl<W: Write> ScoreWriter<W> {
 /// Writes refused rows: one line per problem, with the household it refuses.
 pub fn write_rejects<W: Write>(out: W, issues: &[Issue]) -> csv::Result<W> {
     let mut csv = csv::Writer::from_writer(out);
-    csv.write_record([
-        "household_id",
-        "household_line",
-        "file",
-        "line",
-        "column",
-        "person_id",
-        "reason",
-    ])?;
+    csv.write_record(["household_id", "household_line", "file", "line", "column", "person_id", "reason"])?;
     for i in issues {
-        let file = Path::new(&i.file)
-            .file_name()
-            .map_or(i.file.clone(), |f| f.to_string_lossy().into_owned());
+        let file =
+            Path::new(&i.file).file_name().map_or(i.file.clone(), |f| f.to_string_lossy().into_owned());
         csv.write_record([
             i.household_id.clone().unwrap_or_default(),
             i.household_line.map(|l| l.to_string()).unwrap_or_default(),
             file,
             i.line.to_string(),
-            i.column
-                .as_ref()
-                .map(|(n, name)| format!("{n} ({name})"))
-                .unwrap_or_default(),
+            i.column.as_ref().map(|(n, name)| format!("{n} ({name})")).unwrap_or_default(),
             i.person_id.clone().unwrap_or_default(),
             i.message.clone(),
         ])?;
@@ -278,15 +244,9 @@ mod tests {
     fn apportioned_parts_add_up_to_the_rounded_total() {
         // Three thirds of 1: rounded alone they give 0.3333 × 3 = 0.9999.
         let third = 1.0 / 3.0;
-        assert_eq!(
-            apportion(&[third, third, third], 1.0),
-            ["0.3334", "0.3333", "0.3333"]
-        );
+        assert_eq!(apportion(&[third, third, third], 1.0), ["0.3334", "0.3333", "0.3333"]);
         // Negative parts: -2/3 and 5/3 add to 1.
-        assert_eq!(
-            apportion(&[-2.0 / 3.0, 5.0 / 3.0], 1.0),
-            ["-0.6667", "1.6667"]
-        );
+        assert_eq!(apportion(&[-2.0 / 3.0, 5.0 / 3.0], 1.0), ["-0.6667", "1.6667"]);
         assert_eq!(apportion(&[2.5, 0.0, -1.25], 1.25), ["2.5", "0", "-1.25"]);
     }
 
@@ -305,11 +265,7 @@ mod tests {
         f.write_all(b"new").unwrap();
         f.commit().unwrap();
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
-        assert_eq!(
-            std::fs::read_dir(&dir).unwrap().count(),
-            1,
-            "no temporary file left"
-        );
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "no temporary file left");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -45,12 +45,7 @@ impl HouseholdScore {
     /// Up to `n` items with the largest positive contributions, largest
     /// first (ties in model order).
     pub fn top_items(&self, n: usize) -> Vec<Hit> {
-        let mut hits: Vec<Hit> = self
-            .hits
-            .iter()
-            .copied()
-            .filter(|h| h.points > 0.0)
-            .collect();
+        let mut hits: Vec<Hit> = self.hits.iter().copied().filter(|h| h.points > 0.0).collect();
         hits.sort_by(|a, b| b.points.total_cmp(&a.points).then(a.item.cmp(&b.item)));
         hits.truncate(n);
         hits
@@ -99,20 +94,14 @@ impl<'m> Scorer<'m> {
         for (index, item) in model.items.iter().enumerate() {
             let count = match item.per {
                 Per::Household => u32::from(item.condition.eval(inputs, 0)),
-                Per::Member => (0..out.members)
-                    .filter(|&m| item.condition.eval(inputs, m))
-                    .count() as u32,
+                Per::Member => (0..out.members).filter(|&m| item.condition.eval(inputs, m)).count() as u32,
             };
             if count == 0 {
                 continue;
             }
             let points = model.categories[item.category].weight * item.points * f64::from(count);
             out.categories[item.category] += points;
-            out.hits.push(Hit {
-                item: index,
-                count,
-                points,
-            });
+            out.hits.push(Hit { item: index, count, points });
             out.triggered |= item.trigger;
         }
         // Summing the categories (not the hits) keeps total and subtotals

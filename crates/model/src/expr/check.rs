@@ -96,10 +96,7 @@ impl Symbols {
     }
 
     fn all_names(&self) -> impl Iterator<Item = &str> {
-        self.names
-            .keys()
-            .chain(self.derived.keys())
-            .map(String::as_str)
+        self.names.keys().chain(self.derived.keys()).map(String::as_str)
     }
 }
 
@@ -150,11 +147,7 @@ pub struct Checker<'a> {
 impl<'a> Checker<'a> {
     /// A checker over these symbols.
     pub fn new(sym: &'a Symbols) -> Self {
-        Checker {
-            sym,
-            done: RefCell::default(),
-            stack: RefCell::default(),
-        }
+        Checker { sym, done: RefCell::default(), stack: RefCell::default() }
     }
 
     /// Compiles a condition that must be yes/no.
@@ -181,11 +174,7 @@ impl<'a> Checker<'a> {
         {
             let mut stack = self.stack.borrow_mut();
             if let Some(at) = stack.iter().position(|n| n == name) {
-                let cycle: Vec<&str> = stack[at..]
-                    .iter()
-                    .map(String::as_str)
-                    .chain([name])
-                    .collect();
+                let cycle: Vec<&str> = stack[at..].iter().map(String::as_str).chain([name]).collect();
                 let err = ExprError::new(
                     use_span,
                     format!(
@@ -193,22 +182,16 @@ impl<'a> Checker<'a> {
                         cycle.join(" → ")
                     ),
                 );
-                return Err(ExprError {
-                    within: stack.last().cloned(),
-                    ..err
-                });
+                return Err(ExprError { within: stack.last().cloned(), ..err });
             }
             stack.push(name.to_string());
         }
-        let result = self.compile(ast, *scope).map_err(|e| ExprError {
-            within: e.within.or_else(|| Some(name.to_string())),
-            ..e
-        });
+        let result = self
+            .compile(ast, *scope)
+            .map_err(|e| ExprError { within: e.within.or_else(|| Some(name.to_string())), ..e });
         self.stack.borrow_mut().pop();
         let typed = result?;
-        self.done
-            .borrow_mut()
-            .insert(name.to_string(), typed.clone());
+        self.done.borrow_mut().insert(name.to_string(), typed.clone());
         Ok(typed)
     }
 
@@ -225,44 +208,23 @@ impl<'a> Checker<'a> {
         let span = ast.span.clone();
         let err = |msg: String| ExprError::new(span.clone(), msg);
         Ok(match &ast.kind {
-            AstKind::Num(n) => Typed::Num(
-                NumExpr::Const(*n),
-                if n.fract() == 0.0 {
-                    Type::Int
-                } else {
-                    Type::Dec
-                },
-            ),
+            AstKind::Num(n) => {
+                Typed::Num(NumExpr::Const(*n), if n.fract() == 0.0 { Type::Int } else { Type::Dec })
+            }
             AstKind::Str(s) => Typed::Str(s.clone()),
             AstKind::Bool(b) => Typed::Bool(BoolExpr::Const(*b)),
             AstKind::Name(name) => self.name(name, scope, span.clone())?,
             AstKind::Call(f, args) => self.call(f, args, scope, span.clone())?,
             AstKind::Neg(inner) => match self.compile(inner, scope)? {
-                Typed::Num(NumExpr::Const(v), ty) if ty != Type::Date => {
-                    Typed::Num(NumExpr::Const(-v), ty)
-                }
+                Typed::Num(NumExpr::Const(v), ty) if ty != Type::Date => Typed::Num(NumExpr::Const(-v), ty),
                 Typed::Num(e, ty) if ty != Type::Date => Typed::Num(NumExpr::Neg(Box::new(e)), ty),
-                other => {
-                    return Err(err(format!(
-                        "`-` needs a number, not {}",
-                        self.describe(&other)
-                    )))
-                }
+                other => return Err(err(format!("`-` needs a number, not {}", self.describe(&other)))),
             },
-            AstKind::Not(inner) => {
-                Typed::Bool(BoolExpr::Not(Box::new(self.boolean(inner, scope, "not")?)))
-            }
+            AstKind::Not(inner) => Typed::Bool(BoolExpr::Not(Box::new(self.boolean(inner, scope, "not")?))),
             AstKind::Binary(op @ (BinOp::And | BinOp::Or), l, r) => {
-                let (l, r) = (
-                    self.boolean(l, scope, op.symbol())?,
-                    self.boolean(r, scope, op.symbol())?,
-                );
+                let (l, r) = (self.boolean(l, scope, op.symbol())?, self.boolean(r, scope, op.symbol())?);
                 let (l, r) = (Box::new(l), Box::new(r));
-                Typed::Bool(if *op == BinOp::And {
-                    BoolExpr::And(l, r)
-                } else {
-                    BoolExpr::Or(l, r)
-                })
+                Typed::Bool(if *op == BinOp::And { BoolExpr::And(l, r) } else { BoolExpr::Or(l, r) })
             }
             AstKind::Binary(op @ (BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div), l, r) => {
                 let arith = match op {
@@ -296,17 +258,9 @@ impl<'a> Checker<'a> {
                 Typed::Num(e, ty)
             }
             AstKind::Binary(op, l, r) => self.comparison(*op, l, r, scope, span.clone())?,
-            AstKind::In {
-                value,
-                list,
-                negated,
-            } => {
+            AstKind::In { value, list, negated } => {
                 let b = self.membership(value, list, scope)?;
-                Typed::Bool(if *negated {
-                    BoolExpr::Not(Box::new(b))
-                } else {
-                    b
-                })
+                Typed::Bool(if *negated { BoolExpr::Not(Box::new(b)) } else { b })
             }
         })
     }
@@ -316,10 +270,7 @@ impl<'a> Checker<'a> {
             Typed::Bool(b) => Ok(b),
             other => Err(ExprError::new(
                 ast.span.clone(),
-                format!(
-                    "`{what}` needs yes/no values, but this is {}",
-                    self.describe(&other)
-                ),
+                format!("`{what}` needs yes/no values, but this is {}", self.describe(&other)),
             )),
         }
     }
@@ -329,7 +280,9 @@ impl<'a> Checker<'a> {
             Typed::Num(e, ty) if ty != Type::Date => Ok((e, ty)),
             Typed::Num(_, _) => Err(ExprError::new(
                 ast.span.clone(),
-                format!("`{what}` needs numbers, but this is a date: use days_between(a, b) for a number of days"),
+                format!(
+                    "`{what}` needs numbers, but this is a date: use days_between(a, b) for a number of days"
+                ),
             )),
             other => Err(ExprError::new(
                 ast.span.clone(),
@@ -344,15 +297,9 @@ impl<'a> Checker<'a> {
         }
         if let Some(symbol) = self.sym.names.get(name) {
             return Ok(match *symbol {
-                Symbol::Param {
-                    value,
-                    ty: Type::Bool,
-                } => Typed::Bool(BoolExpr::Const(value != 0.0)),
+                Symbol::Param { value, ty: Type::Bool } => Typed::Bool(BoolExpr::Const(value != 0.0)),
                 Symbol::Param { value, ty } => Typed::Num(NumExpr::Const(value), ty),
-                Symbol::Column {
-                    scope: Scope::Member,
-                    ..
-                } if scope == Scope::Household => {
+                Symbol::Column { scope: Scope::Member, .. } if scope == Scope::Household => {
                     return Err(ExprError::new(
                         span,
                         format!(
@@ -361,16 +308,8 @@ impl<'a> Checker<'a> {
                         ),
                     ));
                 }
-                Symbol::Column {
-                    scope: file,
-                    slot,
-                    ty,
-                } => {
-                    let src = if file == Scope::Household {
-                        Src::Household(slot)
-                    } else {
-                        Src::Member(slot)
-                    };
+                Symbol::Column { scope: file, slot, ty } => {
+                    let src = if file == Scope::Household { Src::Household(slot) } else { Src::Member(slot) };
                     match ty {
                         Type::Bool => Typed::Bool(BoolExpr::Col(src)),
                         Type::Cat(k) => Typed::Cat(src, k),
@@ -383,7 +322,9 @@ impl<'a> Checker<'a> {
             if *dscope == Scope::Member && scope == Scope::Household {
                 return Err(ExprError::new(
                     span,
-                    format!("`{name}` is a per-member derived value: use it inside count(..), any(..), sum(..) …"),
+                    format!(
+                        "`{name}` is a per-member derived value: use it inside count(..), any(..), sum(..) …"
+                    ),
                 ));
             }
             return self.derived(name, span);
@@ -393,27 +334,16 @@ impl<'a> Checker<'a> {
             .unwrap_or_default();
         Err(ExprError::new(
             span,
-            format!(
-                "unknown name `{name}`{hint}: declare it as a column, parameter or derived value"
-            ),
+            format!("unknown name `{name}`{hint}: declare it as a column, parameter or derived value"),
         ))
     }
 
-    fn call(
-        &self,
-        f: &str,
-        args: &[Ast],
-        scope: Scope,
-        span: Range<usize>,
-    ) -> Result<Typed, ExprError> {
+    fn call(&self, f: &str, args: &[Ast], scope: Scope, span: Range<usize>) -> Result<Typed, ExprError> {
         let arity = |n: usize, usage: &str| {
             if args.len() == n {
                 Ok(())
             } else {
-                Err(ExprError::new(
-                    span.clone(),
-                    format!("{f} takes {n} argument(s): {usage}"),
-                ))
+                Err(ExprError::new(span.clone(), format!("{f} takes {n} argument(s): {usage}")))
             }
         };
         let aggregate = matches!(f, "count" | "any" | "all" | "sum" | "mean")
@@ -428,20 +358,11 @@ impl<'a> Checker<'a> {
             }
             let arg = &args[0];
             return Ok(match f {
-                "count" => Typed::Num(
-                    NumExpr::Count(Box::new(self.boolean(arg, Scope::Member, f)?)),
-                    Type::Int,
-                ),
-                "any" => Typed::Bool(BoolExpr::Any(Box::new(self.boolean(
-                    arg,
-                    Scope::Member,
-                    f,
-                )?))),
-                "all" => Typed::Bool(BoolExpr::All(Box::new(self.boolean(
-                    arg,
-                    Scope::Member,
-                    f,
-                )?))),
+                "count" => {
+                    Typed::Num(NumExpr::Count(Box::new(self.boolean(arg, Scope::Member, f)?)), Type::Int)
+                }
+                "any" => Typed::Bool(BoolExpr::Any(Box::new(self.boolean(arg, Scope::Member, f)?))),
+                "all" => Typed::Bool(BoolExpr::All(Box::new(self.boolean(arg, Scope::Member, f)?))),
                 _ => {
                     let (e, ty) = self.number(arg, Scope::Member, f)?;
                     let e = Box::new(e);
@@ -474,20 +395,9 @@ impl<'a> Checker<'a> {
                 arity(2, &format!("{f}(a, b), or {f}(x) over members"))?;
                 let (a, ta) = self.number(&args[0], scope, f)?;
                 let (b, tb) = self.number(&args[1], scope, f)?;
-                let ty = if ta == Type::Int && tb == Type::Int {
-                    Type::Int
-                } else {
-                    Type::Dec
-                };
+                let ty = if ta == Type::Int && tb == Type::Int { Type::Int } else { Type::Dec };
                 let (a, b) = (Box::new(a), Box::new(b));
-                Ok(Typed::Num(
-                    if f == "min" {
-                        NumExpr::Min(a, b)
-                    } else {
-                        NumExpr::Max(a, b)
-                    },
-                    ty,
-                ))
+                Ok(Typed::Num(if f == "min" { NumExpr::Min(a, b) } else { NumExpr::Max(a, b) }, ty))
             }
             "abs" => {
                 arity(1, "abs(x)")?;
@@ -499,24 +409,14 @@ impl<'a> Checker<'a> {
                 let c = self.boolean(&args[0], scope, f)?;
                 let (a, ta) = self.number(&args[1], scope, f)?;
                 let (b, tb) = self.number(&args[2], scope, f)?;
-                let ty = if ta == Type::Int && tb == Type::Int {
-                    Type::Int
-                } else {
-                    Type::Dec
-                };
-                Ok(Typed::Num(
-                    NumExpr::If(Box::new(c), Box::new(a), Box::new(b)),
-                    ty,
-                ))
+                let ty = if ta == Type::Int && tb == Type::Int { Type::Int } else { Type::Dec };
+                Ok(Typed::Num(NumExpr::If(Box::new(c), Box::new(a), Box::new(b)), ty))
             }
             "days_between" => {
                 arity(2, "days_between(earlier date, later date)")?;
                 let a = self.date(&args[0], scope)?;
                 let b = self.date(&args[1], scope)?;
-                Ok(Typed::Num(
-                    NumExpr::Arith(ArithOp::Sub, Box::new(b), Box::new(a)),
-                    Type::Int,
-                ))
+                Ok(Typed::Num(NumExpr::Arith(ArithOp::Sub, Box::new(b), Box::new(a)), Type::Int))
             }
             "date" => {
                 arity(1, "date(\"2024-06-30\")")?;
@@ -528,10 +428,7 @@ impl<'a> Checker<'a> {
                     .unwrap_or_default();
                 Err(ExprError::new(
                     span,
-                    format!(
-                        "unknown function `{f}`{hint}; the functions are {}",
-                        FUNCTIONS.join(", ")
-                    ),
+                    format!("unknown function `{f}`{hint}; the functions are {}", FUNCTIONS.join(", ")),
                 ))
             }
         }
@@ -540,14 +437,9 @@ impl<'a> Checker<'a> {
     fn date(&self, ast: &Ast, scope: Scope) -> Result<NumExpr, ExprError> {
         match self.compile(ast, scope)? {
             Typed::Num(e, Type::Date) => Ok(e),
-            Typed::Str(s) => parse_date(&s)
-                .map(|d| NumExpr::Const(f64::from(d)))
-                .ok_or_else(|| {
-                    ExprError::new(
-                        ast.span.clone(),
-                        format!("\"{s}\" is not a date: write it as \"2024-06-30\""),
-                    )
-                }),
+            Typed::Str(s) => parse_date(&s).map(|d| NumExpr::Const(f64::from(d))).ok_or_else(|| {
+                ExprError::new(ast.span.clone(), format!("\"{s}\" is not a date: write it as \"2024-06-30\""))
+            }),
             other => Err(ExprError::new(
                 ast.span.clone(),
                 format!("expected a date, found {}", self.describe(&other)),
@@ -585,25 +477,29 @@ impl<'a> Checker<'a> {
             )
         };
         let b = match (&a, b) {
-            (Typed::Num(_, Type::Date), Typed::Str(_)) => {
-                Typed::Num(self.date(r, scope)?, Type::Date)
-            }
+            (Typed::Num(_, Type::Date), Typed::Str(_)) => Typed::Num(self.date(r, scope)?, Type::Date),
             (_, b) => b,
         };
         let a = match (a, &b) {
-            (Typed::Str(_), Typed::Num(_, Type::Date)) => {
-                Typed::Num(self.date(l, scope)?, Type::Date)
-            }
+            (Typed::Str(_), Typed::Num(_, Type::Date)) => Typed::Num(self.date(l, scope)?, Type::Date),
             (a, _) => a,
         };
         Ok(Typed::Bool(match (a, b) {
-            (Typed::Num(x, tx), Typed::Num(y, ty)) if (tx == Type::Date) == (ty == Type::Date) => BoolExpr::Cmp(cmp, x, y),
-            (Typed::Bool(x), Typed::Bool(y)) if equality => BoolExpr::Same(Box::new(x), Box::new(y), cmp == CmpOp::Ne),
+            (Typed::Num(x, tx), Typed::Num(y, ty)) if (tx == Type::Date) == (ty == Type::Date) => {
+                BoolExpr::Cmp(cmp, x, y)
+            }
+            (Typed::Bool(x), Typed::Bool(y)) if equality => {
+                BoolExpr::Same(Box::new(x), Box::new(y), cmp == CmpOp::Ne)
+            }
             (Typed::Cat(src, k), Typed::Str(s)) | (Typed::Str(s), Typed::Cat(src, k)) if equality => {
                 let lit = if matches!(l.kind, AstKind::Str(_)) { l } else { r };
                 let mask = self.category_bit(k, &s, lit.span.clone())?;
                 let one = BoolExpr::OneOf(src, mask);
-                if cmp == CmpOp::Ne { BoolExpr::Not(Box::new(one)) } else { one }
+                if cmp == CmpOp::Ne {
+                    BoolExpr::Not(Box::new(one))
+                } else {
+                    one
+                }
             }
             (a @ Typed::Cat(..), b) | (a, b @ Typed::Cat(..)) if !equality => {
                 return Err(ExprError::new(
@@ -670,30 +566,15 @@ impl<'a> Checker<'a> {
             }
             other => Err(ExprError::new(
                 value.span.clone(),
-                format!(
-                    "`in [..]` works on categories and numbers, not on {}",
-                    self.describe(&other)
-                ),
+                format!("`in [..]` works on categories and numbers, not on {}", self.describe(&other)),
             )),
         }
     }
 }
 
 /// The built-in functions, for messages.
-pub const FUNCTIONS: &[&str] = &[
-    "count",
-    "any",
-    "all",
-    "sum",
-    "mean",
-    "min",
-    "max",
-    "per_capita",
-    "abs",
-    "if",
-    "days_between",
-    "date",
-];
+pub const FUNCTIONS: &[&str] =
+    &["count", "any", "all", "sum", "mean", "min", "max", "per_capita", "abs", "if", "days_between", "date"];
 
 /// The readable name of a type, for messages.
 pub fn type_name(ty: Type, sym: &Symbols) -> String {

@@ -112,12 +112,14 @@ pub struct Inputs<'a> {
     pub members: &'a [f64],
     /// Number of declared member columns (the length of one member row).
     pub stride: usize,
+    /// Number of members (`members.len() / stride` when `stride > 0`).
+    pub count: usize,
 }
 
 impl Inputs<'_> {
     /// Number of members.
     pub fn member_count(&self) -> usize {
-        self.members.len().checked_div(self.stride).unwrap_or(0)
+        self.count
     }
 
     fn read(&self, src: Src, member: usize) -> f64 {
@@ -193,12 +195,12 @@ impl NumExpr {
             }
             NumExpr::Count(c) => (0..x.member_count()).filter(|&m| c.eval(x, m)).count() as f64,
             NumExpr::Sum(a) => (0..x.member_count()).map(|m| a.eval(x, m)).sum(),
-            NumExpr::MemberMin(a) => (0..x.member_count())
-                .map(|m| a.eval(x, m))
-                .fold(f64::INFINITY, f64::min),
-            NumExpr::MemberMax(a) => (0..x.member_count())
-                .map(|m| a.eval(x, m))
-                .fold(f64::NEG_INFINITY, f64::max),
+            NumExpr::MemberMin(a) => {
+                (0..x.member_count()).map(|m| a.eval(x, m)).fold(f64::INFINITY, f64::min)
+            }
+            NumExpr::MemberMax(a) => {
+                (0..x.member_count()).map(|m| a.eval(x, m)).fold(f64::NEG_INFINITY, f64::max)
+            }
         }
     }
 }

@@ -7,9 +7,7 @@ mod check;
 mod compiled;
 mod parse;
 
-pub use check::{
-    closest, type_name, Checker, Scope, Symbol, Symbols, Type, Typed, FUNCTIONS, RESERVED,
-};
+pub use check::{closest, type_name, Checker, Scope, Symbol, Symbols, Type, Typed, FUNCTIONS, RESERVED};
 pub use compiled::{ArithOp, BoolExpr, CmpOp, Inputs, NumExpr, Src};
 pub use parse::{parse, Ast, AstKind, BinOp, ExprError};
 

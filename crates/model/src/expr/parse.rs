@@ -20,28 +20,36 @@ pub struct ExprError {
 
 impl ExprError {
     pub(crate) fn new(span: Range<usize>, message: impl Into<String>) -> Self {
-        ExprError {
-            span,
-            message: message.into(),
-            within: None,
-        }
+        ExprError { span, message: message.into(), within: None }
     }
 }
 
 /// Binary operators, by the text that spells them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BinOp {
+    /// `or`
     Or,
+    /// `and`
     And,
+    /// `==`
     Eq,
+    /// `!=`
     Ne,
+    /// `<`
     Lt,
+    /// `<=`
     Le,
+    /// `>`
     Gt,
+    /// `>=`
     Ge,
+    /// `+`
     Add,
+    /// `-`
     Sub,
+    /// `*`
     Mul,
+    /// `/`
     Div,
 }
 
@@ -94,8 +102,11 @@ pub enum AstKind {
     Binary(BinOp, Box<Ast>, Box<Ast>),
     /// `x in [..]` or, negated, `x not in [..]`.
     In {
+        /// The value tested.
         value: Box<Ast>,
+        /// The listed values.
         list: Vec<Ast>,
+        /// `not in` rather than `in`.
         negated: bool,
     },
 }
@@ -121,15 +132,13 @@ fn lex(src: &str) -> Result<Vec<(Tok, Range<usize>)>, ExprError> {
             continue;
         }
         if c.is_ascii_digit() || (c == b'.' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)) {
-            while i < bytes.len()
-                && (bytes[i].is_ascii_digit() || bytes[i] == b'.' || bytes[i] == b'_')
-            {
+            while i < bytes.len() && (bytes[i].is_ascii_digit() || bytes[i] == b'.' || bytes[i] == b'_') {
                 i += 1;
             }
             let text: String = src[start..i].chars().filter(|&c| c != '_').collect();
-            let value = text.parse::<f64>().map_err(|_| {
-                ExprError::new(start..i, format!("`{}` is not a number", &src[start..i]))
-            })?;
+            let value = text
+                .parse::<f64>()
+                .map_err(|_| ExprError::new(start..i, format!("`{}` is not a number", &src[start..i])))?;
             out.push((Tok::Num(value), start..i));
         } else if c.is_ascii_alphabetic() || c == b'_' {
             while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
@@ -138,10 +147,7 @@ fn lex(src: &str) -> Result<Vec<(Tok, Range<usize>)>, ExprError> {
             out.push((Tok::Ident(src[start..i].to_string()), start..i));
         } else if c == b'"' || c == b'\'' {
             let end = src[i + 1..].find(c as char).ok_or_else(|| {
-                ExprError::new(
-                    start..src.len(),
-                    "this string is not closed: add the closing quote",
-                )
+                ExprError::new(start..src.len(), "this string is not closed: add the closing quote")
             })?;
             let text = &src[i + 1..i + 1 + end];
             i += end + 2;
@@ -170,10 +176,7 @@ fn lex(src: &str) -> Result<Vec<(Tok, Range<usize>)>, ExprError> {
                     b']' => "]",
                     b',' => ",",
                     b'=' => {
-                        return Err(ExprError::new(
-                            start..start + 1,
-                            "use `==` to compare, not `=`",
-                        ));
+                        return Err(ExprError::new(start..start + 1, "use `==` to compare, not `=`"));
                     }
                     _ => {
                         let ch = src[i..].chars().next().unwrap_or('?');
@@ -194,10 +197,7 @@ fn lex(src: &str) -> Result<Vec<(Tok, Range<usize>)>, ExprError> {
 
 /// Parses a condition into its syntax tree.
 pub fn parse(src: &str) -> Result<Ast, ExprError> {
-    let mut p = Parser {
-        toks: lex(src)?,
-        pos: 0,
-    };
+    let mut p = Parser { toks: lex(src)?, pos: 0 };
     let ast = p.or()?;
     match p.peek() {
         Tok::End => Ok(ast),
@@ -265,10 +265,7 @@ impl Parser {
 
     fn binary(op: BinOp, l: Ast, r: Ast) -> Ast {
         let span = l.span.start..r.span.end;
-        Ast {
-            kind: AstKind::Binary(op, Box::new(l), Box::new(r)),
-            span,
-        }
+        Ast { kind: AstKind::Binary(op, Box::new(l), Box::new(r)), span }
     }
 
     fn or(&mut self) -> Result<Ast, ExprError> {
@@ -296,10 +293,7 @@ impl Parser {
             let start = self.bump().1.start;
             let inner = self.not()?;
             let span = start..inner.span.end;
-            return Ok(Ast {
-                kind: AstKind::Not(Box::new(inner)),
-                span,
-            });
+            return Ok(Ast { kind: AstKind::Not(Box::new(inner)), span });
         }
         self.comparison()
     }
@@ -324,24 +318,14 @@ impl Parser {
                 }
                 let (list, end) = self.list()?;
                 let span = left.span.start..end;
-                return Ok(Ast {
-                    kind: AstKind::In {
-                        value: Box::new(left),
-                        list,
-                        negated,
-                    },
-                    span,
-                });
+                return Ok(Ast { kind: AstKind::In { value: Box::new(left), list, negated }, span });
             }
             _ => return Ok(left),
         };
         self.bump();
         let right = self.sum()?;
         if matches!(self.peek(), Tok::Op("==" | "!=" | "<" | "<=" | ">" | ">=")) {
-            return Err(ExprError::new(
-                self.span(),
-                "comparisons do not chain: write `a < b and b < c`",
-            ));
+            return Err(ExprError::new(self.span(), "comparisons do not chain: write `a < b and b < c`"));
         }
         Ok(Self::binary(op, left, right))
     }
@@ -399,10 +383,7 @@ impl Parser {
             let start = self.bump().1.start;
             let inner = self.unary()?;
             let span = start..inner.span.end;
-            return Ok(Ast {
-                kind: AstKind::Neg(Box::new(inner)),
-                span,
-            });
+            return Ok(Ast { kind: AstKind::Neg(Box::new(inner)), span });
         }
         self.primary()
     }
@@ -412,17 +393,11 @@ impl Parser {
         match self.peek().clone() {
             Tok::Num(n) => {
                 self.bump();
-                Ok(Ast {
-                    kind: AstKind::Num(n),
-                    span,
-                })
+                Ok(Ast { kind: AstKind::Num(n), span })
             }
             Tok::Str(s) => {
                 self.bump();
-                Ok(Ast {
-                    kind: AstKind::Str(s),
-                    span,
-                })
+                Ok(Ast { kind: AstKind::Str(s), span })
             }
             Tok::Op("(") => {
                 self.bump();
@@ -436,16 +411,10 @@ impl Parser {
                 }
                 self.bump();
                 if name == "true" || name == "false" {
-                    return Ok(Ast {
-                        kind: AstKind::Bool(name == "true"),
-                        span,
-                    });
+                    return Ok(Ast { kind: AstKind::Bool(name == "true"), span });
                 }
                 if !self.is_op("(") {
-                    return Ok(Ast {
-                        kind: AstKind::Name(name),
-                        span,
-                    });
+                    return Ok(Ast { kind: AstKind::Name(name), span });
                 }
                 self.bump();
                 let mut args = Vec::new();
@@ -460,10 +429,7 @@ impl Parser {
                     }
                 }
                 let end = self.expect_op(")")?.end;
-                Ok(Ast {
-                    kind: AstKind::Call(name, args),
-                    span: span.start..end,
-                })
+                Ok(Ast { kind: AstKind::Call(name, args), span: span.start..end })
             }
             _ => Err(self.unexpected("a value (a number, a quoted text, a name or `(`)")),
         }
@@ -481,19 +447,12 @@ mod tests {
             AstKind::Bool(b) => b.to_string(),
             AstKind::Name(n) => n.clone(),
             AstKind::Call(f, args) => {
-                format!(
-                    "{f}({})",
-                    args.iter().map(show).collect::<Vec<_>>().join(", ")
-                )
+                format!("{f}({})", args.iter().map(show).collect::<Vec<_>>().join(", "))
             }
             AstKind::Neg(x) => format!("(-{})", show(x)),
             AstKind::Not(x) => format!("(not {})", show(x)),
             AstKind::Binary(op, l, r) => format!("({} {} {})", show(l), op.symbol(), show(r)),
-            AstKind::In {
-                value,
-                list,
-                negated,
-            } => format!(
+            AstKind::In { value, list, negated } => format!(
                 "({} {}in [{}])",
                 show(value),
                 if *negated { "not " } else { "" },
@@ -505,10 +464,7 @@ mod tests {
     #[test]
     fn precedence_follows_arithmetic_then_comparison_then_logic() {
         let cases = [
-            (
-                "a + b * c > 2 and not d or e",
-                "((((a + (b * c)) > 2) and (not d)) or e)",
-            ),
+            ("a + b * c > 2 and not d or e", "((((a + (b * c)) > 2) and (not d)) or e)"),
             ("-x - -1", "((-x) - (-1))"),
             ("a / b / c", "((a / b) / c)"),
             ("count(age >= 60) >= 2", "(count((age >= 60)) >= 2)"),
@@ -525,9 +481,7 @@ mod tests {
     fn spans_point_at_the_node() {
         let ast = parse("age >= 60").unwrap();
         assert_eq!(ast.span, 0..9);
-        let AstKind::Binary(_, l, r) = ast.kind else {
-            panic!()
-        };
+        let AstKind::Binary(_, l, r) = ast.kind else { panic!() };
         assert_eq!((l.span, r.span), (0..3, 7..9));
     }
 

@@ -7,10 +7,7 @@ use super::*;
 /// Member columns: age (int, 0), health (category, 1), cost (dec, 2).
 fn symbols() -> Symbols {
     let mut s = Symbols::default();
-    let health = s.add_category(
-        "health",
-        vec!["healthy".into(), "chronic".into(), "major".into()],
-    );
+    let health = s.add_category("health", vec!["healthy".into(), "chronic".into(), "major".into()]);
     let cols = [
         ("income", Scope::Household, 0, Type::Dec),
         ("car", Scope::Household, 1, Type::Bool),
@@ -22,26 +19,11 @@ fn symbols() -> Symbols {
     for (name, scope, slot, ty) in cols {
         assert!(s.define(name, Symbol::Column { scope, slot, ty }));
     }
-    s.define(
-        "line",
-        Symbol::Param {
-            value: 9048.0,
-            ty: Type::Int,
-        },
-    );
-    s.define(
-        "zero",
-        Symbol::Param {
-            value: 0.0,
-            ty: Type::Int,
-        },
-    );
+    s.define("line", Symbol::Param { value: 9048.0, ty: Type::Int });
+    s.define("zero", Symbol::Param { value: 0.0, ty: Type::Int });
     s.define(
         "as_of",
-        Symbol::Param {
-            value: f64::from(crate::date::parse_date("2024-06-30").unwrap()),
-            ty: Type::Date,
-        },
+        Symbol::Param { value: f64::from(crate::date::parse_date("2024-06-30").unwrap()), ty: Type::Date },
     );
     s
 }
@@ -50,10 +32,7 @@ fn symbols() -> Symbols {
 /// Income 18000, a car, exited dibao on 2024-01-31.
 fn household() -> (Vec<f64>, Vec<f64>) {
     let exit = f64::from(crate::date::parse_date("2024-01-31").unwrap());
-    (
-        vec![18000.0, 1.0, exit],
-        vec![67.0, 1.0, 1200.0, 40.0, 0.0, 0.0, 12.0, 2.0, 25000.0],
-    )
+    (vec![18000.0, 1.0, exit], vec![67.0, 1.0, 1200.0, 40.0, 0.0, 0.0, 12.0, 2.0, 25000.0])
 }
 
 fn eval_household(src: &str) -> Result<bool, ExprError> {
@@ -61,27 +40,14 @@ fn eval_household(src: &str) -> Result<bool, ExprError> {
     let checker = Checker::new(&s);
     let compiled = checker.condition(&parse(src)?, Scope::Household)?;
     let (h, m) = household();
-    Ok(compiled.eval(
-        &Inputs {
-            household: &h,
-            members: &m,
-            stride: 3,
-        },
-        0,
-    ))
+    Ok(compiled.eval(&Inputs { household: &h, members: &m, stride: 3, count: 3 }, 0))
 }
 
 fn matching_members(src: &str) -> Vec<usize> {
     let s = symbols();
-    let compiled = Checker::new(&s)
-        .condition(&parse(src).unwrap(), Scope::Member)
-        .unwrap();
+    let compiled = Checker::new(&s).condition(&parse(src).unwrap(), Scope::Member).unwrap();
     let (h, m) = household();
-    let x = Inputs {
-        household: &h,
-        members: &m,
-        stride: 3,
-    };
+    let x = Inputs { household: &h, members: &m, stride: 3, count: 3 };
     (0..3).filter(|&i| compiled.eval(&x, i)).collect()
 }
 
@@ -104,10 +70,7 @@ fn household_conditions_evaluate_as_worked_by_hand() {
         ("mean(age) > 39.6 and mean(age) < 39.7", true),
         // 2024-01-31 .. 2024-06-30 is 151 days (Python: date(2024,6,30)-date(2024,1,31))
         ("days_between(exit_date, as_of) == 151", true),
-        (
-            "exit_date >= \"2024-01-01\" and exit_date < date('2024-02-01')",
-            true,
-        ),
+        ("exit_date >= \"2024-01-01\" and exit_date < date('2024-02-01')", true),
         ("if(car, 1, 2) * 3 == 3", true),
         ("abs(-5) == 5 and -income < 0", true),
         ("count(health != 'healthy') in [2, 3]", true),
@@ -117,21 +80,14 @@ fn household_conditions_evaluate_as_worked_by_hand() {
         ("1 / (income - 18000) > 1000000", true),
     ];
     for (src, want) in cases {
-        assert_eq!(
-            eval_household(src).unwrap_or_else(|e| panic!("{src}: {e:?}")),
-            want,
-            "{src}"
-        );
+        assert_eq!(eval_household(src).unwrap_or_else(|e| panic!("{src}: {e:?}")), want, "{src}");
     }
 }
 
 #[test]
 fn member_conditions_count_matching_members() {
     assert_eq!(matching_members("age >= 60"), vec![0]);
-    assert_eq!(
-        matching_members("health != 'healthy' or age < 16"),
-        vec![0, 2]
-    );
+    assert_eq!(matching_members("health != 'healthy' or age < 16"), vec![0, 2]);
     // household columns are visible from a member condition: 0.1 * 18000 = 1800
     assert_eq!(matching_members("car and cost > 0.1 * income"), vec![2]);
 }
@@ -139,34 +95,18 @@ fn member_conditions_count_matching_members() {
 #[test]
 fn type_and_name_errors_point_at_the_mistake() {
     let cases: [(&str, std::ops::Range<usize>, &str); 14] = [
-        (
-            "income > 1 and ages > 3",
-            15..19,
-            "unknown name `ages` (did you mean `age`?)",
-        ),
+        ("income > 1 and ages > 3", 15..19, "unknown name `ages` (did you mean `age`?)"),
         ("age > 60", 0..3, "is a member column"),
-        (
-            "any(health == 'sick')",
-            14..20,
-            "\"sick\" is not a value of column `health`",
-        ),
+        ("any(health == 'sick')", 14..20, "\"sick\" is not a value of column `health`"),
         ("count(age > 1) > 'x'", 0..20, "cannot compare"),
         ("income", 0..6, "must be yes or no"),
         ("car + 1 > 0", 0..3, "needs numbers"),
         ("count(age)", 6..9, "needs yes/no"),
         ("income / zero > 1", 9..13, "division by zero"),
         ("income / (line - line) > 1", 10..21, "division by zero"),
-        (
-            "exit_date > 3",
-            0..13,
-            "cannot compare a date with a whole number",
-        ),
+        ("exit_date > 3", 0..13, "cannot compare a date with a whole number"),
         ("exit_date > 'soon'", 12..18, "is not a date"),
-        (
-            "sumx(age) > 0",
-            0..9,
-            "unknown function `sumx` (did you mean `sum`?)",
-        ),
+        ("sumx(age) > 0", 0..9, "unknown function `sumx` (did you mean `sum`?)"),
         ("any(health > 'chronic')", 4..22, "categories have no order"),
         ("max(1, 2, 3) > 0", 0..12, "max takes 2 argument(s)"),
     ];
@@ -176,63 +116,30 @@ fn type_and_name_errors_point_at_the_mistake() {
         assert_eq!(err.span, span, "{src}: {}", err.message);
     }
     let s = symbols();
-    let err = Checker::new(&s)
-        .condition(&parse("count(age > 1) > 0").unwrap(), Scope::Member)
-        .unwrap_err();
-    assert!(
-        err.message
-            .contains("cannot be used inside a per-member condition"),
-        "{}",
-        err.message
-    );
+    let err = Checker::new(&s).condition(&parse("count(age > 1) > 0").unwrap(), Scope::Member).unwrap_err();
+    assert!(err.message.contains("cannot be used inside a per-member condition"), "{}", err.message);
 }
 
 #[test]
 fn derived_values_compile_once_and_cycles_are_refused() {
     let mut s = symbols();
-    s.define_derived(
-        "pc_income",
-        parse("income / members").unwrap(),
-        Scope::Household,
-    );
+    s.define_derived("pc_income", parse("income / members").unwrap(), Scope::Household);
     s.define_derived("elderly", parse("age >= 60").unwrap(), Scope::Member);
     s.define_derived("a", parse("b + 1").unwrap(), Scope::Household);
     s.define_derived("b", parse("c * 2").unwrap(), Scope::Household);
     s.define_derived("c", parse("a - 1").unwrap(), Scope::Household);
     let checker = Checker::new(&s);
     let cond = checker
-        .condition(
-            &parse("pc_income < line and count(elderly) == 1").unwrap(),
-            Scope::Household,
-        )
+        .condition(&parse("pc_income < line and count(elderly) == 1").unwrap(), Scope::Household)
         .unwrap();
     let (h, m) = household();
-    assert!(cond.eval(
-        &Inputs {
-            household: &h,
-            members: &m,
-            stride: 3
-        },
-        0
-    ));
+    assert!(cond.eval(&Inputs { household: &h, members: &m, stride: 3, count: 3 }, 0));
 
-    let err = checker
-        .condition(&parse("a > 0").unwrap(), Scope::Household)
-        .unwrap_err();
-    assert!(
-        err.message.contains("cycle: a → b → c → a"),
-        "{}",
-        err.message
-    );
+    let err = checker.condition(&parse("a > 0").unwrap(), Scope::Household).unwrap_err();
+    assert!(err.message.contains("cycle: a → b → c → a"), "{}", err.message);
     assert_eq!(err.within.as_deref(), Some("c"));
     assert_eq!(err.span, 0..1);
 
-    let err = checker
-        .condition(&parse("elderly").unwrap(), Scope::Household)
-        .unwrap_err();
-    assert!(
-        err.message.contains("per-member derived value"),
-        "{}",
-        err.message
-    );
+    let err = checker.condition(&parse("elderly").unwrap(), Scope::Household).unwrap_err();
+    assert!(err.message.contains("per-member derived value"), "{}", err.message);
 }

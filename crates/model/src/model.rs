@@ -437,6 +437,9 @@ fn build(raw: RawModel, src: &SourceFile, problems: &mut Vec<Problem>) -> Model 
     }
 
     let bands = raw.bands.map(|b| Bands::check(b, src, problems)).unwrap_or_default();
+    if raw.items.is_empty() {
+        problems.push(src.problem(0, "items", "the model declares no [[items]]"));
+    }
 
     let mut items: Vec<Item> = Vec::new();
     for raw_item in raw.items {
@@ -457,9 +460,6 @@ fn build(raw: RawModel, src: &SourceFile, problems: &mut Vec<Problem>) -> Model 
             }
             items.push(item);
         }
-    }
-    if items.is_empty() {
-        problems.push(src.problem(0, "items", "the model declares no [[items]]"));
     }
     // A mistake in a derived value surfaces again in every item that uses
     // it; report it once, where it is.
@@ -754,5 +754,159 @@ fn collect_reads<'a>(
             list.iter().for_each(|a| collect_reads(a, columns, derived, seen, out));
         }
         AstKind::Num(_) | AstKind::Str(_) | AstKind::Bool(_) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"[model]
+name = "t"
+version = "1"
+source = "test"
+
+[[parameters]]
+name = "line"
+value = 9048
+
+[[departments]]
+id = "civil_affairs"
+name = "民政局"
+
+[[columns]]
+name = "income"
+file = "households"
+type = "decimal"
+min = 0
+
+[[columns]]
+name = "health"
+file = "members"
+type = "category"
+values = ["healthy", "chronic"]
+
+[[categories]]
+id = "income"
+name = "收入"
+weight = 2
+
+[[items]]
+id = "I01"
+category = "income"
+name = "低收入"
+when = "per_capita(income) < line"
+points = 10
+department = "civil_affairs"
+"#;
+
+    fn problems(text: &str) -> Vec<String> {
+        match Model::from_toml(text, "m.toml") {
+            Ok(_) => vec![],
+            Err(e) => e.problems().iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    /// The first problem reported contains `want` (later ones may follow
+    /// from it: an item using a column whose declaration failed).
+    fn one_problem(text: &str, want: &str) {
+        let got = problems(text);
+        assert!(
+            got.first().is_some_and(|p| p.contains(want)),
+            "expected a problem with {want:?}, got {got:#?}"
+        );
+    }
+
+    #[test]
+    fn the_base_model_is_valid_and_compiled() {
+        let m = Model::from_toml(BASE, "m.toml").unwrap();
+        assert_eq!(m.categories[0].weight, 2.0);
+        assert_eq!(m.items[0].reads, vec![0]);
+        assert_eq!(m.columns[1].slot, 0, "member columns are numbered apart");
+        assert_eq!(m.missing_values, DEFAULT_MISSING);
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_shapes_are_refused_where_they_are() {
+        one_problem(&BASE.replace("points = 10", "pionts = 10"), "m.toml:36:1: unknown field `pionts`");
+        one_problem(&BASE.replace("points = 10", "points = \"ten\""), "m.toml:36:10:");
+        one_problem(&BASE.replace("version = \"1\"\n", ""), "missing field `version`");
+    }
+
+    #[test]
+    fn declarations_are_checked() {
+        one_problem(
+            &BASE.replace("type = \"decimal\"", "type = \"money\""),
+            "m.toml:17:8: column income: type is one of",
+        );
+        one_problem(&BASE.replace("file = \"households\"", "file = \"people\""), "column income: file is");
+        one_problem(
+            &BASE.replace("values = [\"healthy\", \"chronic\"]", "values = [\"a\", \"a\"]"),
+            "distinct",
+        );
+        one_problem(&BASE.replace("name = \"income\"\nfile", "name = \"household_id\"\nfile"), "reserved");
+        one_problem(
+            &BASE.replace("name = \"line\"", "name = \"income\""),
+            "m.toml:15:8: column income: this name is declared twice",
+        );
+        one_problem(
+            &BASE.replace("min = 0", "min = 0\ndefault = -5"),
+            "`default`: -5 is outside the allowed range",
+        );
+        one_problem(&BASE.replace("min = 0", "min = 10\nmax = 5"), "`max` is below `min`");
+        one_problem(
+            &BASE.replace("category = \"income\"", "category = \"money\""),
+            "item I01: category \"money\" is not declared",
+        );
+        one_problem(
+            &BASE.replace("department = \"civil_affairs\"\n", "department = \"roads\"\n"),
+            "department \"roads\"",
+        );
+        one_problem(
+            &format!("{BASE}\n{}", &BASE[BASE.find("[[items]]").unwrap()..]),
+            "item I01: this item id is used twice",
+        );
+        one_problem(
+            &BASE.replace("value = 9048", "value = \"9048\""),
+            "parameter line: a parameter is a number",
+        );
+        one_problem(
+            &BASE.replace(
+                "version = \"1\"",
+                "version = \"1\"\neffective_from = 2025-01-01\neffective_to = 2024-01-01",
+            ),
+            "`effective_to` is before",
+        );
+    }
+
+    #[test]
+    fn condition_mistakes_point_into_the_condition() {
+        // `when = "` is 8 characters: the condition starts in column 9.
+        one_problem(
+            &BASE.replace("per_capita(income) < line", "per_capita(income) < lin"),
+            "m.toml:35:30: item I01: unknown name `lin` (did you mean `line`?)",
+        );
+        one_problem(
+            &BASE.replace("\"per_capita(income) < line\"", "'health == \"chronic\"'"),
+            "m.toml:35:9: item I01: `health` is a member column",
+        );
+        // with per = "member" the same condition is fine
+        assert!(problems(&BASE.replace(
+            "when = \"per_capita(income) < line\"",
+            "per = \"member\"\nwhen = 'health == \"chronic\"'"
+        ))
+        .is_empty());
+    }
+
+    #[test]
+    fn a_broken_derived_value_is_reported_once_at_its_definition() {
+        let text = BASE
+            .replace(
+                "[[categories]]",
+                "[[derived]]\nname = \"pc\"\nexpr = \"income / members2\"\n\n[[categories]]",
+            )
+            .replace("per_capita(income) < line", "pc < line");
+        let got = problems(&text);
+        assert_eq!(got, ["m.toml:28:18: derived pc: unknown name `members2` (did you mean `members`?): declare it as a column, parameter or derived value"]);
     }
 }

@@ -42,7 +42,7 @@ pub enum RosterError {
     /// The header lacks a column that the model or the roster layout needs.
     #[error(
         "{path}: line 1 (header): missing column `{column}`, which {needed_by}; add it to the file \
-         (the header has: {header})"
+         (the header has: {header}){hint}"
     )]
     MissingColumn {
         /// The file.
@@ -53,6 +53,16 @@ pub enum RosterError {
         needed_by: String,
         /// The columns the header does have.
         header: String,
+        /// A likely cause, when one is recognisable (another delimiter).
+        hint: String,
+    },
+    /// The file has no header, or a header and no data rows.
+    #[error("{path}: {message}")]
+    Empty {
+        /// The file.
+        path: String,
+        /// What is missing and how to fix it.
+        message: String,
     },
     /// The header names a column twice.
     #[error("{path}: line 1 (header), columns {first} and {second}: `{column}` appears twice; rename or remove one")]
@@ -179,6 +189,12 @@ impl Roster {
     /// Reads `households.csv` and `members.csv` from a roster folder.
     pub fn read(model: &Model, dir: &Path, options: &ReadOptions) -> Result<Roster, RosterError> {
         let households = Table::read(model, &dir.join("households.csv"), Scope::Household, options)?;
+        if households.rows.is_empty() {
+            return Err(RosterError::Empty {
+                path: households.path,
+                message: "the file has a header but no households; export the roster again".to_string(),
+            });
+        }
         let members = Table::read(model, &dir.join("members.csv"), Scope::Member, options)?;
         Ok(assemble(dir, households, members, options))
     }
@@ -219,6 +235,12 @@ impl Table {
         let header = reader.byte_headers().map_err(|e| csv_error(&shown, e))?.clone();
         let names: Vec<String> =
             header.iter().map(|h| String::from_utf8_lossy(h).trim().to_string()).collect();
+        if names.iter().all(String::is_empty) {
+            return Err(RosterError::Empty {
+                path: shown,
+                message: "the file is empty; it needs a header row and one row per record".to_string(),
+            });
+        }
         for (i, name) in names.iter().enumerate() {
             if let Some(j) = names[..i].iter().position(|n| n == name) {
                 return Err(RosterError::DuplicateColumn {
@@ -235,6 +257,7 @@ impl Table {
                 column: column.to_string(),
                 needed_by: needed_by.to_string(),
                 header: names.join(", "),
+                hint: delimiter_hint(&names),
             })
         };
         let layout = "the roster layout requires";
@@ -318,6 +341,18 @@ impl Table {
             table.rows.push(Row { line, household, key, ok: table.issues.len() == before });
         }
         Ok(table)
+    }
+}
+
+/// Names another delimiter when the header looks split by one.
+fn delimiter_hint(names: &[String]) -> String {
+    let joined = names.join(",");
+    match [';', '\t', '|'].into_iter().find(|d| joined.contains(*d)) {
+        Some(d) => format!(
+            ". The header seems to be separated by {}: save the file as comma-separated CSV",
+            if d == '\t' { "tabs".to_string() } else { format!("`{d}`") }
+        ),
+        None => String::new(),
     }
 }
 
@@ -508,5 +543,114 @@ fn assemble(dir: &Path, mut households: Table, mut members: Table, options: &Rea
         member_stride: members.stride,
         person_ids,
         member_lines,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MODEL: &str = r#"
+[model]
+name = "t"
+version = "1"
+source = "test"
+[[departments]]
+id = "d"
+name = "d"
+[[columns]]
+name = "income"
+file = "households"
+type = "decimal"
+[[columns]]
+name = "age"
+file = "members"
+type = "integer"
+max = 120
+[[categories]]
+id = "c"
+name = "c"
+[[items]]
+id = "I1"
+category = "c"
+name = "i"
+when = "income < 100"
+points = 1
+department = "d"
+"#;
+
+    fn read(households: &[u8], members: &[u8]) -> Result<Roster, RosterError> {
+        let dir = std::env::temp_dir().join(format!(
+            "hhrisk-roster-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("households.csv"), households).unwrap();
+        std::fs::write(dir.join("members.csv"), members).unwrap();
+        let model = Model::from_toml(MODEL, "m.toml").unwrap();
+        let roster = Roster::read(&model, &dir, &ReadOptions::default());
+        std::fs::remove_dir_all(&dir).unwrap();
+        roster
+    }
+
+    const MEMBERS: &[u8] = b"household_id,person_id,age\nH1,P1,40\nH1,P2,12\nH2,P3,70\n";
+
+    #[test]
+    fn excel_exports_are_read_bom_crlf_and_quotes_included() {
+        let households = "\u{feff}household_id,village,income,note\r\nH1,\"东山村, 一组\", 88.5 ,\"said \"\"hello\"\"\"\r\nH2,西河村,1000,\r\n";
+        let r = read(households.as_bytes(), MEMBERS).unwrap();
+        assert!(r.issues.is_empty(), "{:?}", r.issues);
+        assert_eq!(r.households.len(), 2);
+        assert_eq!(r.households[0].village, "东山村, 一组");
+        let x = r.inputs(&r.households[0]);
+        assert_eq!((x.household, x.members, x.count), (&[88.5][..], &[40.0, 12.0][..], 2));
+        assert_eq!(r.members_of(&r.households[1]).collect::<Vec<_>>(), [("P3", 4)]);
+    }
+
+    #[test]
+    fn undecodable_bytes_are_an_issue_only_where_read() {
+        // GBK bytes in the village name (carried) and in a declared cell.
+        let households = b"household_id,village,income\nH1,\xb6\xab\xc9\xbd,88\nH2,x,\xce\xe5\n";
+        let r = read(households, MEMBERS).unwrap();
+        assert_eq!(r.households.len(), 0);
+        let messages: Vec<String> = r.issues.iter().map(ToString::to_string).collect();
+        assert!(
+            messages[0]
+                .contains("households.csv: line 2, column 2 (village), household H1: the text is not UTF-8"),
+            "{messages:?}"
+        );
+        assert!(
+            messages[1].contains("line 3, column 3 (income), household H2: the text is not UTF-8"),
+            "{messages:?}"
+        );
+    }
+
+    #[test]
+    fn rows_without_keys_are_refused() {
+        let r = read(b"household_id,village,income\n,x,5\nH2,x,5\n", MEMBERS).unwrap();
+        let messages: Vec<String> = r.issues.iter().map(ToString::to_string).collect();
+        assert!(messages[0].ends_with("households.csv: line 2, column 1 (household_id): `household_id` is empty; every row needs one"), "{messages:?}");
+        // H1's members have no household row now
+        assert!(messages.iter().any(|m| m.contains(
+            "members.csv: line 2, household H1, person P1: household H1 is not in households.csv"
+        )));
+        assert_eq!((r.households.len(), r.rejected_households()), (1, 1));
+        assert_eq!(r.issues[0].household_line, Some(2));
+    }
+
+    #[test]
+    fn unreadable_files_are_errors_that_say_why() {
+        let err = |h: &[u8]| read(h, MEMBERS).unwrap_err().to_string();
+        assert!(err(b"")
+            .ends_with("households.csv: the file is empty; it needs a header row and one row per record"));
+        assert!(err(b"household_id,village,income\n").contains("a header but no households"));
+        let e = err(b"household_id;village;income\nH1;x;5\n");
+        assert!(e.contains("line 1 (header): missing column `household_id`"), "{e}");
+        assert!(e.contains("separated by `;`"), "{e}");
+        let e = err(b"household_id,village,income,village\n");
+        assert!(e.contains("columns 2 and 4: `village` appears twice"), "{e}");
+        let e = err(b"household_id,village\nH1,x\n");
+        assert!(e.contains("missing column `income`, which model m.toml declares"), "{e}");
     }
 }

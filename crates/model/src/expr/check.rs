@@ -329,7 +329,7 @@ impl<'a> Checker<'a> {
             }
             return self.derived(name, span);
         }
-        let hint = closest(name, self.sym.all_names().chain(RESERVED.iter().copied()))
+        let hint = closest(name, self.sym.all_names().chain(FUNCTIONS.iter().copied()).chain(["members"]))
             .map(|c| format!(" (did you mean `{c}`?)"))
             .unwrap_or_default();
         Err(ExprError::new(

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
+use hhrisk_model::date::format_date;
 use hhrisk_model::{Bands, Issue, Model, ModelError, ReadOptions, Roster};
 use hhrisk_score::output::{format_number, write_rejects};
 use hhrisk_score::{AtomicFile, ScoreColumns, ScoreWriter, Scorer};
@@ -50,6 +51,8 @@ pub fn validate(
             "items": m.items.len(),
             "columns": m.columns.len(),
             "parameters": m.parameters.len(),
+            "effective_from": m.meta.effective_from.map(format_date),
+            "effective_to": m.meta.effective_to.map(format_date),
             "bands": m.bands.levels.iter().map(|b| json!({"name": b.name, "min": b.min})).collect::<Vec<_>>(),
             "errors": [],
         }),

@@ -111,3 +111,125 @@ impl<'m> Scorer<'m> {
         out.alert = self.bands.level(out.per_capita, out.triggered);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matrix::ScoreMatrix;
+
+    /// Two categories (weights 1 and 0.5), a household item, a per-member
+    /// item, a negative item and a trigger.
+    const MODEL: &str = r#"
+[model]
+name = "t"
+version = "1"
+source = "test"
+[[departments]]
+id = "d"
+name = "d"
+[[columns]]
+name = "car"
+file = "households"
+type = "bool"
+[[columns]]
+name = "age"
+file = "members"
+type = "integer"
+[[columns]]
+name = "cost"
+file = "members"
+type = "decimal"
+[[categories]]
+id = "people"
+name = "人口"
+[[categories]]
+id = "money"
+name = "财产"
+weight = 0.5
+[[items]]
+id = "OLD"
+category = "people"
+name = "老人"
+per = "member"
+when = "age >= 60"
+points = 3
+department = "d"
+[[items]]
+id = "ALONE"
+category = "people"
+name = "独居"
+when = "members == 1"
+points = 8
+department = "d"
+[[items]]
+id = "CAR"
+category = "money"
+name = "车"
+when = "car"
+points = -10
+department = "d"
+[[items]]
+id = "COST"
+category = "money"
+name = "医疗费"
+per = "member"
+when = "cost > 20000"
+points = 4
+department = "d"
+trigger = true
+[bands]
+trigger = "low"
+[[bands.levels]]
+name = "high"
+min = 5
+[[bands.levels]]
+name = "low"
+min = 2
+"#;
+
+    fn score(car: f64, members: &[(f64, f64)]) -> HouseholdScore {
+        let model = Model::from_toml(MODEL, "t.toml").unwrap();
+        let flat: Vec<f64> = members.iter().flat_map(|&(a, c)| [a, c]).collect();
+        let x = Inputs { household: &[car], members: &flat, stride: 2, count: members.len() };
+        Scorer::new(&model, &model.bands).score(&x)
+    }
+
+    #[test]
+    fn contributions_are_weight_times_points_times_count() {
+        // Three members, two aged 60+ (OLD × 2 = 6), a car (0.5 × -10 = -5),
+        // one cost over 20000 (0.5 × 4 = 2, a trigger).
+        // total 6 - 5 + 2 = 3; per capita 1; people 6, money -3.
+        let s = score(1.0, &[(65.0, 0.0), (70.0, 25000.0), (30.0, 0.0)]);
+        assert_eq!(s.categories, [6.0, -3.0]);
+        assert_eq!((s.total, s.per_capita), (3.0, 1.0));
+        let hits: Vec<(usize, u32, f64)> = s.hits.iter().map(|h| (h.item, h.count, h.points)).collect();
+        assert_eq!(hits, [(0, 2, 6.0), (2, 1, -5.0), (3, 1, 2.0)]);
+        // per capita 1 is below every band, but the trigger raises it to "low"
+        assert!(s.triggered);
+        assert_eq!(s.alert, Some(1));
+        assert_eq!(s.category_per_capita(1), -1.0);
+        // top items: positive contributions only, largest first
+        assert_eq!(s.top_items(3).iter().map(|h| h.item).collect::<Vec<_>>(), [0, 3]);
+    }
+
+    #[test]
+    fn a_single_member_household() {
+        // One member of 80: OLD 3 + ALONE 8 = 11 per capita: "high".
+        let s = score(0.0, &[(80.0, 0.0)]);
+        assert_eq!((s.total, s.per_capita, s.alert, s.triggered), (11.0, 11.0, Some(0), false));
+        // top_items breaks ties in model order
+        assert_eq!(s.top_items(1).iter().map(|h| h.item).collect::<Vec<_>>(), [1]);
+    }
+
+    #[test]
+    fn the_score_matrix_holds_counts_and_subtotals() {
+        let a = score(1.0, &[(65.0, 0.0), (70.0, 25000.0), (30.0, 0.0)]);
+        let b = score(0.0, &[(80.0, 0.0)]);
+        let m = ScoreMatrix::from_scores([&a, &b].into_iter(), 4, 2);
+        assert_eq!(m.members.to_vec(), [3.0, 1.0]);
+        assert_eq!(m.item_counts.row(0).to_vec(), [2.0, 0.0, 1.0, 1.0]);
+        assert_eq!(m.item_counts.row(1).to_vec(), [1.0, 1.0, 0.0, 0.0]);
+        assert_eq!(m.category_totals.row(0).to_vec(), [6.0, -3.0]);
+        assert_eq!(m.per_capita().to_vec(), [1.0, 11.0]);
+    }
+}

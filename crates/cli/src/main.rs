@@ -86,6 +86,24 @@ enum Command {
         #[arg(long)]
         unmasked: bool,
     },
+    /// Simulate sample villages: rosters with verified outcomes.
+    Simulate {
+        /// Folder to write (one sub-folder per village).
+        #[arg(long)]
+        out: PathBuf,
+        /// Number of villages (cycling through the four profiles).
+        #[arg(long, default_value_t = 4)]
+        villages: usize,
+        /// Households in all (default: each profile's own size, 150 to 500).
+        #[arg(long)]
+        households: Option<usize>,
+        /// Seed of the random draws.
+        #[arg(long, default_value_t = 2024)]
+        seed: u64,
+        /// Write one roster holding every village instead of one per village.
+        #[arg(long)]
+        flat: bool,
+    },
     /// List a model's items (Markdown table or CSV), for documentation.
     Items {
         /// The indicator model (TOML).
@@ -118,6 +136,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::explain(&model, &roster, &household, thresholds.as_deref(), json, unmasked)
         }
         Command::Items { model, format } => commands::items(&model, format),
+        Command::Simulate { out, villages, households, seed, flat } => {
+            let options = hhrisk_simulate::Options {
+                villages,
+                households,
+                seed,
+                flat,
+                ..hhrisk_simulate::Options::default()
+            };
+            commands::simulate(&out, &options)
+        }
     }
 }
 

@@ -1,0 +1,301 @@
+//! Simulated sample villages: rosters with verified outcomes.
+//!
+//! Real household data cannot be shipped, so hhrisk ships a simulator. Each
+//! household is drawn from its village's [`profile::Profile`]: who lives
+//! there, their health, schooling and work, income, assets, spending and
+//! shocks. Its real need is then simulated from its circumstances,
+//! including things no roster records (kin who send money, unreported
+//! migrant pay, luck), and verification is simulated with errors on top.
+//! The outcome never looks at an indicator model's score or items.
+//!
+//! Output follows the roster layout: per village a folder with
+//! `households.csv`, `members.csv` and `outcomes.csv`, with the columns the
+//! bundled model `indicators/xiaochang.toml` declares, plus `name`,
+//! `relation` and `sex` of each member (carried along). People carry
+//! synthetic 18-character resident ID numbers with Xiaochang's area code
+//! and a valid check character. Same options, same bytes.
+#![deny(missing_docs)]
+
+pub mod household;
+pub mod people;
+pub mod profile;
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use household::{Home, IdAllocator};
+use profile::{profiles, Profile};
+
+/// What to simulate.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Number of villages, cycling through the four profiles; defaults to 4.
+    pub villages: usize,
+    /// Households in all; `None` gives each village its profile's default
+    /// size (150 to 500).
+    pub households: Option<usize>,
+    /// Seed of the random draws; defaults to 2024.
+    pub seed: u64,
+    /// Write one roster folder holding every village (the `village` column
+    /// tells them apart) instead of one folder per village; defaults to
+    /// `false`.
+    pub flat: bool,
+    /// Verification batch written in outcomes.csv; defaults to
+    /// `sample-2024`.
+    pub batch: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { villages: 4, households: None, seed: 2024, flat: false, batch: "sample-2024".into() }
+    }
+}
+
+/// Errors of the simulator.
+#[derive(Debug, thiserror::Error)]
+pub enum SimulateError {
+    /// A file or folder could not be written.
+    #[error("cannot write {path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The options make no sense.
+    #[error("{0}")]
+    Options(String),
+}
+
+/// What was written.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// Per roster folder: its path, households, members and households
+    /// verified in need.
+    pub rosters: Vec<(PathBuf, usize, usize, usize)>,
+}
+
+/// Header of households.csv.
+pub const HOUSEHOLD_COLUMNS: [&str; 21] = [
+    "household_id",
+    "village",
+    "class",
+    "annual_net_income",
+    "prev_year_net_income",
+    "deposits",
+    "cars",
+    "commercial_property",
+    "urban_house",
+    "registered_business",
+    "housing_fund",
+    "house_safety",
+    "water_safe",
+    "disaster_loss",
+    "accident",
+    "business_failed",
+    "education_spending",
+    "care_spending",
+    "rigid_debt",
+    "single_parent",
+    "dibao_exit_date",
+];
+
+/// Header of members.csv.
+pub const MEMBER_COLUMNS: [&str; 19] = [
+    "household_id",
+    "person_id",
+    "name",
+    "relation",
+    "sex",
+    "age",
+    "health",
+    "disability_grade",
+    "disability_new",
+    "labour",
+    "employment",
+    "lost_job",
+    "school",
+    "dropout_risk",
+    "oop_medical",
+    "medical_insurance",
+    "public_payroll",
+    "no_guardian",
+    "needs_care",
+];
+
+/// Header of outcomes.csv.
+pub const OUTCOME_COLUMNS: [&str; 4] = ["household_id", "verified_need", "assistance", "batch"];
+
+/// The seed of one household's random draws: households are independent of
+/// each other, so a later parallel writer gives the same bytes.
+fn household_seed(seed: u64, village: usize, index: usize) -> u64 {
+    // SplitMix64 finaliser over the three numbers.
+    let mut z = seed
+        ^ (village as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (index as u64).wrapping_mul(0xD1B5_4A32_D192_ED03);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+struct RosterFiles {
+    dir: PathBuf,
+    households: csv::Writer<BufWriter<File>>,
+    members: csv::Writer<BufWriter<File>>,
+    outcomes: csv::Writer<BufWriter<File>>,
+    counts: (usize, usize, usize),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> SimulateError + '_ {
+    move |source| SimulateError::Io { path: path.display().to_string(), source }
+}
+
+fn csv_err(path: &Path) -> impl FnOnce(csv::Error) -> SimulateError + '_ {
+    move |e| SimulateError::Io { path: path.display().to_string(), source: std::io::Error::other(e) }
+}
+
+impl RosterFiles {
+    fn create(dir: &Path) -> Result<Self, SimulateError> {
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let open = |name: &str, header: &[&str]| -> Result<csv::Writer<BufWriter<File>>, SimulateError> {
+            let path = dir.join(name);
+            let file = File::create(&path).map_err(io_err(&path))?;
+            let mut w = csv::Writer::from_writer(BufWriter::with_capacity(1 << 16, file));
+            w.write_record(header).map_err(csv_err(&path))?;
+            Ok(w)
+        };
+        Ok(RosterFiles {
+            dir: dir.to_path_buf(),
+            households: open("households.csv", &HOUSEHOLD_COLUMNS)?,
+            members: open("members.csv", &MEMBER_COLUMNS)?,
+            outcomes: open("outcomes.csv", &OUTCOME_COLUMNS)?,
+            counts: (0, 0, 0),
+        })
+    }
+
+    fn write(&mut self, h: &Home, batch: &str) -> csv::Result<()> {
+        let b = |v: bool| if v { "1" } else { "0" };
+        let n = |v: f64| format!("{v}");
+        self.households.write_record([
+            h.id.as_str(),
+            &h.village,
+            h.class,
+            &n(h.annual_net_income),
+            &h.prev_year_net_income.map(n).unwrap_or_default(),
+            &n(h.deposits),
+            &h.cars.to_string(),
+            b(h.commercial_property),
+            b(h.urban_house),
+            b(h.registered_business),
+            b(h.housing_fund),
+            h.house_safety,
+            b(h.water_safe),
+            &n(h.disaster_loss),
+            b(h.accident),
+            b(h.business_failed),
+            &n(h.education_spending),
+            &n(h.care_spending),
+            &n(h.rigid_debt),
+            b(h.single_parent),
+            h.dibao_exit_date.as_deref().unwrap_or(""),
+        ])?;
+        for p in &h.members {
+            self.members.write_record([
+                h.id.as_str(),
+                &p.id,
+                &p.name,
+                p.relation,
+                if p.male { "M" } else { "F" },
+                &p.age.to_string(),
+                p.health,
+                &p.disability_grade.to_string(),
+                b(p.disability_new),
+                p.labour,
+                p.employment,
+                b(p.lost_job),
+                p.school,
+                b(p.dropout_risk),
+                &n(p.oop_medical),
+                b(p.medical_insurance),
+                b(p.public_payroll),
+                b(p.no_guardian),
+                b(p.needs_care),
+            ])?;
+        }
+        self.outcomes.write_record([h.id.as_str(), b(h.verified_need), &h.assistance.join(";"), batch])?;
+        self.counts.0 += 1;
+        self.counts.1 += h.members.len();
+        self.counts.2 += usize::from(h.verified_need);
+        Ok(())
+    }
+
+    fn finish(self) -> Result<(PathBuf, usize, usize, usize), SimulateError> {
+        for (name, w) in [
+            ("households.csv", self.households),
+            ("members.csv", self.members),
+            ("outcomes.csv", self.outcomes),
+        ] {
+            let path = self.dir.join(name);
+            w.into_inner()
+                .map_err(|e| SimulateError::Io { path: path.display().to_string(), source: e.into_error() })?
+                .flush()
+                .map_err(io_err(&path))?;
+        }
+        Ok((self.dir, self.counts.0, self.counts.1, self.counts.2))
+    }
+}
+
+/// The folder name of village `v` (1-based number and profile code).
+pub fn village_folder(v: usize, profile: &Profile) -> String {
+    format!("{:02}_{}", v + 1, profile.code.to_lowercase())
+}
+
+/// Simulates villages into `out` and returns what was written.
+pub fn simulate(out: &Path, options: &Options) -> Result<Summary, SimulateError> {
+    if options.villages == 0 {
+        return Err(SimulateError::Options("--villages must be at least 1".into()));
+    }
+    let all = profiles();
+    let sizes: Vec<usize> = match options.households {
+        Some(total) => (0..options.villages)
+            .map(|v| total / options.villages + usize::from(v < total % options.villages))
+            .collect(),
+        None => (0..options.villages).map(|v| all[v % all.len()].default_households).collect(),
+    };
+    let mut summary = Summary::default();
+    let mut ids = IdAllocator::default();
+    let mut flat = if options.flat { Some(RosterFiles::create(out)?) } else { None };
+    for (v, &size) in sizes.iter().enumerate() {
+        let mut profile = all[v % all.len()].clone();
+        let round = v / all.len();
+        if round > 0 {
+            // More villages than profiles: same kind, a new name.
+            profile.name = format!("{}{}", profile.name, round + 1);
+            profile.code = format!("{}{}", profile.code, round + 1);
+        }
+        let mut own = match flat {
+            Some(_) => None,
+            None => Some(RosterFiles::create(&out.join(village_folder(v, &profile)))?),
+        };
+        let files = match (&mut flat, &mut own) {
+            (Some(f), _) | (None, Some(f)) => f,
+            (None, None) => unreachable!("a roster is open"),
+        };
+        for i in 0..size {
+            let mut rng = ChaCha8Rng::seed_from_u64(household_seed(options.seed, v, i));
+            let home = household::simulate(&mut rng, &profile, i, &mut ids);
+            files.write(&home, &options.batch).map_err(csv_err(&files.dir))?;
+        }
+        if let Some(f) = own {
+            summary.rosters.push(f.finish()?);
+        }
+    }
+    if let Some(f) = flat {
+        summary.rosters.push(f.finish()?);
+    }
+    Ok(summary)
+}

@@ -21,7 +21,11 @@ impl Point {
     /// A cut that alerts the same households and sits halfway to the next
     /// lower score, so that small differences in new data matter less.
     pub fn cut(&self) -> f64 {
-        if self.next_lower.is_finite() { (self.threshold + self.next_lower) / 2.0 } else { self.threshold }
+        if self.next_lower.is_finite() {
+            (self.threshold + self.next_lower) / 2.0
+        } else {
+            self.threshold
+        }
     }
 }
 
@@ -90,12 +94,24 @@ impl Objective {
     /// `precision-at-recall=0.7`, `budget=0.3` (a share) or `budget=300`
     /// (households, out of `households`), `f-beta=1`.
     pub fn parse(text: &str, households: usize) -> Result<Objective, String> {
-        let (name, value) = text.split_once('=').ok_or_else(|| format!("objective \"{text}\" needs a value: {USAGE}"))?;
-        let v: f64 = value.trim().parse().map_err(|_| format!("objective \"{text}\": \"{value}\" is not a number"))?;
-        let share = |v: f64| if (0.0..=1.0).contains(&v) { Ok(v) } else { Err(format!("objective \"{text}\": {v} is not a share between 0 and 1")) };
+        let (name, value) =
+            text.split_once('=').ok_or_else(|| format!("objective \"{text}\" needs a value: {USAGE}"))?;
+        let v: f64 =
+            value.trim().parse().map_err(|_| format!("objective \"{text}\": \"{value}\" is not a number"))?;
+        let share = |v: f64| {
+            if (0.0..=1.0).contains(&v) {
+                Ok(v)
+            } else {
+                Err(format!("objective \"{text}\": {v} is not a share between 0 and 1"))
+            }
+        };
         match name.trim() {
-            "recall-at-precision" => Ok(Objective::RecallAtPrecision { target: share(v)?, lower_bound: false }),
-            "recall-at-precision-lower" => Ok(Objective::RecallAtPrecision { target: share(v)?, lower_bound: true }),
+            "recall-at-precision" => {
+                Ok(Objective::RecallAtPrecision { target: share(v)?, lower_bound: false })
+            }
+            "recall-at-precision-lower" => {
+                Ok(Objective::RecallAtPrecision { target: share(v)?, lower_bound: true })
+            }
             "precision-at-recall" => Ok(Objective::PrecisionAtRecall { target: share(v)? }),
             "budget" if v > 1.0 => Ok(Objective::Budget { share: (v / households.max(1) as f64).min(1.0) }),
             "budget" => Ok(Objective::Budget { share: share(v)? }),
@@ -128,14 +144,18 @@ impl Objective {
                         precision(p)
                     }
                 };
-                best(&recall, &|p| level(p) >= target).map(|p| (*p, true)).or_else(|| best(&level, &|_| true).map(|p| (*p, false)))
+                best(&recall, &|p| level(p) >= target)
+                    .map(|p| (*p, true))
+                    .or_else(|| best(&level, &|_| true).map(|p| (*p, false)))
             }
             Objective::PrecisionAtRecall { target } => best(&precision, &|p| recall(p) >= target)
                 .map(|p| (*p, true))
                 .or_else(|| best(&recall, &|_| true).map(|p| (*p, false))),
             Objective::Budget { share } => {
                 let cap = (share * points.first().map_or(0, |p| p.counts.households) as f64).floor() as u64;
-                best(&recall, &|p| p.counts.alerts <= cap).map(|p| (*p, true)).or_else(|| points.first().map(|p| (*p, false)))
+                best(&recall, &|p| p.counts.alerts <= cap)
+                    .map(|p| (*p, true))
+                    .or_else(|| points.first().map(|p| (*p, false)))
             }
             Objective::FBeta { beta } => best(&|p| p.counts.f_beta(beta), &|_| true).map(|p| (*p, true)),
         };
@@ -173,10 +193,17 @@ mod tests {
         //   ≥3: + 4            alerts 6, true 4
         //   ≥1: + 5            alerts 7, true 5
         let p = points();
-        let got: Vec<(f64, f64, u64, u64)> = p.iter().map(|p| (p.threshold, p.next_lower, p.counts.alerts, p.counts.true_alerts)).collect();
+        let got: Vec<(f64, f64, u64, u64)> =
+            p.iter().map(|p| (p.threshold, p.next_lower, p.counts.alerts, p.counts.true_alerts)).collect();
         assert_eq!(
             got,
-            [(9.0, 7.0, 2, 2), (7.0, 5.0, 3, 3), (5.0, 3.0, 5, 4), (3.0, 1.0, 6, 4), (1.0, f64::NEG_INFINITY, 7, 5)]
+            [
+                (9.0, 7.0, 2, 2),
+                (7.0, 5.0, 3, 3),
+                (5.0, 3.0, 5, 4),
+                (3.0, 1.0, 6, 4),
+                (1.0, f64::NEG_INFINITY, 7, 5)
+            ]
         );
         assert!(p.iter().all(|p| p.counts.households == 7 && p.counts.in_need == 5));
         assert_eq!(p[2].cut(), 4.0);
@@ -207,7 +234,10 @@ mod tests {
     #[test]
     fn objectives_parse() {
         assert_eq!(Objective::parse("budget=300", 1000), Ok(Objective::Budget { share: 0.3 }));
-        assert_eq!(Objective::parse("recall-at-precision-lower=0.59", 10), Ok(Objective::RecallAtPrecision { target: 0.59, lower_bound: true }));
+        assert_eq!(
+            Objective::parse("recall-at-precision-lower=0.59", 10),
+            Ok(Objective::RecallAtPrecision { target: 0.59, lower_bound: true })
+        );
         assert!(Objective::parse("recall-at-precision=59", 10).unwrap_err().contains("not a share"));
         assert!(Objective::parse("accuracy=1", 10).unwrap_err().contains("unknown objective"));
     }

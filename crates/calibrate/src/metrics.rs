@@ -54,9 +54,14 @@ impl Counts {
     /// F-beta score: recall counts `beta` times as much as precision.
     pub fn f_beta(&self, beta: f64) -> f64 {
         let b2 = beta * beta;
-        let denom = (1.0 + b2) * self.true_alerts as f64 + b2 * (self.in_need - self.true_alerts) as f64
+        let denom = (1.0 + b2) * self.true_alerts as f64
+            + b2 * (self.in_need - self.true_alerts) as f64
             + (self.alerts - self.true_alerts) as f64;
-        if denom == 0.0 { 0.0 } else { (1.0 + b2) * self.true_alerts as f64 / denom }
+        if denom == 0.0 {
+            0.0
+        } else {
+            (1.0 + b2) * self.true_alerts as f64 / denom
+        }
     }
 }
 
@@ -75,7 +80,11 @@ pub struct Intervals {
 impl Intervals {
     /// Wilson and Clopper–Pearson intervals of `k` of `n` (95 %).
     pub fn exact(k: u64, n: u64) -> Intervals {
-        Intervals { wilson: wilson(k, n, CONFIDENCE), clopper_pearson: clopper_pearson(k, n, CONFIDENCE), bootstrap: None }
+        Intervals {
+            wilson: wilson(k, n, CONFIDENCE),
+            clopper_pearson: clopper_pearson(k, n, CONFIDENCE),
+            bootstrap: None,
+        }
     }
 }
 

@@ -67,9 +67,13 @@ pub fn roster_dirs(dir: &Path) -> Result<Vec<PathBuf>, SampleError> {
     if dir.join("households.csv").is_file() {
         return Ok(vec![dir.to_path_buf()]);
     }
-    let entries = std::fs::read_dir(dir).map_err(|source| RosterError::Io { path: dir.display().to_string(), source })?;
-    let mut dirs: Vec<PathBuf> =
-        entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.join("households.csv").is_file()).collect();
+    let entries = std::fs::read_dir(dir)
+        .map_err(|source| RosterError::Io { path: dir.display().to_string(), source })?;
+    let mut dirs: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.join("households.csv").is_file())
+        .collect();
     dirs.sort();
     if dirs.is_empty() {
         return Err(SampleError::NoRoster(dir.display().to_string()));
@@ -81,7 +85,8 @@ pub fn roster_dirs(dir: &Path) -> Result<Vec<PathBuf>, SampleError> {
 pub fn read_outcomes(path: &Path) -> Result<HashMap<String, bool>, SampleError> {
     let shown = path.display().to_string();
     let err = |message: String| SampleError::Outcomes { path: shown.clone(), message };
-    let mut reader = csv::Reader::from_path(path).map_err(|e| err(format!("cannot read: {e}; calibration needs verified outcomes")))?;
+    let mut reader = csv::Reader::from_path(path)
+        .map_err(|e| err(format!("cannot read: {e}; calibration needs verified outcomes")))?;
     let header = reader.headers().map_err(|e| err(e.to_string()))?.clone();
     let find = |name: &str| header.iter().position(|h| h.trim() == name);
     let (Some(id_at), Some(need_at)) = (find("household_id"), find("verified_need")) else {
@@ -167,13 +172,23 @@ impl Samples {
     /// Per-capita scores with other item points (same order as the
     /// model's items), category weights kept.
     pub fn rescore(&self, model: &Model, points: &[f64]) -> Array1<f64> {
-        let weighted: Array1<f64> =
-            model.items.iter().zip(points).map(|(item, p)| model.categories[item.category].weight * p).collect();
+        let weighted: Array1<f64> = model
+            .items
+            .iter()
+            .zip(points)
+            .map(|(item, p)| model.categories[item.category].weight * p)
+            .collect();
         self.matrix.item_counts.dot(&weighted) / &self.matrix.members
     }
 
     /// Per household, whether item `j` counted.
     pub fn fires(&self, j: usize) -> impl Iterator<Item = bool> + '_ {
-        self.matrix.item_counts.index_axis(Axis(1), j).into_iter().map(|c| *c > 0.0).collect::<Vec<_>>().into_iter()
+        self.matrix
+            .item_counts
+            .index_axis(Axis(1), j)
+            .into_iter()
+            .map(|c| *c > 0.0)
+            .collect::<Vec<_>>()
+            .into_iter()
     }
 }

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -306,4 +307,133 @@ pub fn simulate(out: &Path, options: &hhrisk_simulate::Options) -> anyhow::Resul
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn calibrate(
+    model_path: &Path,
+    samples_dir: &Path,
+    out: &Path,
+    objective: &str,
+    bands: Option<Vec<String>>,
+    replicates: usize,
+    seed: u64,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    use hhrisk_calibrate::{calibrate, fit::BandName, thresholds_toml, Objective, Options, Samples};
+    let model = load_model(model_path)?;
+    let samples = Samples::load(&model, samples_dir)?;
+    if samples.is_empty() {
+        bail!(
+            "{}: no sample household has an outcome; calibration needs verified outcomes",
+            samples_dir.display()
+        );
+    }
+    let objective = Objective::parse(objective, samples.len()).map_err(anyhow::Error::msg)?;
+    let mut options = Options::new(&model, objective);
+    if let Some(names) = bands {
+        options.bands = names
+            .into_iter()
+            .map(|name| {
+                let known = model.bands.levels.iter().find(|b| b.name == name);
+                BandName {
+                    label: known.and_then(|b| b.label.clone()),
+                    label_en: known.and_then(|b| b.label_en.clone()),
+                    name,
+                }
+            })
+            .collect();
+    }
+    if options.bands.is_empty() {
+        bail!("no bands to fit: the model declares none; name them with --bands red,orange,yellow");
+    }
+    options.replicates = replicates;
+    options.seed = seed;
+    let result = calibrate(&model, &samples, &options);
+
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let header = format!(
+        "Warning bands fitted by hhrisk calibrate\nmodel: {} ({} {})\nsamples: {} ({} households with outcomes)\nobjective: {:?}",
+        model_path.display(),
+        model.meta.name,
+        model.meta.version,
+        samples_dir.display(),
+        samples.len(),
+        result.objective
+    );
+    let write = |name: &str, text: &str| -> anyhow::Result<()> {
+        let path = out.join(name);
+        let mut file =
+            AtomicFile::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
+        file.write_all(text.as_bytes())?;
+        file.commit().with_context(|| format!("cannot write {}", path.display()))
+    };
+    let json_text = serde_json::to_string_pretty(&result)? + "\n";
+    write("thresholds.toml", &thresholds_toml(&result, &options, &header))?;
+    write("calibration.json", &json_text)?;
+    if json {
+        print!("{json_text}");
+    } else {
+        print!("{}", summary(&result, &samples));
+    }
+    for w in &result.warnings {
+        eprintln!("warning: {w}");
+    }
+    eprintln!(
+        "wrote {} and {}",
+        out.join("thresholds.toml").display(),
+        out.join("calibration.json").display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn percent(x: Option<f64>) -> String {
+    x.map_or_else(|| "–".to_string(), |x| format!("{:.1} %", 100.0 * x))
+}
+
+fn interval(i: Option<hhrisk_calibrate::intervals::Interval>) -> String {
+    i.map_or_else(String::new, |i| format!("[{:.1}, {:.1}]", 100.0 * i.lo, 100.0 * i.hi))
+}
+
+fn summary(r: &hhrisk_calibrate::Calibration, samples: &hhrisk_calibrate::Samples) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let _ = writeln!(s, "{} households with outcomes in {} villages", samples.len(), samples.villages.len());
+    if samples.unverified > 0 {
+        let _ = writeln!(s, "({} households without an outcome left out)", samples.unverified);
+    }
+    let _ = writeln!(s, "\nfitted bands (per-capita score):");
+    for b in &r.band_figures {
+        let _ = writeln!(
+            s,
+            "  {:<8} ≥ {:>8.3}   {:>5} households, {:>5} in need: precision {} {}",
+            b.level,
+            b.min_score,
+            b.households,
+            b.in_need,
+            percent(b.precision),
+            interval(b.precision_ci)
+        );
+    }
+    let line = |s: &mut String, name: &str, a: &hhrisk_calibrate::metrics::Accuracy| {
+        let _ = writeln!(
+            s,
+            "  {:<30} precision {:>7} {:<14} recall {:>7} {:<14} alerts {}",
+            name,
+            percent(a.precision),
+            interval(a.precision_ci.bootstrap.or(a.precision_ci.wilson)),
+            percent(a.recall),
+            interval(a.recall_ci.bootstrap.or(a.recall_ci.wilson)),
+            a.alerts
+        );
+    };
+    let _ = writeln!(s, "\naccuracy (95 % intervals: bootstrap over villages and households):");
+    line(&mut s, "default bands of the model", &r.baseline.in_sample);
+    line(&mut s, "fitted bands, in sample", &r.in_sample);
+    line(&mut s, "fitted, leave-one-village-out", &r.leave_one_village_out.accuracy);
+    let _ = writeln!(s, "\nleave-one-village-out, each village measured with bands fitted on the others:");
+    for f in &r.leave_one_village_out.folds {
+        line(&mut s, &f.village, &f.accuracy);
+    }
+    s
 }

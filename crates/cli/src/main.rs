@@ -86,6 +86,37 @@ enum Command {
         #[arg(long)]
         unmasked: bool,
     },
+    /// Fit warning bands on sample villages with verified outcomes.
+    Calibrate {
+        /// The indicator model (TOML).
+        #[arg(long)]
+        model: PathBuf,
+        /// Sample villages: a roster folder, or a folder of roster folders,
+        /// each with outcomes.csv.
+        #[arg(long)]
+        samples: PathBuf,
+        /// Folder to write thresholds.toml and calibration.json into.
+        #[arg(long)]
+        out: PathBuf,
+        /// What the bands must achieve: recall-at-precision=P,
+        /// recall-at-precision-lower=P (the lower 95 % bound of precision
+        /// must reach P), precision-at-recall=R, budget=SHARE or
+        /// budget=HOUSEHOLDS, f-beta=B.
+        #[arg(long, default_value = "recall-at-precision-lower=0.59")]
+        objective: String,
+        /// Band names to fit, most severe first (default: the model's).
+        #[arg(long, value_delimiter = ',')]
+        bands: Option<Vec<String>>,
+        /// Bootstrap replicates.
+        #[arg(long, default_value_t = 1000)]
+        replicates: usize,
+        /// Seed of the bootstrap.
+        #[arg(long, default_value_t = 2024)]
+        seed: u64,
+        /// Print one JSON object (calibration.json) instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
     /// Simulate sample villages: rosters with verified outcomes.
     Simulate {
         /// Folder to write (one sub-folder per village).
@@ -136,6 +167,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::explain(&model, &roster, &household, thresholds.as_deref(), json, unmasked)
         }
         Command::Items { model, format } => commands::items(&model, format),
+        Command::Calibrate { model, samples, out, objective, bands, replicates, seed, json } => {
+            commands::calibrate(&model, &samples, &out, &objective, bands, replicates, seed, json)
+        }
         Command::Simulate { out, villages, households, seed, flat } => {
             let options = hhrisk_simulate::Options {
                 villages,

@@ -1,0 +1,358 @@
+//! The whole calibration: fit, estimate honestly, compare with the
+//! model's default bands, and plan verification.
+
+use hhrisk_model::{Bands, Model};
+
+use crate::bootstrap::{percentile_interval, resample};
+use crate::curve::{sweep, Objective, Point};
+use crate::evaluate::{alerted, band_figures, levels, BandFigures};
+use crate::fit::{fit, BandName};
+use crate::folds::leave_one_village_out;
+use crate::intervals::{households_to_verify, CONFIDENCE};
+use crate::likelihood;
+use crate::metrics::{Accuracy, Counts};
+use crate::samples::Samples;
+
+/// How to calibrate.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// What the alert threshold must achieve.
+    pub objective: Objective,
+    /// The bands to fit, most severe first; defaults to the model's.
+    pub bands: Vec<BandName>,
+    /// Bootstrap replicates; defaults to 1000.
+    pub replicates: usize,
+    /// Seed of the bootstrap; defaults to 2024.
+    pub seed: u64,
+    /// Margins for the verification plan; defaults to 0.05 and 0.10.
+    pub margins: Vec<f64>,
+    /// Score ranges in the likelihood table; defaults to 10.
+    pub likelihood_bins: usize,
+}
+
+impl Options {
+    /// Defaults for a model: its band names, 1000 replicates, seed 2024.
+    pub fn new(model: &Model, objective: Objective) -> Options {
+        Options {
+            objective,
+            bands: model
+                .bands
+                .levels
+                .iter()
+                .map(|b| BandName {
+                    name: b.name.clone(),
+                    label: b.label.clone(),
+                    label_en: b.label_en.clone(),
+                })
+                .collect(),
+            replicates: 1000,
+            seed: 2024,
+            margins: vec![0.05, 0.10],
+            likelihood_bins: 10,
+        }
+    }
+}
+
+/// A band as written in calibration.json.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct BandMin {
+    /// Band name.
+    pub level: String,
+    /// Lowest per-capita score in the band.
+    pub min_score: f64,
+}
+
+fn band_mins(bands: &Bands) -> Vec<BandMin> {
+    bands.levels.iter().map(|b| BandMin { level: b.name.clone(), min_score: b.min }).collect()
+}
+
+/// Accuracy in one village.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct VillageAccuracy {
+    /// Village name.
+    pub village: String,
+    /// Accuracy there.
+    #[serde(flatten)]
+    pub accuracy: Accuracy,
+}
+
+/// One leave-one-village-out fold.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FoldResult {
+    /// The village left out.
+    pub village: String,
+    /// Bands fitted on the other villages.
+    pub bands: Vec<BandMin>,
+    /// Whether the objective could be met on the other villages.
+    pub objective_met: bool,
+    /// Accuracy on the village left out.
+    #[serde(flatten)]
+    pub accuracy: Accuracy,
+}
+
+/// How far a band's threshold moves between folds.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Spread {
+    /// Band name.
+    pub level: String,
+    /// Smallest `min_score` over the folds.
+    pub min: f64,
+    /// Largest.
+    pub max: f64,
+    /// Mean.
+    pub mean: f64,
+    /// Standard deviation.
+    pub sd: f64,
+    /// The threshold fitted on all villages.
+    pub all_villages: f64,
+}
+
+/// Leave-one-village-out figures: the held-out villages pooled, and each
+/// fold.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LeaveOneVillageOut {
+    /// Pooled over the held-out villages.
+    #[serde(flatten)]
+    pub accuracy: Accuracy,
+    /// Each fold.
+    pub folds: Vec<FoldResult>,
+    /// How far each threshold moves between folds.
+    pub threshold_spread: Vec<Spread>,
+}
+
+/// The model's default bands on the same households.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Baseline {
+    /// The default bands.
+    pub bands: Vec<BandMin>,
+    /// Their accuracy on all sample households.
+    pub in_sample: Accuracy,
+    /// Fixed bands are not fitted, so held out they do as in sample: the
+    /// same figures, pooled over villages.
+    pub leave_one_village_out: Accuracy,
+    /// Per village.
+    pub per_village: Vec<VillageAccuracy>,
+    /// Per band.
+    pub band_figures: Vec<BandFigures>,
+}
+
+/// How many households to verify to know a band's precision within a
+/// margin.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct VerificationPlan {
+    /// Band name, or `all alerts`.
+    pub level: String,
+    /// Precision observed in the samples (the planning value).
+    pub precision: f64,
+    /// Half-width wanted of the 95 % exact interval.
+    pub margin: f64,
+    /// Households to verify.
+    pub households: Option<u64>,
+}
+
+/// Everything calibration found, as written to calibration.json.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Calibration {
+    /// The objective.
+    pub objective: Objective,
+    /// Whether the objective could be met on all villages.
+    pub objective_met: bool,
+    /// The fitted bands, most severe first.
+    pub bands: Vec<BandMin>,
+    /// The band that trigger items raise a household to.
+    pub trigger_band: Option<String>,
+    /// Each fitted band's figures on all sample households.
+    pub band_figures: Vec<BandFigures>,
+    /// The fitted bands on the households they were fitted on.
+    pub in_sample: Accuracy,
+    /// In sample, per village.
+    pub per_village: Vec<VillageAccuracy>,
+    /// Fitted without each village, measured on it.
+    pub leave_one_village_out: LeaveOneVillageOut,
+    /// The model's default bands.
+    pub baseline: Baseline,
+    /// Share in need by score range.
+    pub likelihood: Vec<likelihood::Row>,
+    /// Households to verify per band and margin.
+    pub verification_plan: Vec<VerificationPlan>,
+    /// The alert curve over all villages: one point per distinct score.
+    pub curve: Vec<Point>,
+    /// Things the analyst should know (objective not met, empty bands …).
+    pub warnings: Vec<String>,
+}
+
+/// Households of each village.
+pub fn by_village(samples: &Samples) -> Vec<Vec<usize>> {
+    let mut out = vec![Vec::new(); samples.villages.len()];
+    for (i, &v) in samples.village.iter().enumerate() {
+        out[v].push(i);
+    }
+    out
+}
+
+/// Accuracy with bootstrap intervals added.
+fn accuracy(
+    alerted: &[bool],
+    need: &[bool],
+    groups: &[Vec<usize>],
+    rows: &[usize],
+    options: &Options,
+) -> Accuracy {
+    let mut a = Accuracy::from(Counts::of(alerted, need, rows.iter().copied()));
+    let replicates = resample(groups, options.replicates, options.seed, |rows| {
+        Counts::of(alerted, need, rows.iter().copied())
+    });
+    a.precision_ci.bootstrap = percentile_interval(replicates.iter().filter_map(Counts::precision).collect());
+    a.recall_ci.bootstrap = percentile_interval(replicates.iter().filter_map(Counts::recall).collect());
+    a
+}
+
+fn per_village(samples: &Samples, alerted: &[bool], groups: &[Vec<usize>]) -> Vec<VillageAccuracy> {
+    groups
+        .iter()
+        .enumerate()
+        .map(|(v, rows)| VillageAccuracy {
+            village: samples.villages[v].clone(),
+            accuracy: Counts::of(alerted, &samples.need, rows.iter().copied()).into(),
+        })
+        .collect()
+}
+
+/// Calibrates bands on sample villages.
+pub fn calibrate(model: &Model, samples: &Samples, options: &Options) -> Calibration {
+    let scores = samples.score.as_slice().map_or_else(|| samples.score.to_vec(), <[f64]>::to_vec);
+    let (need, triggered) = (&samples.need, &samples.triggered);
+    let groups = by_village(samples);
+    let all: Vec<usize> = (0..samples.len()).collect();
+    let trigger = model
+        .bands
+        .trigger
+        .and_then(|t| options.bands.iter().position(|b| b.name == model.bands.levels[t].name));
+    let mut warnings = Vec::new();
+
+    let fitted = fit(&scores, need, triggered, &all, &options.objective, &options.bands, trigger);
+    let (bands, met) =
+        fitted.as_ref().map_or_else(|| (Bands::default(), false), |f| (f.bands.clone(), f.met));
+    if !met {
+        warnings.push(format!(
+            "the objective {:?} cannot be met on these villages; the bands come as close as the data allow",
+            options.objective
+        ));
+    }
+    let lv = levels(&bands, &scores, triggered);
+    let fitted_alerts = alerted(&lv);
+    let figures = band_figures(&bands, &lv, need, &all);
+    for f in figures.iter().filter(|f| f.households == 0) {
+        warnings.push(format!("band {} holds no sample household: a gap between its neighbours", f.level));
+    }
+
+    let (folds, held_out_alerts) =
+        leave_one_village_out(&scores, need, triggered, &groups, &options.objective, &options.bands, trigger);
+    let fold_results: Vec<FoldResult> = folds
+        .iter()
+        .map(|f| FoldResult {
+            village: samples.villages[f.village].clone(),
+            bands: f.fitted.as_ref().map(|x| band_mins(&x.bands)).unwrap_or_default(),
+            objective_met: f.fitted.as_ref().is_some_and(|x| x.met),
+            accuracy: f.held_out.into(),
+        })
+        .collect();
+    let threshold_spread = bands
+        .levels
+        .iter()
+        .enumerate()
+        .map(|(b, band)| {
+            let mins: Vec<f64> =
+                folds.iter().filter_map(|f| f.fitted.as_ref().map(|x| x.bands.levels[b].min)).collect();
+            let n = mins.len().max(1) as f64;
+            let mean = mins.iter().sum::<f64>() / n;
+            let sd = (mins.iter().map(|m| (m - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt();
+            Spread {
+                level: band.name.clone(),
+                min: mins.iter().copied().fold(f64::INFINITY, f64::min),
+                max: mins.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                mean,
+                sd,
+                all_villages: band.min,
+            }
+        })
+        .collect();
+
+    let base_lv = levels(&model.bands, &scores, triggered);
+    let base_alerts = alerted(&base_lv);
+    let base_in_sample = accuracy(&base_alerts, need, &groups, &all, options);
+    let baseline = Baseline {
+        bands: band_mins(&model.bands),
+        leave_one_village_out: base_in_sample.clone(),
+        in_sample: base_in_sample,
+        per_village: per_village(samples, &base_alerts, &groups),
+        band_figures: band_figures(&model.bands, &base_lv, need, &all),
+    };
+
+    let mut verification_plan = Vec::new();
+    let overall = Counts::of(&fitted_alerts, need, all.iter().copied());
+    let planned = figures
+        .iter()
+        .filter_map(|f| f.precision.map(|p| (f.level.clone(), p)))
+        .chain(overall.precision().map(|p| ("all alerts".to_string(), p)));
+    for (level, precision) in planned {
+        for &margin in &options.margins {
+            verification_plan.push(VerificationPlan {
+                level: level.clone(),
+                precision,
+                margin,
+                households: households_to_verify(precision, margin, CONFIDENCE, 10_000_000),
+            });
+        }
+    }
+
+    Calibration {
+        objective: options.objective,
+        objective_met: met,
+        bands: band_mins(&bands),
+        trigger_band: bands.trigger.map(|t| bands.levels[t].name.clone()),
+        band_figures: figures,
+        in_sample: accuracy(&fitted_alerts, need, &groups, &all, options),
+        per_village: per_village(samples, &fitted_alerts, &groups),
+        leave_one_village_out: LeaveOneVillageOut {
+            accuracy: accuracy(&held_out_alerts, need, &groups, &all, options),
+            folds: fold_results,
+            threshold_spread,
+        },
+        baseline,
+        likelihood: likelihood::table(&scores, need, &all, options.likelihood_bins),
+        verification_plan,
+        curve: sweep(&scores, need, triggered, &all),
+        warnings,
+    }
+}
+
+/// The fitted bands as a thresholds file for `hhrisk score --thresholds`.
+pub fn thresholds_toml(calibration: &Calibration, options: &Options, header: &str) -> String {
+    let mut s = String::new();
+    for line in header.lines() {
+        s.push_str(&format!("# {line}\n"));
+    }
+    s.push_str("\n[bands]\n");
+    if let Some(t) = &calibration.trigger_band {
+        s.push_str(&format!("trigger = {}\n", toml_string(t)));
+    }
+    for (b, band) in calibration.bands.iter().enumerate() {
+        s.push_str("\n[[bands.levels]]\n");
+        s.push_str(&format!("name = {}\n", toml_string(&band.level)));
+        if let Some(name) = options.bands.get(b) {
+            if let Some(l) = &name.label {
+                s.push_str(&format!("label = {}\n", toml_string(l)));
+            }
+            if let Some(l) = &name.label_en {
+                s.push_str(&format!("label_en = {}\n", toml_string(l)));
+            }
+        }
+        s.push_str(&format!("min = {:?}\n", band.min_score));
+    }
+    s
+}
+
+fn toml_string(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}

@@ -141,8 +141,8 @@ fn segment(groups: &[(f64, f64, u64, u64)], k: usize, min_size: u64) -> Option<V
     // best[s][b]: best value of s + 1 segments covering groups 0..b.
     let mut best = vec![vec![None::<f64>; m + 1]; k];
     let mut from = vec![vec![0usize; m + 1]; k];
-    for b in 1..=m {
-        best[0][b] = seg(0, b);
+    for (b, slot) in best[0].iter_mut().enumerate().skip(1) {
+        *slot = seg(0, b);
     }
     for s in 1..k {
         for b in s + 1..=m {

@@ -526,3 +526,113 @@ fn the_sample_villages_are_reproduced_by_their_documented_command_and_validate()
         assert_eq!(v["valid"], true, "{village}: {}", v["roster"]["errors"]);
     }
 }
+
+/// Alerts and true alerts of a scores file against a village's outcomes.
+fn alerts_against_outcomes(scores: &Path, outcomes: &Path) -> (u64, u64) {
+    let (_, scored) = read_csv(scores);
+    let (_, verified) = read_csv(outcomes);
+    let alerted: Vec<&String> =
+        scored.iter().filter(|(_, r)| !r["alert_level"].is_empty()).map(|(k, _)| k).collect();
+    let true_alerts = alerted.iter().filter(|id| verified[id.as_str()]["verified_need"] == "1").count();
+    (alerted.len() as u64, true_alerts as u64)
+}
+
+#[test]
+fn calibrate_writes_thresholds_that_score_accepts_and_figures_that_add_up() {
+    let out = tempfile::tempdir().unwrap();
+    let villages = repo().join("sample_villages");
+    hhrisk()
+        .args(["calibrate", "--replicates", "200", "--model"])
+        .arg(model())
+        .arg("--samples")
+        .arg(&villages)
+        .arg("--out")
+        .arg(out.path())
+        .assert()
+        .success()
+        .stdout(contains("leave-one-village-out"));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("calibration.json")).unwrap()).unwrap();
+    let bands = json["bands"].as_array().unwrap();
+    assert_eq!(
+        bands.iter().map(|b| b["level"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["red", "orange", "yellow"]
+    );
+    let mins: Vec<f64> = bands.iter().map(|b| b["min_score"].as_f64().unwrap()).collect();
+    assert!(mins[0] > mins[1] && mins[1] > mins[2], "{mins:?}");
+    for key in ["in_sample", "leave_one_village_out"] {
+        for field in ["precision", "recall", "alerts"] {
+            assert!(json[key][field].is_number(), "{key}.{field}");
+        }
+        let ci = &json[key]["precision_ci"];
+        for method in ["wilson", "clopper_pearson", "bootstrap"] {
+            assert!(
+                ci[method]["lo"].as_f64().unwrap() <= json[key]["precision"].as_f64().unwrap(),
+                "{key} {method}"
+            );
+        }
+    }
+    // the objective (default: the lower 95 % bound of precision at least
+    // 59 %) holds in sample
+    assert!(json["in_sample"]["precision_ci"]["wilson"]["lo"].as_f64().unwrap() >= 0.59);
+
+    // Score every village with the fitted thresholds and with the model's
+    // default bands, and count alerts against outcomes independently of the
+    // calibration crate.
+    let (mut fitted, mut default) = ((0, 0), (0, 0));
+    for village in ["01_bys", "02_hy", "03_cg", "04_xf"] {
+        let roster = villages.join(village);
+        for (thresholds, total) in
+            [(Some(out.path().join("thresholds.toml")), &mut fitted), (None, &mut default)]
+        {
+            let scores = out.path().join(format!("{village}.csv"));
+            let mut cmd = hhrisk();
+            cmd.args(["score", "--model"])
+                .arg(model())
+                .arg("--roster")
+                .arg(&roster)
+                .arg("--out")
+                .arg(&scores);
+            if let Some(t) = thresholds {
+                cmd.arg("--thresholds").arg(t);
+            }
+            cmd.assert().success();
+            let (a, t) = alerts_against_outcomes(&scores, &roster.join("outcomes.csv"));
+            total.0 += a;
+            total.1 += t;
+        }
+    }
+    assert_eq!(json["in_sample"]["alerts"], fitted.0);
+    assert_eq!(json["in_sample"]["true_alerts"], fitted.1);
+    assert_eq!(json["baseline"]["in_sample"]["alerts"], default.0);
+    assert_eq!(json["baseline"]["in_sample"]["true_alerts"], default.1);
+    // the default bands reach about Xiaochang's 59 % on the sample villages
+    let base = default.1 as f64 / default.0 as f64;
+    assert!((0.55..0.63).contains(&base), "{base}");
+
+    // leave-one-village-out pools the folds
+    let folds = json["leave_one_village_out"]["folds"].as_array().unwrap();
+    assert_eq!(folds.len(), 4);
+    let pooled: u64 = folds.iter().map(|f| f["alerts"].as_u64().unwrap()).sum();
+    assert_eq!(json["leave_one_village_out"]["alerts"], pooled);
+    let households: u64 = folds.iter().map(|f| f["households"].as_u64().unwrap()).sum();
+    assert_eq!(households, 1225);
+
+    // same inputs, same bytes
+    let again = tempfile::tempdir().unwrap();
+    hhrisk()
+        .args(["calibrate", "--replicates", "200", "--model"])
+        .arg(model())
+        .arg("--samples")
+        .arg(&villages)
+        .arg("--out")
+        .arg(again.path())
+        .assert()
+        .success();
+    for file in ["calibration.json", "thresholds.toml"] {
+        assert!(
+            std::fs::read(out.path().join(file)).unwrap() == std::fs::read(again.path().join(file)).unwrap(),
+            "{file}"
+        );
+    }
+}

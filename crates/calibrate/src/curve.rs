@@ -231,6 +231,35 @@ mod tests {
         assert_eq!(pick(Objective::FBeta { beta: 0.5 }), Some((7.0, true)));
     }
 
+    /// Reference: scikit-learn 1.x, `precision_recall_curve(y, s)` on
+    /// y = [1,0,1,1,0,0,1,0,1,0,0,1],
+    /// s = [3.5,2.0,7.25,3.5,1.0,-2.0,9.0,3.5,0.5,6.0,2.0,4.75]
+    /// (thresholds, precision, recall, lowest threshold first).
+    #[test]
+    fn the_curve_matches_scikit_learn() {
+        let need = [true, false, true, true, false, false, true, false, true, false, false, true];
+        let scores = [3.5, 2.0, 7.25, 3.5, 1.0, -2.0, 9.0, 3.5, 0.5, 6.0, 2.0, 4.75];
+        let sklearn = [
+            (-2.0, 0.5, 1.0),
+            (0.5, 0.5454545454545454, 1.0),
+            (1.0, 0.5, 0.8333333333333334),
+            (2.0, 0.5555555555555556, 0.8333333333333334),
+            (3.5, 0.7142857142857143, 0.8333333333333334),
+            (4.75, 0.75, 0.5),
+            (6.0, 0.6666666666666666, 0.3333333333333333),
+            (7.25, 1.0, 0.3333333333333333),
+            (9.0, 1.0, 0.16666666666666666),
+        ];
+        let mut points = sweep(&scores, &need, &[false; 12], &(0..12).collect::<Vec<_>>());
+        points.reverse();
+        assert_eq!(points.len(), sklearn.len());
+        for (p, (t, precision, recall)) in points.iter().zip(sklearn) {
+            assert_eq!(p.threshold, t);
+            assert!((p.counts.precision().unwrap() - precision).abs() < 1e-12, "{t}");
+            assert!((p.counts.recall().unwrap() - recall).abs() < 1e-12, "{t}");
+        }
+    }
+
     #[test]
     fn objectives_parse() {
         assert_eq!(Objective::parse("budget=300", 1000), Ok(Objective::Budget { share: 0.3 }));
@@ -240,5 +269,69 @@ mod tests {
         );
         assert!(Objective::parse("recall-at-precision=59", 10).unwrap_err().contains("not a share"));
         assert!(Objective::parse("accuracy=1", 10).unwrap_err().contains("unknown objective"));
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn data() -> impl Strategy<Value = Vec<(f64, bool, bool)>> {
+        // scores on a coarse grid so that ties are common
+        prop::collection::vec(
+            ((-20i32..40).prop_map(|s| f64::from(s) / 2.0), any::<bool>(), prop::bool::weighted(0.1)),
+            1..80,
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn recall_never_rises_as_the_threshold_rises(rows in data()) {
+            let (scores, need, forced): (Vec<f64>, Vec<bool>, Vec<bool>) = split(&rows);
+            let points = sweep(&scores, &need, &forced, &(0..rows.len()).collect::<Vec<_>>());
+            // points go from the highest threshold down
+            for w in points.windows(2) {
+                prop_assert!(w[0].threshold > w[1].threshold);
+                prop_assert!(w[1].counts.alerts > w[0].counts.alerts);
+                prop_assert!(w[1].counts.true_alerts >= w[0].counts.true_alerts);
+            }
+        }
+
+        #[test]
+        fn every_household_is_counted_once(rows in data()) {
+            let (scores, need, forced) = split(&rows);
+            let points = sweep(&scores, &need, &forced, &(0..rows.len()).collect::<Vec<_>>());
+            if let Some(last) = points.last() {
+                // at the lowest threshold everyone is alerted, once
+                prop_assert_eq!(last.counts.alerts, rows.len() as u64);
+                prop_assert_eq!(last.counts.true_alerts, need.iter().filter(|&&n| n).count() as u64);
+            } else {
+                prop_assert!(forced.iter().all(|&f| f));
+            }
+        }
+
+        #[test]
+        fn the_curve_does_not_depend_on_row_order(rows in data(), seed in any::<u64>()) {
+            let (scores, need, forced) = split(&rows);
+            let mut order: Vec<usize> = (0..rows.len()).collect();
+            // a deterministic shuffle from the seed
+            let mut x = seed | 1;
+            for i in (1..order.len()).rev() {
+                x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+                order.swap(i, (x % (i as u64 + 1)) as usize);
+            }
+            let a = sweep(&scores, &need, &forced, &(0..rows.len()).collect::<Vec<_>>());
+            let b = sweep(&scores, &need, &forced, &order);
+            prop_assert_eq!(a, b);
+        }
+    }
+
+    fn split(rows: &[(f64, bool, bool)]) -> (Vec<f64>, Vec<bool>, Vec<bool>) {
+        (
+            rows.iter().map(|r| r.0).collect(),
+            rows.iter().map(|r| r.1).collect(),
+            rows.iter().map(|r| r.2).collect(),
+        )
     }
 }

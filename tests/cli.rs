@@ -636,3 +636,69 @@ fn calibrate_writes_thresholds_that_score_accepts_and_figures_that_add_up() {
         );
     }
 }
+
+#[test]
+fn calibrate_tune_writes_a_reviewable_model_and_a_paired_comparison() {
+    let out = tempfile::tempdir().unwrap();
+    hhrisk()
+        .args(["calibrate", "--tune", "--replicates", "100", "--model"])
+        .arg(model())
+        .arg("--samples")
+        .arg(repo().join("sample_villages"))
+        .arg("--out")
+        .arg(out.path())
+        .assert()
+        .success()
+        .stdout(contains("paired test (McNemar, exact)"));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("calibration.json")).unwrap()).unwrap();
+    let tuned = &json["tuned"];
+    for key in ["in_sample", "leave_one_village_out"] {
+        // compared at the same alert volume
+        assert_eq!(tuned[key]["current"]["alerts"], tuned[key]["tuned"]["alerts"], "{key}");
+        assert!(tuned[key]["tuned"]["precision"].is_number(), "{key}");
+    }
+    assert_eq!(tuned["leave_one_village_out"]["current"]["alerts"], json["leave_one_village_out"]["alerts"]);
+    let p = tuned["paired_test"]["p_value"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&p));
+
+    // every suggestion keeps its sign and stays within half of its value
+    let points = tuned["points"].as_array().unwrap();
+    assert_eq!(points.len(), 55);
+    for s in points {
+        let (now, new) = (s["current"].as_f64().unwrap(), s["suggested"].as_f64().unwrap());
+        assert!(
+            now * new > 0.0 && new.abs() >= now.abs() * 0.5 - 1e-9 && new.abs() <= now.abs() * 1.5 + 1e-9,
+            "{s}"
+        );
+        assert_eq!(new.fract(), 0.0, "{s}");
+    }
+
+    // tuned.toml is a valid model with those points, and scores the roster
+    let tuned_model = out.path().join("tuned.toml");
+    let text = std::fs::read_to_string(&tuned_model).unwrap();
+    assert!(text.starts_with("# Tuned by hhrisk calibrate --tune"));
+    let listed = hhrisk().args(["items", "--format", "csv", "--model"]).arg(&tuned_model).output().unwrap();
+    assert!(listed.status.success());
+    let mut r = csv::Reader::from_reader(&listed.stdout[..]);
+    let suggested: Vec<(String, String)> =
+        r.records().map(|r| r.unwrap()).map(|r| (r[0].to_string(), r[5].to_string())).collect();
+    for (s, (id, pts)) in points.iter().zip(&suggested) {
+        assert_eq!(s["item"].as_str().unwrap(), id);
+        assert_eq!(s["suggested"].as_f64().unwrap(), pts.parse::<f64>().unwrap(), "{id}");
+    }
+    hhrisk()
+        .args(["score", "--model"])
+        .arg(&tuned_model)
+        .arg("--roster")
+        .arg(fixture())
+        .arg("--out")
+        .arg(out.path().join("s.csv"))
+        .assert()
+        .success();
+
+    // the item report covers every item
+    let items = json["items"].as_array().unwrap();
+    assert_eq!(items.len(), 55);
+    assert!(items.iter().all(|i| i["fires"].as_f64().unwrap() >= 0.0));
+}

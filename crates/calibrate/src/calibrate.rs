@@ -12,6 +12,10 @@ use crate::intervals::{households_to_verify, CONFIDENCE};
 use crate::likelihood;
 use crate::metrics::{Accuracy, Counts};
 use crate::samples::Samples;
+use crate::tune::{
+    coefficients, features, mcnemar_exact, suggest, top_n, Comparison, ItemSuggestion, PairedTest, TuneError,
+    TuneOptions, Tuned,
+};
 
 /// How to calibrate.
 #[derive(Debug, Clone)]
@@ -28,6 +32,8 @@ pub struct Options {
     pub margins: Vec<f64>,
     /// Score ranges in the likelihood table; defaults to 10.
     pub likelihood_bins: usize,
+    /// Suggest tuned item points and compare them; defaults to `None`.
+    pub tune: Option<TuneOptions>,
 }
 
 impl Options {
@@ -49,6 +55,7 @@ impl Options {
             seed: 2024,
             margins: vec![0.05, 0.10],
             likelihood_bins: 10,
+            tune: None,
         }
     }
 }
@@ -177,8 +184,32 @@ pub struct Calibration {
     pub verification_plan: Vec<VerificationPlan>,
     /// The alert curve over all villages: one point per distinct score.
     pub curve: Vec<Point>,
+    /// What each item does: how often it counts, and the accuracy of the
+    /// fitted bands without it.
+    pub items: Vec<ItemEffect>,
+    /// Tuned item points beside the current ones (with `--tune`).
+    pub tuned: Option<Tuned>,
     /// Things the analyst should know (objective not met, empty bands …).
     pub warnings: Vec<String>,
+}
+
+/// What one item does on the sample villages.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ItemEffect {
+    /// Item id.
+    pub item: String,
+    /// Share of households where it counts.
+    pub fires: f64,
+    /// Share of those households verified in need.
+    pub in_need_when_fires: Option<f64>,
+    /// Precision of the fitted bands with the item's points set to 0.
+    pub precision_without: Option<f64>,
+    /// Recall of the fitted bands without the item.
+    pub recall_without: Option<f64>,
+    /// Change in precision from dropping it.
+    pub precision_change: Option<f64>,
+    /// Change in recall from dropping it.
+    pub recall_change: Option<f64>,
 }
 
 /// Households of each village.
@@ -306,13 +337,28 @@ pub fn calibrate(model: &Model, samples: &Samples, options: &Options) -> Calibra
         }
     }
 
+    let in_sample = accuracy(&fitted_alerts, need, &groups, &all, options);
+    let items = item_effects(model, samples, &bands, &in_sample);
+    let tuned = match options.tune {
+        Some(t) => {
+            match tune_and_compare(model, samples, options, &t, &groups, &fitted_alerts, &held_out_alerts) {
+                Ok(tuned) => Some(tuned),
+                Err(e) => {
+                    warnings.push(format!("no tuned points: {e}"));
+                    None
+                }
+            }
+        }
+        None => None,
+    };
+
     Calibration {
         objective: options.objective,
         objective_met: met,
         bands: band_mins(&bands),
         trigger_band: bands.trigger.map(|t| bands.levels[t].name.clone()),
         band_figures: figures,
-        in_sample: accuracy(&fitted_alerts, need, &groups, &all, options),
+        in_sample,
         per_village: per_village(samples, &fitted_alerts, &groups),
         leave_one_village_out: LeaveOneVillageOut {
             accuracy: accuracy(&held_out_alerts, need, &groups, &all, options),
@@ -323,8 +369,153 @@ pub fn calibrate(model: &Model, samples: &Samples, options: &Options) -> Calibra
         likelihood: likelihood::table(&scores, need, &all, options.likelihood_bins),
         verification_plan,
         curve: sweep(&scores, need, triggered, &all),
+        items,
+        tuned,
         warnings,
     }
+}
+
+/// Households where a trigger item other than `skip` counts.
+fn triggered_without(model: &Model, samples: &Samples, skip: Option<usize>) -> Vec<bool> {
+    let triggers: Vec<usize> = model
+        .items
+        .iter()
+        .enumerate()
+        .filter(|(j, i)| i.trigger && Some(*j) != skip)
+        .map(|(j, _)| j)
+        .collect();
+    let counts = &samples.matrix.item_counts;
+    (0..samples.len()).map(|i| triggers.iter().any(|&j| counts[[i, j]] > 0.0)).collect()
+}
+
+fn item_effects(model: &Model, samples: &Samples, bands: &Bands, with_all: &Accuracy) -> Vec<ItemEffect> {
+    let current: Vec<f64> = model.items.iter().map(|i| i.points).collect();
+    let all: Vec<usize> = (0..samples.len()).collect();
+    model
+        .items
+        .iter()
+        .enumerate()
+        .map(|(j, item)| {
+            let fires: Vec<bool> = samples.fires(j).collect();
+            let firing = fires.iter().filter(|&&f| f).count();
+            let in_need = fires.iter().zip(&samples.need).filter(|(f, n)| **f && **n).count();
+            let mut points = current.clone();
+            points[j] = 0.0;
+            let scores = samples.rescore(model, &points);
+            let triggered = if item.trigger {
+                triggered_without(model, samples, Some(j))
+            } else {
+                samples.triggered.clone()
+            };
+            let scores = scores.to_vec();
+            let without =
+                Counts::of(&alerted(&levels(bands, &scores, &triggered)), &samples.need, all.iter().copied());
+            let change = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| a - b);
+            ItemEffect {
+                item: item.id.clone(),
+                fires: firing as f64 / samples.len().max(1) as f64,
+                in_need_when_fires: (firing > 0).then(|| in_need as f64 / firing as f64),
+                precision_without: without.precision(),
+                recall_without: without.recall(),
+                precision_change: change(without.precision(), with_all.precision),
+                recall_change: change(without.recall(), with_all.recall),
+            }
+        })
+        .collect()
+}
+
+fn as_flags(n: usize, rows: &[usize]) -> Vec<bool> {
+    let mut out = vec![false; n];
+    for &i in rows {
+        out[i] = true;
+    }
+    out
+}
+
+fn tune_and_compare(
+    model: &Model,
+    samples: &Samples,
+    options: &Options,
+    t: &TuneOptions,
+    groups: &[Vec<usize>],
+    fitted_alerts: &[bool],
+    held_out_alerts: &[bool],
+) -> Result<Tuned, TuneError> {
+    let (need, triggered) = (&samples.need, &samples.triggered);
+    let n = samples.len();
+    let all: Vec<usize> = (0..n).collect();
+    let x = features(model, samples);
+    let current: Vec<f64> = model.items.iter().map(|i| i.points).collect();
+    let fires_in = |rows: &[usize]| -> Vec<bool> {
+        (0..current.len()).map(|j| rows.iter().any(|&i| samples.matrix.item_counts[[i, j]] > 0.0)).collect()
+    };
+
+    let beta = coefficients(&x, need, &all, t)?;
+    let fires_all = fires_in(&all);
+    let suggested = suggest(&current, &beta, &fires_all, t.max_change);
+    let tuned_scores = samples.rescore(model, &suggested);
+    let volume = fitted_alerts.iter().filter(|&&a| a).count();
+    let tuned_alerts = as_flags(n, &top_n(&tuned_scores, triggered, &all, volume));
+    let in_sample = Comparison {
+        current: accuracy(fitted_alerts, need, groups, &all, options),
+        tuned: accuracy(&tuned_alerts, need, groups, &all, options),
+    };
+
+    let mut lovo_tuned = vec![false; n];
+    for (v, rows) in groups.iter().enumerate() {
+        let train: Vec<usize> =
+            groups.iter().enumerate().filter(|(w, _)| *w != v).flat_map(|(_, r)| r.iter().copied()).collect();
+        let beta_v = coefficients(&x, need, &train, t)?;
+        let points_v = suggest(&current, &beta_v, &fires_in(&train), t.max_change);
+        let scores_v = samples.rescore(model, &points_v);
+        let volume_v = rows.iter().filter(|&&i| held_out_alerts[i]).count();
+        for i in top_n(&scores_v, triggered, rows, volume_v) {
+            lovo_tuned[i] = true;
+        }
+    }
+    let lovo = Comparison {
+        current: accuracy(held_out_alerts, need, groups, &all, options),
+        tuned: accuracy(&lovo_tuned, need, groups, &all, options),
+    };
+
+    let (mut current_only, mut tuned_only) = (0, 0);
+    for i in 0..n {
+        if need[i] && held_out_alerts[i] && !lovo_tuned[i] {
+            current_only += 1;
+        }
+        if need[i] && lovo_tuned[i] && !held_out_alerts[i] {
+            tuned_only += 1;
+        }
+    }
+    let difference = |rows: &[usize]| {
+        let c = Counts::of(held_out_alerts, need, rows.iter().copied());
+        let d = Counts::of(&lovo_tuned, need, rows.iter().copied());
+        d.precision().zip(c.precision()).map(|(a, b)| a - b)
+    };
+    let diffs: Vec<f64> =
+        resample(groups, options.replicates, options.seed, difference).into_iter().flatten().collect();
+    let paired_test = PairedTest {
+        method: "mcnemar-exact",
+        current_only,
+        tuned_only,
+        p_value: mcnemar_exact(current_only, tuned_only),
+        precision_difference: difference(&all).unwrap_or(0.0),
+        difference_ci: percentile_interval(diffs),
+    };
+
+    let points = model
+        .items
+        .iter()
+        .enumerate()
+        .map(|(j, item)| ItemSuggestion {
+            item: item.id.clone(),
+            current: current[j],
+            suggested: suggested[j],
+            coefficient: beta[j],
+            fires: samples.fires(j).filter(|&f| f).count() as f64 / n.max(1) as f64,
+        })
+        .collect();
+    Ok(Tuned { options: *t, points, in_sample, leave_one_village_out: lovo, paired_test })
 }
 
 /// The fitted bands as a thresholds file for `hhrisk score --thresholds`.

@@ -20,6 +20,7 @@ pub mod intervals;
 pub mod likelihood;
 pub mod metrics;
 pub mod samples;
+pub mod tune;
 
 pub use calibrate::{
     by_village, calibrate, thresholds_toml, BandMin, Baseline, Calibration, FoldResult, LeaveOneVillageOut,

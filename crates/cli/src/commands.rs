@@ -319,8 +319,14 @@ pub fn calibrate(
     replicates: usize,
     seed: u64,
     json: bool,
+    tune: Option<hhrisk_calibrate::tune::TuneOptions>,
 ) -> anyhow::Result<ExitCode> {
     use hhrisk_calibrate::{calibrate, fit::BandName, thresholds_toml, Objective, Options, Samples};
+    if let Some(t) = &tune {
+        if !(0.0..1.0).contains(&t.max_change) {
+            bail!("--max-change must be at least 0 and below 1 (0.5: points move by at most half)");
+        }
+    }
     let model = load_model(model_path)?;
     let samples = Samples::load(&model, samples_dir)?;
     if samples.is_empty() {
@@ -349,6 +355,7 @@ pub fn calibrate(
     }
     options.replicates = replicates;
     options.seed = seed;
+    options.tune = tune;
     let result = calibrate(&model, &samples, &options);
 
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
@@ -371,6 +378,23 @@ pub fn calibrate(
     let json_text = serde_json::to_string_pretty(&result)? + "\n";
     write("thresholds.toml", &thresholds_toml(&result, &options, &header))?;
     write("calibration.json", &json_text)?;
+    if let Some(tuned) = &result.tuned {
+        let text = std::fs::read_to_string(model_path)
+            .with_context(|| format!("cannot read {}", model_path.display()))?;
+        let points: std::collections::HashMap<String, f64> =
+            tuned.points.iter().map(|p| (p.item.clone(), p.suggested)).collect();
+        let rewritten = hhrisk_model::rewrite_points(&text, &model_path.display().to_string(), &points)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let note = format!(
+            "# Tuned by hhrisk calibrate --tune from {} on {}: item points suggested by a logistic\n\
+             # regression, each kept on its sign and within {:.0} % of its value. Review before adopting;\n\
+             # calibration.json (\"tuned\") compares it with the current points.\n\n",
+            model_path.display(),
+            samples_dir.display(),
+            100.0 * tuned.options.max_change
+        );
+        write("tuned.toml", &(note + &rewritten))?;
+    }
     if json {
         print!("{json_text}");
     } else {
@@ -434,6 +458,30 @@ fn summary(r: &hhrisk_calibrate::Calibration, samples: &hhrisk_calibrate::Sample
     let _ = writeln!(s, "\nleave-one-village-out, each village measured with bands fitted on the others:");
     for f in &r.leave_one_village_out.folds {
         line(&mut s, &f.village, &f.accuracy);
+    }
+    if let Some(t) = &r.tuned {
+        let _ = writeln!(s, "\ntuned points, at the same alert volume as the current points:");
+        line(&mut s, "current, in sample", &t.in_sample.current);
+        line(&mut s, "tuned, in sample", &t.in_sample.tuned);
+        line(&mut s, "current, leave-one-village-out", &t.leave_one_village_out.current);
+        line(&mut s, "tuned, leave-one-village-out", &t.leave_one_village_out.tuned);
+        let p = &t.paired_test;
+        let _ = writeln!(
+            s,
+            "  paired test (McNemar, exact): {} households in need found only by the tuned points, {} only by the current; p = {:.3}; precision difference {:+.1} points {}",
+            p.tuned_only,
+            p.current_only,
+            p.p_value,
+            100.0 * p.precision_difference,
+            interval(p.difference_ci)
+        );
+        let changed: Vec<String> = t
+            .points
+            .iter()
+            .filter(|p| p.suggested != p.current)
+            .map(|p| format!("{} {}→{}", p.item, format_number(p.current), format_number(p.suggested)))
+            .collect();
+        let _ = writeln!(s, "  {} items change: {}", changed.len(), changed.join(", "));
     }
     s
 }

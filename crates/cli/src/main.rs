@@ -116,6 +116,13 @@ enum Command {
         /// Print one JSON object (calibration.json) instead of a summary.
         #[arg(long)]
         json: bool,
+        /// Also suggest item points from a logistic regression on the
+        /// items, compare them with the current ones and write tuned.toml.
+        #[arg(long)]
+        tune: bool,
+        /// With --tune: the largest relative change of an item's points.
+        #[arg(long, default_value_t = 0.5)]
+        max_change: f64,
     },
     /// Simulate sample villages: rosters with verified outcomes.
     Simulate {
@@ -167,8 +174,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::explain(&model, &roster, &household, thresholds.as_deref(), json, unmasked)
         }
         Command::Items { model, format } => commands::items(&model, format),
-        Command::Calibrate { model, samples, out, objective, bands, replicates, seed, json } => {
-            commands::calibrate(&model, &samples, &out, &objective, bands, replicates, seed, json)
+        Command::Calibrate {
+            model,
+            samples,
+            out,
+            objective,
+            bands,
+            replicates,
+            seed,
+            json,
+            tune,
+            max_change,
+        } => {
+            let tune = tune.then_some(hhrisk_calibrate::tune::TuneOptions {
+                max_change,
+                ..hhrisk_calibrate::tune::TuneOptions::default()
+            });
+            commands::calibrate(&model, &samples, &out, &objective, bands, replicates, seed, json, tune)
         }
         Command::Simulate { out, villages, households, seed, flat } => {
             let options = hhrisk_simulate::Options {

@@ -194,6 +194,33 @@ impl Model {
     }
 }
 
+/// Rewrites the points of some items in a model file's text, leaving
+/// everything else (comments, order, layout) as it was. `points` maps item
+/// ids to new points; ids not in the file are ignored.
+pub fn rewrite_points(text: &str, path: &str, points: &HashMap<String, f64>) -> Result<String, ModelError> {
+    let src = SourceFile { path: path.to_string(), text: text.to_string() };
+    let raw: RawModel = parse_toml(&src)?;
+    let mut edits: Vec<(std::ops::Range<usize>, String)> = raw
+        .items
+        .iter()
+        .filter_map(|it| {
+            let new = points.get(it.id.get_ref())?;
+            let shown = if new.fract() == 0.0 && new.abs() < 1e15 {
+                format!("{}", *new as i64)
+            } else {
+                format!("{new}")
+            };
+            Some((it.points.span(), shown))
+        })
+        .collect();
+    edits.sort_by_key(|(span, _)| std::cmp::Reverse(span.start));
+    let mut out = text.to_string();
+    for (span, value) in edits {
+        out.replace_range(span, &value);
+    }
+    Ok(out)
+}
+
 pub(crate) fn parse_toml<T: DeserializeOwned>(src: &SourceFile) -> Result<T, ModelError> {
     toml::from_str(&src.text).map_err(|e| {
         let at = e.span().map_or(0, |s| s.start);
@@ -815,6 +842,15 @@ department = "civil_affairs"
             got.first().is_some_and(|p| p.contains(want)),
             "expected a problem with {want:?}, got {got:#?}"
         );
+    }
+
+    #[test]
+    fn points_are_rewritten_in_place() {
+        let text = BASE.replace("points = 10", "points = 10 # why ten");
+        let new: HashMap<String, f64> = [("I01".to_string(), 7.0), ("X".to_string(), 1.0)].into();
+        let out = rewrite_points(&text, "m.toml", &new).unwrap();
+        assert_eq!(out, text.replace("points = 10 #", "points = 7 #"));
+        assert_eq!(Model::from_toml(&out, "m.toml").unwrap().items[0].points, 7.0);
     }
 
     #[test]

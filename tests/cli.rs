@@ -702,3 +702,28 @@ fn calibrate_tune_writes_a_reviewable_model_and_a_paired_comparison() {
     assert_eq!(items.len(), 55);
     assert!(items.iter().all(|i| i["fires"].as_f64().unwrap() >= 0.0));
 }
+
+#[test]
+fn the_readme_shows_what_calibrate_prints() {
+    let out = tempfile::tempdir().unwrap();
+    let output = hhrisk()
+        .args(["calibrate", "--tune", "--model"])
+        .arg(model())
+        .arg("--samples")
+        .arg(repo().join("sample_villages"))
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let printed = String::from_utf8(output.stdout).unwrap();
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let start = readme.find("1225 households with outcomes").expect("the README shows a calibration");
+    let block = &readme[start..start + readme[start..].find("```").unwrap()];
+    for line in block.lines().filter(|l| !l.contains('…')) {
+        assert!(
+            printed.contains(line),
+            "README line not in the output (regenerate the README's session):\n{line}"
+        );
+    }
+}

@@ -403,12 +403,19 @@ pub fn calibrate(
     for w in &result.warnings {
         eprintln!("warning: {w}");
     }
-    eprintln!(
-        "wrote {} and {}",
-        out.join("thresholds.toml").display(),
-        out.join("calibration.json").display()
-    );
+    let mut written = vec!["thresholds.toml", "calibration.json"];
+    if result.tuned.is_some() {
+        written.push("tuned.toml");
+    }
+    let written: Vec<String> = written.iter().map(|f| out.join(f).display().to_string()).collect();
+    eprintln!("wrote {}", written.join(", "));
     Ok(ExitCode::SUCCESS)
+}
+
+/// Pads to a display width, counting CJK characters as two columns.
+fn pad(text: &str, width: usize) -> String {
+    let shown: usize = text.chars().map(|c| if c >= '\u{1100}' { 2 } else { 1 }).sum();
+    format!("{text}{}", " ".repeat(width.saturating_sub(shown)))
 }
 
 fn percent(x: Option<f64>) -> String {
@@ -442,8 +449,8 @@ fn summary(r: &hhrisk_calibrate::Calibration, samples: &hhrisk_calibrate::Sample
     let line = |s: &mut String, name: &str, a: &hhrisk_calibrate::metrics::Accuracy| {
         let _ = writeln!(
             s,
-            "  {:<30} precision {:>7} {:<14} recall {:>7} {:<14} alerts {}",
-            name,
+            "  {} precision {:>7} {:<14} recall {:>7} {:<14} alerts {}",
+            pad(name, 30),
             percent(a.precision),
             interval(a.precision_ci.bootstrap.or(a.precision_ci.wilson)),
             percent(a.recall),

@@ -182,7 +182,8 @@ pub struct Calibration {
     pub likelihood: Vec<likelihood::Row>,
     /// Households to verify per band and margin.
     pub verification_plan: Vec<VerificationPlan>,
-    /// The alert curve over all villages: one point per distinct score.
+    /// The alert curve over all villages: one point per distinct score (at
+    /// most [`MAX_CURVE_POINTS`], evenly spaced, when there are more).
     pub curve: Vec<Point>,
     /// What each item does: how often it counts, and the accuracy of the
     /// fitted bands without it.
@@ -368,11 +369,24 @@ pub fn calibrate(model: &Model, samples: &Samples, options: &Options) -> Calibra
         baseline,
         likelihood: likelihood::table(&scores, need, &all, options.likelihood_bins),
         verification_plan,
-        curve: sweep(&scores, need, triggered, &all),
+        curve: thin(sweep(&scores, need, triggered, &all), MAX_CURVE_POINTS),
         items,
         tuned,
         warnings,
     }
+}
+
+/// Most curve points written to calibration.json.
+pub const MAX_CURVE_POINTS: usize = 500;
+
+/// Keeps at most `max` points, evenly spaced by alert volume, always with
+/// the first and the last.
+fn thin(points: Vec<Point>, max: usize) -> Vec<Point> {
+    if points.len() <= max || max < 2 {
+        return points;
+    }
+    let last = points.len() - 1;
+    (0..max).map(|k| points[k * last / (max - 1)]).collect()
 }
 
 /// Households where a trigger item other than `skip` counts.

@@ -727,3 +727,82 @@ fn the_readme_shows_what_calibrate_prints() {
         );
     }
 }
+
+#[test]
+fn evaluate_reproduces_xiaochang_from_published_counts() {
+    hhrisk()
+        .args(["evaluate", "--alerts", "687", "--verified", "404"])
+        .assert()
+        .success()
+        .stdout(contains("precision 58.8 % (404 of 687 alerts verified as right)"));
+    let output =
+        hhrisk().args(["evaluate", "--json", "--alerts", "687", "--verified", "404"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!((v["alerts"].as_u64(), v["verified"].as_u64()), (Some(687), Some(404)));
+    assert!((v["precision"].as_f64().unwrap() - 0.5881).abs() < 1e-4);
+    // statsmodels proportion_confint(404, 687, method="wilson" | "beta")
+    assert!((v["wilson"]["lo"].as_f64().unwrap() - 0.5508694057827112).abs() < 1e-9);
+    assert!((v["clopper_pearson"]["hi"].as_f64().unwrap() - 0.625149450245067).abs() < 1e-9);
+    hhrisk()
+        .args(["evaluate", "--alerts", "4", "--verified", "5"])
+        .assert()
+        .code(1)
+        .stderr(contains("--verified (5)"));
+}
+
+#[test]
+fn evaluate_breaks_alerts_down_from_a_scores_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let village = repo().join("sample_villages/02_hy");
+    let scores = dir.path().join("scores.csv");
+    hhrisk()
+        .args(["score", "--model"])
+        .arg(model())
+        .arg("--roster")
+        .arg(&village)
+        .arg("--out")
+        .arg(&scores)
+        .assert()
+        .success();
+    let output = hhrisk()
+        .args(["evaluate", "--json", "--scores"])
+        .arg(&scores)
+        .arg("--outcomes")
+        .arg(&village)
+        .arg("--model")
+        .arg(model())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let (alerts, true_alerts) = alerts_against_outcomes(&scores, &village.join("outcomes.csv"));
+    assert_eq!((v["alerts"].as_u64(), v["verified"].as_u64()), (Some(alerts), Some(true_alerts)));
+    let bands: u64 = v["by_band"].as_array().unwrap().iter().map(|g| g["alerts"].as_u64().unwrap()).sum();
+    assert_eq!(bands, alerts, "every alert in one band");
+    assert_eq!(
+        v["by_band"].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["red", "orange", "yellow"]
+    );
+    let names = |key: &str| -> Vec<String> {
+        v[key].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(names("by_village"), ["花园村"]);
+    assert!(names("by_department").contains(&"education".to_string()));
+    assert_eq!(
+        names("by_household_type"),
+        ["disability", "elderly_only", "female_head", "single_parent", "students"]
+    );
+    // household types counted independently: elderly-only households from members.csv
+    let mut ages: BTreeMap<String, bool> = BTreeMap::new();
+    let mut r = csv::Reader::from_path(village.join("members.csv")).unwrap();
+    for rec in r.records().map(Result::unwrap) {
+        let all_old = ages.entry(rec[0].to_string()).or_insert(true);
+        *all_old &= rec[5].parse::<u32>().unwrap() >= 60;
+    }
+    let (_, scored) = read_csv(&scores);
+    let elderly_alerts =
+        ages.iter().filter(|(id, old)| **old && !scored[id.as_str()]["alert_level"].is_empty()).count();
+    let elderly =
+        v["by_household_type"].as_array().unwrap().iter().find(|g| g["name"] == "elderly_only").unwrap();
+    assert_eq!(elderly["alerts"].as_u64(), Some(elderly_alerts as u64));
+}

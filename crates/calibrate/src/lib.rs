@@ -14,6 +14,7 @@ pub mod bootstrap;
 mod calibrate;
 pub mod curve;
 pub mod evaluate;
+pub mod evaluation;
 pub mod fit;
 pub mod folds;
 pub mod intervals;

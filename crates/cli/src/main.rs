@@ -124,6 +124,32 @@ enum Command {
         #[arg(long, default_value_t = 0.5)]
         max_change: f64,
     },
+    /// Measure the accuracy of alerts: from a scores file and outcomes, or
+    /// from published counts alone.
+    Evaluate {
+        /// Scores written by `hhrisk score` (alerts are rows with an alert level).
+        #[arg(long, requires = "outcomes", conflicts_with_all = ["alerts", "verified"])]
+        scores: Option<PathBuf>,
+        /// outcomes.csv, or a roster folder holding one.
+        #[arg(long)]
+        outcomes: Option<PathBuf>,
+        /// The roster, for the breakdown by household type (default: the
+        /// outcomes folder when it is a roster).
+        #[arg(long)]
+        roster: Option<PathBuf>,
+        /// The model, for the breakdown by responsible department (with a roster).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Published count of alerts.
+        #[arg(long, requires = "verified")]
+        alerts: Option<u64>,
+        /// Published count of alerts verified as right.
+        #[arg(long, requires = "alerts")]
+        verified: Option<u64>,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Simulate sample villages: rosters with verified outcomes.
     Simulate {
         /// Folder to write (one sub-folder per village).
@@ -191,6 +217,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ..hhrisk_calibrate::tune::TuneOptions::default()
             });
             commands::calibrate(&model, &samples, &out, &objective, bands, replicates, seed, json, tune)
+        }
+        Command::Evaluate { scores, outcomes, roster, model, alerts, verified, json } => {
+            match (alerts, verified, scores, outcomes) {
+                (Some(a), Some(v), _, _) => commands::evaluate_counts(a, v, json),
+                (_, _, Some(s), Some(o)) => {
+                    commands::evaluate(&s, &o, roster.as_deref(), model.as_deref(), json)
+                }
+                _ => anyhow::bail!(
+                    "give --scores FILE --outcomes FILE_OR_ROSTER_DIR, or --alerts N --verified K"
+                ),
+            }
         }
         Command::Simulate { out, villages, households, seed, flat } => {
             let options = hhrisk_simulate::Options {

@@ -315,13 +315,16 @@ mod tests {
     }
 }
 
+/// Household types by `household_id`.
+pub type TypesByHousehold = HashMap<String, Vec<&'static str>>;
+
 /// Household types read from a roster's raw files (columns `age`,
 /// `disability_grade`, `school`, `relation`, `sex` in members.csv and
 /// `single_parent` in households.csv; a type whose columns are missing is
 /// left out, and the returned notes say so).
 pub fn household_types(
     roster: &Path,
-) -> Result<(HashMap<String, Vec<&'static str>>, Vec<String>), SampleError> {
+) -> Result<(TypesByHousehold, Vec<String>), SampleError> {
     let err = |path: &Path, e: csv::Error| SampleError::Outcomes {
         path: path.display().to_string(),
         message: e.to_string(),

@@ -224,97 +224,6 @@ pub fn read_outcome_rows(path: &Path) -> Result<HashMap<String, (bool, Option<St
         .collect())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn record(
-        id: &str,
-        village: &str,
-        level: Option<&str>,
-        need: Option<bool>,
-        types: Vec<&'static str>,
-    ) -> Record {
-        Record {
-            household_id: id.into(),
-            village: village.into(),
-            alert_level: level.map(String::from),
-            score: Some(match level {
-                Some("red") => 30.0,
-                Some("yellow") => 12.0,
-                _ => 0.0,
-            }),
-            need,
-            batch: Some(if id < "h4" { "1" } else { "2" }.into()),
-            departments: if level.is_some() { vec!["education".into()] } else { vec![] },
-            types,
-        }
-    }
-
-    #[test]
-    fn breakdowns_by_hand() {
-        // h1 red need, h2 red no, h3 yellow need, h4 yellow unverified,
-        // h5 none need, h6 none no.
-        let records = vec![
-            record("h1", "A", Some("red"), Some(true), vec!["disability"]),
-            record("h2", "A", Some("red"), Some(false), vec![]),
-            record("h3", "B", Some("yellow"), Some(true), vec!["disability"]),
-            record("h4", "B", Some("yellow"), None, vec![]),
-            record("h5", "B", None, Some(true), vec!["disability"]),
-            record("h6", "A", None, Some(false), vec![]),
-        ];
-        let e = evaluate(&records);
-        // verified alerts h1 h2 h3: 2 of 3; in need h1 h3 h5: 2 of 3 found
-        assert_eq!((e.alerts, e.verified, e.unverified_alerts), (3, 2, 1));
-        assert_eq!(e.precision, Some(2.0 / 3.0));
-        assert_eq!(e.recall, Some(2.0 / 3.0));
-        let band = |n: &str| e.by_band.iter().find(|g| g.name == n).unwrap();
-        assert_eq!(
-            e.by_band.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(),
-            ["red", "yellow"],
-            "most severe first"
-        );
-        assert_eq!((band("red").accuracy.alerts, band("red").accuracy.precision), (2, Some(0.5)));
-        assert_eq!((band("yellow").accuracy.alerts, band("yellow").unverified_alerts), (1, 1));
-        // village A: h1 h2 alerted (1 right), h6 not; B: h3 right, h5 missed
-        let v: Vec<(String, Option<f64>, Option<f64>)> =
-            e.by_village.iter().map(|g| (g.name.clone(), g.accuracy.precision, g.accuracy.recall)).collect();
-        assert_eq!(v, [("A".into(), Some(0.5), Some(1.0)), ("B".into(), Some(1.0), Some(0.5))]);
-        // disability: h1 h3 found, h5 missed
-        let d = &e.by_household_type[0];
-        assert_eq!(
-            (d.name.as_str(), d.accuracy.precision, d.accuracy.recall),
-            ("disability", Some(1.0), Some(2.0 / 3.0))
-        );
-        // batches: 1 = h1 h2 h3 (2 of 3 right), 2 = h4 unverified, h5, h6
-        assert_eq!(e.by_batch[0].accuracy.precision, Some(2.0 / 3.0));
-        assert_eq!(e.by_batch[1].accuracy.alerts, 0);
-    }
-
-    #[test]
-    fn recall_is_not_claimed_when_only_alerts_were_verified() {
-        let records = vec![
-            record("h1", "A", Some("red"), Some(true), vec![]),
-            record("h2", "A", Some("red"), Some(false), vec![]),
-            record("h5", "A", None, None, vec![]),
-        ];
-        let e = evaluate(&records);
-        assert_eq!(e.recall, None);
-        assert!(e.notes[0].contains("recall"));
-    }
-
-    #[test]
-    fn xiaochang_counts_give_59_percent() {
-        let c = from_counts(687, 404).unwrap();
-        assert!((c.precision - 0.588).abs() < 0.001);
-        // statsmodels proportion_confint(404, 687, method="wilson" | "beta")
-        assert!((c.wilson.lo - 0.5508694057827112).abs() < 1e-9);
-        assert!((c.clopper_pearson.hi - 0.625149450245067).abs() < 1e-9);
-        assert_eq!(from_counts(0, 0), None);
-        assert_eq!(from_counts(3, 4), None);
-    }
-}
-
 /// Household types by `household_id`.
 pub type TypesByHousehold = HashMap<String, Vec<&'static str>>;
 
@@ -459,4 +368,95 @@ pub fn departments(
         out.insert(h.id.clone(), d);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(
+        id: &str,
+        village: &str,
+        level: Option<&str>,
+        need: Option<bool>,
+        types: Vec<&'static str>,
+    ) -> Record {
+        Record {
+            household_id: id.into(),
+            village: village.into(),
+            alert_level: level.map(String::from),
+            score: Some(match level {
+                Some("red") => 30.0,
+                Some("yellow") => 12.0,
+                _ => 0.0,
+            }),
+            need,
+            batch: Some(if id < "h4" { "1" } else { "2" }.into()),
+            departments: if level.is_some() { vec!["education".into()] } else { vec![] },
+            types,
+        }
+    }
+
+    #[test]
+    fn breakdowns_by_hand() {
+        // h1 red need, h2 red no, h3 yellow need, h4 yellow unverified,
+        // h5 none need, h6 none no.
+        let records = vec![
+            record("h1", "A", Some("red"), Some(true), vec!["disability"]),
+            record("h2", "A", Some("red"), Some(false), vec![]),
+            record("h3", "B", Some("yellow"), Some(true), vec!["disability"]),
+            record("h4", "B", Some("yellow"), None, vec![]),
+            record("h5", "B", None, Some(true), vec!["disability"]),
+            record("h6", "A", None, Some(false), vec![]),
+        ];
+        let e = evaluate(&records);
+        // verified alerts h1 h2 h3: 2 of 3; in need h1 h3 h5: 2 of 3 found
+        assert_eq!((e.alerts, e.verified, e.unverified_alerts), (3, 2, 1));
+        assert_eq!(e.precision, Some(2.0 / 3.0));
+        assert_eq!(e.recall, Some(2.0 / 3.0));
+        let band = |n: &str| e.by_band.iter().find(|g| g.name == n).unwrap();
+        assert_eq!(
+            e.by_band.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(),
+            ["red", "yellow"],
+            "most severe first"
+        );
+        assert_eq!((band("red").accuracy.alerts, band("red").accuracy.precision), (2, Some(0.5)));
+        assert_eq!((band("yellow").accuracy.alerts, band("yellow").unverified_alerts), (1, 1));
+        // village A: h1 h2 alerted (1 right), h6 not; B: h3 right, h5 missed
+        let v: Vec<(String, Option<f64>, Option<f64>)> =
+            e.by_village.iter().map(|g| (g.name.clone(), g.accuracy.precision, g.accuracy.recall)).collect();
+        assert_eq!(v, [("A".into(), Some(0.5), Some(1.0)), ("B".into(), Some(1.0), Some(0.5))]);
+        // disability: h1 h3 found, h5 missed
+        let d = &e.by_household_type[0];
+        assert_eq!(
+            (d.name.as_str(), d.accuracy.precision, d.accuracy.recall),
+            ("disability", Some(1.0), Some(2.0 / 3.0))
+        );
+        // batches: 1 = h1 h2 h3 (2 of 3 right), 2 = h4 unverified, h5, h6
+        assert_eq!(e.by_batch[0].accuracy.precision, Some(2.0 / 3.0));
+        assert_eq!(e.by_batch[1].accuracy.alerts, 0);
+    }
+
+    #[test]
+    fn recall_is_not_claimed_when_only_alerts_were_verified() {
+        let records = vec![
+            record("h1", "A", Some("red"), Some(true), vec![]),
+            record("h2", "A", Some("red"), Some(false), vec![]),
+            record("h5", "A", None, None, vec![]),
+        ];
+        let e = evaluate(&records);
+        assert_eq!(e.recall, None);
+        assert!(e.notes[0].contains("recall"));
+    }
+
+    #[test]
+    fn xiaochang_counts_give_59_percent() {
+        let c = from_counts(687, 404).unwrap();
+        assert!((c.precision - 0.588).abs() < 0.001);
+        // statsmodels proportion_confint(404, 687, method="wilson" | "beta")
+        assert!((c.wilson.lo - 0.5508694057827112).abs() < 1e-9);
+        assert!((c.clopper_pearson.hi - 0.625149450245067).abs() < 1e-9);
+        assert_eq!(from_counts(0, 0), None);
+        assert_eq!(from_counts(3, 4), None);
+    }
 }

@@ -213,6 +213,24 @@ pub struct ItemEffect {
     pub recall_change: Option<f64>,
 }
 
+impl Calibration {
+    /// The fitted bands, as `hhrisk score` applies them.
+    pub fn fitted_bands(&self) -> Bands {
+        let levels: Vec<hhrisk_model::Band> = self
+            .bands
+            .iter()
+            .map(|b| hhrisk_model::Band {
+                name: b.level.clone(),
+                label: None,
+                label_en: None,
+                min: b.min_score,
+            })
+            .collect();
+        let trigger = self.trigger_band.as_ref().and_then(|t| levels.iter().position(|b| &b.name == t));
+        Bands { levels, trigger }
+    }
+}
+
 /// Households of each village.
 pub fn by_village(samples: &Samples) -> Vec<Vec<usize>> {
     let mut out = vec![Vec::new(); samples.villages.len()];

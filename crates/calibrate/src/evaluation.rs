@@ -231,9 +231,7 @@ pub type TypesByHousehold = HashMap<String, Vec<&'static str>>;
 /// `disability_grade`, `school`, `relation`, `sex` in members.csv and
 /// `single_parent` in households.csv; a type whose columns are missing is
 /// left out, and the returned notes say so).
-pub fn household_types(
-    roster: &Path,
-) -> Result<(TypesByHousehold, Vec<String>), SampleError> {
+pub fn household_types(roster: &Path) -> Result<(TypesByHousehold, Vec<String>), SampleError> {
     let err = |path: &Path, e: csv::Error| SampleError::Outcomes {
         path: path.display().to_string(),
         message: e.to_string(),

@@ -595,3 +595,50 @@ pub fn evaluate(
     print!("{out}");
     Ok(ExitCode::SUCCESS)
 }
+
+/// Report languages on the command line.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LangArg {
+    /// 中文
+    Zh,
+    /// English
+    En,
+}
+
+pub fn report(
+    model_path: &Path,
+    samples_dir: &Path,
+    out: &Path,
+    lang: LangArg,
+    objective: &str,
+    replicates: usize,
+    seed: u64,
+) -> anyhow::Result<ExitCode> {
+    use hhrisk_calibrate::{calibrate, tune::TuneOptions, Objective, Options, Samples};
+    let model = load_model(model_path)?;
+    let samples = Samples::load(&model, samples_dir)?;
+    if samples.is_empty() {
+        bail!(
+            "{}: no sample household has an outcome; a report needs verified outcomes",
+            samples_dir.display()
+        );
+    }
+    let mut options =
+        Options::new(&model, Objective::parse(objective, samples.len()).map_err(anyhow::Error::msg)?);
+    if options.bands.is_empty() {
+        bail!("the model declares no bands to fit");
+    }
+    options.replicates = replicates;
+    options.seed = seed;
+    options.tune = Some(TuneOptions::default());
+    let calibration = calibrate(&model, &samples, &options);
+    let lang = match lang {
+        LangArg::Zh => hhrisk_report::Lang::Zh,
+        LangArg::En => hhrisk_report::Lang::En,
+    };
+    let report =
+        hhrisk_report::build(&model, &samples, calibration, &samples_dir.display().to_string(), lang);
+    let files = hhrisk_report::write(&report, out)?;
+    eprintln!("wrote {} files; open {}", files.len(), out.join("index.html").display());
+    Ok(ExitCode::SUCCESS)
+}

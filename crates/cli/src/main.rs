@@ -150,6 +150,30 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write a report (HTML page, charts, summary) of a calibration on sample villages.
+    Report {
+        /// The indicator model (TOML).
+        #[arg(long)]
+        model: PathBuf,
+        /// Sample villages with outcomes (as for calibrate).
+        #[arg(long)]
+        samples: PathBuf,
+        /// Folder to write index.html, summary.md, report.json and the charts into.
+        #[arg(long)]
+        out: PathBuf,
+        /// Language of the labels.
+        #[arg(long, value_enum, default_value = "zh")]
+        lang: commands::LangArg,
+        /// The calibration objective (see calibrate).
+        #[arg(long, default_value = "recall-at-precision-lower=0.59")]
+        objective: String,
+        /// Bootstrap replicates.
+        #[arg(long, default_value_t = 1000)]
+        replicates: usize,
+        /// Seed of the bootstrap.
+        #[arg(long, default_value_t = 2024)]
+        seed: u64,
+    },
     /// Simulate sample villages: rosters with verified outcomes.
     Simulate {
         /// Folder to write (one sub-folder per village).
@@ -228,6 +252,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     "give --scores FILE --outcomes FILE_OR_ROSTER_DIR, or --alerts N --verified K"
                 ),
             }
+        }
+        Command::Report { model, samples, out, lang, objective, replicates, seed } => {
+            commands::report(&model, &samples, &out, lang, &objective, replicates, seed)
         }
         Command::Simulate { out, villages, households, seed, flat } => {
             let options = hhrisk_simulate::Options {

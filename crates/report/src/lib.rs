@@ -1,1 +1,153 @@
-//! x
+//! Reports of a calibration: charts (plotters, SVG and PNG), a
+//! self-contained HTML page and a Markdown summary.
+//!
+//! [`build`] computes the numbers behind every chart once ([`ChartData`]);
+//! [`write`] draws them and writes `index.html`, `summary.md` and
+//! `report.json` (the numbers, for checking). Labels are Chinese by
+//! default; Chinese characters are drawn with a font found on the machine
+//! ([`font::register`]).
+#![deny(missing_docs)]
+
+pub mod charts;
+pub mod data;
+pub mod font;
+pub mod html;
+pub mod i18n;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use hhrisk_calibrate::evaluation::{from_counts, CountsOnly};
+use hhrisk_calibrate::{Calibration, Samples};
+use hhrisk_model::Model;
+use hhrisk_score::AtomicFile;
+
+pub use data::ChartData;
+pub use i18n::Lang;
+
+/// Why a report could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// No usable font.
+    #[error(transparent)]
+    Font(#[from] font::FontError),
+    /// A chart could not be drawn.
+    #[error("cannot draw {chart}: {message}")]
+    Chart {
+        /// The chart.
+        chart: String,
+        /// The drawing error.
+        message: String,
+    },
+    /// A file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+/// Everything a report shows.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Report {
+    /// Language of the labels.
+    #[serde(skip)]
+    pub lang: Lang,
+    /// Model name.
+    pub model_name: String,
+    /// Model version.
+    pub model_version: String,
+    /// The samples, as named on the command line.
+    pub samples: String,
+    /// Sample households with outcomes.
+    pub households: usize,
+    /// Villages.
+    pub villages: usize,
+    /// Xiaochang's published figures, the baseline to beat.
+    pub xiaochang: CountsOnly,
+    /// The calibration reported on.
+    pub calibration: Calibration,
+    /// The numbers behind the charts.
+    pub charts: ChartData,
+}
+
+/// Computes a report's contents.
+pub fn build(
+    model: &Model,
+    samples: &Samples,
+    calibration: Calibration,
+    samples_label: &str,
+    lang: Lang,
+) -> Report {
+    let fitted = calibration.fitted_bands();
+    let label = |zh: &str, en: Option<&str>| lang.name(zh, en);
+    let charts = data::chart_data(model, samples, &calibration, &fitted, &label);
+    Report {
+        lang,
+        model_name: lang.name(&model.meta.name, model.meta.name_en.as_deref()),
+        model_version: model.meta.version.clone(),
+        samples: samples_label.to_string(),
+        households: samples.len(),
+        villages: samples.villages.len(),
+        xiaochang: from_counts(687, 404).expect("687 alerts, 404 verified"),
+        calibration,
+        charts,
+    }
+}
+
+fn write_atomic(path: &Path, text: &str) -> Result<(), ReportError> {
+    let io = |source| ReportError::Io { path: path.display().to_string(), source };
+    let mut f = AtomicFile::create(path).map_err(io)?;
+    f.write_all(text.as_bytes()).map_err(io)?;
+    f.commit().map_err(io)
+}
+
+/// Draws the charts and writes the report files into `out`; returns them.
+pub fn write(report: &Report, out: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    font::register()?;
+    std::fs::create_dir_all(out)
+        .map_err(|source| ReportError::Io { path: out.display().to_string(), source })?;
+    let (d, l) = (&report.charts, report.lang);
+    let draw = |name: &str, result: Result<(), String>| {
+        result.map_err(|message| ReportError::Chart { chart: name.to_string(), message })
+    };
+    draw("threshold", charts::render(&charts::Threshold(d, l), out, "threshold"))?;
+    draw("pr_curve", charts::render(&charts::PrCurves(d, l), out, "pr_curve"))?;
+    draw("distribution", charts::render(&charts::Distribution(d, l), out, "distribution"))?;
+    draw("villages", charts::render(&charts::Villages(d, l), out, "villages"))?;
+    let series = [l.t("alerted"), l.t("not_alerted")];
+    let bars = |title, x_desc, rows, series, label_width, whole| charts::Bars {
+        title,
+        x_desc,
+        rows,
+        series,
+        label_width,
+        whole,
+    };
+    let categories = bars(l.t("categories"), l.t("points"), &d.categories, series, 230, false);
+    draw("categories", charts::render(&categories, out, "categories"))?;
+    draw(
+        "items",
+        charts::render(&bars(l.t("items"), l.t("points"), &d.items, series, 330, false), out, "items"),
+    )?;
+    let dept_series = [l.t("alerts"), l.t("fires_no_alert")];
+    let departments = bars(l.t("departments"), l.t("households"), &d.departments, dept_series, 230, true);
+    draw("departments", charts::render(&departments, out, "departments"))?;
+
+    let mut files: Vec<PathBuf> = html::CHARTS
+        .iter()
+        .flat_map(|(stem, _)| [out.join(format!("{stem}.svg")), out.join(format!("{stem}.png"))])
+        .collect();
+    for (name, text) in [
+        ("index.html", html::page(report)),
+        ("summary.md", html::summary(report)),
+        ("report.json", serde_json::to_string_pretty(report).unwrap_or_default() + "\n"),
+    ] {
+        let path = out.join(name);
+        write_atomic(&path, &text)?;
+        files.push(path);
+    }
+    Ok(files)
+}

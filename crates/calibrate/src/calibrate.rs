@@ -183,7 +183,7 @@ pub struct Calibration {
     /// Households to verify per band and margin.
     pub verification_plan: Vec<VerificationPlan>,
     /// The alert curve over all villages: one point per distinct score (at
-    /// most [`MAX_CURVE_POINTS`], evenly spaced, when there are more).
+    /// most 500, evenly spaced, when there are more).
     pub curve: Vec<Point>,
     /// What each item does: how often it counts, and the accuracy of the
     /// fitted bands without it.

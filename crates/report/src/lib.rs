@@ -1,8 +1,8 @@
 //! Reports of a calibration: charts (plotters, SVG and PNG), a
 //! self-contained HTML page and a Markdown summary.
 //!
-//! [`build`] computes the numbers behind every chart once ([`ChartData`]);
-//! [`write`] draws them and writes `index.html`, `summary.md` and
+//! [`build()`] computes the numbers behind every chart once ([`ChartData`]);
+//! [`write()`] draws them and writes `index.html`, `summary.md` and
 //! `report.json` (the numbers, for checking). Labels are Chinese by
 //! default; Chinese characters are drawn with a font found on the machine
 //! ([`font::register`]).

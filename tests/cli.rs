@@ -777,6 +777,10 @@ fn evaluate_breaks_alerts_down_from_a_scores_file() {
     let v: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let (alerts, true_alerts) = alerts_against_outcomes(&scores, &village.join("outcomes.csv"));
     assert_eq!((v["alerts"].as_u64(), v["verified"].as_u64()), (Some(alerts), Some(true_alerts)));
+    for method in ["wilson", "clopper_pearson"] {
+        let p = v["precision"].as_f64().unwrap();
+        assert!(v[method]["lo"].as_f64().unwrap() < p && p < v[method]["hi"].as_f64().unwrap(), "{method}");
+    }
     let bands: u64 = v["by_band"].as_array().unwrap().iter().map(|g| g["alerts"].as_u64().unwrap()).sum();
     assert_eq!(bands, alerts, "every alert in one band");
     assert_eq!(
@@ -905,6 +909,10 @@ fn the_report_draws_numbers_that_other_commands_confirm() {
     .unwrap();
     let (mut at_t, mut departments, mut category_sum, mut alerted_n) =
         ((0u64, 0u64), BTreeMap::<String, u64>::new(), 0.0, 0u64);
+    // the item chart's top item: I01, 15 points, counted once per household
+    let top_item = &charts["items"][0];
+    assert_eq!(top_item["id"], "I01");
+    let mut item_sum = 0.0;
     for village in ["01_bys", "02_hy", "03_cg", "04_xf"] {
         let roster = villages.join(village);
         let scores = dir.path().join(format!("{village}_t.csv"));
@@ -924,7 +932,7 @@ fn the_report_draws_numbers_that_other_commands_confirm() {
 
         let scores = dir.path().join(format!("{village}.csv"));
         hhrisk()
-            .args(["score", "--model"])
+            .args(["score", "--item-columns", "--model"])
             .arg(model())
             .arg("--roster")
             .arg(&roster)
@@ -951,6 +959,8 @@ fn the_report_draws_numbers_that_other_commands_confirm() {
         let (_, rows) = read_csv(&scores);
         for row in rows.values().filter(|r| !r["alert_level"].is_empty()) {
             category_sum += row["cat_medical"].parse::<f64>().unwrap();
+            item_sum +=
+                15.0 * row["item_I01"].parse::<f64>().unwrap() / row["members"].parse::<f64>().unwrap();
             alerted_n += 1;
         }
     }
@@ -967,6 +977,12 @@ fn the_report_draws_numbers_that_other_commands_confirm() {
     // file rounds to 4 places)
     let medical = charts["categories"].as_array().unwrap().iter().find(|c| c["id"] == "medical").unwrap();
     assert!((medical["alerted"].as_f64().unwrap() - category_sum / alerted_n as f64).abs() < 1e-4);
+    assert!((top_item["alerted"].as_f64().unwrap() - item_sum / alerted_n as f64).abs() < 1e-9);
+    // the current precision–recall curve ends with everyone alerted:
+    // recall 1 at the share in need
+    let last = curves[0]["points"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last[0].as_f64(), Some(1.0));
+    assert!((last[1].as_f64().unwrap() - need as f64 / 1225.0).abs() < 1e-12);
 
     // English on request
     let en = dir.path().join("en");

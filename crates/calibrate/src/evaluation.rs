@@ -56,6 +56,10 @@ pub struct Evaluation {
     pub alerts: u64,
     /// Of them, verified in need.
     pub verified: u64,
+    /// Wilson 95 % interval of the precision.
+    pub wilson: Option<crate::intervals::Interval>,
+    /// Clopper–Pearson 95 % interval of the precision.
+    pub clopper_pearson: Option<crate::intervals::Interval>,
     /// All figures with intervals.
     pub overall: Accuracy,
     /// By alert level.
@@ -153,6 +157,8 @@ pub fn evaluate(records: &[Record]) -> Evaluation {
         recall: overall.recall,
         alerts: overall.alerts,
         verified: overall.true_alerts,
+        wilson: overall.precision_ci.wilson,
+        clopper_pearson: overall.precision_ci.clopper_pearson,
         overall,
         by_band,
         by_village: group(records, |r| vec![r.village.clone()], measure_recall),

@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use crate::metrics::{Accuracy, Counts};
-use crate::samples::SampleError;
+use hhrisk_model::text::{is_workbook, Encoding, TextTable};
+
+use crate::samples::{Outcomes, SampleError};
 
 /// One scored household, with what is known about it.
 #[derive(Debug, Clone, Default)]
@@ -199,114 +201,81 @@ pub fn from_counts(alerts: u64, verified: u64) -> Option<CountsOnly> {
     })
 }
 
-/// Outcome rows: verified need and batch by household.
-pub fn read_outcome_rows(path: &Path) -> Result<HashMap<String, (bool, Option<String>)>, SampleError> {
-    let needs = crate::samples::read_outcomes(path)?;
-    let mut reader = csv::Reader::from_path(path)
-        .map_err(|e| SampleError::Outcomes { path: path.display().to_string(), message: e.to_string() })?;
-    let header = reader
-        .headers()
-        .map_err(|e| SampleError::Outcomes { path: path.display().to_string(), message: e.to_string() })?
-        .clone();
-    let (id_at, batch_at) = (
-        header.iter().position(|h| h.trim() == "household_id"),
-        header.iter().position(|h| h.trim() == "batch"),
-    );
-    let mut batches: HashMap<String, String> = HashMap::new();
-    if let (Some(i), Some(b)) = (id_at, batch_at) {
-        for rec in reader.records().flatten() {
-            let batch = rec.get(b).unwrap_or("").trim();
-            if !batch.is_empty() {
-                batches.insert(rec.get(i).unwrap_or("").trim().to_string(), batch.to_string());
-            }
-        }
-    }
-    Ok(needs
-        .into_iter()
-        .map(|(id, need)| {
-            let batch = batches.remove(&id);
-            (id, (need, batch))
-        })
-        .collect())
-}
-
 /// Household types by `household_id`.
 pub type TypesByHousehold = HashMap<String, Vec<&'static str>>;
 
-/// Household types read from a roster's raw files (columns `age`,
-/// `disability_grade`, `school`, `relation`, `sex` in members.csv and
-/// `single_parent` in households.csv; a type whose columns are missing is
-/// left out, and the returned notes say so).
-pub fn household_types(roster: &Path) -> Result<(TypesByHousehold, Vec<String>), SampleError> {
-    let err = |path: &Path, e: csv::Error| SampleError::Outcomes {
-        path: path.display().to_string(),
-        message: e.to_string(),
+/// Household types read from a roster's own tables (columns `age`,
+/// `disability_grade`, `school`, `relation`, `sex` of members and
+/// `single_parent` of households; a type whose columns are missing is left
+/// out, and the returned notes say so). `roster` is a folder or a workbook.
+pub fn household_types(
+    roster: &Path,
+    encoding: Encoding,
+) -> Result<(TypesByHousehold, Vec<String>), SampleError> {
+    let table = |file: &str, sheet: &str| {
+        let path = if is_workbook(roster) { roster.to_path_buf() } else { roster.join(file) };
+        TextTable::read(&path, sheet, encoding)
+            .map_err(|e| SampleError::Outcomes { path: path.display().to_string(), message: e.to_string() })
     };
-    let mut types: HashMap<String, Vec<&'static str>> = HashMap::new();
+    let mut types: TypesByHousehold = HashMap::new();
     let mut notes = Vec::new();
-    let yes = |v: &str| matches!(v.trim(), "1" | "true" | "TRUE" | "yes" | "y" | "Y" | "是" | "有");
+    let yes = |v: &str| matches!(v, "1" | "true" | "TRUE" | "yes" | "y" | "Y" | "是" | "有");
 
-    let path = roster.join("households.csv");
-    let mut r = csv::Reader::from_path(&path).map_err(|e| err(&path, e))?;
-    let header = r.headers().map_err(|e| err(&path, e))?.clone();
-    let col = |h: &csv::StringRecord, name: &str| h.iter().position(|c| c.trim() == name);
-    let (id_at, single_at) = (col(&header, "household_id"), col(&header, "single_parent"));
-    if single_at.is_none() {
-        notes.push("households.csv has no `single_parent` column: no single-parent breakdown".to_string());
-    }
-    if let (Some(id_at), Some(single_at)) = (id_at, single_at) {
-        for rec in r.records() {
-            let rec = rec.map_err(|e| err(&path, e))?;
-            if yes(rec.get(single_at).unwrap_or("")) {
-                types
-                    .entry(rec.get(id_at).unwrap_or("").trim().to_string())
-                    .or_default()
-                    .push("single_parent");
+    let h = table("households.csv", "households")?;
+    match (h.column("household_id"), h.column("single_parent")) {
+        (Some(id_at), Some(single_at)) => {
+            for (_, row) in &h.rows {
+                if row.get(single_at).is_some_and(|v| yes(v)) {
+                    types
+                        .entry(row.get(id_at).cloned().unwrap_or_default())
+                        .or_default()
+                        .push("single_parent");
+                }
             }
         }
+        _ => notes.push(
+            "the households table has no `single_parent` column: no single-parent breakdown".to_string(),
+        ),
     }
 
-    let path = roster.join("members.csv");
-    let mut r = csv::Reader::from_path(&path).map_err(|e| err(&path, e))?;
-    let header = r.headers().map_err(|e| err(&path, e))?.clone();
-    let at = |name: &str| col(&header, name);
-    let (id_at, age_at, dis_at, school_at, rel_at, sex_at) =
-        (at("household_id"), at("age"), at("disability_grade"), at("school"), at("relation"), at("sex"));
-    for (name, needed) in [
-        ("age", age_at),
-        ("disability_grade", dis_at),
-        ("school", school_at),
-        ("relation and sex", rel_at.and(sex_at)),
+    let m = table("members.csv", "members")?;
+    let (age_at, dis_at, school_at) = (m.column("age"), m.column("disability_grade"), m.column("school"));
+    let head_at = m.column("relation").zip(m.column("sex"));
+    for (name, present) in [
+        ("age", age_at.is_some()),
+        ("disability_grade", dis_at.is_some()),
+        ("school", school_at.is_some()),
+        ("relation and sex", head_at.is_some()),
     ] {
-        if needed.is_none() {
+        if !present {
             notes.push(format!(
-                "members.csv has no `{name}` column: the household types that need it are left out"
+                "the members table has no `{name}` column: the household types that need it are left out"
             ));
         }
     }
-    let Some(id_at) = id_at else { return Ok((types, notes)) };
+    let Some(id_at) = m.column("household_id") else { return Ok((types, notes)) };
     // per household: (all 60+, any disability, any student, female head)
     let mut flags: BTreeMap<String, (bool, bool, bool, bool)> = BTreeMap::new();
-    for rec in r.records() {
-        let rec = rec.map_err(|e| err(&path, e))?;
-        let get = |i: Option<usize>| i.and_then(|i| rec.get(i)).map(str::trim);
+    for (_, row) in &m.rows {
+        let get = |i: Option<usize>| i.and_then(|i| row.get(i)).map(String::as_str);
         let f =
             flags.entry(get(Some(id_at)).unwrap_or("").to_string()).or_insert((true, false, false, false));
         f.0 &= get(age_at).and_then(|a| a.parse::<u32>().ok()).is_some_and(|a| a >= 60);
         f.1 |= get(dis_at).and_then(|d| d.parse::<u32>().ok()).is_some_and(|d| d > 0);
         f.2 |= get(school_at)
             .is_some_and(|s| matches!(s, "compulsory" | "high_school" | "vocational" | "college"));
-        f.3 |= get(rel_at) == Some("head") && matches!(get(sex_at), Some("F" | "女"));
+        f.3 |= head_at
+            .is_some_and(|(r, s)| get(Some(r)) == Some("head") && matches!(get(Some(s)), Some("F" | "女")));
     }
     for (id, (elderly, disability, students, female_head)) in flags {
         let t = types.entry(id).or_default();
-        for (on, name, col) in [
-            (elderly, "elderly_only", age_at),
-            (disability, "disability", dis_at),
-            (students, "students", school_at),
-            (female_head, "female_head", rel_at.and(sex_at)),
+        for (on, name, present) in [
+            (elderly, "elderly_only", age_at.is_some()),
+            (disability, "disability", dis_at.is_some()),
+            (students, "students", school_at.is_some()),
+            (female_head, "female_head", head_at.is_some()),
         ] {
-            if on && col.is_some() {
+            if on && present {
                 t.push(name);
             }
         }
@@ -314,40 +283,40 @@ pub fn household_types(roster: &Path) -> Result<(TypesByHousehold, Vec<String>),
     Ok((types, notes))
 }
 
-/// Reads a scores file written by `hhrisk score` and joins outcomes.
+/// Reads a scores file written by `hhrisk score` (CSV or workbook sheet
+/// `scores`) and joins outcomes.
 pub fn read_scores(
     scores: &Path,
-    outcomes: &HashMap<String, (bool, Option<String>)>,
+    outcomes: &Outcomes,
+    encoding: Encoding,
 ) -> Result<Vec<Record>, SampleError> {
     let err = |message: String| SampleError::Outcomes { path: scores.display().to_string(), message };
-    let mut r = csv::Reader::from_path(scores).map_err(|e| err(e.to_string()))?;
-    let header = r.headers().map_err(|e| err(e.to_string()))?.clone();
-    let at = |name: &str| header.iter().position(|h| h.trim() == name);
-    let (Some(id_at), Some(level_at)) = (at("household_id"), at("alert_level")) else {
+    let t = TextTable::read(scores, "scores", encoding).map_err(|e| err(e.to_string()))?;
+    let (Some(id_at), Some(level_at)) = (t.column("household_id"), t.column("alert_level")) else {
         return Err(err(
             "line 1 (header): needs `household_id` and `alert_level`, as `hhrisk score` writes".into()
         ));
     };
-    let village_at = at("village");
-    let score_at = at("per_capita_score");
-    let mut records = Vec::new();
-    for rec in r.records() {
-        let rec = rec.map_err(|e| err(e.to_string()))?;
-        let id = rec.get(id_at).unwrap_or("").trim().to_string();
-        let level = rec.get(level_at).unwrap_or("").trim();
-        let outcome = outcomes.get(&id);
-        records.push(Record {
-            village: village_at.and_then(|i| rec.get(i)).unwrap_or("").trim().to_string(),
-            alert_level: (!level.is_empty()).then(|| level.to_string()),
-            score: score_at.and_then(|i| rec.get(i)).and_then(|v| v.trim().parse().ok()),
-            need: outcome.map(|o| o.0),
-            batch: outcome.and_then(|o| o.1.clone()),
-            household_id: id,
-            departments: Vec::new(),
-            types: Vec::new(),
-        });
-    }
-    Ok(records)
+    let (village_at, score_at) = (t.column("village"), t.column("per_capita_score"));
+    Ok(t.rows
+        .iter()
+        .map(|(_, row)| {
+            let get = |i: Option<usize>| i.and_then(|i| row.get(i)).map_or("", String::as_str);
+            let id = get(Some(id_at)).to_string();
+            let level = get(Some(level_at));
+            let outcome = outcomes.get(&id);
+            Record {
+                village: get(village_at).to_string(),
+                alert_level: (!level.is_empty()).then(|| level.to_string()),
+                score: get(score_at).parse().ok(),
+                need: outcome.map(|o| o.0),
+                batch: outcome.and_then(|o| o.1.clone()),
+                household_id: id,
+                departments: Vec::new(),
+                types: Vec::new(),
+            }
+        })
+        .collect())
 }
 
 /// The departments each household's fired items are referred to, by
@@ -355,8 +324,10 @@ pub fn read_scores(
 pub fn departments(
     model: &hhrisk_model::Model,
     roster: &Path,
+    encoding: Encoding,
 ) -> Result<HashMap<String, Vec<String>>, SampleError> {
-    let r = hhrisk_model::Roster::read(model, roster, &hhrisk_model::ReadOptions::default())?;
+    let options = hhrisk_model::ReadOptions { encoding, ..hhrisk_model::ReadOptions::default() };
+    let r = hhrisk_model::Roster::read(model, roster, &options)?;
     let scorer = hhrisk_score::Scorer::new(model, &model.bands);
     let mut out = HashMap::new();
     let mut score = hhrisk_score::HouseholdScore::default();

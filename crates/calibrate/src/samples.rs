@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use hhrisk_model::text::{is_workbook, Encoding, TextTable};
 use hhrisk_model::{Model, ReadOptions, Roster, RosterError};
 use hhrisk_score::{HouseholdScore, ScoreMatrix, Scorer};
 use ndarray::{Array1, Axis};
@@ -61,19 +62,18 @@ pub struct Samples {
     pub rosters: Vec<PathBuf>,
 }
 
-/// The roster folders under `dir`: `dir` itself if it holds
-/// `households.csv`, else its sub-folders that do, sorted by name.
+/// The rosters under `dir`: `dir` itself if it is a roster (a folder with
+/// `households.csv`, or a workbook), else its sub-folders and workbooks that
+/// are, sorted by name.
 pub fn roster_dirs(dir: &Path) -> Result<Vec<PathBuf>, SampleError> {
-    if dir.join("households.csv").is_file() {
+    let is_roster = |p: &Path| p.join("households.csv").is_file() || (p.is_file() && is_workbook(p));
+    if is_roster(dir) {
         return Ok(vec![dir.to_path_buf()]);
     }
     let entries = std::fs::read_dir(dir)
         .map_err(|source| RosterError::Io { path: dir.display().to_string(), source })?;
-    let mut dirs: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.join("households.csv").is_file())
-        .collect();
+    let mut dirs: Vec<PathBuf> =
+        entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| is_roster(p)).collect();
     dirs.sort();
     if dirs.is_empty() {
         return Err(SampleError::NoRoster(dir.display().to_string()));
@@ -81,40 +81,54 @@ pub fn roster_dirs(dir: &Path) -> Result<Vec<PathBuf>, SampleError> {
     Ok(dirs)
 }
 
-/// Reads `outcomes.csv` of a roster: `household_id` → verified need.
-pub fn read_outcomes(path: &Path) -> Result<HashMap<String, bool>, SampleError> {
-    let shown = path.display().to_string();
+/// Where a roster's outcomes are: `outcomes.csv` in a roster folder, the
+/// `outcomes` sheet of a workbook, or the file itself.
+pub fn outcomes_of(location: &Path) -> PathBuf {
+    if location.is_dir() {
+        location.join("outcomes.csv")
+    } else {
+        location.to_path_buf()
+    }
+}
+
+/// Verified need and batch by household, from an outcomes table.
+pub type Outcomes = HashMap<String, (bool, Option<String>)>;
+
+/// Reads an outcomes table (CSV, or the `outcomes` sheet of a workbook):
+/// `household_id` → verified need and batch.
+pub fn read_outcomes(path: &Path, encoding: Encoding) -> Result<Outcomes, SampleError> {
+    let t = TextTable::read(path, "outcomes", encoding).map_err(|e| SampleError::Outcomes {
+        path: path.display().to_string(),
+        message: format!("{e}; calibration and evaluation need verified outcomes"),
+    })?;
+    let shown = t.origin.to_string();
     let err = |message: String| SampleError::Outcomes { path: shown.clone(), message };
-    let mut reader = csv::Reader::from_path(path)
-        .map_err(|e| err(format!("cannot read: {e}; calibration needs verified outcomes")))?;
-    let header = reader.headers().map_err(|e| err(e.to_string()))?.clone();
-    let find = |name: &str| header.iter().position(|h| h.trim() == name);
-    let (Some(id_at), Some(need_at)) = (find("household_id"), find("verified_need")) else {
+    let (Some(id_at), Some(need_at)) = (t.column("household_id"), t.column("verified_need")) else {
         return Err(err("line 1 (header): needs columns `household_id` and `verified_need`".into()));
     };
-    let mut out: HashMap<String, bool> = HashMap::new();
+    let batch_at = t.column("batch");
+    let mut out: Outcomes = HashMap::new();
     let mut lines: HashMap<String, u64> = HashMap::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| err(e.to_string()))?;
-        let line = record.position().map_or(0, |p| p.line());
-        let id = record.get(id_at).unwrap_or("").trim().to_string();
-        let need = match record.get(need_at).map(str::trim) {
-            Some("1") => true,
-            Some("0") => false,
+    for (line, row) in &t.rows {
+        let get = |i: usize| row.get(i).map_or("", String::as_str);
+        let id = get(id_at).to_string();
+        let need = match get(need_at) {
+            "1" => true,
+            "0" => false,
             other => {
                 return Err(err(format!(
-                    "line {line}, column {} (verified_need), household {id}: \"{}\" must be 1 or 0",
-                    need_at + 1,
-                    other.unwrap_or("")
+                    "line {line}, column {} (verified_need), household {id}: \"{other}\" must be 1 or 0",
+                    need_at + 1
                 )))
             }
         };
-        if let Some(first) = lines.insert(id.clone(), line) {
+        if let Some(first) = lines.insert(id.clone(), *line) {
             return Err(err(format!(
                 "line {line}, household {id}: a second outcome (the first is on line {first}); keep one per household"
             )));
         }
-        out.insert(id, need);
+        let batch = batch_at.map(get).filter(|b| !b.is_empty()).map(String::from);
+        out.insert(id, (need, batch));
     }
     Ok(out)
 }
@@ -122,14 +136,14 @@ pub fn read_outcomes(path: &Path) -> Result<HashMap<String, bool>, SampleError> 
 impl Samples {
     /// Reads every roster under `dir`, scores it with `model` and joins the
     /// outcomes. Households without an outcome are counted and left out.
-    pub fn load(model: &Model, dir: &Path) -> Result<Samples, SampleError> {
+    pub fn load(model: &Model, dir: &Path, encoding: Encoding) -> Result<Samples, SampleError> {
         let scorer = Scorer::new(model, &model.bands);
         let mut scores: Vec<HouseholdScore> = Vec::new();
         let (mut villages_of, mut ids, mut need) = (Vec::new(), Vec::new(), Vec::new());
         let mut unverified = 0;
         let rosters = roster_dirs(dir)?;
         for path in &rosters {
-            let roster = Roster::read(model, path, &ReadOptions::default())?;
+            let roster = Roster::read(model, path, &ReadOptions { encoding, ..ReadOptions::default() })?;
             if let Some(first) = roster.issues.first() {
                 return Err(SampleError::Refused {
                     path: path.display().to_string(),
@@ -137,9 +151,9 @@ impl Samples {
                     first: first.to_string(),
                 });
             }
-            let outcomes = read_outcomes(&path.join("outcomes.csv"))?;
+            let outcomes = read_outcomes(&outcomes_of(path), encoding)?;
             for h in &roster.households {
-                let Some(&verified) = outcomes.get(&h.id) else {
+                let Some(&(verified, _)) = outcomes.get(&h.id) else {
                     unverified += 1;
                     continue;
                 };

@@ -13,6 +13,32 @@ use hhrisk_score::output::{format_number, write_rejects};
 use hhrisk_score::{AtomicFile, ScoreColumns, ScoreWriter, Scorer};
 use serde_json::json;
 
+/// Options shared by every command: how inputs are decoded and outputs
+/// written.
+#[derive(Debug, Clone, Copy)]
+pub struct Io {
+    /// Encoding of CSV inputs.
+    pub encoding: hhrisk_model::text::Encoding,
+    /// Start CSV outputs with a byte-order mark.
+    pub bom: bool,
+}
+
+impl Io {
+    fn read_options(self, unmasked: bool) -> ReadOptions {
+        ReadOptions { unmasked, encoding: self.encoding }
+    }
+
+    /// Creates an output file, with the byte-order mark when asked.
+    pub fn create(self, path: &Path) -> anyhow::Result<AtomicFile> {
+        let mut file =
+            AtomicFile::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+        if self.bom {
+            file.write_all("\u{feff}".as_bytes())?;
+        }
+        Ok(file)
+    }
+}
+
 /// Issues printed before the rest are summarised.
 const SHOWN_ISSUES: usize = 20;
 
@@ -41,6 +67,7 @@ pub fn validate(
     roster: Option<&Path>,
     json: bool,
     unmasked: bool,
+    io: Io,
 ) -> anyhow::Result<ExitCode> {
     let model = Model::from_path(model_path);
     let model_json = match &model {
@@ -80,7 +107,7 @@ pub fn validate(
         }
     }
     if let (Some(dir), Ok(m)) = (roster, &model) {
-        let roster_json = match Roster::read(m, dir, &ReadOptions { unmasked }) {
+        let roster_json = match Roster::read(m, dir, &io.read_options(unmasked)) {
             Ok(r) => {
                 valid &= r.issues.is_empty();
                 if !json {
@@ -156,10 +183,11 @@ pub fn score(
     rejects: Option<&Path>,
     columns: ScoreColumns,
     unmasked: bool,
+    io: Io,
 ) -> anyhow::Result<ExitCode> {
     let model = load_model(model_path)?;
     let bands = load_bands(&model, thresholds)?;
-    let roster = Roster::read(&model, roster_dir, &ReadOptions { unmasked })?;
+    let roster = Roster::read(&model, roster_dir, &io.read_options(unmasked))?;
     if !roster.issues.is_empty() && rejects.is_none() {
         eprintln!("{} problem(s) in the roster:", roster.issues.len());
         print_issues(&roster.issues);
@@ -171,7 +199,7 @@ pub fn score(
         );
     }
     let scorer = Scorer::new(&model, &bands);
-    let file = AtomicFile::create(out).with_context(|| format!("cannot write {}", out.display()))?;
+    let file = io.create(out)?;
     let mut writer = ScoreWriter::new(file, &model, columns)?;
     let mut alerts: BTreeMap<usize, usize> = BTreeMap::new();
     let mut score = Default::default();
@@ -183,7 +211,7 @@ pub fn score(
         }
     }
     if let Some(path) = rejects {
-        let file = AtomicFile::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+        let file = io.create(path)?;
         write_rejects(file, &roster.issues)?
             .commit()
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -217,10 +245,11 @@ pub fn explain(
     thresholds: Option<&Path>,
     json: bool,
     unmasked: bool,
+    io: Io,
 ) -> anyhow::Result<ExitCode> {
     let model = load_model(model_path)?;
     let bands = load_bands(&model, thresholds)?;
-    let roster = Roster::read(&model, roster_dir, &ReadOptions { unmasked })?;
+    let roster = Roster::read(&model, roster_dir, &io.read_options(unmasked))?;
     let Some(h) = roster.households.iter().find(|h| h.id == household) else {
         let issues: Vec<Issue> =
             roster.issues.iter().filter(|i| i.household_id.as_deref() == Some(household)).cloned().collect();
@@ -320,6 +349,7 @@ pub fn calibrate(
     seed: u64,
     json: bool,
     tune: Option<hhrisk_calibrate::tune::TuneOptions>,
+    io: Io,
 ) -> anyhow::Result<ExitCode> {
     use hhrisk_calibrate::{calibrate, fit::BandName, thresholds_toml, Objective, Options, Samples};
     if let Some(t) = &tune {
@@ -328,7 +358,7 @@ pub fn calibrate(
         }
     }
     let model = load_model(model_path)?;
-    let samples = Samples::load(&model, samples_dir)?;
+    let samples = Samples::load(&model, samples_dir, io.encoding)?;
     if samples.is_empty() {
         bail!(
             "{}: no sample household has an outcome; calibration needs verified outcomes",
@@ -516,26 +546,26 @@ pub fn evaluate(
     roster: Option<&Path>,
     model: Option<&Path>,
     json: bool,
+    io: Io,
 ) -> anyhow::Result<ExitCode> {
     use hhrisk_calibrate::evaluation;
-    let outcomes_file =
-        if outcomes.is_dir() { outcomes.join("outcomes.csv") } else { outcomes.to_path_buf() };
-    let roster = roster.map(Path::to_path_buf).or_else(|| {
-        (outcomes.is_dir() && outcomes.join("households.csv").is_file()).then(|| outcomes.to_path_buf())
-    });
-    let rows = evaluation::read_outcome_rows(&outcomes_file)?;
-    let mut records = evaluation::read_scores(scores, &rows)?;
+    let outcomes_file = hhrisk_calibrate::samples::outcomes_of(outcomes);
+    let is_roster = |p: &Path| p.join("households.csv").is_file() || hhrisk_model::text::is_workbook(p);
+    let roster =
+        roster.map(Path::to_path_buf).or_else(|| is_roster(outcomes).then(|| outcomes.to_path_buf()));
+    let rows = hhrisk_calibrate::samples::read_outcomes(&outcomes_file, io.encoding)?;
+    let mut records = evaluation::read_scores(scores, &rows, io.encoding)?;
     let mut notes = Vec::new();
     match &roster {
         Some(dir) => {
-            let (types, type_notes) = evaluation::household_types(dir)?;
+            let (types, type_notes) = evaluation::household_types(dir, io.encoding)?;
             notes.extend(type_notes);
             for r in &mut records {
                 r.types = types.get(&r.household_id).cloned().unwrap_or_default();
             }
             if let Some(model_path) = model {
                 let model = load_model(model_path)?;
-                let departments = evaluation::departments(&model, dir)?;
+                let departments = evaluation::departments(&model, dir, io.encoding)?;
                 for r in &mut records {
                     r.departments = departments.get(&r.household_id).cloned().unwrap_or_default();
                 }
@@ -613,10 +643,11 @@ pub fn report(
     objective: &str,
     replicates: usize,
     seed: u64,
+    io: Io,
 ) -> anyhow::Result<ExitCode> {
     use hhrisk_calibrate::{calibrate, tune::TuneOptions, Objective, Options, Samples};
     let model = load_model(model_path)?;
-    let samples = Samples::load(&model, samples_dir)?;
+    let samples = Samples::load(&model, samples_dir, io.encoding)?;
     if samples.is_empty() {
         bail!(
             "{}: no sample household has an outcome; a report needs verified outcomes",

@@ -17,6 +17,14 @@ mod commands;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Text encoding of CSV inputs: auto (UTF-8, or GBK/GB18030 when the
+    /// file is not UTF-8), utf-8, gbk or gb18030.
+    #[arg(long, global = true, default_value = "auto")]
+    encoding: hhrisk_model::text::Encoding,
+    /// Start CSV outputs with a UTF-8 byte-order mark, so that Excel opens
+    /// them with the right characters.
+    #[arg(long, global = true)]
+    bom: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -204,9 +212,10 @@ enum Command {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let io = commands::Io { encoding: cli.encoding, bom: cli.bom };
     match cli.command {
         Command::Validate { model, roster, json, unmasked } => {
-            commands::validate(&model, roster.as_deref(), json, unmasked)
+            commands::validate(&model, roster.as_deref(), json, unmasked, io)
         }
         Command::Score { model, roster, out, thresholds, rejects, top, item_columns, unmasked } => {
             let columns = hhrisk_score::ScoreColumns { top, item_counts: item_columns };
@@ -218,10 +227,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 rejects.as_deref(),
                 columns,
                 unmasked,
+                io,
             )
         }
         Command::Explain { model, roster, household, thresholds, json, unmasked } => {
-            commands::explain(&model, &roster, &household, thresholds.as_deref(), json, unmasked)
+            commands::explain(&model, &roster, &household, thresholds.as_deref(), json, unmasked, io)
         }
         Command::Items { model, format } => commands::items(&model, format),
         Command::Calibrate {
@@ -240,13 +250,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 max_change,
                 ..hhrisk_calibrate::tune::TuneOptions::default()
             });
-            commands::calibrate(&model, &samples, &out, &objective, bands, replicates, seed, json, tune)
+            commands::calibrate(&model, &samples, &out, &objective, bands, replicates, seed, json, tune, io)
         }
         Command::Evaluate { scores, outcomes, roster, model, alerts, verified, json } => {
             match (alerts, verified, scores, outcomes) {
                 (Some(a), Some(v), _, _) => commands::evaluate_counts(a, v, json),
                 (_, _, Some(s), Some(o)) => {
-                    commands::evaluate(&s, &o, roster.as_deref(), model.as_deref(), json)
+                    commands::evaluate(&s, &o, roster.as_deref(), model.as_deref(), json, io)
                 }
                 _ => anyhow::bail!(
                     "give --scores FILE --outcomes FILE_OR_ROSTER_DIR, or --alerts N --verified K"
@@ -254,7 +264,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Report { model, samples, out, lang, objective, replicates, seed } => {
-            commands::report(&model, &samples, &out, lang, &objective, replicates, seed)
+            commands::report(&model, &samples, &out, lang, &objective, replicates, seed, io)
         }
         Command::Simulate { out, villages, households, seed, flat } => {
             let options = hhrisk_simulate::Options {

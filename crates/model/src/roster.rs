@@ -9,8 +9,6 @@
 //! [`RosterError`].
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use crate::column::Column;
@@ -64,6 +62,9 @@ pub enum RosterError {
         /// What is missing and how to fix it.
         message: String,
     },
+    /// The table could not be opened or read.
+    #[error(transparent)]
+    Table(#[from] crate::text::TableError),
     /// The header names a column twice.
     #[error("{path}: line 1 (header), columns {first} and {second}: `{column}` appears twice; rename or remove one")]
     DuplicateColumn {
@@ -139,6 +140,8 @@ impl Household {
 pub struct ReadOptions {
     /// Show person ids unmasked in issues (off by default: ids are masked).
     pub unmasked: bool,
+    /// Text encoding of CSV files; defaults to detecting UTF-8 or GB18030.
+    pub encoding: crate::text::Encoding,
 }
 
 /// A roster read against a model: the households that passed, their inputs
@@ -187,15 +190,21 @@ impl Roster {
     }
 
     /// Reads `households.csv` and `members.csv` from a roster folder.
+    /// `dir` may also be a workbook with sheets `households` and `members`.
     pub fn read(model: &Model, dir: &Path, options: &ReadOptions) -> Result<Roster, RosterError> {
-        let households = Table::read(model, &dir.join("households.csv"), Scope::Household, options)?;
+        let (households_at, members_at) = if crate::text::is_workbook(dir) {
+            ((dir.to_path_buf(), "households"), (dir.to_path_buf(), "members"))
+        } else {
+            ((dir.join("households.csv"), "households"), (dir.join("members.csv"), "members"))
+        };
+        let households = Table::read(model, &households_at.0, households_at.1, Scope::Household, options)?;
         if households.rows.is_empty() {
             return Err(RosterError::Empty {
                 path: households.path,
                 message: "the file has a header but no households; export the roster again".to_string(),
             });
         }
-        let members = Table::read(model, &dir.join("members.csv"), Scope::Member, options)?;
+        let members = Table::read(model, &members_at.0, members_at.1, Scope::Member, options)?;
         Ok(assemble(dir, households, members, options))
     }
 }
@@ -218,21 +227,20 @@ struct Row {
     ok: bool,
 }
 
-fn csv_error(path: &str, e: csv::Error) -> RosterError {
-    let line = e.position().map_or(0, |p| p.line());
-    match e.into_kind() {
-        csv::ErrorKind::Io(source) => RosterError::Io { path: path.to_string(), source },
-        other => RosterError::Csv { path: path.to_string(), line, message: format!("{other:?}") },
-    }
-}
-
 impl Table {
-    fn read(model: &Model, path: &Path, file: Scope, options: &ReadOptions) -> Result<Table, RosterError> {
-        let shown = path.display().to_string();
-        let handle = File::open(path).map_err(|source| RosterError::Io { path: shown.clone(), source })?;
-        let mut reader =
-            csv::ReaderBuilder::new().flexible(true).from_reader(BufReader::with_capacity(1 << 16, handle));
-        let header = reader.byte_headers().map_err(|e| csv_error(&shown, e))?.clone();
+    fn read(
+        model: &Model,
+        path: &Path,
+        sheet: &str,
+        file: Scope,
+        options: &ReadOptions,
+    ) -> Result<Table, RosterError> {
+        let (mut source, origin) = crate::text::Table::open(path, sheet, options.encoding)?;
+        let shown = origin.to_string();
+        let mut header = csv::ByteRecord::new();
+        if source.next(&mut header, &origin)?.is_none() {
+            header.clear();
+        }
         let names: Vec<String> =
             header.iter().map(|h| String::from_utf8_lossy(h).trim().to_string()).collect();
         if names.iter().all(String::is_empty) {
@@ -276,8 +284,7 @@ impl Table {
             issues: Vec::new(),
         };
         let mut record = csv::ByteRecord::new();
-        while reader.read_byte_record(&mut record).map_err(|e| csv_error(&table.path, e))? {
-            let line = record.position().map_or(0, |p| p.line());
+        while let Some(line) = source.next(&mut record, &origin)? {
             let text = |i: usize| record.get(i).map(|b| std::str::from_utf8(b).map(str::trim));
             let household = match text(id_at) {
                 Some(Ok(id)) => id.to_string(),
@@ -357,7 +364,7 @@ fn delimiter_hint(names: &[String]) -> String {
 }
 
 fn not_utf8() -> String {
-    "the text is not UTF-8 (is the file GBK?); save the file as CSV UTF-8".to_string()
+    "the text is not UTF-8; if the file is GBK, pass --encoding gbk (or save it as CSV UTF-8)".to_string()
 }
 
 fn assemble(dir: &Path, mut households: Table, mut members: Table, options: &ReadOptions) -> Roster {
@@ -580,6 +587,14 @@ department = "d"
 "#;
 
     fn read(households: &[u8], members: &[u8]) -> Result<Roster, RosterError> {
+        read_with(households, members, crate::text::Encoding::Auto)
+    }
+
+    fn read_with(
+        households: &[u8],
+        members: &[u8],
+        encoding: crate::text::Encoding,
+    ) -> Result<Roster, RosterError> {
         let dir = std::env::temp_dir().join(format!(
             "hhrisk-roster-{}-{:?}",
             std::process::id(),
@@ -589,7 +604,7 @@ department = "d"
         std::fs::write(dir.join("households.csv"), households).unwrap();
         std::fs::write(dir.join("members.csv"), members).unwrap();
         let model = Model::from_toml(MODEL, "m.toml").unwrap();
-        let roster = Roster::read(&model, &dir, &ReadOptions::default());
+        let roster = Roster::read(&model, &dir, &ReadOptions { encoding, ..ReadOptions::default() });
         std::fs::remove_dir_all(&dir).unwrap();
         roster
     }
@@ -609,21 +624,21 @@ department = "d"
     }
 
     #[test]
-    fn undecodable_bytes_are_an_issue_only_where_read() {
-        // GBK bytes in the village name (carried) and in a declared cell.
+    fn gbk_is_detected_and_utf8_when_asked_is_checked_where_read() {
+        // GBK bytes: 东山 in the village name (carried), 五 in a number cell.
         let households = b"household_id,village,income\nH1,\xb6\xab\xc9\xbd,88\nH2,x,\xce\xe5\n";
         let r = read(households, MEMBERS).unwrap();
-        assert_eq!(r.households.len(), 0);
+        assert_eq!(r.households.iter().map(|h| h.village.as_str()).collect::<Vec<_>>(), ["东山"]);
+        assert!(r.issues[0]
+            .to_string()
+            .contains("line 3, column 3 (income), household H2: \"五\" is not a number"));
+        let r = read_with(households, MEMBERS, crate::text::Encoding::Utf8).unwrap();
         let messages: Vec<String> = r.issues.iter().map(ToString::to_string).collect();
         assert!(
-            messages[0]
-                .contains("households.csv: line 2, column 2 (village), household H1: the text is not UTF-8"),
+            messages[0].contains("line 2, column 2 (village), household H1: the text is not UTF-8"),
             "{messages:?}"
         );
-        assert!(
-            messages[1].contains("line 3, column 3 (income), household H2: the text is not UTF-8"),
-            "{messages:?}"
-        );
+        assert!(messages[0].contains("--encoding gbk"), "{messages:?}");
     }
 
     #[test]

@@ -175,6 +175,7 @@ fn issue_json(i: &Issue) -> serde_json::Value {
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 pub fn score(
     model_path: &Path,
     roster_dir: &Path,
@@ -635,6 +636,7 @@ pub enum LangArg {
     En,
 }
 
+#[allow(clippy::too_many_arguments)]
 pub fn report(
     model_path: &Path,
     samples_dir: &Path,

@@ -675,3 +675,270 @@ pub fn report(
     eprintln!("wrote {} files; open {}", files.len(), out.join("index.html").display());
     Ok(ExitCode::SUCCESS)
 }
+
+/// Formats of lists on the command line.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum FormatArg {
+    /// CSV, UTF-8 (add --bom for Excel).
+    Csv,
+    /// Excel workbook.
+    Xlsx,
+}
+
+/// Reads the alerted households of a scores file.
+fn read_alerts(scores: &Path, io: Io) -> anyhow::Result<Vec<hhrisk_monitor::dispatch::Alert>> {
+    let t = hhrisk_model::text::TextTable::read(scores, "scores", io.encoding)?;
+    let (Some(id), Some(level)) = (t.column("household_id"), t.column("alert_level")) else {
+        bail!(
+            "{}: line 1 (header): needs `household_id` and `alert_level`, as `hhrisk score` writes",
+            t.origin
+        );
+    };
+    let score = t.column("per_capita_score");
+    Ok(t.rows
+        .iter()
+        .filter(|(_, r)| r.get(level).is_some_and(|l| !l.is_empty()))
+        .map(|(_, r)| hhrisk_monitor::dispatch::Alert {
+            household_id: r[id].clone(),
+            level: r[level].clone(),
+            score: score.and_then(|s| r.get(s)).cloned().unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// Person names carried in the roster's members table (`name` column).
+fn read_names(roster: &Path, io: Io) -> anyhow::Result<std::collections::HashMap<String, String>> {
+    let path = if hhrisk_model::text::is_workbook(roster) {
+        roster.to_path_buf()
+    } else {
+        roster.join("members.csv")
+    };
+    let t = hhrisk_model::text::TextTable::read(&path, "members", io.encoding)?;
+    Ok(match (t.column("person_id"), t.column("name")) {
+        (Some(p), Some(n)) => {
+            t.rows.iter().map(|(_, r)| (r[p].clone(), r.get(n).cloned().unwrap_or_default())).collect()
+        }
+        _ => Default::default(),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn dispatch(
+    model_path: &Path,
+    scores: &Path,
+    roster_dir: &Path,
+    out: &Path,
+    format: FormatArg,
+    batch: &str,
+    unmasked: bool,
+    io: Io,
+) -> anyhow::Result<ExitCode> {
+    use hhrisk_monitor::dispatch::{dispatch, masking_note, DispatchOptions};
+    let model = load_model(model_path)?;
+    let roster = Roster::read(&model, roster_dir, &io.read_options(false))?;
+    let alerts = read_alerts(scores, io)?;
+    let names = read_names(roster_dir, io)?;
+    let d = dispatch(&model, &roster, &alerts, &names, DispatchOptions { unmasked });
+    let format = match format {
+        FormatArg::Csv => hhrisk_monitor::Format::Csv,
+        FormatArg::Xlsx => hhrisk_monitor::Format::Xlsx,
+    };
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut counts = serde_json::Map::new();
+    for (dept, table) in &d.departments {
+        table.write(&out.join(format!("{dept}.{}", format.extension())), format, dept, io.bom)?;
+        counts.insert(dept.clone(), json!(table.rows.len()));
+    }
+    d.chain.write(&out.join(format!("chain.{}", format.extension())), format, "chain", io.bom)?;
+    let manifest = json!({
+        "batch": batch,
+        "model": model_path.display().to_string(),
+        "scores": scores.display().to_string(),
+        "alerts": alerts.len(),
+        "departments": counts,
+        "not_in_roster": d.not_in_roster,
+        "masking": masking_note(unmasked),
+    });
+    let mut file = AtomicFile::create(&out.join("dispatch.json"))?;
+    file.write_all((serde_json::to_string_pretty(&manifest)? + "\n").as_bytes())?;
+    file.commit()?;
+    let sent: Vec<String> = d
+        .departments
+        .iter()
+        .filter(|(_, t)| !t.rows.is_empty())
+        .map(|(k, t)| format!("{k} {}", t.rows.len()))
+        .collect();
+    eprintln!("dispatched {} alerted households → {} ({})", alerts.len(), out.display(), sent.join(", "));
+    if unmasked {
+        eprintln!("warning: the lists hold full ID numbers and names (--unmasked); share them only with the departments named");
+    }
+    for id in &d.not_in_roster {
+        eprintln!("warning: alerted household {id} is not in the roster (or was refused by it); listed in the chain with no department");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn feedback(
+    dispatch_dir: &Path,
+    returns: &[std::path::PathBuf],
+    out: &Path,
+    batch: Option<&str>,
+    json: bool,
+    io: Io,
+) -> anyhow::Result<ExitCode> {
+    use hhrisk_monitor::feedback::{merge, read_chain, read_returns};
+    let chain = read_chain(dispatch_dir, io.encoding)?;
+    let manifest_batch = std::fs::read_to_string(dispatch_dir.join("dispatch.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["batch"].as_str().map(String::from));
+    let batch = batch.map(String::from).or(manifest_batch).unwrap_or_else(|| "batch-1".into());
+    let mut all = Vec::new();
+    for path in returns {
+        all.extend(read_returns(path, io.encoding)?);
+    }
+    let merged = merge(&chain, &all, &batch);
+    merged.outcomes.write(out, hhrisk_monitor::Format::Csv, "outcomes", io.bom)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &json!({ "outcomes": merged.outcomes.rows.len(), "problems": merged.problems })
+            )?
+        );
+    }
+    eprintln!(
+        "{} households answered for, of {} dispatched → {} (batch {batch})",
+        merged.outcomes.rows.len(),
+        chain.len(),
+        out.display()
+    );
+    for p in &merged.problems {
+        eprintln!(
+            "  {}: household {}{}: {}",
+            p.kind,
+            p.household_id,
+            p.at.as_ref().map(|a| format!(" ({a})")).unwrap_or_default(),
+            p.message
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn diff(
+    model_path: &Path,
+    old: &Path,
+    new: &Path,
+    thresholds: Option<&Path>,
+    samples: Option<&Path>,
+    changes: Option<&Path>,
+    json: bool,
+    io: Io,
+) -> anyhow::Result<ExitCode> {
+    use hhrisk_monitor::diff::{diff, snapshot};
+    let model = load_model(model_path)?;
+    let bands = load_bands(&model, thresholds)?;
+    let read = |dir: &Path| -> anyhow::Result<Roster> {
+        let r = Roster::read(&model, dir, &io.read_options(false))?;
+        if !r.issues.is_empty() {
+            eprintln!(
+                "{}: {} problems, {} households refused and left out of the diff (hhrisk validate lists them)",
+                dir.display(),
+                r.issues.len(),
+                r.rejected_households()
+            );
+        }
+        Ok(r)
+    };
+    let (old_states, new_states) =
+        (snapshot(&model, &bands, &read(old)?), snapshot(&model, &bands, &read(new)?));
+    let reference = match samples {
+        Some(dir) => {
+            let s = hhrisk_calibrate::Samples::load(&model, dir, io.encoding)?;
+            let mut cols = vec![s.score.to_vec()];
+            for c in 0..model.categories.len() {
+                cols.push(
+                    (0..s.len()).map(|i| s.matrix.category_totals[[i, c]] / s.matrix.members[i]).collect(),
+                );
+            }
+            Some((format!("the calibration sample {}", dir.display()), cols))
+        }
+        None => None,
+    };
+    let exit_days = model.parameters.iter().find(|p| p.name == "gradual_exit_days").map(|p| p.value);
+    let d = diff(
+        &model,
+        &old_states,
+        &new_states,
+        reference.as_ref().map(|(n, c)| (n.as_str(), c.clone())),
+        exit_days,
+    );
+    if let Some(path) = changes {
+        let table = hhrisk_monitor::OutTable {
+            header: [
+                "household_id",
+                "village",
+                "change",
+                "old_level",
+                "new_level",
+                "old_score",
+                "new_score",
+                "items_added",
+                "items_removed",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            rows: d
+                .changes
+                .iter()
+                .map(|c| {
+                    vec![
+                        c.household_id.clone(),
+                        c.village.clone(),
+                        c.kind.to_string(),
+                        c.old_level.clone().unwrap_or_default(),
+                        c.new_level.clone().unwrap_or_default(),
+                        c.old_score.map(format_number).unwrap_or_default(),
+                        c.new_score.map(format_number).unwrap_or_default(),
+                        c.items_added.join(";"),
+                        c.items_removed.join(";"),
+                    ]
+                })
+                .collect(),
+        };
+        table.write(path, hhrisk_monitor::Format::Csv, "changes", io.bom)?;
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&d)?);
+    } else {
+        let counts: Vec<String> = d.counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        println!("{} → {}: {}", old.display(), new.display(), counts.join(", "));
+        for c in d.changes.iter().take(30) {
+            println!(
+                "  {:<12} {:<12} {:>7} → {:<7} +[{}] -[{}]",
+                c.household_id,
+                c.kind,
+                c.old_level.as_deref().unwrap_or("-"),
+                c.new_level.as_deref().unwrap_or("-"),
+                c.items_added.join(","),
+                c.items_removed.join(",")
+            );
+        }
+        if d.changes.len() > 30 {
+            println!("  … and {} more (--changes FILE writes them all)", d.changes.len() - 30);
+        }
+        for g in &d.gradual_exit {
+            println!("  gradual exit: {} {}", g.household_id, g.note);
+        }
+        println!("drift against {} (population stability index):", d.drift_reference);
+        for x in &d.drift {
+            println!("  {:<22} {:>6.3}  {}", x.quantity, x.psi, x.level);
+        }
+    }
+    for w in &d.warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

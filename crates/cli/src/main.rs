@@ -182,6 +182,75 @@ enum Command {
         #[arg(long, default_value_t = 2024)]
         seed: u64,
     },
+    /// Write one list per responsible department of the alerted households,
+    /// and the chain of departments per household (派单).
+    Dispatch {
+        /// The indicator model (TOML).
+        #[arg(long)]
+        model: PathBuf,
+        /// Scores written by `hhrisk score` (alerts are rows with an alert level).
+        #[arg(long)]
+        scores: PathBuf,
+        /// The roster the scores came from (folder or workbook).
+        #[arg(long)]
+        roster: PathBuf,
+        /// Folder to write the lists into.
+        #[arg(long)]
+        out: PathBuf,
+        /// csv or xlsx.
+        #[arg(long, value_enum, default_value = "csv")]
+        format: commands::FormatArg,
+        /// Name of this alert batch (written into dispatch.json, used by feedback).
+        #[arg(long, default_value = "batch-1")]
+        batch: String,
+        /// Write full ID numbers and names; the files say so in every row.
+        #[arg(long)]
+        unmasked: bool,
+    },
+    /// Merge departments' returns into outcomes.csv (反馈).
+    Feedback {
+        /// The folder `hhrisk dispatch` wrote.
+        #[arg(long)]
+        dispatch: PathBuf,
+        /// Returns from departments (CSV or workbooks): household_id,
+        /// verified_need, optional assistance and department.
+        #[arg(long, num_args = 1.., required = true)]
+        returns: Vec<PathBuf>,
+        /// Where to write the outcomes (roster outcomes.csv layout).
+        #[arg(long)]
+        out: PathBuf,
+        /// Batch name (default: the dispatch's).
+        #[arg(long)]
+        batch: Option<String>,
+        /// Print the problems as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare two roster snapshots: alerts entered, left, moved; households
+    /// appeared or gone; items changed; gradual exit; drift.
+    Diff {
+        /// The indicator model (TOML).
+        #[arg(long)]
+        model: PathBuf,
+        /// The earlier roster.
+        #[arg(long)]
+        old: PathBuf,
+        /// The later roster.
+        #[arg(long)]
+        new: PathBuf,
+        /// Warning bands (default: the model's).
+        #[arg(long)]
+        thresholds: Option<PathBuf>,
+        /// The calibration sample, as reference for drift (default: the old roster).
+        #[arg(long)]
+        samples: Option<PathBuf>,
+        /// Write every change to this CSV file.
+        #[arg(long)]
+        changes: Option<PathBuf>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Simulate sample villages: rosters with verified outcomes.
     Simulate {
         /// Folder to write (one sub-folder per village).
@@ -266,6 +335,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report { model, samples, out, lang, objective, replicates, seed } => {
             commands::report(&model, &samples, &out, lang, &objective, replicates, seed, io)
         }
+        Command::Dispatch { model, scores, roster, out, format, batch, unmasked } => {
+            commands::dispatch(&model, &scores, &roster, &out, format, &batch, unmasked, io)
+        }
+        Command::Feedback { dispatch, returns, out, batch, json } => {
+            commands::feedback(&dispatch, &returns, &out, batch.as_deref(), json, io)
+        }
+        Command::Diff { model, old, new, thresholds, samples, changes, json } => commands::diff(
+            &model,
+            &old,
+            &new,
+            thresholds.as_deref(),
+            samples.as_deref(),
+            changes.as_deref(),
+            json,
+            io,
+        ),
         Command::Simulate { out, villages, households, seed, flat } => {
             let options = hhrisk_simulate::Options {
                 villages,

@@ -14,6 +14,16 @@ pub fn mask_id(key: &str) -> String {
     }
 }
 
+/// Masks a person's name, keeping the first character (usually the
+/// surname): `张三丰` becomes `张**`. Empty stays empty.
+pub fn mask_name(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => format!("{first}{}", "*".repeat(chars.count())),
+        None => String::new(),
+    }
+}
+
 /// Whether a key has the shape of a mainland resident ID number.
 pub fn looks_like_id(key: &str) -> bool {
     let b = key.as_bytes();
@@ -32,5 +42,7 @@ mod tests {
         assert_eq!(mask_id("420921900101123"), "420921*****1123");
         assert_eq!(mask_id("P0001"), "P0001");
         assert_eq!(mask_id("4209211990010112345"), "4209211990010112345");
+        assert_eq!(mask_name("张三丰"), "张**");
+        assert_eq!(mask_name(""), "");
     }
 }

@@ -1,0 +1,201 @@
+//! Dispatch (派单): one list per responsible department, and one chain file
+//! with every department each household was sent to (一户一条救助链).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use hhrisk_model::expr::Scope;
+use hhrisk_model::privacy::{mask_id, mask_name};
+use hhrisk_model::{Model, Per, Roster};
+use hhrisk_score::Scorer;
+
+use crate::table::OutTable;
+
+/// An alerted household, as the scores file says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alert {
+    /// `household_id`.
+    pub household_id: String,
+    /// `alert_level`.
+    pub level: String,
+    /// `per_capita_score`, as written.
+    pub score: String,
+}
+
+/// What to put in the lists.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DispatchOptions {
+    /// Write ID numbers and names in full (off by default).
+    pub unmasked: bool,
+}
+
+/// The dispatch: a table per department and the chain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dispatch {
+    /// Department id → its list.
+    pub departments: BTreeMap<String, OutTable>,
+    /// Per household: every department it was sent to.
+    pub chain: OutTable,
+    /// Alerted households the roster does not have or refused (listed in
+    /// the chain with no department, never dropped).
+    pub not_in_roster: Vec<String>,
+}
+
+/// Value of the masking column.
+pub fn masking_note(unmasked: bool) -> &'static str {
+    if unmasked {
+        "UNMASKED: full ID numbers and names (--unmasked)"
+    } else {
+        "masked"
+    }
+}
+
+/// Builds the lists. `names` maps person ids to names (carried along in the
+/// roster); each department's list has only the columns its own items read.
+pub fn dispatch(
+    model: &Model,
+    roster: &Roster,
+    alerts: &[Alert],
+    names: &HashMap<String, String>,
+    options: DispatchOptions,
+) -> Dispatch {
+    let scorer = Scorer::new(model, &model.bands);
+    let by_id: HashMap<&str, &hhrisk_model::Household> =
+        roster.households.iter().map(|h| (h.id.as_str(), h)).collect();
+    let person = |id: &str| if options.unmasked { id.to_string() } else { mask_id(id) };
+    let name_of = |id: &str| {
+        let n = names.get(id).map_or("", String::as_str);
+        if options.unmasked {
+            n.to_string()
+        } else {
+            mask_name(n)
+        }
+    };
+    let note = masking_note(options.unmasked);
+
+    // Each department's columns: the inputs its items read, in model order.
+    let mut reads: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); model.departments.len()];
+    for item in &model.items {
+        reads[item.department].extend(item.reads.iter().copied());
+    }
+    let mut tables: Vec<OutTable> = reads
+        .iter()
+        .map(|cols| {
+            let mut header: Vec<String> =
+                ["household_id", "village", "alert_level", "per_capita_score", "items", "members"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
+            header.extend(cols.iter().map(|&c| model.columns[c].name.clone()));
+            header.push("masking".into());
+            OutTable { header, rows: Vec::new() }
+        })
+        .collect();
+
+    let mut chain = OutTable {
+        header: [
+            "household_id",
+            "village",
+            "alert_level",
+            "per_capita_score",
+            "departments",
+            "items_by_department",
+            "masking",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+        rows: Vec::new(),
+    };
+    let mut not_in_roster = Vec::new();
+    for alert in alerts {
+        let Some(h) = by_id.get(alert.household_id.as_str()) else {
+            not_in_roster.push(alert.household_id.clone());
+            chain.rows.push(vec![
+                alert.household_id.clone(),
+                String::new(),
+                alert.level.clone(),
+                alert.score.clone(),
+                String::new(),
+                "not in the roster (or refused by it): no department".into(),
+                note.into(),
+            ]);
+            continue;
+        };
+        let x = roster.inputs(h);
+        let score = scorer.score(&x);
+        let members: Vec<(&str, u64)> = roster.members_of(h).collect();
+        let mut by_department: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for hit in &score.hits {
+            by_department.entry(model.items[hit.item].department).or_default().push(hit.item);
+        }
+        let mut chain_parts = Vec::new();
+        for (&d, items) in &by_department {
+            // members concerned: those matching the department's per-member items
+            let mut concerned: BTreeSet<usize> = BTreeSet::new();
+            for &j in items {
+                if model.items[j].per == Per::Member {
+                    concerned.extend((0..members.len()).filter(|&m| model.items[j].condition.eval(&x, m)));
+                }
+            }
+            let fired_reads: BTreeSet<usize> =
+                items.iter().flat_map(|&j| model.items[j].reads.iter().copied()).collect();
+            let mut row = vec![
+                h.id.clone(),
+                h.village.clone(),
+                alert.level.clone(),
+                alert.score.clone(),
+                items
+                    .iter()
+                    .map(|&j| format!("{} {}", model.items[j].id, model.items[j].name))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                concerned
+                    .iter()
+                    .map(|&m| format!("{} {}", person(members[m].0), name_of(members[m].0)))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ];
+            for &c in &reads[d] {
+                let col = &model.columns[c];
+                row.push(if !fired_reads.contains(&c) {
+                    String::new()
+                } else {
+                    match col.file {
+                        Scope::Household => col.format_value(x.household[col.slot]),
+                        Scope::Member => {
+                            let shown: Vec<usize> = if concerned.is_empty() {
+                                (0..members.len()).collect()
+                            } else {
+                                concerned.iter().copied().collect()
+                            };
+                            shown
+                                .iter()
+                                .map(|&m| col.format_value(x.members[m * x.stride + col.slot]))
+                                .collect::<Vec<_>>()
+                                .join("; ")
+                        }
+                    }
+                });
+            }
+            row.push(note.into());
+            tables[d].rows.push(row);
+            chain_parts
+                .push((d, items.iter().map(|&j| model.items[j].id.clone()).collect::<Vec<_>>().join(",")));
+        }
+        chain.rows.push(vec![
+            h.id.clone(),
+            h.village.clone(),
+            alert.level.clone(),
+            alert.score.clone(),
+            chain_parts.iter().map(|(d, _)| model.departments[*d].id.clone()).collect::<Vec<_>>().join(";"),
+            chain_parts
+                .iter()
+                .map(|(d, i)| format!("{}: {i}", model.departments[*d].id))
+                .collect::<Vec<_>>()
+                .join(" | "),
+            note.into(),
+        ]);
+    }
+    let departments = model.departments.iter().zip(tables).map(|(d, t)| (d.id.clone(), t)).collect();
+    Dispatch { departments, chain, not_in_roster }
+}

@@ -1,0 +1,258 @@
+//! Feedback (反馈): departments' returns merged into the roster's
+//! `outcomes.csv`, with what does not fit reported.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use hhrisk_model::text::{Encoding, TextTable};
+
+use crate::table::OutTable;
+
+/// Why returns could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedbackError {
+    /// A table could not be read.
+    #[error(transparent)]
+    Table(#[from] hhrisk_model::text::TableError),
+    /// A table lacks a column or has a bad value.
+    #[error("{origin}: {message}")]
+    Invalid {
+        /// The table.
+        origin: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+}
+
+/// One department's answer about one household.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Return {
+    /// Where it was read (file or sheet).
+    pub origin: String,
+    /// Line or row.
+    pub line: u64,
+    /// The household.
+    pub household_id: String,
+    /// The answering department.
+    pub department: Option<String>,
+    /// Whether the department found the household in need.
+    pub verified_need: bool,
+    /// What it gave (`education;medical`).
+    pub assistance: Vec<String>,
+}
+
+/// The dispatched households, from a dispatch folder's chain file:
+/// household → departments it was sent to.
+pub fn read_chain(
+    dispatch: &Path,
+    encoding: Encoding,
+) -> Result<BTreeMap<String, Vec<String>>, FeedbackError> {
+    let path = ["chain.csv", "chain.xlsx"]
+        .iter()
+        .map(|f| dispatch.join(f))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| dispatch.join("chain.csv"));
+    let t = TextTable::read(&path, "chain", encoding)?;
+    let (Some(id), Some(depts)) = (t.column("household_id"), t.column("departments")) else {
+        return Err(FeedbackError::Invalid {
+            origin: t.origin.to_string(),
+            message: "not a chain file written by hhrisk dispatch".into(),
+        });
+    };
+    Ok(t.rows
+        .iter()
+        .map(|(_, r)| {
+            let d = r.get(depts).map_or("", String::as_str);
+            (r[id].clone(), d.split(';').filter(|s| !s.is_empty()).map(String::from).collect())
+        })
+        .collect())
+}
+
+/// Reads one returns file (CSV or the first sheet named `returns`, or
+/// named after the department). Columns: `household_id`, `verified_need`
+/// (1/0, 是/否), optional `assistance` and `department`; without a
+/// `department` column the file's name is taken as the department id.
+pub fn read_returns(path: &Path, encoding: Encoding) -> Result<Vec<Return>, FeedbackError> {
+    let t = TextTable::read(path, "returns", encoding)?;
+    let origin = t.origin.to_string();
+    let invalid = |message: String| FeedbackError::Invalid { origin: origin.clone(), message };
+    let (Some(id_at), Some(need_at)) = (t.column("household_id"), t.column("verified_need")) else {
+        return Err(invalid(
+            "line 1 (header): a return needs columns `household_id` and `verified_need` (1 or 0)".into(),
+        ));
+    };
+    let (assist_at, dept_at) = (t.column("assistance"), t.column("department"));
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+    let mut out = Vec::new();
+    for (line, row) in &t.rows {
+        let get = |i: usize| row.get(i).map_or("", String::as_str);
+        let id = get(id_at).to_string();
+        let verified_need = match get(need_at) {
+            "1" | "是" | "yes" | "true" => true,
+            "0" | "否" | "no" | "false" => false,
+            other => {
+                return Err(invalid(format!(
+                    "line {line}, column {} (verified_need), household {id}: \"{other}\" must be 1 or 0",
+                    need_at + 1
+                )))
+            }
+        };
+        out.push(Return {
+            origin: origin.clone(),
+            line: *line,
+            household_id: id,
+            department: dept_at
+                .map(|i| get(i).to_string())
+                .filter(|d| !d.is_empty())
+                .or_else(|| stem.clone()),
+            verified_need,
+            assistance: assist_at
+                .map(|i| get(i))
+                .unwrap_or("")
+                .split([';', '；', ','])
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
+        });
+    }
+    Ok(out)
+}
+
+/// A return that does not fit the dispatch.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Problem {
+    /// `unknown_household`, `conflict` or `unanswered`.
+    pub kind: &'static str,
+    /// The household.
+    pub household_id: String,
+    /// Where (file and line), when a return is at fault.
+    pub at: Option<String>,
+    /// What happened.
+    pub message: String,
+}
+
+/// Returns merged into outcomes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Merged {
+    /// `outcomes.csv`: household_id, verified_need, assistance, batch.
+    pub outcomes: OutTable,
+    /// What did not fit.
+    pub problems: Vec<Problem>,
+}
+
+/// Merges returns. A household is in need when any department that
+/// answered found it so (one that helped has verified the need); two
+/// departments disagreeing is reported as a conflict. Returns for
+/// households never dispatched are reported and left out; dispatched
+/// households nobody answered for are reported and left out (they are not
+/// verified).
+pub fn merge(chain: &BTreeMap<String, Vec<String>>, returns: &[Return], batch: &str) -> Merged {
+    let mut answers: BTreeMap<&str, Vec<&Return>> = BTreeMap::new();
+    let mut problems = Vec::new();
+    for r in returns {
+        if chain.contains_key(&r.household_id) {
+            answers.entry(&r.household_id).or_default().push(r);
+        } else {
+            problems.push(Problem {
+                kind: "unknown_household",
+                household_id: r.household_id.clone(),
+                at: Some(format!("{}: line {}", r.origin, r.line)),
+                message: format!(
+                    "household {} was never dispatched in this batch; check the id, or dispatch it first",
+                    r.household_id
+                ),
+            });
+        }
+    }
+    let mut outcomes = OutTable {
+        header: ["household_id", "verified_need", "assistance", "batch"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        rows: Vec::new(),
+    };
+    for (id, sent_to) in chain {
+        let Some(list) = answers.get(id.as_str()) else {
+            problems.push(Problem {
+                kind: "unanswered",
+                household_id: id.clone(),
+                at: None,
+                message: format!(
+                    "dispatched to {} and nobody answered; it stays unverified",
+                    sent_to.join(", ")
+                ),
+            });
+            continue;
+        };
+        let yes: Vec<String> = list.iter().filter(|r| r.verified_need).map(|r| who(r)).collect();
+        let no: Vec<String> = list.iter().filter(|r| !r.verified_need).map(|r| who(r)).collect();
+        if !yes.is_empty() && !no.is_empty() {
+            problems.push(Problem {
+                kind: "conflict",
+                household_id: id.clone(),
+                at: None,
+                message: format!(
+                    "in need according to {}, not according to {}; recorded as in need, check with the departments",
+                    yes.join(", "),
+                    no.join(", ")
+                ),
+            });
+        }
+        let assistance: BTreeSet<&str> =
+            list.iter().flat_map(|r| r.assistance.iter().map(String::as_str)).collect();
+        outcomes.rows.push(vec![
+            id.clone(),
+            if yes.is_empty() { "0" } else { "1" }.to_string(),
+            assistance.into_iter().collect::<Vec<_>>().join(";"),
+            batch.to_string(),
+        ]);
+    }
+    Merged { outcomes, problems }
+}
+
+fn who(r: &Return) -> String {
+    r.department.clone().unwrap_or_else(|| format!("{} line {}", r.origin, r.line))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ret(id: &str, dept: &str, need: bool, assistance: &[&str]) -> Return {
+        Return {
+            origin: format!("{dept}.csv"),
+            line: 2,
+            household_id: id.into(),
+            department: Some(dept.into()),
+            verified_need: need,
+            assistance: assistance.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn returns_merge_with_conflicts_unknowns_and_silence_reported() {
+        let chain: BTreeMap<String, Vec<String>> = [
+            ("H1".to_string(), vec!["education".to_string(), "medical_security".to_string()]),
+            ("H2".to_string(), vec!["education".to_string()]),
+            ("H3".to_string(), vec!["jobs".to_string()]),
+        ]
+        .into();
+        let returns = vec![
+            ret("H1", "education", true, &["education"]),
+            ret("H1", "medical_security", false, &[]),
+            ret("H2", "education", false, &[]),
+            ret("H9", "education", true, &["education"]),
+        ];
+        let m = merge(&chain, &returns, "2024-Q3");
+        assert_eq!(
+            m.outcomes.rows,
+            vec![vec!["H1", "1", "education", "2024-Q3"], vec!["H2", "0", "", "2024-Q3"]]
+        );
+        let kinds: Vec<(&str, &str)> = m.problems.iter().map(|p| (p.kind, p.household_id.as_str())).collect();
+        assert_eq!(kinds, [("unknown_household", "H9"), ("conflict", "H1"), ("unanswered", "H3")]);
+        assert!(m.problems[1]
+            .message
+            .contains("in need according to education, not according to medical_security"));
+    }
+}

@@ -107,7 +107,7 @@ pub fn read_returns(path: &Path, encoding: Encoding) -> Result<Vec<Return>, Feed
                 .or_else(|| stem.clone()),
             verified_need,
             assistance: assist_at
-                .map(|i| get(i))
+                .map(get)
                 .unwrap_or("")
                 .split([';', '；', ','])
                 .map(str::trim)

@@ -1022,3 +1022,325 @@ fn the_bundled_report_is_what_its_documented_command_makes() {
         }
     }
 }
+
+/// Scores a sample village with the model's default bands into `dir`.
+fn score_village(village: &str, dir: &Path) -> PathBuf {
+    let scores = dir.join(format!("{village}_scores.csv"));
+    hhrisk()
+        .args(["score", "--model"])
+        .arg(model())
+        .arg("--roster")
+        .arg(repo().join("sample_villages").join(village))
+        .arg("--out")
+        .arg(&scores)
+        .assert()
+        .success();
+    scores
+}
+
+/// Whether a text holds an unmasked 18-character resident ID number.
+fn has_full_id(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.windows(18).any(|w| w[..17].iter().all(u8::is_ascii_digit) && (w[17].is_ascii_digit() || w[17] == b'X'))
+}
+
+#[test]
+fn dispatch_sends_each_department_only_its_columns_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let scores = score_village("02_hy", dir.path());
+    let out = dir.path().join("dispatch");
+    hhrisk()
+        .args(["dispatch", "--model"])
+        .arg(model())
+        .arg("--scores")
+        .arg(&scores)
+        .arg("--roster")
+        .arg(repo().join("sample_villages/02_hy"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let (_, scored) = read_csv(&scores);
+    let alerted: BTreeSet<String> =
+        scored.iter().filter(|(_, r)| !r["alert_level"].is_empty()).map(|(k, _)| k.clone()).collect();
+    // the chain has every alerted household once
+    let (_, chain) = read_csv(&out.join("chain.csv"));
+    assert_eq!(chain.keys().cloned().collect::<BTreeSet<_>>(), alerted);
+    // the education office sees schooling, not health
+    let (header, education) = read_csv(&out.join("education.csv"));
+    for private in ["health", "oop_medical", "disability_grade", "medical_insurance"] {
+        assert!(!header.contains(&private.to_string()), "education sees {private}");
+    }
+    assert!(header.contains(&"school".to_string()));
+    // each department's list = the chain's households sent to it
+    for (id, row) in &chain {
+        let sent = row["departments"].split(';').any(|d| d == "education");
+        assert_eq!(sent, education.contains_key(id), "{id}");
+    }
+    // no file holds a full ID number; names are masked
+    for entry in std::fs::read_dir(&out).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        assert!(!has_full_id(&text));
+    }
+    assert!(education.values().all(|r| r["masking"] == "masked"));
+    let members = &education.values().find(|r| !r["members"].is_empty()).unwrap()["members"];
+    assert!(members.contains("420921********") && members.contains('*'), "{members}");
+
+    // --unmasked must be asked for, and says so in every row
+    let open = dir.path().join("open");
+    hhrisk()
+        .args(["dispatch", "--unmasked", "--model"])
+        .arg(model())
+        .arg("--scores")
+        .arg(&scores)
+        .arg("--roster")
+        .arg(repo().join("sample_villages/02_hy"))
+        .arg("--out")
+        .arg(&open)
+        .assert()
+        .success()
+        .stderr(contains("full ID numbers"));
+    let text = std::fs::read_to_string(open.join("education.csv")).unwrap();
+    assert!(has_full_id(&text));
+    let (_, rows) = read_csv(&open.join("education.csv"));
+    assert!(rows.values().all(|r| r["masking"].starts_with("UNMASKED")));
+}
+
+#[test]
+fn feedback_turns_returns_into_outcomes_that_evaluate_measures() {
+    let dir = tempfile::tempdir().unwrap();
+    let scores = score_village("03_cg", dir.path());
+    let village = repo().join("sample_villages/03_cg");
+    for format in ["csv", "xlsx"] {
+        let out = dir.path().join(format!("dispatch_{format}"));
+        hhrisk()
+            .args(["dispatch", "--format", format, "--batch", "2024-Q3", "--model"])
+            .arg(model())
+            .arg("--scores")
+            .arg(&scores)
+            .arg("--roster")
+            .arg(&village)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .success();
+        assert!(out.join(format!("chain.{format}")).is_file());
+    }
+    // Each department answers for the households on its list with the
+    // village's verified outcome; the education office also names a
+    // household it was never sent, and answers in a workbook.
+    let (_, truth) = read_csv(&village.join("outcomes.csv"));
+    let (_, chain) = read_csv(&dir.path().join("dispatch_csv/chain.csv"));
+    let mut returns = Vec::new();
+    let departments: BTreeSet<String> = chain
+        .values()
+        .flat_map(|r| r["departments"].split(';').map(String::from).collect::<Vec<_>>())
+        .filter(|d| !d.is_empty())
+        .collect();
+    for dept in &departments {
+        let (_, list) = read_csv(&dir.path().join(format!("dispatch_csv/{dept}.csv")));
+        let mut rows: Vec<[String; 3]> =
+            list.keys().map(|id| [id.clone(), truth[id]["verified_need"].clone(), dept.clone()]).collect();
+        if dept == "education" {
+            rows.push(["CG999999".into(), "1".into(), dept.clone()]);
+            let path = dir.path().join("education.xlsx");
+            let mut book = rust_xlsxwriter::Workbook::new();
+            let sheet = book.add_worksheet().set_name("returns").unwrap();
+            for (c, h) in ["household_id", "verified_need", "department"].iter().enumerate() {
+                sheet.write_string(0, c as u16, *h).unwrap();
+            }
+            for (r, row) in rows.iter().enumerate() {
+                sheet.write_string(r as u32 + 1, 0, &row[0]).unwrap();
+                sheet.write_number(r as u32 + 1, 1, row[1].parse::<f64>().unwrap()).unwrap();
+                sheet.write_string(r as u32 + 1, 2, &row[2]).unwrap();
+            }
+            book.save(&path).unwrap();
+            returns.push(path);
+        } else {
+            let path = dir.path().join(format!("{dept}.csv"));
+            let text: String = std::iter::once("household_id,verified_need,department\n".to_string())
+                .chain(rows.iter().map(|r| format!("{},{},{}\n", r[0], r[1], r[2])))
+                .collect();
+            std::fs::write(&path, text).unwrap();
+            returns.push(path);
+        }
+    }
+    let outcomes = dir.path().join("outcomes.csv");
+    hhrisk()
+        .args(["feedback", "--dispatch"])
+        .arg(dir.path().join("dispatch_xlsx"))
+        .arg("--returns")
+        .args(&returns)
+        .arg("--out")
+        .arg(&outcomes)
+        .assert()
+        .success()
+        .stderr(
+            contains("unknown_household: household CG999999 (")
+                .and(contains("education.xlsx [sheet returns]: line")),
+        );
+    let (header, merged) = read_csv(&outcomes);
+    assert_eq!(header, ["household_id", "verified_need", "assistance", "batch"]);
+    assert_eq!(
+        merged.keys().cloned().collect::<BTreeSet<_>>(),
+        chain.keys().cloned().collect::<BTreeSet<_>>()
+    );
+    assert!(merged.values().all(|r| r["batch"] == "2024-Q3"));
+
+    // the loop closes: evaluate measures the batch from the merged outcomes
+    let output = hhrisk()
+        .args(["evaluate", "--json", "--scores"])
+        .arg(&scores)
+        .arg("--outcomes")
+        .arg(&outcomes)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let (alerts, true_alerts) = alerts_against_outcomes(&scores, &village.join("outcomes.csv"));
+    assert_eq!((v["alerts"].as_u64(), v["verified"].as_u64()), (Some(alerts), Some(true_alerts)));
+    assert_eq!(v["recall"], serde_json::Value::Null, "only alerts were verified");
+    assert_eq!(v["by_batch"][0]["name"], "2024-Q3");
+}
+
+#[test]
+fn gbk_bom_and_workbook_rosters_score_like_the_utf8_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let village = repo().join("sample_villages/01_bys");
+    let reference = std::fs::read(score_village("01_bys", dir.path())).unwrap();
+    let score = |roster: &Path, name: &str| {
+        let out = dir.path().join(name);
+        hhrisk()
+            .args(["score", "--model"])
+            .arg(model())
+            .arg("--roster")
+            .arg(roster)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .success();
+        std::fs::read(out).unwrap()
+    };
+    for (kind, encode) in [
+        ("gbk", (|t: &str| encoding_rs::GBK.encode(t).0.into_owned()) as fn(&str) -> Vec<u8>),
+        ("bom", |t: &str| [&[0xEF, 0xBB, 0xBF][..], t.as_bytes()].concat()),
+    ] {
+        let roster = dir.path().join(kind);
+        std::fs::create_dir_all(&roster).unwrap();
+        for file in ["households.csv", "members.csv"] {
+            let text = std::fs::read_to_string(village.join(file)).unwrap();
+            std::fs::write(roster.join(file), encode(&text)).unwrap();
+        }
+        assert!(score(&roster, &format!("{kind}.csv")) == reference, "{kind}");
+    }
+
+    // the same roster as a workbook, numbers as numbers
+    let book_path = dir.path().join("roster.xlsx");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    for sheet_name in ["households", "members"] {
+        let mut r = csv::Reader::from_path(village.join(format!("{sheet_name}.csv"))).unwrap();
+        let sheet = book.add_worksheet().set_name(sheet_name).unwrap();
+        for (c, h) in r.headers().unwrap().iter().enumerate() {
+            sheet.write_string(0, c as u16, h).unwrap();
+        }
+        for (i, rec) in r.records().enumerate() {
+            for (c, cell) in rec.unwrap().iter().enumerate() {
+                let row = i as u32 + 1;
+                match cell.parse::<f64>() {
+                    Ok(v) if cell.len() < 15 => sheet.write_number(row, c as u16, v).unwrap(),
+                    _ => sheet.write_string(row, c as u16, cell).unwrap(),
+                };
+            }
+        }
+    }
+    book.save(&book_path).unwrap();
+    assert!(score(&book_path, "xlsx.csv") == reference);
+
+    // --bom writes a byte-order mark for Excel
+    let out = dir.path().join("bom_out.csv");
+    hhrisk()
+        .args(["score", "--bom", "--model"])
+        .arg(model())
+        .arg("--roster")
+        .arg(&village)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let bytes = std::fs::read(&out).unwrap();
+    assert!(bytes.starts_with(&[0xEF, 0xBB, 0xBF]) && bytes[3..] == reference[..]);
+}
+
+#[test]
+fn diff_reports_changes_gradual_exit_and_drift() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = repo().join("sample_villages/02_hy");
+    let edit = |name: &str, f: &dyn Fn(&mut Vec<Vec<String>>)| {
+        let new = dir.path().join(name);
+        std::fs::create_dir_all(&new).unwrap();
+        std::fs::copy(old.join("members.csv"), new.join("members.csv")).unwrap();
+        let mut r = csv::Reader::from_path(old.join("households.csv")).unwrap();
+        let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+        let mut rows: Vec<Vec<String>> = vec![header];
+        rows.extend(r.records().map(|rec| rec.unwrap().iter().map(String::from).collect()));
+        f(&mut rows);
+        let mut w = csv::Writer::from_path(new.join("households.csv")).unwrap();
+        for row in rows {
+            w.write_record(row).unwrap();
+        }
+        w.flush().unwrap();
+        new
+    };
+    // HY000001 (no alert, per-capita score 2) is found to live in a house
+    // graded D, a trigger item; the first dibao household leaves dibao
+    let new = edit("month2", &|rows| {
+        let at = |name: &str| rows[0].iter().position(|h| h == name).unwrap();
+        let (house, class) = (at("house_safety"), at("class"));
+        rows[1][house] = "D".into();
+        let dibao = rows.iter().position(|r| r[class] == "dibao").unwrap();
+        rows[dibao][class] = "monitored".into();
+    });
+    let output = hhrisk()
+        .args(["diff", "--json", "--model"])
+        .arg(model())
+        .arg("--old")
+        .arg(&old)
+        .arg("--new")
+        .arg(&new)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    // H02 (12 points, a trigger) raises it to the trigger band, orange
+    let first = v["changes"].as_array().unwrap().iter().find(|c| c["household_id"] == "HY000001").unwrap();
+    assert_eq!(first["kind"], "entered");
+    assert_eq!(first["new_level"], "orange");
+    assert_eq!(first["items_added"], serde_json::json!(["H02"]));
+    assert_eq!(v["gradual_exit"].as_array().unwrap().len(), 1);
+    assert!(v["gradual_exit"][0]["note"].as_str().unwrap().contains("365 days"));
+    assert_eq!(v["drift"][0]["quantity"], "per_capita_score");
+    assert_eq!(v["drift"][0]["level"], "stable");
+
+    // halve every income: the population no longer looks like the sample
+    let poorer = edit("poorer", &|rows| {
+        let income = rows[0].iter().position(|h| h == "annual_net_income").unwrap();
+        for row in rows.iter_mut().skip(1) {
+            row[income] = format!("{}", row[income].parse::<f64>().unwrap() * 0.3);
+        }
+    });
+    hhrisk()
+        .args(["diff", "--model"])
+        .arg(model())
+        .arg("--old")
+        .arg(&old)
+        .arg("--new")
+        .arg(&poorer)
+        .arg("--samples")
+        .arg(repo().join("sample_villages"))
+        .arg("--changes")
+        .arg(dir.path().join("changes.csv"))
+        .assert()
+        .success()
+        .stdout(contains("drift against the calibration sample"))
+        .stderr(contains("recalibrate"));
+    let (_, changes) = read_csv(&dir.path().join("changes.csv"));
+    assert!(changes.values().filter(|c| c["change"] == "entered").count() > 20);
+}

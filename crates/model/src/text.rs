@@ -182,12 +182,12 @@ impl Table {
                 .rows()
                 .enumerate()
                 .map(|(i, row)| {
+                    // every row as wide as the sheet's used range: empty
+                    // trailing cells are empty fields, as in a CSV export
                     let fields: Vec<String> = row.iter().map(cell_text).collect();
-                    // trailing empty cells are not fields
-                    let used = fields.iter().rposition(|f| !f.is_empty()).map_or(0, |p| p + 1);
-                    (first + i as u64 + 1, csv::ByteRecord::from(fields[..used].to_vec()))
+                    (first + i as u64 + 1, csv::ByteRecord::from(fields))
                 })
-                .filter(|(_, r)| !r.is_empty())
+                .filter(|(_, r)| r.iter().any(|f| !f.is_empty()))
                 .collect();
             return Ok((Table::Sheet(rows.into_iter()), origin));
         }

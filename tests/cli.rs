@@ -280,6 +280,18 @@ fn bad_rosters() -> Vec<BadRoster> {
             refused: 1,
         },
         BadRoster {
+            name: "mistyped ID number",
+            edit: |_, m| *m = m.replace("420921195703150112", "420921195703150113"),
+            message: "members.csv: line 2, column 2 (person_id), household H001, person 420921********0113: person_id 420921********0113 has a wrong check character (3 instead of 2)",
+            refused: 1,
+        },
+        BadRoster {
+            name: "age that contradicts the ID number",
+            edit: |_, m| *m = m.replace(",张一,head,67,", ",张一,head,76,"),
+            message: "members.csv: line 2, column 5 (age), household H001, person 420921********0112: 76 does not match the ID number (67 years on 2024-06-30)",
+            refused: 1,
+        },
+        BadRoster {
             name: "member without household",
             edit: |_, m| *m = m.replace("H006,42092119940315171X", "H099,42092119940315171X"),
             message: "members.csv: line 18, household H099, person 420921********171X: household H099 is not in households.csv",

@@ -70,8 +70,7 @@ impl Column {
     /// and how to fix it.
     pub fn parse_cell(&self, text: &str, missing: &[String]) -> Result<f64, String> {
         let text = text.trim();
-        let markers = self.missing_values.as_deref().unwrap_or(missing);
-        if text.is_empty() || markers.iter().any(|m| m == text) {
+        if self.is_missing(text, missing) {
             return self.default.ok_or_else(|| {
                 format!(
                     "value is missing{}; fill it in, or give column `{}` a `default` in the model",
@@ -123,6 +122,12 @@ impl Column {
             },
         };
         self.check_range(value).map(|()| value)
+    }
+
+    /// Whether a cell's text means "missing" for this column.
+    pub fn is_missing(&self, text: &str, missing: &[String]) -> bool {
+        let text = text.trim();
+        text.is_empty() || self.missing_values.as_deref().unwrap_or(missing).iter().any(|m| m == text)
     }
 
     /// Whether a value lies in the declared range; the error says which.

@@ -47,6 +47,25 @@ pub struct Model {
     pub items: Vec<Item>,
     /// The default warning bands, before any calibration.
     pub bands: Bands,
+    /// How person ids are checked, and what they fill or check.
+    pub identity: Option<Identity>,
+}
+
+/// Person ids that are resident ID numbers: their form and check digit
+/// are verified, and the birth date and sex they carry fill or check the
+/// declared age and sex columns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Identity {
+    /// `fill` missing ages and sexes from the ID number, or `check` them
+    /// against it.
+    pub fill: bool,
+    /// Index into [`Model::columns`] of the age column (whole years).
+    pub age_column: Option<usize>,
+    /// Index into [`Model::columns`] of the sex column (a category with
+    /// values `M`/`F` or `男`/`女`).
+    pub sex_column: Option<usize>,
+    /// Day number on which ages are counted.
+    pub as_of: i32,
 }
 
 /// Model metadata.
@@ -493,6 +512,7 @@ fn build(raw: RawModel, src: &SourceFile, problems: &mut Vec<Problem>) -> Model 
     let mut seen = HashSet::new();
     problems.retain(|p| seen.insert((p.line, p.column, p.message.clone())));
 
+    let identity = raw.identity.and_then(|i| check_identity(i, src, &columns, &parameters, problems));
     Model {
         path: src.path.clone(),
         meta,
@@ -504,7 +524,80 @@ fn build(raw: RawModel, src: &SourceFile, problems: &mut Vec<Problem>) -> Model 
         derived,
         items,
         bands,
+        identity,
     }
+}
+
+fn check_identity(
+    raw: crate::raw::RawIdentity,
+    src: &SourceFile,
+    columns: &[Column],
+    parameters: &[Parameter],
+    problems: &mut Vec<Problem>,
+) -> Option<Identity> {
+    let context = "identity";
+    match raw.person_id.as_ref().map(|p| p.get_ref().as_str()) {
+        Some("resident_id") => {}
+        Some(other) => {
+            let at = raw.person_id.as_ref().map_or(0, |p| p.span().start);
+            problems.push(src.problem(
+                at,
+                context,
+                format!("person_id is \"resident_id\" (18-character ID numbers), not \"{other}\""),
+            ));
+            return None;
+        }
+        None => return None,
+    }
+    let fill = match raw.derived.as_ref().map(|d| d.get_ref().as_str()) {
+        None | Some("check") => false,
+        Some("fill") => true,
+        Some(other) => {
+            let at = raw.derived.as_ref().map_or(0, |d| d.span().start);
+            problems.push(src.problem(
+                at,
+                context,
+                format!("derived is \"check\" or \"fill\", not \"{other}\""),
+            ));
+            false
+        }
+    };
+    let mut member_column = |key: &Option<Spanned<String>>, ok: &dyn Fn(&ColumnType) -> bool, want: &str| {
+        let key = key.as_ref()?;
+        match columns.iter().position(|c| c.name == *key.get_ref() && c.file == Scope::Member && ok(&c.ty)) {
+            Some(i) => Some(i),
+            None => {
+                problems.push(src.problem(
+                    key.span().start,
+                    context,
+                    format!("\"{}\" is not a declared member column of type {want}", key.get_ref()),
+                ));
+                None
+            }
+        }
+    };
+    let age_column = member_column(&raw.age_column, &|t| *t == ColumnType::Integer, "integer");
+    let sexes = |t: &ColumnType| matches!(t, ColumnType::Category(v) if (v.contains(&"M".to_string()) && v.contains(&"F".to_string())) || (v.contains(&"男".to_string()) && v.contains(&"女".to_string())));
+    let sex_column = member_column(&raw.sex_column, &sexes, "category with values M and F (or 男 and 女)");
+    let as_of = match &raw.as_of {
+        Some(d) => datetime_days(d.get_ref()).or_else(|| {
+            problems.push(src.problem(d.span().start, context, "as_of is a plain date, like 2024-06-30"));
+            None
+        })?,
+        None => match parameters.iter().find(|p| p.name == "assessment_date" && p.kind == "date") {
+            Some(p) => p.value as i32,
+            None if age_column.is_some() => {
+                problems.push(src.problem(
+                    0,
+                    context,
+                    "ages need a date to count from: give `as_of`, or an `assessment_date` parameter",
+                ));
+                return None;
+            }
+            None => 0,
+        },
+    };
+    Some(Identity { fill, age_column, sex_column, as_of })
 }
 
 fn check_column(

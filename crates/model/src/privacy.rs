@@ -24,6 +24,42 @@ pub fn mask_name(name: &str) -> String {
     }
 }
 
+/// What a resident ID number says: birth date (day number) and sex, or
+/// why it is not a valid number (form, date or check character, by GB
+/// 11643).
+pub fn parse_resident_id(id: &str) -> Result<(i32, bool), String> {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let b = id.as_bytes();
+    if b.len() != 18
+        || !b[..17].iter().all(u8::is_ascii_digit)
+        || !(b[17].is_ascii_digit() || b[17] == b'X' || b[17] == b'x')
+    {
+        return Err("is not an 18-character resident ID number (17 digits, then a digit or X)".into());
+    }
+    let sum: u32 = b[..17].iter().zip(WEIGHTS).map(|(d, w)| u32::from(d - b'0') * w).sum();
+    let check = b"10X98765432"[(sum % 11) as usize];
+    if b[17].to_ascii_uppercase() != check {
+        return Err(format!(
+            "has a wrong check character ({} instead of {}): a digit was mistyped",
+            b[17] as char, check as char
+        ));
+    }
+    let born = crate::date::days_from_civil(
+        id[6..10].parse().unwrap_or(0),
+        id[10..12].parse().unwrap_or(0),
+        id[12..14].parse().unwrap_or(0),
+    )
+    .ok_or_else(|| "holds no valid birth date (digits 7 to 14)".to_string())?;
+    Ok((born, (b[16] - b'0') % 2 == 1))
+}
+
+/// Full years from birth day `born` to day `on`.
+pub fn age_on(born: i32, on: i32) -> i64 {
+    let (by, bm, bd) = crate::date::civil_from_days(born);
+    let (y, m, d) = crate::date::civil_from_days(on);
+    i64::from(y - by) - i64::from((m, d) < (bm, bd))
+}
+
 /// Whether a key has the shape of a mainland resident ID number.
 pub fn looks_like_id(key: &str) -> bool {
     let b = key.as_bytes();
@@ -43,6 +79,16 @@ mod tests {
         assert_eq!(mask_id("P0001"), "P0001");
         assert_eq!(mask_id("4209211990010112345"), "4209211990010112345");
         assert_eq!(mask_name("张三丰"), "张**");
+        // GB 11643's worked example
+        let (born, male) = parse_resident_id("11010519491231002X").unwrap();
+        assert_eq!((crate::date::format_date(born), male), ("1949-12-31".to_string(), false));
+        assert_eq!(age_on(born, crate::date::parse_date("2024-06-30").unwrap()), 74);
+        assert_eq!(age_on(born, crate::date::parse_date("2024-12-31").unwrap()), 75);
+        assert!(parse_resident_id("110105194912310021")
+            .unwrap_err()
+            .contains("check character (1 instead of X)"));
+        assert!(parse_resident_id("11010519491331002X").is_err());
+        assert!(parse_resident_id("P0001").unwrap_err().contains("18-character"));
         assert_eq!(mask_name(""), "");
     }
 }

@@ -23,6 +23,18 @@ pub(crate) struct RawModel {
     pub items: Vec<RawItem>,
     #[serde(default)]
     pub bands: Option<RawBands>,
+    #[serde(default)]
+    pub identity: Option<RawIdentity>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawIdentity {
+    pub person_id: Option<Spanned<String>>,
+    pub derived: Option<Spanned<String>>,
+    pub age_column: Option<Spanned<String>>,
+    pub sex_column: Option<Spanned<String>>,
+    pub as_of: Option<Spanned<Datetime>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -12,9 +12,11 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::column::Column;
+use crate::column::ColumnType;
+use crate::date::format_date;
 use crate::expr::{Inputs, Scope};
 use crate::model::Model;
-use crate::privacy::mask_id;
+use crate::privacy::{age_on, mask_id, parse_resident_id};
 
 /// A problem that makes a roster file unreadable as a whole.
 #[derive(Debug, thiserror::Error)]
@@ -331,11 +333,60 @@ impl Table {
                     Some(Err(_)) => table.issues.push(issue(Some(i), not_utf8())),
                 }
             }
+            // what the person's ID number says, when the model checks them
+            let identity = match (&model.identity, file) {
+                (Some(identity), Scope::Member) if !key.is_empty() => match parse_resident_id(&key) {
+                    Ok(said) => Some((identity, said)),
+                    Err(message) => {
+                        table
+                            .issues
+                            .push(issue(Some(key_at), format!("person_id {} {message}", shown_key(&key))));
+                        None
+                    }
+                },
+                _ => None,
+            };
             for (column, &i) in declared.iter().zip(&at) {
-                let value = match text(i) {
-                    Some(Ok(cell)) => column.parse_cell(cell, &model.missing_values),
-                    Some(Err(_)) => Err(not_utf8()),
-                    None => Err("the row ends before this column".to_string()),
+                let derived = identity.and_then(|(id, (born, male))| {
+                    let index = model.columns.iter().position(|c| std::ptr::eq(c, *column));
+                    if index.is_some() && index == id.age_column {
+                        Some((
+                            id,
+                            age_on(born, id.as_of) as f64,
+                            format!("{} years on {}", age_on(born, id.as_of), format_date(id.as_of)),
+                        ))
+                    } else if index.is_some() && index == id.sex_column {
+                        let ColumnType::Category(values) = &column.ty else { return None };
+                        let code = values.iter().position(|v| {
+                            v == if male { "M" } else { "F" } || v == if male { "男" } else { "女" }
+                        })?;
+                        Some((id, code as f64, (if male { "male" } else { "female" }).to_string()))
+                    } else {
+                        None
+                    }
+                });
+                let value = match (text(i), derived.as_ref()) {
+                    (Some(Ok(cell)), Some((id, v, _)))
+                        if id.fill && column.is_missing(cell, &model.missing_values) =>
+                    {
+                        Ok(*v)
+                    }
+                    (Some(Ok(cell)), Some((_, v, said))) => {
+                        column.parse_cell(cell, &model.missing_values).and_then(|got| {
+                            if got == *v {
+                                Ok(got)
+                            } else {
+                                Err(format!(
+                                "{} does not match the ID number ({said}); correct the {} or the ID number",
+                                column.format_value(got),
+                                column.name
+                            ))
+                            }
+                        })
+                    }
+                    (Some(Ok(cell)), None) => column.parse_cell(cell, &model.missing_values),
+                    (Some(Err(_)), _) => Err(not_utf8()),
+                    (None, _) => Err("the row ends before this column".to_string()),
                 };
                 match value {
                     Ok(v) => table.values.push(v),
@@ -639,6 +690,58 @@ department = "d"
             "{messages:?}"
         );
         assert!(messages[0].contains("--encoding gbk"), "{messages:?}");
+    }
+
+    #[test]
+    fn resident_ids_are_checked_and_fill_or_check_age_and_sex() {
+        let identity = r#"
+[[columns]]
+name = "sex"
+file = "members"
+type = "category"
+values = ["M", "F"]
+[identity]
+person_id = "resident_id"
+age_column = "age"
+sex_column = "sex"
+as_of = 2024-06-30
+"#;
+        // 11010519491231002X: GB 11643's example, a woman born 1949-12-31,
+        // 74 on 2024-06-30. 110105194912310021: a wrong check character.
+        let dir = std::env::temp_dir().join(format!("hhrisk-identity-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("households.csv"), "household_id,village,income\nH1,x,5\nH2,x,5\nH3,x,5\n")
+            .unwrap();
+        // 110105194912310046: another woman born that day (sequence 004).
+        let members = "household_id,person_id,age,sex\nH1,11010519491231002X,74,F\nH2,110105194912310021,74,F\nH3,110105194912310046,70,M\n";
+        std::fs::write(dir.join("members.csv"), members).unwrap();
+        let model = Model::from_toml(&format!("{MODEL}{identity}"), "m.toml").unwrap();
+        let r = Roster::read(&model, &dir, &ReadOptions::default()).unwrap();
+        let messages: Vec<String> = r.issues.iter().map(ToString::to_string).collect();
+        assert!(messages.iter().any(|m| m.contains("line 3, column 2 (person_id), household H2, person 110105********0021: person_id 110105********0021 has a wrong check character (1 instead of X)")), "{messages:#?}");
+        assert!(
+            messages.iter().any(|m| m.contains("line 4, column 3 (age), household H3")
+                && m.contains("70 does not match the ID number (74 years on 2024-06-30)")),
+            "{messages:#?}"
+        );
+        assert!(
+            messages.iter().any(|m| m.contains("line 4, column 4 (sex)")
+                && m.contains("M does not match the ID number (female)")),
+            "{messages:#?}"
+        );
+        assert_eq!(r.households.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(), ["H1"]);
+
+        // fill: empty ages and sexes come from the ID number
+        std::fs::write(dir.join("members.csv"), "household_id,person_id,age,sex\nH1,11010519491231002X,,\nH2,110105194912310046,74,F\nH3,110105194912310062,74,F\n").unwrap();
+        let model = Model::from_toml(
+            &format!("{MODEL}{}", identity.replace("as_of", "derived = \"fill\"\nas_of")),
+            "m.toml",
+        )
+        .unwrap();
+        let r = Roster::read(&model, &dir, &ReadOptions::default()).unwrap();
+        let h1 = r.households.iter().find(|h| h.id == "H1").expect("H1 filled");
+        assert_eq!(r.inputs(h1).members, &[74.0, 1.0]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

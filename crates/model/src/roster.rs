@@ -229,14 +229,48 @@ struct Row {
     ok: bool,
 }
 
-impl Table {
-    fn read(
-        model: &Model,
+/// How a declared column is checked against what a resident ID number says.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum FromId {
+    Age,
+    Sex { male: f64, female: f64 },
+}
+
+/// The keys of one row read.
+pub(crate) struct RowKeys {
+    pub line: u64,
+    pub household: String,
+    pub key: String,
+    pub ok: bool,
+}
+
+/// Reads the rows of one roster table (households or members), checking
+/// every declared cell; the header is checked once, when it opens.
+pub(crate) struct RowReader<'m> {
+    model: &'m Model,
+    file: Scope,
+    unmasked: bool,
+    source: crate::text::Table,
+    origin: crate::text::Origin,
+    pub path: String,
+    names: Vec<String>,
+    id_at: usize,
+    key_at: usize,
+    key_name: &'static str,
+    declared: Vec<&'m Column>,
+    at: Vec<usize>,
+    from_id: Vec<Option<FromId>>,
+    record: csv::ByteRecord,
+}
+
+impl<'m> RowReader<'m> {
+    pub fn open(
+        model: &'m Model,
         path: &Path,
         sheet: &str,
         file: Scope,
         options: &ReadOptions,
-    ) -> Result<Table, RosterError> {
+    ) -> Result<Self, RosterError> {
         let (mut source, origin) = crate::text::Table::open(path, sheet, options.encoding)?;
         let shown = origin.to_string();
         let mut header = csv::ByteRecord::new();
@@ -277,126 +311,174 @@ impl Table {
         let declared: Vec<&Column> = model.columns_of(file).collect();
         let needed_by = format!("model {} declares", model.path);
         let at: Vec<usize> = declared.iter().map(|c| find(&c.name, &needed_by)).collect::<Result<_, _>>()?;
-
-        let mut table = Table {
+        let from_id = declared
+            .iter()
+            .map(|column| {
+                let identity = model.identity.as_ref().filter(|_| file == Scope::Member)?;
+                let index = model.columns.iter().position(|c| std::ptr::eq(c, *column));
+                if index.is_some() && index == identity.age_column {
+                    return Some(FromId::Age);
+                }
+                if index.is_some() && index == identity.sex_column {
+                    let ColumnType::Category(values) = &column.ty else { return None };
+                    let code =
+                        |a: &str, b: &str| values.iter().position(|v| v == a || v == b).map(|i| i as f64);
+                    return Some(FromId::Sex { male: code("M", "男")?, female: code("F", "女")? });
+                }
+                None
+            })
+            .collect();
+        Ok(RowReader {
+            model,
+            file,
+            unmasked: options.unmasked,
+            source,
+            origin,
             path: shown,
-            stride: declared.len(),
-            values: Vec::new(),
-            rows: Vec::new(),
-            issues: Vec::new(),
+            names,
+            id_at,
+            key_at,
+            key_name,
+            declared,
+            at,
+            from_id,
+            record: csv::ByteRecord::new(),
+        })
+    }
+
+    /// Number of declared columns (the length of a row of values).
+    pub fn stride(&self) -> usize {
+        self.declared.len()
+    }
+
+    /// Reads the next row: its values are appended to `values` (NaN where a
+    /// cell is refused), its problems to `issues`.
+    pub fn next(
+        &mut self,
+        values: &mut Vec<f64>,
+        issues: &mut Vec<Issue>,
+    ) -> Result<Option<RowKeys>, RosterError> {
+        let Some(line) = self.source.next(&mut self.record, &self.origin)? else { return Ok(None) };
+        let (model, file, record, names) = (self.model, self.file, &self.record, &self.names);
+        let text = |i: usize| record.get(i).map(|b| std::str::from_utf8(b).map(str::trim));
+        let household = match text(self.id_at) {
+            Some(Ok(id)) => id.to_string(),
+            _ => String::new(),
         };
-        let mut record = csv::ByteRecord::new();
-        while let Some(line) = source.next(&mut record, &origin)? {
-            let text = |i: usize| record.get(i).map(|b| std::str::from_utf8(b).map(str::trim));
-            let household = match text(id_at) {
-                Some(Ok(id)) => id.to_string(),
-                _ => String::new(),
-            };
-            let key = match text(key_at) {
-                Some(Ok(k)) => k.to_string(),
-                _ => String::new(),
-            };
-            let shown_key = |k: &str| {
-                if options.unmasked {
-                    k.to_string()
-                } else {
-                    mask_id(k)
-                }
-            };
-            let issue = |column: Option<usize>, message: String| Issue {
-                file: table.path.clone(),
-                line,
-                column: column.map(|i| (i + 1, names[i].clone())),
-                household_id: (!household.is_empty()).then(|| household.clone()),
-                household_line: None,
-                person_id: (file == Scope::Member && !key.is_empty()).then(|| shown_key(&key)),
-                message,
-            };
-            let before = table.issues.len();
-            if record.len() != names.len() {
-                table.issues.push(issue(
-                    None,
-                    format!(
-                        "the row has {} fields but the header has {}; check for a stray or missing delimiter",
-                        record.len(),
-                        names.len()
-                    ),
-                ));
+        let key = match text(self.key_at) {
+            Some(Ok(k)) => k.to_string(),
+            _ => String::new(),
+        };
+        let unmasked = self.unmasked;
+        let shown_key = |k: &str| if unmasked { k.to_string() } else { mask_id(k) };
+        let path = &self.path;
+        let issue = |column: Option<usize>, message: String| Issue {
+            file: path.clone(),
+            line,
+            column: column.map(|i| (i + 1, names[i].clone())),
+            household_id: (!household.is_empty()).then(|| household.clone()),
+            household_line: None,
+            person_id: (file == Scope::Member && !key.is_empty()).then(|| shown_key(&key)),
+            message,
+        };
+        let before = issues.len();
+        if record.len() != names.len() {
+            issues.push(issue(
+                None,
+                format!(
+                    "the row has {} fields but the header has {}; check for a stray or missing delimiter",
+                    record.len(),
+                    names.len()
+                ),
+            ));
+        }
+        for (i, what) in [(self.id_at, "household_id"), (self.key_at, self.key_name)] {
+            match text(i) {
+                Some(Ok(v)) if !v.is_empty() || what == "village" => {}
+                Some(Ok(_)) | None => issues.push(issue(
+                    Some(i).filter(|&i| i < record.len()),
+                    format!("`{what}` is empty; every row needs one"),
+                )),
+                Some(Err(_)) => issues.push(issue(Some(i), not_utf8())),
             }
-            for (i, what) in [(id_at, "household_id"), (key_at, key_name)] {
-                match text(i) {
-                    Some(Ok(v)) if !v.is_empty() || what == "village" => {}
-                    Some(Ok(_)) | None => table.issues.push(issue(
-                        Some(i).filter(|&i| i < record.len()),
-                        format!("`{what}` is empty; every row needs one"),
-                    )),
-                    Some(Err(_)) => table.issues.push(issue(Some(i), not_utf8())),
+        }
+        // what the person's ID number says, when the model checks them
+        let identity = match (&model.identity, file) {
+            (Some(identity), Scope::Member) if !key.is_empty() => match parse_resident_id(&key) {
+                Ok(said) => Some((identity, said)),
+                Err(message) => {
+                    issues.push(issue(Some(self.key_at), format!("person_id {} {message}", shown_key(&key))));
+                    None
                 }
-            }
-            // what the person's ID number says, when the model checks them
-            let identity = match (&model.identity, file) {
-                (Some(identity), Scope::Member) if !key.is_empty() => match parse_resident_id(&key) {
-                    Ok(said) => Some((identity, said)),
-                    Err(message) => {
-                        table
-                            .issues
-                            .push(issue(Some(key_at), format!("person_id {} {message}", shown_key(&key))));
-                        None
-                    }
-                },
+            },
+            _ => None,
+        };
+        for ((column, &i), from_id) in self.declared.iter().zip(&self.at).zip(&self.from_id) {
+            let derived = match (identity, from_id) {
+                (Some((id, (born, _))), Some(FromId::Age)) => Some((
+                    id,
+                    age_on(born, id.as_of) as f64,
+                    format!("{} years on {}", age_on(born, id.as_of), format_date(id.as_of)),
+                )),
+                (Some((id, (_, male))), Some(FromId::Sex { male: m, female: f })) => {
+                    Some((id, if male { *m } else { *f }, (if male { "male" } else { "female" }).to_string()))
+                }
                 _ => None,
             };
-            for (column, &i) in declared.iter().zip(&at) {
-                let derived = identity.and_then(|(id, (born, male))| {
-                    let index = model.columns.iter().position(|c| std::ptr::eq(c, *column));
-                    if index.is_some() && index == id.age_column {
-                        Some((
-                            id,
-                            age_on(born, id.as_of) as f64,
-                            format!("{} years on {}", age_on(born, id.as_of), format_date(id.as_of)),
-                        ))
-                    } else if index.is_some() && index == id.sex_column {
-                        let ColumnType::Category(values) = &column.ty else { return None };
-                        let code = values.iter().position(|v| {
-                            v == if male { "M" } else { "F" } || v == if male { "男" } else { "女" }
-                        })?;
-                        Some((id, code as f64, (if male { "male" } else { "female" }).to_string()))
-                    } else {
-                        None
-                    }
-                });
-                let value = match (text(i), derived.as_ref()) {
-                    (Some(Ok(cell)), Some((id, v, _)))
-                        if id.fill && column.is_missing(cell, &model.missing_values) =>
-                    {
-                        Ok(*v)
-                    }
-                    (Some(Ok(cell)), Some((_, v, said))) => {
-                        column.parse_cell(cell, &model.missing_values).and_then(|got| {
-                            if got == *v {
-                                Ok(got)
-                            } else {
-                                Err(format!(
+            let value = match (text(i), derived.as_ref()) {
+                (Some(Ok(cell)), Some((id, v, _)))
+                    if id.fill && column.is_missing(cell, &model.missing_values) =>
+                {
+                    Ok(*v)
+                }
+                (Some(Ok(cell)), Some((_, v, said))) => {
+                    column.parse_cell(cell, &model.missing_values).and_then(|got| {
+                        if got == *v {
+                            Ok(got)
+                        } else {
+                            Err(format!(
                                 "{} does not match the ID number ({said}); correct the {} or the ID number",
                                 column.format_value(got),
                                 column.name
                             ))
-                            }
-                        })
-                    }
-                    (Some(Ok(cell)), None) => column.parse_cell(cell, &model.missing_values),
-                    (Some(Err(_)), _) => Err(not_utf8()),
-                    (None, _) => Err("the row ends before this column".to_string()),
-                };
-                match value {
-                    Ok(v) => table.values.push(v),
-                    Err(message) => {
-                        table.values.push(f64::NAN);
-                        table.issues.push(issue(Some(i), message));
-                    }
+                        }
+                    })
+                }
+                (Some(Ok(cell)), None) => column.parse_cell(cell, &model.missing_values),
+                (Some(Err(_)), _) => Err(not_utf8()),
+                (None, _) => Err("the row ends before this column".to_string()),
+            };
+            match value {
+                Ok(v) => values.push(v),
+                Err(message) => {
+                    values.push(f64::NAN);
+                    issues.push(issue(Some(i), message));
                 }
             }
-            table.rows.push(Row { line, household, key, ok: table.issues.len() == before });
+        }
+        let ok = issues.len() == before;
+        Ok(Some(RowKeys { line, household, key, ok }))
+    }
+}
+
+impl Table {
+    fn read(
+        model: &Model,
+        path: &Path,
+        sheet: &str,
+        file: Scope,
+        options: &ReadOptions,
+    ) -> Result<Table, RosterError> {
+        let mut reader = RowReader::open(model, path, sheet, file, options)?;
+        let mut table = Table {
+            path: reader.path.clone(),
+            stride: reader.stride(),
+            values: Vec::new(),
+            rows: Vec::new(),
+            issues: Vec::new(),
+        };
+        while let Some(k) = reader.next(&mut table.values, &mut table.issues)? {
+            table.rows.push(Row { line: k.line, household: k.household, key: k.key, ok: k.ok });
         }
         Ok(table)
     }

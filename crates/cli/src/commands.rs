@@ -186,55 +186,76 @@ pub fn score(
     unmasked: bool,
     io: Io,
 ) -> anyhow::Result<ExitCode> {
+    use hhrisk_model::stream::{stream, StreamError, Streamed};
     let model = load_model(model_path)?;
     let bands = load_bands(&model, thresholds)?;
-    let roster = Roster::read(&model, roster_dir, &io.read_options(unmasked))?;
-    if !roster.issues.is_empty() && rejects.is_none() {
-        eprintln!("{} problem(s) in the roster:", roster.issues.len());
-        print_issues(&roster.issues);
-        bail!(
-            "{} of {} households refused; nothing written. Fix the rows above, or pass --rejects FILE \
-             to write them there and score the rest",
-            roster.rejected_households(),
-            roster.household_rows
-        );
-    }
     let scorer = Scorer::new(&model, &bands);
-    let file = io.create(out)?;
-    let mut writer = ScoreWriter::new(file, &model, columns)?;
+    let options = io.read_options(unmasked);
     let mut alerts: BTreeMap<usize, usize> = BTreeMap::new();
+
+    // First try streaming, household by household; a roster whose members
+    // are not grouped in the order of its households is read whole.
+    let mut issues: Vec<Issue> = Vec::new();
+    let mut writer = ScoreWriter::new(io.create(out)?, &model, columns)?;
     let mut score = Default::default();
-    for h in &roster.households {
-        scorer.score_into(&roster.inputs(h), &mut score);
-        writer.write(&model, &bands, &h.id, &h.village, &score)?;
-        if let Some(level) = score.alert {
-            *alerts.entry(level).or_default() += 1;
+    let streamed = stream(&model, roster_dir, &options, |event| {
+        match event {
+            Streamed::Household { id, village, inputs, .. } => {
+                scorer.score_into(&inputs, &mut score);
+                if let Some(level) = score.alert {
+                    *alerts.entry(level).or_default() += 1;
+                }
+                writer.write(&model, &bands, id, village, &score).map_err(|e| e.to_string())?;
+            }
+            Streamed::Refused(found) => issues.extend_from_slice(found),
         }
+        Ok(())
+    });
+    let (accepted, household_rows) = match streamed {
+        Ok(summary) => (summary.accepted, summary.household_rows),
+        Err(StreamError::NotAligned(_)) => {
+            drop(writer);
+            alerts.clear();
+            let roster = Roster::read(&model, roster_dir, &options)?;
+            writer = ScoreWriter::new(io.create(out)?, &model, columns)?;
+            for h in &roster.households {
+                scorer.score_into(&roster.inputs(h), &mut score);
+                writer.write(&model, &bands, &h.id, &h.village, &score)?;
+                if let Some(level) = score.alert {
+                    *alerts.entry(level).or_default() += 1;
+                }
+            }
+            issues = roster.issues;
+            (roster.households.len(), roster.household_rows)
+        }
+        Err(StreamError::Roster(e)) => return Err(e.into()),
+        Err(e) => bail!("{e}"),
+    };
+    let refused = household_rows - accepted;
+    if !issues.is_empty() && rejects.is_none() {
+        drop(writer);
+        eprintln!("{} problem(s) in the roster:", issues.len());
+        print_issues(&issues);
+        bail!(
+            "{refused} of {household_rows} households refused; nothing written. Fix the rows above, or pass \
+             --rejects FILE to write them there and score the rest"
+        );
     }
     if let Some(path) = rejects {
         let file = io.create(path)?;
-        write_rejects(file, &roster.issues)?
-            .commit()
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        write_rejects(file, &issues)?.commit().with_context(|| format!("cannot write {}", path.display()))?;
     }
     writer.finish()?.commit().with_context(|| format!("cannot write {}", out.display()))?;
 
     let summary: Vec<String> =
         alerts.iter().map(|(&level, n)| format!("{} {n}", bands.levels[level].name)).collect();
     eprintln!(
-        "scored {} of {} households → {} (alerts: {})",
-        roster.households.len(),
-        roster.household_rows,
+        "scored {accepted} of {household_rows} households → {} (alerts: {})",
         out.display(),
         if summary.is_empty() { "none".to_string() } else { summary.join(", ") }
     );
     if let Some(path) = rejects {
-        eprintln!(
-            "refused {} households ({} problems) → {}",
-            roster.rejected_households(),
-            roster.issues.len(),
-            path.display()
-        );
+        eprintln!("refused {refused} households ({} problems) → {}", issues.len(), path.display());
     }
     Ok(ExitCode::SUCCESS)
 }

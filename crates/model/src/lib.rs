@@ -62,6 +62,7 @@ pub mod privacy;
 mod raw;
 pub mod roster;
 mod source;
+pub mod stream;
 pub mod text;
 
 pub use bands::{Band, Bands};

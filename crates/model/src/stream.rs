@@ -1,0 +1,214 @@
+//! Streaming a roster whose members are grouped by household in the order
+//! of households.csv, as exports and the simulator write them: one
+//! household at a time, with memory that does not hold the file.
+//!
+//! When the files turn out not to be aligned (a member whose household is
+//! neither the current nor the next one), or a key repeats, streaming
+//! stops with [`StreamError::NotAligned`] and the caller reads the roster
+//! whole with [`Roster::read`](crate::Roster::read), which joins any order
+//! and refuses every row of a repeated key. The results are the same
+//! households scored or refused.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::path::Path;
+
+use crate::expr::{Inputs, Scope};
+use crate::model::Model;
+use crate::roster::{Issue, ReadOptions, RosterError, RowKeys, RowReader};
+
+/// What the stream hands over, household by household.
+#[derive(Debug)]
+pub enum Streamed<'a> {
+    /// A household that passed every check.
+    Household {
+        /// `household_id`.
+        id: &'a str,
+        /// `village`.
+        village: &'a str,
+        /// Line in households.csv.
+        line: u64,
+        /// Its inputs.
+        inputs: Inputs<'a>,
+    },
+    /// A household refused, with every problem found in its rows.
+    Refused(&'a [Issue]),
+}
+
+/// Counts of a stream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamSummary {
+    /// Data rows in households.csv.
+    pub household_rows: usize,
+    /// Data rows in members.csv.
+    pub member_rows: usize,
+    /// Households scored.
+    pub accepted: usize,
+    /// Households refused.
+    pub refused: usize,
+}
+
+/// Why a stream stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    /// A file could not be read at all.
+    #[error(transparent)]
+    Roster(#[from] RosterError),
+    /// The files cannot be streamed: read the roster whole instead.
+    #[error("{0}")]
+    NotAligned(String),
+    /// The consumer failed (writing output).
+    #[error("{0}")]
+    Consumer(String),
+}
+
+/// Fingerprints of keys seen: 8 bytes a key instead of the key. A
+/// collision of two different 64-bit fingerprints (about 1 in 10⁵ for 40
+/// million keys) only sends the roster to the whole-file path, which
+/// compares the keys themselves.
+struct Seen {
+    state: std::hash::RandomState,
+    set: HashMap<u64, (), std::hash::BuildHasherDefault<IdentityHasher>>,
+}
+
+#[derive(Default)]
+struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+impl Seen {
+    fn new() -> Self {
+        Seen { state: std::hash::RandomState::new(), set: HashMap::default() }
+    }
+
+    /// Whether the key was new.
+    fn insert(&mut self, key: &str) -> bool {
+        let mut h = self.state.build_hasher();
+        h.write(key.as_bytes());
+        self.set.insert(h.finish(), ()).is_none()
+    }
+}
+
+/// A member row read ahead.
+struct Pending {
+    keys: RowKeys,
+    values: Vec<f64>,
+    issues: Vec<Issue>,
+}
+
+/// Streams a roster folder (or workbook) household by household.
+pub fn stream(
+    model: &Model,
+    dir: &Path,
+    options: &ReadOptions,
+    mut consume: impl FnMut(Streamed) -> Result<(), String>,
+) -> Result<StreamSummary, StreamError> {
+    let (h_at, m_at) = if crate::text::is_workbook(dir) {
+        ((dir.to_path_buf(), "households"), (dir.to_path_buf(), "members"))
+    } else {
+        ((dir.join("households.csv"), "households"), (dir.join("members.csv"), "members"))
+    };
+    let mut households = RowReader::open(model, &h_at.0, h_at.1, Scope::Household, options)?;
+    let mut members = RowReader::open(model, &m_at.0, m_at.1, Scope::Member, options)?;
+    let not_aligned = |what: String| StreamError::NotAligned(what);
+    let (mut seen_households, mut seen_people) = (Seen::new(), Seen::new());
+    let mut summary = StreamSummary::default();
+
+    let mut h_values = Vec::with_capacity(households.stride());
+    let mut m_values: Vec<f64> = Vec::new();
+    let mut issues: Vec<Issue> = Vec::new();
+    let read_member =
+        |members: &mut RowReader, summary: &mut StreamSummary| -> Result<Option<Pending>, StreamError> {
+            let (mut values, mut issues) = (Vec::with_capacity(members.stride()), Vec::new());
+            let keys = members.next(&mut values, &mut issues)?;
+            Ok(keys.map(|keys| {
+                summary.member_rows += 1;
+                Pending { keys, values, issues }
+            }))
+        };
+    let mut pending = read_member(&mut members, &mut summary)?;
+    loop {
+        h_values.clear();
+        issues.clear();
+        let Some(h) = households.next(&mut h_values, &mut issues)? else { break };
+        summary.household_rows += 1;
+        if h.household.is_empty() || !seen_households.insert(&h.household) {
+            return Err(not_aligned(format!("household_id at line {} is empty or repeated", h.line)));
+        }
+        m_values.clear();
+        let mut ok = h.ok;
+        let mut count = 0;
+        while let Some(p) = pending.take() {
+            if p.keys.household != h.household {
+                pending = Some(p);
+                break;
+            }
+            if p.keys.key.is_empty() || !seen_people.insert(&p.keys.key) {
+                return Err(not_aligned(format!(
+                    "person_id at members line {} is empty or repeated",
+                    p.keys.line
+                )));
+            }
+            ok &= p.keys.ok;
+            m_values.extend_from_slice(&p.values);
+            issues.extend(p.issues.into_iter().map(|mut i| {
+                i.household_line = Some(h.line);
+                i
+            }));
+            count += 1;
+            pending = read_member(&mut members, &mut summary)?;
+        }
+        for i in &mut issues {
+            i.household_line.get_or_insert(h.line);
+        }
+        if count == 0 {
+            // No members here. If the files are in different orders, some
+            // member is never taken and the stream ends in NotAligned.
+            issues.push(Issue {
+                file: households.path.clone(),
+                line: h.line,
+                column: None,
+                household_id: Some(h.household.clone()),
+                household_line: Some(h.line),
+                person_id: None,
+                message: "the household has no members in members.csv; add its members, or remove the row"
+                    .to_string(),
+            });
+            ok = false;
+        }
+        if ok {
+            summary.accepted += 1;
+            let inputs = Inputs { household: &h_values, members: &m_values, stride: members.stride(), count };
+            consume(Streamed::Household { id: &h.household, village: &h.key, line: h.line, inputs })
+                .map_err(StreamError::Consumer)?;
+        } else {
+            summary.refused += 1;
+            consume(Streamed::Refused(&issues)).map_err(StreamError::Consumer)?;
+        }
+    }
+    if summary.household_rows == 0 {
+        return Err(StreamError::Roster(RosterError::Empty {
+            path: households.path.clone(),
+            message: "the file has a header but no households; export the roster again".to_string(),
+        }));
+    }
+    if let Some(p) = pending {
+        return Err(not_aligned(format!(
+            "members.csv line {}: household {} is not where households.csv has it (or not there at all)",
+            p.keys.line, p.keys.household
+        )));
+    }
+    Ok(summary)
+}

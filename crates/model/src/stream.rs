@@ -113,7 +113,7 @@ pub fn stream(
     model: &Model,
     dir: &Path,
     options: &ReadOptions,
-    mut consume: impl FnMut(Streamed) -> Result<(), String>,
+    mut consume: impl FnMut(Streamed) -> Result<(), String> + Send,
 ) -> Result<StreamSummary, StreamError> {
     let (h_at, m_at) = if crate::text::is_workbook(dir) {
         ((dir.to_path_buf(), "households"), (dir.to_path_buf(), "members"))
@@ -122,23 +122,77 @@ pub fn stream(
     };
     let mut households = RowReader::open(model, &h_at.0, h_at.1, Scope::Household, options)?;
     let mut members = RowReader::open(model, &m_at.0, m_at.1, Scope::Member, options)?;
-    let not_aligned = |what: String| StreamError::NotAligned(what);
-    let (mut seen_households, mut seen_people) = (Seen::new(), Seen::new());
-    let mut summary = StreamSummary::default();
+    let stride = members.stride();
+    // Members are read and checked on a second thread, in batches, while
+    // this one reads households, joins, and hands households over: the
+    // order, and so the output, is the same as on one thread.
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<Pending>, StreamError>>(8);
+        let mut seen_people = Seen::new();
+        scope.spawn(move || loop {
+            let mut batch = Vec::with_capacity(BATCH);
+            let mut failed = None;
+            while batch.len() < BATCH {
+                let (mut values, mut issues) = (Vec::with_capacity(stride), Vec::new());
+                match members.next(&mut values, &mut issues) {
+                    Ok(Some(keys)) if keys.key.is_empty() || !seen_people.insert(&keys.key) => {
+                        failed = Some(StreamError::NotAligned(format!(
+                            "person_id at members line {} is empty or repeated",
+                            keys.line
+                        )));
+                        break;
+                    }
+                    Ok(Some(keys)) => batch.push(Pending { keys, values, issues }),
+                    Ok(None) => break,
+                    Err(e) => {
+                        failed = Some(e.into());
+                        break;
+                    }
+                }
+            }
+            let done = batch.len() < BATCH || failed.is_some();
+            let sent = match failed {
+                Some(e) => tx.send(Err(e)),
+                None if !batch.is_empty() => tx.send(Ok(batch)),
+                None => Ok(()),
+            };
+            if done || sent.is_err() {
+                break;
+            }
+        });
+        let mut queue = std::collections::VecDeque::new();
+        let mut read_member = |summary: &mut StreamSummary| -> Result<Option<Pending>, StreamError> {
+            if queue.is_empty() {
+                match rx.recv() {
+                    Ok(Ok(batch)) => queue.extend(batch),
+                    Ok(Err(e)) => return Err(e),
+                    Err(_) => return Ok(None),
+                }
+            }
+            let next = queue.pop_front();
+            summary.member_rows += usize::from(next.is_some());
+            Ok(next)
+        };
+        join(&mut households, stride, &mut read_member, &mut consume)
+    })
+}
 
+/// Members handed over at a time by the reading thread.
+const BATCH: usize = 512;
+
+fn join(
+    households: &mut RowReader,
+    stride: usize,
+    read_member: &mut dyn FnMut(&mut StreamSummary) -> Result<Option<Pending>, StreamError>,
+    consume: &mut dyn FnMut(Streamed) -> Result<(), String>,
+) -> Result<StreamSummary, StreamError> {
+    let not_aligned = |what: String| StreamError::NotAligned(what);
+    let mut seen_households = Seen::new();
+    let mut summary = StreamSummary::default();
     let mut h_values = Vec::with_capacity(households.stride());
     let mut m_values: Vec<f64> = Vec::new();
     let mut issues: Vec<Issue> = Vec::new();
-    let read_member =
-        |members: &mut RowReader, summary: &mut StreamSummary| -> Result<Option<Pending>, StreamError> {
-            let (mut values, mut issues) = (Vec::with_capacity(members.stride()), Vec::new());
-            let keys = members.next(&mut values, &mut issues)?;
-            Ok(keys.map(|keys| {
-                summary.member_rows += 1;
-                Pending { keys, values, issues }
-            }))
-        };
-    let mut pending = read_member(&mut members, &mut summary)?;
+    let mut pending = read_member(&mut summary)?;
     loop {
         h_values.clear();
         issues.clear();
@@ -155,12 +209,6 @@ pub fn stream(
                 pending = Some(p);
                 break;
             }
-            if p.keys.key.is_empty() || !seen_people.insert(&p.keys.key) {
-                return Err(not_aligned(format!(
-                    "person_id at members line {} is empty or repeated",
-                    p.keys.line
-                )));
-            }
             ok &= p.keys.ok;
             m_values.extend_from_slice(&p.values);
             issues.extend(p.issues.into_iter().map(|mut i| {
@@ -168,7 +216,7 @@ pub fn stream(
                 i
             }));
             count += 1;
-            pending = read_member(&mut members, &mut summary)?;
+            pending = read_member(&mut summary)?;
         }
         for i in &mut issues {
             i.household_line.get_or_insert(h.line);
@@ -190,7 +238,7 @@ pub fn stream(
         }
         if ok {
             summary.accepted += 1;
-            let inputs = Inputs { household: &h_values, members: &m_values, stride: members.stride(), count };
+            let inputs = Inputs { household: &h_values, members: &m_values, stride, count };
             consume(Streamed::Household { id: &h.household, village: &h.key, line: h.line, inputs })
                 .map_err(StreamError::Consumer)?;
         } else {

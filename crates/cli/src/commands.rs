@@ -39,6 +39,21 @@ impl Io {
     }
 }
 
+/// A progress counter on stderr, drawn only when stderr is a terminal and
+/// the run lasts: quiet in pipes, logs and tests.
+fn progress(what: &'static str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    let style = indicatif::ProgressStyle::with_template("{spinner} {elapsed} {human_pos} {msg} ({per_sec})")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
+    bar.set_style(style);
+    bar.set_message(what);
+    bar
+}
+
 /// Issues printed before the rest are summarised.
 const SHOWN_ISSUES: usize = 20;
 
@@ -198,7 +213,13 @@ pub fn score(
     let mut issues: Vec<Issue> = Vec::new();
     let mut writer = ScoreWriter::new(io.create(out)?, &model, columns)?;
     let mut score = Default::default();
+    let bar = progress("households");
+    let mut seen = 0u64;
     let streamed = stream(&model, roster_dir, &options, |event| {
+        seen += 1;
+        if seen % 8192 == 0 {
+            bar.set_position(seen);
+        }
         match event {
             Streamed::Household { id, village, inputs, .. } => {
                 scorer.score_into(&inputs, &mut score);
@@ -231,6 +252,7 @@ pub fn score(
         Err(StreamError::Roster(e)) => return Err(e.into()),
         Err(e) => bail!("{e}"),
     };
+    bar.finish_and_clear();
     let refused = household_rows - accepted;
     if !issues.is_empty() && rejects.is_none() {
         drop(writer);
@@ -961,5 +983,23 @@ pub fn diff(
     for w in &d.warnings {
         eprintln!("warning: {w}");
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn csv_floor(roster: &Path) -> anyhow::Result<ExitCode> {
+    let start = std::time::Instant::now();
+    let mut counts = Vec::new();
+    for file in ["households.csv", "members.csv"] {
+        let path = roster.join(file);
+        let mut reader =
+            csv::Reader::from_path(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let mut record = csv::ByteRecord::new();
+        let mut n = 0u64;
+        while reader.read_byte_record(&mut record)? {
+            n += 1;
+        }
+        counts.push(n);
+    }
+    println!("{} {} {:.3}", counts[0], counts[1], start.elapsed().as_secs_f64());
     Ok(ExitCode::SUCCESS)
 }

@@ -269,6 +269,14 @@ enum Command {
         #[arg(long)]
         flat: bool,
     },
+    /// Read a roster's two files with the csv crate alone, record by
+    /// record: the floor that scoring is measured against (benchmarks).
+    #[command(hide = true)]
+    CsvFloor {
+        /// The roster folder.
+        #[arg(long)]
+        roster: PathBuf,
+    },
     /// List a model's items (Markdown table or CSV), for documentation.
     Items {
         /// The indicator model (TOML).
@@ -303,6 +311,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::explain(&model, &roster, &household, thresholds.as_deref(), json, unmasked, io)
         }
         Command::Items { model, format } => commands::items(&model, format),
+        Command::CsvFloor { roster } => commands::csv_floor(&roster),
         Command::Calibrate {
             model,
             samples,

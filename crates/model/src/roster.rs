@@ -358,17 +358,31 @@ impl<'m> RowReader<'m> {
         values: &mut Vec<f64>,
         issues: &mut Vec<Issue>,
     ) -> Result<Option<RowKeys>, RosterError> {
-        let Some(line) = self.source.next(&mut self.record, &self.origin)? else { return Ok(None) };
+        let mut keys = RowKeys { line: 0, household: String::new(), key: String::new(), ok: false };
+        Ok(self.next_into(values, issues, &mut keys)?.then_some(keys))
+    }
+
+    /// As [`RowReader::next`], reusing the strings of `keys`; `false` at
+    /// the end.
+    pub fn next_into(
+        &mut self,
+        values: &mut Vec<f64>,
+        issues: &mut Vec<Issue>,
+        keys: &mut RowKeys,
+    ) -> Result<bool, RosterError> {
+        let Some(line) = self.source.next(&mut self.record, &self.origin)? else { return Ok(false) };
         let (model, file, record, names) = (self.model, self.file, &self.record, &self.names);
         let text = |i: usize| record.get(i).map(|b| std::str::from_utf8(b).map(str::trim));
-        let household = match text(self.id_at) {
-            Some(Ok(id)) => id.to_string(),
-            _ => String::new(),
-        };
-        let key = match text(self.key_at) {
-            Some(Ok(k)) => k.to_string(),
-            _ => String::new(),
-        };
+        keys.line = line;
+        keys.household.clear();
+        if let Some(Ok(id)) = text(self.id_at) {
+            keys.household.push_str(id);
+        }
+        keys.key.clear();
+        if let Some(Ok(k)) = text(self.key_at) {
+            keys.key.push_str(k);
+        }
+        let (household, key) = (keys.household.as_str(), keys.key.as_str());
         let unmasked = self.unmasked;
         let shown_key = |k: &str| if unmasked { k.to_string() } else { mask_id(k) };
         let path = &self.path;
@@ -376,9 +390,9 @@ impl<'m> RowReader<'m> {
             file: path.clone(),
             line,
             column: column.map(|i| (i + 1, names[i].clone())),
-            household_id: (!household.is_empty()).then(|| household.clone()),
+            household_id: (!household.is_empty()).then(|| household.to_string()),
             household_line: None,
-            person_id: (file == Scope::Member && !key.is_empty()).then(|| shown_key(&key)),
+            person_id: (file == Scope::Member && !key.is_empty()).then(|| shown_key(key)),
             message,
         };
         let before = issues.len();
@@ -404,10 +418,10 @@ impl<'m> RowReader<'m> {
         }
         // what the person's ID number says, when the model checks them
         let identity = match (&model.identity, file) {
-            (Some(identity), Scope::Member) if !key.is_empty() => match parse_resident_id(&key) {
+            (Some(identity), Scope::Member) if !key.is_empty() => match parse_resident_id(key) {
                 Ok(said) => Some((identity, said)),
                 Err(message) => {
-                    issues.push(issue(Some(self.key_at), format!("person_id {} {message}", shown_key(&key))));
+                    issues.push(issue(Some(self.key_at), format!("person_id {} {message}", shown_key(key))));
                     None
                 }
             },
@@ -456,8 +470,8 @@ impl<'m> RowReader<'m> {
                 }
             }
         }
-        let ok = issues.len() == before;
-        Ok(Some(RowKeys { line, household, key, ok }))
+        keys.ok = issues.len() == before;
+        Ok(true)
     }
 }
 

@@ -101,9 +101,13 @@ impl Seen {
     }
 }
 
-/// A member row read ahead.
-struct Pending {
-    keys: RowKeys,
+/// Member rows read ahead, in one allocation per field rather than per row.
+#[derive(Default)]
+struct Batch {
+    /// Per row: line, household id (a range of `text`), whether the row is
+    /// clean, and its issues (a range of `issues`).
+    rows: Vec<(u64, std::ops::Range<usize>, bool, std::ops::Range<usize>)>,
+    text: String,
     values: Vec<f64>,
     issues: Vec<Issue>,
 }
@@ -127,96 +131,115 @@ pub fn stream(
     // this one reads households, joins, and hands households over: the
     // order, and so the output, is the same as on one thread.
     std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<Pending>, StreamError>>(8);
-        let mut seen_people = Seen::new();
-        scope.spawn(move || loop {
-            let mut batch = Vec::with_capacity(BATCH);
-            let mut failed = None;
-            while batch.len() < BATCH {
-                let (mut values, mut issues) = (Vec::with_capacity(stride), Vec::new());
-                match members.next(&mut values, &mut issues) {
-                    Ok(Some(keys)) if keys.key.is_empty() || !seen_people.insert(&keys.key) => {
-                        failed = Some(StreamError::NotAligned(format!(
-                            "person_id at members line {} is empty or repeated",
-                            keys.line
-                        )));
-                        break;
-                    }
-                    Ok(Some(keys)) => batch.push(Pending { keys, values, issues }),
-                    Ok(None) => break,
-                    Err(e) => {
-                        failed = Some(e.into());
-                        break;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Batch, StreamError>>(8);
+        scope.spawn(move || {
+            let mut seen_people = Seen::new();
+            let mut keys = RowKeys { line: 0, household: String::new(), key: String::new(), ok: false };
+            loop {
+                let mut batch = Batch { values: Vec::with_capacity(BATCH * stride), ..Batch::default() };
+                let mut failed = None;
+                while batch.rows.len() < BATCH {
+                    let first_issue = batch.issues.len();
+                    match members.next_into(&mut batch.values, &mut batch.issues, &mut keys) {
+                        Ok(true) if keys.key.is_empty() || !seen_people.insert(&keys.key) => {
+                            failed = Some(StreamError::NotAligned(format!(
+                                "person_id at members line {} is empty or repeated",
+                                keys.line
+                            )));
+                            break;
+                        }
+                        Ok(true) => {
+                            let at = batch.text.len();
+                            batch.text.push_str(&keys.household);
+                            batch.rows.push((
+                                keys.line,
+                                at..batch.text.len(),
+                                keys.ok,
+                                first_issue..batch.issues.len(),
+                            ));
+                        }
+                        Ok(false) => break,
+                        Err(e) => {
+                            failed = Some(e.into());
+                            break;
+                        }
                     }
                 }
-            }
-            let done = batch.len() < BATCH || failed.is_some();
-            let sent = match failed {
-                Some(e) => tx.send(Err(e)),
-                None if !batch.is_empty() => tx.send(Ok(batch)),
-                None => Ok(()),
-            };
-            if done || sent.is_err() {
-                break;
+                let done = batch.rows.len() < BATCH || failed.is_some();
+                let sent = match failed {
+                    Some(e) => tx.send(Err(e)),
+                    None if !batch.rows.is_empty() => tx.send(Ok(batch)),
+                    None => Ok(()),
+                };
+                if done || sent.is_err() {
+                    break;
+                }
             }
         });
-        let mut queue = std::collections::VecDeque::new();
-        let mut read_member = |summary: &mut StreamSummary| -> Result<Option<Pending>, StreamError> {
-            if queue.is_empty() {
-                match rx.recv() {
-                    Ok(Ok(batch)) => queue.extend(batch),
-                    Ok(Err(e)) => return Err(e),
-                    Err(_) => return Ok(None),
-                }
-            }
-            let next = queue.pop_front();
-            summary.member_rows += usize::from(next.is_some());
-            Ok(next)
-        };
-        join(&mut households, stride, &mut read_member, &mut consume)
+        join(&mut households, stride, &rx, &mut consume)
     })
 }
 
 /// Members handed over at a time by the reading thread.
-const BATCH: usize = 512;
+const BATCH: usize = 1024;
 
 fn join(
     households: &mut RowReader,
     stride: usize,
-    read_member: &mut dyn FnMut(&mut StreamSummary) -> Result<Option<Pending>, StreamError>,
+    batches: &std::sync::mpsc::Receiver<Result<Batch, StreamError>>,
     consume: &mut dyn FnMut(Streamed) -> Result<(), String>,
 ) -> Result<StreamSummary, StreamError> {
-    let not_aligned = |what: String| StreamError::NotAligned(what);
     let mut seen_households = Seen::new();
     let mut summary = StreamSummary::default();
     let mut h_values = Vec::with_capacity(households.stride());
     let mut m_values: Vec<f64> = Vec::new();
     let mut issues: Vec<Issue> = Vec::new();
-    let mut pending = read_member(&mut summary)?;
+    let mut h = RowKeys { line: 0, household: String::new(), key: String::new(), ok: false };
+    // the current batch and the next member row in it
+    let mut batch = Batch::default();
+    let mut next = 0;
+    let more =
+        |batch: &mut Batch, next: &mut usize, summary: &mut StreamSummary| -> Result<bool, StreamError> {
+            if *next < batch.rows.len() {
+                return Ok(true);
+            }
+            match batches.recv() {
+                Ok(Ok(b)) => {
+                    summary.member_rows += b.rows.len();
+                    *batch = b;
+                    *next = 0;
+                    Ok(true)
+                }
+                Ok(Err(e)) => Err(e),
+                Err(_) => Ok(false),
+            }
+        };
     loop {
         h_values.clear();
         issues.clear();
-        let Some(h) = households.next(&mut h_values, &mut issues)? else { break };
+        if !households.next_into(&mut h_values, &mut issues, &mut h)? {
+            break;
+        }
         summary.household_rows += 1;
         if h.household.is_empty() || !seen_households.insert(&h.household) {
-            return Err(not_aligned(format!("household_id at line {} is empty or repeated", h.line)));
+            return Err(StreamError::NotAligned(format!(
+                "household_id at line {} is empty or repeated",
+                h.line
+            )));
         }
         m_values.clear();
         let mut ok = h.ok;
         let mut count = 0;
-        while let Some(p) = pending.take() {
-            if p.keys.household != h.household {
-                pending = Some(p);
+        while more(&mut batch, &mut next, &mut summary)? {
+            let (_, range, clean, issue_range) = batch.rows[next].clone();
+            if batch.text[range] != *h.household {
                 break;
             }
-            ok &= p.keys.ok;
-            m_values.extend_from_slice(&p.values);
-            issues.extend(p.issues.into_iter().map(|mut i| {
-                i.household_line = Some(h.line);
-                i
-            }));
+            ok &= clean;
+            m_values.extend_from_slice(&batch.values[next * stride..(next + 1) * stride]);
+            issues.extend(batch.issues[issue_range].iter().cloned());
             count += 1;
-            pending = read_member(&mut summary)?;
+            next += 1;
         }
         for i in &mut issues {
             i.household_line.get_or_insert(h.line);
@@ -252,10 +275,11 @@ fn join(
             message: "the file has a header but no households; export the roster again".to_string(),
         }));
     }
-    if let Some(p) = pending {
-        return Err(not_aligned(format!(
-            "members.csv line {}: household {} is not where households.csv has it (or not there at all)",
-            p.keys.line, p.keys.household
+    if more(&mut batch, &mut next, &mut summary)? {
+        let (line, range, _, _) = batch.rows[next].clone();
+        return Err(StreamError::NotAligned(format!(
+            "members.csv line {line}: household {} is not where households.csv has it (or not there at all)",
+            &batch.text[range]
         )));
     }
     Ok(summary)

@@ -217,7 +217,7 @@ pub fn score(
     let mut seen = 0u64;
     let streamed = stream(&model, roster_dir, &options, |event| {
         seen += 1;
-        if seen % 8192 == 0 {
+        if seen.is_multiple_of(8192) {
             bar.set_position(seen);
         }
         match event {

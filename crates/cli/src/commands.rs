@@ -21,11 +21,13 @@ pub struct Io {
     pub encoding: hhrisk_model::text::Encoding,
     /// Start CSV outputs with a byte-order mark.
     pub bom: bool,
+    /// Skip the whole-file duplicate-key check when streaming.
+    pub skip_duplicate_check: bool,
 }
 
 impl Io {
     fn read_options(self, unmasked: bool) -> ReadOptions {
-        ReadOptions { unmasked, encoding: self.encoding }
+        ReadOptions { unmasked, encoding: self.encoding, skip_duplicate_check: self.skip_duplicate_check }
     }
 
     /// Creates an output file, with the byte-order mark when asked.

@@ -69,6 +69,10 @@ enum Command {
         /// Add one `item_<id>` column per item: how many times it counted.
         #[arg(long)]
         item_columns: bool,
+        /// Do not keep every id in memory to catch repeats anywhere in the
+        /// files (national-scale rosters: memory then stays flat).
+        #[arg(long)]
+        skip_duplicate_check: bool,
         /// Show person ids unmasked in the rejects file and messages.
         #[arg(long)]
         unmasked: bool,
@@ -289,13 +293,24 @@ enum Command {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let io = commands::Io { encoding: cli.encoding, bom: cli.bom };
+    let io = commands::Io { encoding: cli.encoding, bom: cli.bom, skip_duplicate_check: false };
     match cli.command {
         Command::Validate { model, roster, json, unmasked } => {
             commands::validate(&model, roster.as_deref(), json, unmasked, io)
         }
-        Command::Score { model, roster, out, thresholds, rejects, top, item_columns, unmasked } => {
+        Command::Score {
+            model,
+            roster,
+            out,
+            thresholds,
+            rejects,
+            top,
+            item_columns,
+            skip_duplicate_check,
+            unmasked,
+        } => {
             let columns = hhrisk_score::ScoreColumns { top, item_counts: item_columns };
+            let io = commands::Io { skip_duplicate_check, ..io };
             commands::score(
                 &model,
                 &roster,

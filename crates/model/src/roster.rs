@@ -144,6 +144,10 @@ pub struct ReadOptions {
     pub unmasked: bool,
     /// Text encoding of CSV files; defaults to detecting UTF-8 or GB18030.
     pub encoding: crate::text::Encoding,
+    /// When streaming, skip the check that no household or person id
+    /// repeats anywhere in the files (it keeps 8 bytes a key in memory);
+    /// defaults to `false`. Repeats next to each other are still caught.
+    pub skip_duplicate_check: bool,
 }
 
 /// A roster read against a model: the households that passed, their inputs

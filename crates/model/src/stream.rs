@@ -69,6 +69,8 @@ pub enum StreamError {
 struct Seen {
     state: std::hash::RandomState,
     set: HashMap<u64, (), std::hash::BuildHasherDefault<IdentityHasher>>,
+    enabled: bool,
+    last: String,
 }
 
 #[derive(Default)]
@@ -89,12 +91,19 @@ impl Hasher for IdentityHasher {
 }
 
 impl Seen {
-    fn new() -> Self {
-        Seen { state: std::hash::RandomState::new(), set: HashMap::default() }
+    fn new(enabled: bool) -> Self {
+        Seen { state: std::hash::RandomState::new(), set: HashMap::default(), enabled, last: String::new() }
     }
 
-    /// Whether the key was new.
+    /// Whether the key was new (when disabled: whether it differs from the
+    /// key just before).
     fn insert(&mut self, key: &str) -> bool {
+        if !self.enabled {
+            let new = self.last != key;
+            self.last.clear();
+            self.last.push_str(key);
+            return new;
+        }
         let mut h = self.state.build_hasher();
         h.write(key.as_bytes());
         self.set.insert(h.finish(), ()).is_none()
@@ -127,13 +136,14 @@ pub fn stream(
     let mut households = RowReader::open(model, &h_at.0, h_at.1, Scope::Household, options)?;
     let mut members = RowReader::open(model, &m_at.0, m_at.1, Scope::Member, options)?;
     let stride = members.stride();
+    let check = !options.skip_duplicate_check;
     // Members are read and checked on a second thread, in batches, while
     // this one reads households, joins, and hands households over: the
     // order, and so the output, is the same as on one thread.
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Batch, StreamError>>(8);
         scope.spawn(move || {
-            let mut seen_people = Seen::new();
+            let mut seen_people = Seen::new(check);
             let mut keys = RowKeys { line: 0, household: String::new(), key: String::new(), ok: false };
             loop {
                 let mut batch = Batch { values: Vec::with_capacity(BATCH * stride), ..Batch::default() };
@@ -176,7 +186,7 @@ pub fn stream(
                 }
             }
         });
-        join(&mut households, stride, &rx, &mut consume)
+        join(&mut households, stride, check, &rx, &mut consume)
     })
 }
 
@@ -186,10 +196,11 @@ const BATCH: usize = 1024;
 fn join(
     households: &mut RowReader,
     stride: usize,
+    check: bool,
     batches: &std::sync::mpsc::Receiver<Result<Batch, StreamError>>,
     consume: &mut dyn FnMut(Streamed) -> Result<(), String>,
 ) -> Result<StreamSummary, StreamError> {
-    let mut seen_households = Seen::new();
+    let mut seen_households = Seen::new(check);
     let mut summary = StreamSummary::default();
     let mut h_values = Vec::with_capacity(households.stride());
     let mut m_values: Vec<f64> = Vec::new();
@@ -283,4 +294,54 @@ fn join(
         )));
     }
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Roster;
+
+    fn fixture() -> (Model, std::path::PathBuf) {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        (Model::from_path(&root.join("indicators/xiaochang.toml")).unwrap(), root.join("tests/data/roster"))
+    }
+
+    #[test]
+    fn streaming_hands_over_what_the_whole_file_read_accepts() {
+        let (model, dir) = fixture();
+        let whole = Roster::read(&model, &dir, &ReadOptions::default()).unwrap();
+        let mut streamed = Vec::new();
+        let summary = stream(&model, &dir, &ReadOptions::default(), |e| {
+            if let Streamed::Household { id, inputs, .. } = e {
+                streamed.push((id.to_string(), inputs.household.to_vec(), inputs.members.to_vec()));
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(summary, StreamSummary { household_rows: 6, member_rows: 17, accepted: 6, refused: 0 });
+        let expected: Vec<(String, Vec<f64>, Vec<f64>)> = whole
+            .households
+            .iter()
+            .map(|h| {
+                let x = whole.inputs(h);
+                (h.id.clone(), x.household.to_vec(), x.members.to_vec())
+            })
+            .collect();
+        assert_eq!(streamed, expected);
+    }
+
+    #[test]
+    fn members_in_another_order_stop_the_stream() {
+        let (model, dir) = fixture();
+        let tmp = std::env::temp_dir().join(format!("hhrisk-stream-{}", std::process::id()));
+        std::fs::create_dir_all(&tmp).unwrap();
+        std::fs::copy(dir.join("households.csv"), tmp.join("households.csv")).unwrap();
+        let members = std::fs::read_to_string(dir.join("members.csv")).unwrap();
+        let mut lines: Vec<&str> = members.lines().collect();
+        lines.swap(1, 5); // a member of H003 before those of H001
+        std::fs::write(tmp.join("members.csv"), lines.join("\n") + "\n").unwrap();
+        let result = stream(&model, &tmp, &ReadOptions::default(), |_| Ok(()));
+        assert!(matches!(result, Err(StreamError::NotAligned(_))), "{result:?}");
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
 }

@@ -127,7 +127,17 @@ impl Column {
     /// Whether a cell's text means "missing" for this column.
     pub fn is_missing(&self, text: &str, missing: &[String]) -> bool {
         let text = text.trim();
+        // Numbers, the bulk of cells, start with a digit that no usual
+        // missing marker starts with: skip the comparisons for them.
+        if text.as_bytes().first().is_some_and(u8::is_ascii_digit) && !self.digit_marker(missing) {
+            return false;
+        }
         text.is_empty() || self.missing_values.as_deref().unwrap_or(missing).iter().any(|m| m == text)
+    }
+
+    /// Whether some missing marker starts with a digit (rare, e.g. `0`).
+    fn digit_marker(&self, missing: &[String]) -> bool {
+        self.missing_values.as_deref().unwrap_or(missing).iter().any(|m| m.as_bytes().first().is_some_and(u8::is_ascii_digit))
     }
 
     /// Whether a value lies in the declared range; the error says which.

@@ -137,7 +137,11 @@ impl Column {
 
     /// Whether some missing marker starts with a digit (rare, e.g. `0`).
     fn digit_marker(&self, missing: &[String]) -> bool {
-        self.missing_values.as_deref().unwrap_or(missing).iter().any(|m| m.as_bytes().first().is_some_and(u8::is_ascii_digit))
+        self.missing_values
+            .as_deref()
+            .unwrap_or(missing)
+            .iter()
+            .any(|m| m.as_bytes().first().is_some_and(u8::is_ascii_digit))
     }
 
     /// Whether a value lies in the declared range; the error says which.

@@ -376,7 +376,7 @@ impl<'m> RowReader<'m> {
     ) -> Result<bool, RosterError> {
         let Some(line) = self.source.next(&mut self.record, &self.origin)? else { return Ok(false) };
         let (model, file, record, names) = (self.model, self.file, &self.record, &self.names);
-        let text = |i: usize| record.get(i).map(|b| std::str::from_utf8(b).map(str::trim));
+        let text = |i: usize| record.get(i).map(trim_cell);
         keys.line = line;
         keys.household.clear();
         if let Some(Ok(id)) = text(self.id_at) {
@@ -499,6 +499,18 @@ impl Table {
             table.rows.push(Row { line: k.line, household: k.household, key: k.key, ok: k.ok });
         }
         Ok(table)
+    }
+}
+
+/// A cell's text without surrounding white space: ASCII spaces cheaply,
+/// and Unicode ones (the full-width space of Chinese input, U+3000) when
+/// the cell starts or ends with a non-ASCII byte.
+fn trim_cell(bytes: &[u8]) -> Result<&str, std::str::Utf8Error> {
+    let t = bytes.trim_ascii();
+    let text = std::str::from_utf8(t)?;
+    match (t.first(), t.last()) {
+        (Some(a), Some(z)) if !a.is_ascii() || !z.is_ascii() => Ok(text.trim()),
+        _ => Ok(text),
     }
 }
 

@@ -9,7 +9,6 @@
 //! and refuses every row of a repeated key. The results are the same
 //! households scored or refused.
 
-use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::path::Path;
 
@@ -62,51 +61,49 @@ pub enum StreamError {
     Consumer(String),
 }
 
-/// Fingerprints of keys seen: 8 bytes a key instead of the key. A
-/// collision of two different 64-bit fingerprints (about 1 in 10⁵ for 40
-/// million keys) only sends the roster to the whole-file path, which
-/// compares the keys themselves.
+/// Fingerprints of the keys seen: 8 bytes a key instead of the key,
+/// appended as rows pass and checked for repeats once, sorted, at the end
+/// (cheaper than a hash set probed on every row). A collision of two
+/// different 64-bit fingerprints (about 1 in 10⁵ for 40 million keys) only
+/// sends the roster to the whole-file path, which compares the keys.
 struct Seen {
     state: std::hash::RandomState,
-    set: HashMap<u64, (), std::hash::BuildHasherDefault<IdentityHasher>>,
+    fingerprints: Vec<u64>,
     enabled: bool,
     last: String,
-}
-
-#[derive(Default)]
-struct IdentityHasher(u64);
-
-impl Hasher for IdentityHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
-    }
+    /// A repeat of the key just before (caught at once, even when disabled).
+    adjacent: bool,
 }
 
 impl Seen {
     fn new(enabled: bool) -> Self {
-        Seen { state: std::hash::RandomState::new(), set: HashMap::default(), enabled, last: String::new() }
+        Seen {
+            state: std::hash::RandomState::new(),
+            fingerprints: Vec::new(),
+            enabled,
+            last: String::new(),
+            adjacent: false,
+        }
     }
 
-    /// Whether the key was new (when disabled: whether it differs from the
-    /// key just before).
+    /// Records a key; `false` when it repeats the key just before.
     fn insert(&mut self, key: &str) -> bool {
-        if !self.enabled {
-            let new = self.last != key;
-            self.last.clear();
-            self.last.push_str(key);
-            return new;
+        let new = self.last != key;
+        self.last.clear();
+        self.last.push_str(key);
+        if self.enabled {
+            let mut h = self.state.build_hasher();
+            h.write(key.as_bytes());
+            self.fingerprints.push(h.finish());
         }
-        let mut h = self.state.build_hasher();
-        h.write(key.as_bytes());
-        self.set.insert(h.finish(), ()).is_none()
+        self.adjacent |= !new;
+        new
+    }
+
+    /// Whether any key repeated anywhere.
+    fn repeats(mut self) -> bool {
+        self.fingerprints.sort_unstable();
+        self.adjacent || self.fingerprints.windows(2).any(|w| w[0] == w[1])
     }
 }
 
@@ -176,8 +173,18 @@ pub fn stream(
                     }
                 }
                 let done = batch.rows.len() < BATCH || failed.is_some();
+                if done && failed.is_none() && std::mem::replace(&mut seen_people, Seen::new(false)).repeats()
+                {
+                    failed = Some(StreamError::NotAligned("a person_id repeats in members.csv".into()));
+                }
+                // the last batch before a repeat is reported goes first
                 let sent = match failed {
-                    Some(e) => tx.send(Err(e)),
+                    Some(e) => {
+                        if !batch.rows.is_empty() {
+                            let _ = tx.send(Ok(batch));
+                        }
+                        tx.send(Err(e))
+                    }
                     None if !batch.rows.is_empty() => tx.send(Ok(batch)),
                     None => Ok(()),
                 };
@@ -279,6 +286,9 @@ fn join(
             summary.refused += 1;
             consume(Streamed::Refused(&issues)).map_err(StreamError::Consumer)?;
         }
+    }
+    if seen_households.repeats() {
+        return Err(StreamError::NotAligned("a household_id repeats in households.csv".into()));
     }
     if summary.household_rows == 0 {
         return Err(StreamError::Roster(RosterError::Empty {

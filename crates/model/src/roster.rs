@@ -400,6 +400,17 @@ impl<'m> RowReader<'m> {
             message,
         };
         let before = issues.len();
+        if record.as_slice().len() > MAX_ROW_BYTES {
+            issues.push(issue(
+                None,
+                format!(
+                    "the row is {} bytes long, over the limit of {} MiB; a field this long is not roster data \
+                     (check the quoting of the row above)",
+                    record.as_slice().len(),
+                    MAX_ROW_BYTES >> 20
+                ),
+            ));
+        }
         if record.len() != names.len() {
             issues.push(issue(
                 None,
@@ -505,9 +516,13 @@ impl Table {
 /// A cell's text without surrounding white space: ASCII spaces cheaply,
 /// and Unicode ones (the full-width space of Chinese input, U+3000) when
 /// the cell starts or ends with a non-ASCII byte.
-fn trim_cell(bytes: &[u8]) -> Result<&str, std::str::Utf8Error> {
+fn trim_cell(bytes: &[u8]) -> Result<&str, ()> {
     let t = bytes.trim_ascii();
-    let text = std::str::from_utf8(t)?;
+    let text = std::str::from_utf8(t).map_err(|_| ())?;
+    // U+FFFD: bytes the decoder could not read in the file's encoding
+    if text.contains('\u{FFFD}') {
+        return Err(());
+    }
     match (t.first(), t.last()) {
         (Some(a), Some(z)) if !a.is_ascii() || !z.is_ascii() => Ok(text.trim()),
         _ => Ok(text),
@@ -527,8 +542,17 @@ fn delimiter_hint(names: &[String]) -> String {
 }
 
 fn not_utf8() -> String {
-    "the text is not UTF-8; if the file is GBK, pass --encoding gbk (or save it as CSV UTF-8)".to_string()
+    "the text is not readable in the file's encoding (UTF-8, or GBK detected); pass --encoding gbk if the file \
+     is GBK, or save it as CSV UTF-8"
+        .to_string()
 }
+
+/// Longest row accepted, in bytes: a roster row is a few hundred bytes; a
+/// row over this is a broken quote or not a roster.
+pub const MAX_ROW_BYTES: usize = 1 << 20;
+
+/// Most columns a header may have.
+pub const MAX_COLUMNS: usize = 10_000;
 
 fn assemble(dir: &Path, mut households: Table, mut members: Table, options: &ReadOptions) -> Roster {
     let mut issues = Vec::new();
@@ -798,7 +822,7 @@ department = "d"
         let r = read_with(households, MEMBERS, crate::text::Encoding::Utf8).unwrap();
         let messages: Vec<String> = r.issues.iter().map(ToString::to_string).collect();
         assert!(
-            messages[0].contains("line 2, column 2 (village), household H1: the text is not UTF-8"),
+            messages[0].contains("line 2, column 2 (village), household H1: the text is not readable"),
             "{messages:?}"
         );
         assert!(messages[0].contains("--encoding gbk"), "{messages:?}");

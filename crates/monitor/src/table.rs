@@ -56,16 +56,7 @@ pub enum WriteError {
     },
 }
 
-/// Text that a spreadsheet would take for a formula (`=`, `+`, `-`, `@`
-/// first) gets a leading apostrophe, unless it is a plain number.
-pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
-    let risky = cell.starts_with(['=', '+', '-', '@']) && cell.parse::<f64>().is_err();
-    if risky {
-        format!("'{cell}").into()
-    } else {
-        cell.into()
-    }
-}
+pub use hhrisk_score::output::neutralise;
 
 /// Whether a cell is a quantity rather than a code: no leading zeros (as
 /// in `007`) and shorter than an ID number.
@@ -122,19 +113,5 @@ impl OutTable {
             }
         }
         file.commit().map_err(io)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formulas_are_neutralised_numbers_are_not() {
-        assert_eq!(neutralise("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
-        assert_eq!(neutralise("@SUM(A1)"), "'@SUM(A1)");
-        assert_eq!(neutralise("-3.5"), "-3.5");
-        assert_eq!(neutralise("+86 138"), "'+86 138");
-        assert_eq!(neutralise("张三"), "张三");
     }
 }

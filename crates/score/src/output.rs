@@ -69,6 +69,19 @@ impl Drop for AtomicFile {
     }
 }
 
+/// Text that a spreadsheet would take for a formula (`=`, `+`, `-`, `@`
+/// first) gets a leading apostrophe, unless it is a plain number: a roster
+/// cell like `=HYPERLINK(..)` must not run when a county office opens an
+/// output in Excel.
+pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
+    let risky = cell.starts_with(['=', '+', '-', '@']) && cell.parse::<f64>().is_err();
+    if risky {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
+    }
+}
+
 /// Formats a number with at most [`DECIMALS`] places, trailing zeros
 /// dropped: `7.6667`, `23`, `-0.5`.
 pub fn format_number(value: f64) -> String {
@@ -173,8 +186,8 @@ impl<W: Write> ScoreWriter<W> {
     ) -> csv::Result<()> {
         let r = &mut self.record;
         r.clear();
-        r.push(id.to_string());
-        r.push(village.to_string());
+        r.push(neutralise(id).into_owned());
+        r.push(neutralise(village).into_owned());
         r.push(s.members.to_string());
         r.push(format_number(s.total));
         r.push(format_number(s.per_capita));
@@ -215,13 +228,13 @@ pub fn write_rejects<W: Write>(out: W, issues: &[Issue]) -> csv::Result<W> {
         let file =
             Path::new(&i.file).file_name().map_or(i.file.clone(), |f| f.to_string_lossy().into_owned());
         csv.write_record([
-            i.household_id.clone().unwrap_or_default(),
+            neutralise(i.household_id.as_deref().unwrap_or_default()).into_owned(),
             i.household_line.map(|l| l.to_string()).unwrap_or_default(),
             file,
             i.line.to_string(),
             i.column.as_ref().map(|(n, name)| format!("{n} ({name})")).unwrap_or_default(),
             i.person_id.clone().unwrap_or_default(),
-            i.message.clone(),
+            neutralise(&i.message).into_owned(),
         ])?;
     }
     csv.into_inner().map_err(|e| e.into_error().into())
@@ -230,6 +243,15 @@ pub fn write_rejects<W: Write>(out: W, issues: &[Issue]) -> csv::Result<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formulas_are_neutralised_numbers_are_not() {
+        assert_eq!(neutralise("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(neutralise("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(neutralise("-3.5"), "-3.5");
+        assert_eq!(neutralise("+86 138"), "'+86 138");
+        assert_eq!(neutralise("张三"), "张三");
+    }
 
     #[test]
     fn numbers_keep_four_places_at_most() {

@@ -161,8 +161,10 @@ fn csv_err(path: &Path) -> impl FnOnce(csv::Error) -> SimulateError + '_ {
 impl RosterFiles {
     fn create(dir: &Path) -> Result<Self, SimulateError> {
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        // written under temporary names, renamed when complete: a run
+        // stopped halfway leaves the previous roster as it was
         let open = |name: &str, header: &[&str]| -> Result<csv::Writer<BufWriter<File>>, SimulateError> {
-            let path = dir.join(name);
+            let path = dir.join(temp_name(name));
             let file = File::create(&path).map_err(io_err(&path))?;
             let mut w = csv::Writer::from_writer(BufWriter::with_capacity(1 << 16, file));
             w.write_record(header).map_err(csv_err(&path))?;
@@ -239,14 +241,22 @@ impl RosterFiles {
             ("members.csv", self.members),
             ("outcomes.csv", self.outcomes),
         ] {
-            let path = self.dir.join(name);
+            let path = self.dir.join(temp_name(name));
             w.into_inner()
                 .map_err(|e| SimulateError::Io { path: path.display().to_string(), source: e.into_error() })?
                 .flush()
                 .map_err(io_err(&path))?;
         }
+        for name in ["households.csv", "members.csv", "outcomes.csv"] {
+            let target = self.dir.join(name);
+            std::fs::rename(self.dir.join(temp_name(name)), &target).map_err(io_err(&target))?;
+        }
         Ok((self.dir, self.counts.0, self.counts.1, self.counts.2))
     }
+}
+
+fn temp_name(name: &str) -> String {
+    format!(".{name}.{}.tmp", std::process::id())
 }
 
 /// The folder name of village `v` (1-based number and profile code).

@@ -231,11 +231,15 @@ impl Calibration {
     }
 }
 
-/// Households of each village.
+/// Households of each village, in the order of their ids, so that the
+/// bootstrap draws the same households whatever order the files had.
 pub fn by_village(samples: &Samples) -> Vec<Vec<usize>> {
     let mut out = vec![Vec::new(); samples.villages.len()];
     for (i, &v) in samples.village.iter().enumerate() {
         out[v].push(i);
+    }
+    for rows in &mut out {
+        rows.sort_by(|&a, &b| samples.ids[a].cmp(&samples.ids[b]));
     }
     out
 }

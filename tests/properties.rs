@@ -1,0 +1,167 @@
+//! Properties that must hold for any roster: every household counted once,
+//! scores that add up, results that do not depend on row order. Rosters
+//! come from the simulator with random seeds, then random cells are
+//! spoiled.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use hhrisk_calibrate::{calibrate, Objective, Options, Samples};
+use hhrisk_model::stream::{stream, StreamError, Streamed};
+use hhrisk_model::text::Encoding;
+use hhrisk_model::{Model, ReadOptions, Roster};
+use hhrisk_score::Scorer;
+use proptest::prelude::*;
+
+fn model() -> Model {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../indicators/xiaochang.toml");
+    Model::from_path(&path).unwrap()
+}
+
+/// A simulated one-village roster of `households` households.
+fn roster(dir: &Path, seed: u64, households: usize) -> PathBuf {
+    let options = hhrisk_simulate::Options {
+        villages: 1,
+        households: Some(households),
+        seed,
+        flat: true,
+        ..Default::default()
+    };
+    hhrisk_simulate::simulate(dir, &options).unwrap();
+    dir.to_path_buf()
+}
+
+fn rewrite(path: &Path, edit: impl FnOnce(&mut Vec<Vec<String>>)) {
+    let mut r = csv::ReaderBuilder::new().has_headers(false).from_path(path).unwrap();
+    let mut rows: Vec<Vec<String>> =
+        r.records().map(|x| x.unwrap().iter().map(String::from).collect()).collect();
+    edit(&mut rows);
+    let mut w = csv::Writer::from_path(path).unwrap();
+    for row in rows {
+        w.write_record(row).unwrap();
+    }
+    w.flush().unwrap();
+}
+
+/// Shuffles data rows (the header stays first) with a seed.
+fn shuffle(rows: &mut [Vec<String>], seed: u64) {
+    let mut x = seed | 1;
+    for i in (2..rows.len()).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        rows.swap(i, 1 + (x % i as u64) as usize);
+    }
+}
+
+const GARBAGE: [&str; 8] = ["abc", "", "-5", "99999999999", "1.5", "N/A", "=cmd()", "是"];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    #[test]
+    fn households_in_equal_households_scored_plus_refused(
+        seed in 0u64..10_000,
+        spoil in prop::collection::vec((1usize..60, 0usize..40, 0usize..8, any::<bool>()), 0..8),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let roster_dir = roster(dir.path(), seed, 50);
+        rewrite(&roster_dir.join("households.csv"), |rows| {
+            for &(r, c, g, _) in spoil.iter().filter(|s| !s.3) {
+                let r = r % (rows.len() - 1) + 1;
+                let c = c % rows[r].len();
+                rows[r][c] = GARBAGE[g].to_string();
+            }
+        });
+        rewrite(&roster_dir.join("members.csv"), |rows| {
+            for &(r, c, g, _) in spoil.iter().filter(|s| s.3) {
+                let r = r % (rows.len() - 1) + 1;
+                let c = c % rows[r].len();
+                rows[r][c] = GARBAGE[g].to_string();
+            }
+        });
+        let model = model();
+        let whole = Roster::read(&model, &roster_dir, &ReadOptions::default()).unwrap();
+        let refused: std::collections::BTreeSet<u64> = whole.issues.iter().filter_map(|i| i.household_line).collect();
+        prop_assert_eq!(whole.household_rows, 50);
+        prop_assert_eq!(whole.households.len() + whole.rejected_households(), whole.household_rows);
+        // every refused household row has at least one issue naming it
+        prop_assert_eq!(refused.len(), whole.rejected_households());
+
+        // streaming agrees, or hands the roster to the whole-file path
+        let mut accepted = Vec::new();
+        let mut refused_stream = 0;
+        match stream(&model, &roster_dir, &ReadOptions::default(), |e| {
+            match e {
+                Streamed::Household { id, .. } => accepted.push(id.to_string()),
+                Streamed::Refused(_) => refused_stream += 1,
+            }
+            Ok(())
+        }) {
+            Ok(summary) => {
+                prop_assert_eq!(summary.accepted + summary.refused, 50);
+                let whole_ids: Vec<String> = whole.households.iter().map(|h| h.id.clone()).collect();
+                prop_assert_eq!(accepted, whole_ids);
+                prop_assert_eq!(refused_stream, whole.rejected_households());
+            }
+            Err(StreamError::NotAligned(_)) => {}
+            Err(e) => prop_assert!(false, "{e}"),
+        }
+    }
+
+    #[test]
+    fn scores_add_up(seed in 0u64..10_000) {
+        let dir = tempfile::tempdir().unwrap();
+        let roster_dir = roster(dir.path(), seed, 40);
+        let model = model();
+        let r = Roster::read(&model, &roster_dir, &ReadOptions::default()).unwrap();
+        let scorer = Scorer::new(&model, &model.bands);
+        for h in &r.households {
+            let s = scorer.score(&r.inputs(h));
+            let members = s.members as f64;
+            prop_assert!((s.per_capita * members - s.total).abs() < 1e-9 * s.total.abs().max(1.0));
+            let sum: f64 = s.categories.iter().sum();
+            prop_assert_eq!(sum, s.total);
+            let per_capita: f64 = (0..s.categories.len()).map(|c| s.category_per_capita(c)).sum();
+            prop_assert!((per_capita - s.per_capita).abs() < 1e-9);
+            let from_hits: f64 = s.hits.iter().map(|h| h.points).sum();
+            prop_assert!((from_hits - s.total).abs() < 1e-9);
+        }
+    }
+
+    #[test]
+    fn scores_and_calibration_do_not_depend_on_row_order(seed in 0u64..10_000, order in any::<u64>()) {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let options = hhrisk_simulate::Options { villages: 3, households: Some(90), seed, ..Default::default() };
+        hhrisk_simulate::simulate(a.path(), &options).unwrap();
+        hhrisk_simulate::simulate(b.path(), &options).unwrap();
+        for village in std::fs::read_dir(b.path()).unwrap() {
+            let v = village.unwrap().path();
+            for (k, file) in ["households.csv", "members.csv", "outcomes.csv"].iter().enumerate() {
+                rewrite(&v.join(file), |rows| shuffle(rows, order.wrapping_add(k as u64)));
+            }
+        }
+        let model = model();
+        let scores = |dir: &Path| -> BTreeMap<String, (String, f64)> {
+            let mut out = BTreeMap::new();
+            let scorer = Scorer::new(&model, &model.bands);
+            for v in std::fs::read_dir(dir).unwrap() {
+                let r = Roster::read(&model, &v.unwrap().path(), &ReadOptions::default()).unwrap();
+                for h in &r.households {
+                    out.insert(h.id.clone(), (h.village.clone(), scorer.score(&r.inputs(h)).per_capita));
+                }
+            }
+            out
+        };
+        prop_assert_eq!(scores(a.path()), scores(b.path()));
+
+        let run = |dir: &Path| {
+            let samples = Samples::load(&model, dir, Encoding::Auto).unwrap();
+            let objective = Objective::RecallAtPrecision { target: 0.5, lower_bound: false };
+            let mut options = Options::new(&model, objective);
+            options.replicates = 30;
+            serde_json::to_string(&calibrate(&model, &samples, &options)).unwrap()
+        };
+        prop_assert_eq!(run(a.path()), run(b.path()));
+    }
+}

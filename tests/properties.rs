@@ -165,3 +165,55 @@ proptest! {
         prop_assert_eq!(run(a.path()), run(b.path()));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// The model parser never panics: any text is a model or a list of
+    /// problems with positions.
+    #[test]
+    fn any_model_text_is_checked_without_panicking(text in "\\PC{0,400}") {
+        if let Err(e) = Model::from_toml(&text, "fuzz.toml") {
+            let io = matches!(e, hhrisk_model::ModelError::Io { .. });
+            prop_assert!(!e.problems().is_empty() || io);
+        }
+    }
+
+    /// Conditions made of the language's own pieces never panic the checker.
+    #[test]
+    fn any_condition_is_checked_without_panicking(
+        parts in prop::collection::vec(prop::sample::select(vec![
+            "income", "age", "members", "line", "count(", "sum(", "any(", "max(", ")", "(", ",", "+", "-", "*", "/",
+            "==", "<", ">=", "and", "or", "not", "in", "[", "]", "\"x\"", "1", "0", "2.5", "date(\"2024-01-01\")",
+        ]), 0..12),
+    ) {
+        let when = parts.join(" ");
+        let text = format!(
+            "[model]\nname='f'\nversion='1'\nsource='f'\n[[parameters]]\nname='line'\nvalue=9048\n[[departments]]\nid='d'\nname='d'\n\
+             [[columns]]\nname='income'\nfile='households'\ntype='decimal'\n[[columns]]\nname='age'\nfile='members'\ntype='integer'\n\
+             [[categories]]\nid='c'\nname='c'\n[[items]]\nid='X'\ncategory='c'\nname='x'\nwhen='''{when}'''\npoints=1\ndepartment='d'\n"
+        );
+        let _ = Model::from_toml(&text, "fuzz.toml");
+    }
+
+    /// The roster reader never panics on arbitrary bytes: it scores, refuses
+    /// rows, or refuses the file, with a message.
+    #[test]
+    fn any_roster_bytes_are_read_without_panicking(
+        households in prop::collection::vec(any::<u8>(), 0..300),
+        members in prop::collection::vec(any::<u8>(), 0..300),
+        header in any::<bool>(),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let prefix_h: &[u8] = if header { b"household_id,village,class,annual_net_income,house_safety\n" } else { b"" };
+        let prefix_m: &[u8] = if header { b"household_id,person_id,age,health,labour,employment\n" } else { b"" };
+        std::fs::write(dir.path().join("households.csv"), [prefix_h, &households].concat()).unwrap();
+        std::fs::write(dir.path().join("members.csv"), [prefix_m, &members].concat()).unwrap();
+        let model = model();
+        match Roster::read(&model, dir.path(), &ReadOptions::default()) {
+            Ok(r) => prop_assert_eq!(r.households.len() + r.rejected_households(), r.household_rows),
+            Err(e) => prop_assert!(!e.to_string().is_empty()),
+        }
+        let _ = stream(&model, dir.path(), &ReadOptions::default(), |_| Ok(()));
+    }
+}

@@ -1566,3 +1566,22 @@ fn no_output_of_a_full_run_shows_an_id_number_unmasked() {
         assert!(!has_full_id(&text), "{} holds a full ID number", f.display());
     }
 }
+
+#[test]
+fn a_million_columns_are_refused_at_the_header() {
+    let dir = case_copy(&fixture());
+    let mut header: String = (0..1_000_000).map(|i| format!("c{i},")).collect();
+    header.push_str("household_id,village\nH1,x\n");
+    std::fs::write(dir.path().join("households.csv"), header).unwrap();
+    hhrisk()
+        .args(["score", "--model"])
+        .arg(model())
+        .arg("--roster")
+        .arg(dir.path())
+        .arg("--out")
+        .arg(dir.path().join("s.csv"))
+        .assert()
+        .code(1)
+        .stderr(contains("line 1 (header): 1000002 columns, over the limit of 10000"));
+    assert!(!dir.path().join("s.csv").exists());
+}

@@ -281,6 +281,15 @@ impl<'m> RowReader<'m> {
         if source.next(&mut header, &origin)?.is_none() {
             header.clear();
         }
+        if header.len() > MAX_COLUMNS {
+            return Err(RosterError::Empty {
+                path: shown,
+                message: format!(
+                    "line 1 (header): {} columns, over the limit of {MAX_COLUMNS}; this is not a roster table",
+                    header.len()
+                ),
+            });
+        }
         let names: Vec<String> =
             header.iter().map(|h| String::from_utf8_lossy(h).trim().to_string()).collect();
         if names.iter().all(String::is_empty) {
@@ -289,8 +298,9 @@ impl<'m> RowReader<'m> {
                 message: "the file is empty; it needs a header row and one row per record".to_string(),
             });
         }
+        let mut first_at: HashMap<&str, usize> = HashMap::with_capacity(names.len());
         for (i, name) in names.iter().enumerate() {
-            if let Some(j) = names[..i].iter().position(|n| n == name) {
+            if let Some(&j) = first_at.get(name.as_str()) {
                 return Err(RosterError::DuplicateColumn {
                     path: shown,
                     column: name.clone(),
@@ -298,6 +308,7 @@ impl<'m> RowReader<'m> {
                     second: i + 1,
                 });
             }
+            first_at.insert(name, i);
         }
         let find = |column: &str, needed_by: &str| {
             names.iter().position(|n| n == column).ok_or_else(|| RosterError::MissingColumn {

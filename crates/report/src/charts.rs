@@ -59,6 +59,21 @@ fn font(size: u32) -> TextStyle<'static> {
     (FAMILY, size).into_font().into()
 }
 
+/// Draws the series legend, the same on every chart.
+fn legend<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    position: SeriesLabelPosition,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(font(13))
+        .draw()
+        .map_err(fail)
+}
+
 /// Reads one curve out of a threshold point.
 type Value = fn(&crate::data::ThresholdPoint) -> f64;
 
@@ -131,14 +146,7 @@ impl Chart for Threshold<'_> {
                     .map_err(fail)?;
             }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::MiddleRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(font(13))
-            .draw()
-            .map_err(fail)
+        legend(&mut chart, SeriesLabelPosition::MiddleRight)
     }
 }
 
@@ -179,14 +187,7 @@ impl Chart for PrCurves<'_> {
             .map_err(fail)?
             .label(l.t("xiaochang"))
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], MUTED));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(font(13))
-            .draw()
-            .map_err(fail)
+        legend(&mut chart, SeriesLabelPosition::UpperRight)
     }
 }
 
@@ -227,14 +228,7 @@ impl Chart for Distribution<'_> {
                 .label(l.t(key))
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 20, y + 5)], color.mix(0.8).filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(font(13))
-            .draw()
-            .map_err(fail)
+        legend(&mut chart, SeriesLabelPosition::UpperRight)
     }
 }
 
@@ -308,14 +302,7 @@ impl Chart for Villages<'_> {
             .map_err(fail)?
             .label(l.t("xiaochang"))
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RECALL.stroke_width(2)));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(font(13))
-            .draw()
-            .map_err(fail)
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)
     }
 }
 
@@ -387,14 +374,7 @@ impl Chart for Bars<'_> {
                 .label(self.series[k])
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 20, y + 5)], color.mix(0.8).filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(font(13))
-            .draw()
-            .map_err(fail)
+        legend(&mut chart, SeriesLabelPosition::LowerRight)
     }
 }
 

@@ -437,20 +437,7 @@ fn assistance(
 
 fn date_before_assessment(days_back: i32) -> String {
     // 2024-06-30 is day 19904 since 1970-01-01.
-    let (y, m, d) = civil_from_days(19_904 - days_back);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-fn civil_from_days(days: i32) -> (i32, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097) as u32;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe as i32 + era * 400 + i32::from(month <= 2), month, day)
+    hhrisk_model::date::format_date(19_904 - days_back)
 }
 
 fn person(

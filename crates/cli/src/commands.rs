@@ -1005,3 +1005,26 @@ pub fn csv_floor(roster: &Path) -> anyhow::Result<ExitCode> {
     println!("{} {} {:.3}", counts[0], counts[1], start.elapsed().as_secs_f64());
     Ok(ExitCode::SUCCESS)
 }
+
+pub fn workbench(
+    model_path: &Path,
+    samples_dir: &Path,
+    addr: std::net::SocketAddr,
+    allow_remote: bool,
+    objective: &str,
+    replicates: usize,
+    io: Io,
+) -> anyhow::Result<ExitCode> {
+    let model = load_model(model_path)?;
+    let samples = hhrisk_calibrate::Samples::load(&model, samples_dir, io.encoding)?;
+    if samples.is_empty() {
+        bail!("{}: no sample household has an outcome", samples_dir.display());
+    }
+    let objective =
+        hhrisk_calibrate::Objective::parse(objective, samples.len()).map_err(anyhow::Error::msg)?;
+    let workbench = hhrisk_workbench::Workbench { model, samples, objective, replicates };
+    hhrisk_workbench::serve(workbench, addr, allow_remote, |bound| {
+        eprintln!("workbench on http://{bound}/ (Ctrl-C to stop)");
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -255,6 +255,31 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve the calibration workbench: a local page to tune points,
+    /// weights and bands and see precision move.
+    Workbench {
+        /// The indicator model (TOML).
+        #[arg(long)]
+        model: PathBuf,
+        /// Sample villages with outcomes (as for calibrate).
+        #[arg(long)]
+        samples: PathBuf,
+        /// Port on 127.0.0.1.
+        #[arg(long, default_value_t = 8048)]
+        port: u16,
+        /// Address to listen on (loopback unless --allow-remote).
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: std::net::IpAddr,
+        /// Allow a non-loopback address.
+        #[arg(long)]
+        allow_remote: bool,
+        /// The calibration objective (see calibrate).
+        #[arg(long, default_value = "recall-at-precision-lower=0.59")]
+        objective: String,
+        /// Bootstrap replicates per evaluation.
+        #[arg(long, default_value_t = 200)]
+        replicates: usize,
+    },
     /// Simulate sample villages: rosters with verified outcomes.
     Simulate {
         /// Folder to write (one sub-folder per village).
@@ -375,6 +400,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             io,
         ),
+        Command::Workbench { model, samples, port, bind, allow_remote, objective, replicates } => {
+            commands::workbench(
+                &model,
+                &samples,
+                std::net::SocketAddr::new(bind, port),
+                allow_remote,
+                &objective,
+                replicates,
+                io,
+            )
+        }
         Command::Simulate { out, villages, households, seed, flat } => {
             let options = hhrisk_simulate::Options {
                 villages,

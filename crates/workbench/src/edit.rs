@@ -1,0 +1,139 @@
+//! Edits an analyst makes to a model, applied to a copy of it and
+//! evaluated with the calibration crate: the page never computes metrics
+//! of its own.
+
+use std::collections::BTreeMap;
+
+use hhrisk_calibrate::{calibrate, Calibration, Objective, Options, Samples};
+use hhrisk_model::{Band, Bands, Model};
+
+/// What the page sends: new points, category weights, items switched off
+/// and band thresholds. Everything is optional; what is not given stays.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Edits {
+    /// Item id → points.
+    #[serde(default)]
+    pub points: BTreeMap<String, f64>,
+    /// Category id → weight.
+    #[serde(default)]
+    pub weights: BTreeMap<String, f64>,
+    /// Items switched off (their points count as 0, their trigger no more).
+    #[serde(default)]
+    pub off: Vec<String>,
+    /// Band thresholds, most severe first: level name → lowest score.
+    #[serde(default)]
+    pub bands: Vec<BandEdit>,
+}
+
+/// One band's threshold.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BandEdit {
+    /// Band name, one of the model's.
+    pub level: String,
+    /// Lowest per-capita score in the band.
+    pub min_score: f64,
+}
+
+/// Why edits cannot be applied: the page shows the message (HTTP 422).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct EditError(pub String);
+
+/// The model with edits applied (bands edited become its default bands).
+pub fn apply(model: &Model, edits: &Edits) -> Result<Model, EditError> {
+    let mut m = model.clone();
+    for (id, &p) in &edits.points {
+        let item = m
+            .items
+            .iter_mut()
+            .find(|i| i.id == *id)
+            .ok_or_else(|| EditError(format!("no item \"{id}\" in the model")))?;
+        if !p.is_finite() {
+            return Err(EditError(format!("points of {id} must be a finite number")));
+        }
+        item.points = p;
+    }
+    for (id, &w) in &edits.weights {
+        let cat = m
+            .categories
+            .iter_mut()
+            .find(|c| c.id == *id)
+            .ok_or_else(|| EditError(format!("no category \"{id}\" in the model")))?;
+        if !w.is_finite() {
+            return Err(EditError(format!("weight of {id} must be a finite number")));
+        }
+        cat.weight = w;
+    }
+    for id in &edits.off {
+        let item = m
+            .items
+            .iter_mut()
+            .find(|i| i.id == *id)
+            .ok_or_else(|| EditError(format!("no item \"{id}\" in the model")))?;
+        item.points = 0.0;
+        item.trigger = false;
+    }
+    if !edits.bands.is_empty() {
+        let mut levels: Vec<Band> = Vec::new();
+        for b in &edits.bands {
+            let known = model.bands.levels.iter().find(|l| l.name == b.level);
+            if !b.min_score.is_finite() {
+                return Err(EditError(format!("band {} needs a finite threshold", b.level)));
+            }
+            if levels.last().is_some_and(|prev| b.min_score >= prev.min) {
+                return Err(EditError(format!("band {} must start below the band above it", b.level)));
+            }
+            levels.push(Band {
+                name: b.level.clone(),
+                label: known.and_then(|k| k.label.clone()),
+                label_en: known.and_then(|k| k.label_en.clone()),
+                min: b.min_score,
+            });
+        }
+        let trigger = model
+            .bands
+            .trigger
+            .and_then(|t| levels.iter().position(|l| l.name == model.bands.levels[t].name));
+        m.bands = Bands { trigger: trigger.or(levels.len().checked_sub(1)), levels };
+    }
+    Ok(m)
+}
+
+/// The sample households rescored by an edited model (its points, weights
+/// and trigger items).
+pub fn rescore(model: &Model, samples: &Samples) -> Samples {
+    let points: Vec<f64> = model.items.iter().map(|i| i.points).collect();
+    let mut s = samples.clone();
+    s.score = samples.rescore(model, &points);
+    let triggers: Vec<usize> =
+        model.items.iter().enumerate().filter(|(_, i)| i.trigger).map(|(j, _)| j).collect();
+    s.triggered =
+        (0..s.len()).map(|i| triggers.iter().any(|&j| s.matrix.item_counts[[i, j]] > 0.0)).collect();
+    s.matrix.category_totals = category_totals(model, samples);
+    s
+}
+
+fn category_totals(model: &Model, samples: &Samples) -> ndarray::Array2<f64> {
+    let m = &samples.matrix;
+    let mut totals = ndarray::Array2::<f64>::zeros((samples.len(), model.categories.len()));
+    for (j, item) in model.items.iter().enumerate() {
+        let w = model.categories[item.category].weight * item.points;
+        for i in 0..samples.len() {
+            totals[[i, item.category]] += w * m.item_counts[[i, j]];
+        }
+    }
+    totals
+}
+
+/// Evaluates an edited model on the samples exactly as `hhrisk calibrate`
+/// would on the saved model: the bands edited are its default bands
+/// (`baseline`), the objective's bands are fitted (`in_sample`,
+/// `leave_one_village_out`).
+pub fn evaluate(model: &Model, samples: &Samples, objective: Objective, replicates: usize) -> Calibration {
+    let rescored = rescore(model, samples);
+    let mut options = Options::new(model, objective);
+    options.replicates = replicates;
+    calibrate(model, &rescored, &options)
+}

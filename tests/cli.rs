@@ -1585,3 +1585,140 @@ fn a_million_columns_are_refused_at_the_header() {
         .stderr(contains("line 1 (header): 1000002 columns, over the limit of 10000"));
     assert!(!dir.path().join("s.csv").exists());
 }
+
+/// A running `hhrisk workbench` on a free port, stopped when dropped.
+struct Workbench {
+    child: std::process::Child,
+    addr: String,
+}
+
+impl Drop for Workbench {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_workbench() -> Workbench {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("hhrisk"))
+        .args(["workbench", "--port", "0", "--replicates", "100", "--model"])
+        .arg(model())
+        .arg("--samples")
+        .arg(repo().join("sample_villages"))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stderr.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .trim_end_matches(|c| c == '/' || c == ' ')
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    Workbench { child, addr }
+}
+
+/// One HTTP/1.1 request; returns the status and the body.
+fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    s.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response.split_once("\r\n\r\n").map(|x| x.1.to_string()).unwrap_or_default();
+    // chunked bodies: keep the JSON between the first { and the last }
+    let body = match (body.find(['{', '<']), body.rfind(['}', '>'])) {
+        (Some(a), Some(z)) => body[a..=z].to_string(),
+        _ => body,
+    };
+    (status, body)
+}
+
+#[test]
+fn the_workbench_answers_with_the_figures_calibrate_gives_for_the_edited_model() {
+    let wb = start_workbench();
+    let (status, page) = http(&wb.addr, "GET", "/", "");
+    assert_eq!(status, 200);
+    assert!(page.contains("指标校准工作台") && !page.contains("src=\"http"), "offline page");
+    let (status, m) = http(&wb.addr, "GET", "/api/model", "");
+    assert_eq!(status, 200);
+    let m: serde_json::Value = serde_json::from_str(&m).unwrap();
+    assert_eq!(m["items"].as_array().unwrap().len(), 55);
+
+    // I01 from 15 to 20 points, yellow from 12 to 14
+    let edits = r#"{"points": {"I01": 20}, "bands": [{"level": "red", "min_score": 25}, {"level": "orange", "min_score": 18}, {"level": "yellow", "min_score": 14}]}"#;
+    let (status, body) = http(&wb.addr, "POST", "/api/evaluate", edits);
+    assert_eq!(status, 200, "{body}");
+    let from_page: serde_json::Value = serde_json::from_str(&body).unwrap();
+
+    // the same model, saved as a file, calibrated by the command
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(model()).unwrap();
+    let marker =
+        "points = 15\ndepartment = \"civil_affairs\"\nmain = true\nrationale = \"Meets the income test";
+    assert_eq!(text.matches(marker).count(), 1);
+    let edited = text
+        .replace(marker, &marker.replace("points = 15", "points = 20"))
+        .replace("label_en = \"Yellow\"\nmin = 12", "label_en = \"Yellow\"\nmin = 14");
+    let path = dir.path().join("edited.toml");
+    std::fs::write(&path, edited).unwrap();
+    let out = dir.path().join("calibration");
+    hhrisk()
+        .args(["calibrate", "--replicates", "100", "--model"])
+        .arg(&path)
+        .arg("--samples")
+        .arg(repo().join("sample_villages"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let from_command: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("calibration.json")).unwrap()).unwrap();
+    for key in ["baseline", "in_sample", "leave_one_village_out", "bands"] {
+        assert_eq!(from_page[key], from_command[key], "{key}");
+    }
+    // and it differs from the unedited model
+    let (_, plain) = http(&wb.addr, "POST", "/api/evaluate", "{}");
+    let plain: serde_json::Value = serde_json::from_str(&plain).unwrap();
+    assert_ne!(plain["baseline"]["in_sample"]["precision"], from_page["baseline"]["in_sample"]["precision"]);
+
+    // malformed requests get a clear 400 or 422
+    for (body, status, message) in [
+        ("{bad", 400, "parse the request body as JSON"),
+        (r#"{"pionts": {}}"#, 422, "unknown field `pionts`"),
+        (r#"{"points": {"X99": 1}}"#, 422, "no item \\\"X99\\\" in the model"),
+        (
+            r#"{"bands": [{"level": "red", "min_score": 5}, {"level": "orange", "min_score": 9}]}"#,
+            422,
+            "must start below",
+        ),
+    ] {
+        let (got, text) = http(&wb.addr, "POST", "/api/evaluate", body);
+        assert_eq!(got, status, "{body}: {text}");
+        assert!(text.contains(message), "{body}: {text}");
+    }
+}
+
+#[test]
+fn the_workbench_binds_only_loopback_unless_told() {
+    hhrisk()
+        .args(["workbench", "--bind", "0.0.0.0", "--port", "0", "--model"])
+        .arg(model())
+        .arg("--samples")
+        .arg(repo().join("sample_villages"))
+        .assert()
+        .code(1)
+        .stderr(contains("not a loopback address"));
+}

@@ -1616,7 +1616,7 @@ fn start_workbench() -> Workbench {
         .nth(1)
         .unwrap()
         .trim()
-        .trim_end_matches(|c| c == '/' || c == ' ')
+        .trim_end_matches(['/', ' '])
         .split('/')
         .next()
         .unwrap()

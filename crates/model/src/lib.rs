@@ -68,6 +68,9 @@ pub mod text;
 pub use bands::{Band, Bands};
 pub use column::{Column, ColumnType};
 pub use error::ModelError;
-pub use model::{rewrite_points, Category, Department, Derived, Identity, Item, Meta, Model, Parameter, Per};
+pub use model::{
+    rewrite_model, rewrite_points, Category, Department, Derived, Identity, Item, Meta, Model, Parameter,
+    Per, Rewrite,
+};
 pub use roster::{Household, Issue, ReadOptions, Roster, RosterError};
 pub use source::Problem;

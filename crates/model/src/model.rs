@@ -217,21 +217,65 @@ impl Model {
 /// everything else (comments, order, layout) as it was. `points` maps item
 /// ids to new points; ids not in the file are ignored.
 pub fn rewrite_points(text: &str, path: &str, points: &HashMap<String, f64>) -> Result<String, ModelError> {
+    rewrite_model(text, path, &Rewrite { points: points.clone(), ..Rewrite::default() })
+}
+
+/// Values to write into a model file's text.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rewrite {
+    /// Item id → points.
+    pub points: HashMap<String, f64>,
+    /// Category id → weight.
+    pub weights: HashMap<String, f64>,
+    /// Band name → lowest score of the band.
+    pub band_mins: HashMap<String, f64>,
+    /// Items whose `trigger = true` becomes `false` (switched off).
+    pub untrigger: Vec<String>,
+}
+
+fn toml_number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Rewrites item points, category weights and band thresholds in a model
+/// file's text, keeping its comments, order and layout. A category without
+/// a `weight` line gets one after its `id`.
+pub fn rewrite_model(text: &str, path: &str, rewrite: &Rewrite) -> Result<String, ModelError> {
     let src = SourceFile { path: path.to_string(), text: text.to_string() };
     let raw: RawModel = parse_toml(&src)?;
-    let mut edits: Vec<(std::ops::Range<usize>, String)> = raw
-        .items
-        .iter()
-        .filter_map(|it| {
-            let new = points.get(it.id.get_ref())?;
-            let shown = if new.fract() == 0.0 && new.abs() < 1e15 {
-                format!("{}", *new as i64)
-            } else {
-                format!("{new}")
-            };
-            Some((it.points.span(), shown))
-        })
-        .collect();
+    let mut edits: Vec<(std::ops::Range<usize>, String)> = Vec::new();
+    for it in &raw.items {
+        if let Some(&p) = rewrite.points.get(it.id.get_ref()) {
+            edits.push((it.points.span(), toml_number(p)));
+        }
+        if let Some(t) =
+            it.trigger.as_ref().filter(|t| *t.get_ref() && rewrite.untrigger.contains(it.id.get_ref()))
+        {
+            edits.push((t.span(), "false".to_string()));
+        }
+    }
+    for c in &raw.categories {
+        let Some(&w) = rewrite.weights.get(c.id.get_ref()) else { continue };
+        match &c.weight {
+            Some(old) => edits.push((old.span(), toml_number(w))),
+            None => {
+                let end = c.id.span().end;
+                let line_end = text[end..].find('\n').map_or(text.len(), |i| end + i);
+                edits.push((line_end..line_end, format!("\nweight = {}", toml_number(w))));
+            }
+        }
+    }
+    if let Some(bands) = &raw.bands {
+        for b in &bands.levels {
+            if let Some(&min) = rewrite.band_mins.get(b.name.get_ref()) {
+                edits.push((b.min.span(), toml_number(min)));
+            }
+        }
+    }
     edits.sort_by_key(|(span, _)| std::cmp::Reverse(span.start));
     let mut out = text.to_string();
     for (span, value) in edits {
@@ -840,7 +884,7 @@ fn check_item(
         per,
         department: department?,
         main: it.main,
-        trigger: it.trigger,
+        trigger: it.trigger.as_ref().is_some_and(|t| *t.get_ref()),
         rationale: it.rationale,
         reads,
     })
@@ -935,6 +979,21 @@ department = "civil_affairs"
             got.first().is_some_and(|p| p.contains(want)),
             "expected a problem with {want:?}, got {got:#?}"
         );
+    }
+
+    #[test]
+    fn weights_and_bands_are_rewritten_in_place() {
+        let text = format!("{BASE}\n[bands]\n[[bands.levels]]\nname = \"red\"\nmin = 12\n");
+        let rewrite = Rewrite {
+            weights: [("income".to_string(), 1.5)].into(),
+            band_mins: [("red".to_string(), 14.5)].into(),
+            ..Rewrite::default()
+        };
+        let out = rewrite_model(&text.replace("weight = 2\n", ""), "m.toml", &rewrite).unwrap();
+        let m = Model::from_toml(&out, "m.toml").unwrap();
+        assert_eq!((m.categories[0].weight, m.bands.levels[0].min), (1.5, 14.5));
+        let out = rewrite_model(&text, "m.toml", &rewrite).unwrap();
+        assert_eq!(out, text.replace("weight = 2", "weight = 1.5").replace("min = 12", "min = 14.5"));
     }
 
     #[test]

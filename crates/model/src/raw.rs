@@ -114,8 +114,7 @@ pub(crate) struct RawItem {
     pub department: Spanned<String>,
     #[serde(default)]
     pub main: bool,
-    #[serde(default)]
-    pub trigger: bool,
+    pub trigger: Option<Spanned<bool>>,
     pub rationale: Option<String>,
 }
 

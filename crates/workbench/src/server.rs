@@ -5,6 +5,7 @@
 //! | `GET /` | | the page (HTML, no external scripts or fonts) |
 //! | `GET /api/model` | | categories, items with points and conditions, bands |
 //! | `POST /api/evaluate` | [`Edits`] | the calibration of the edited model, as `hhrisk calibrate` writes it |
+//! | `POST /api/save` | `{"path": "new.toml", "edits": Edits, "overwrite": false}` | writes the edited model and `new.thresholds.toml` beside it; 409 if a file would be overwritten |
 //!
 //! A body that is not JSON gets 400, JSON that does not fit gets 422, edits
 //! that cannot apply (an unknown item, bands out of order) get 422; each
@@ -28,6 +29,10 @@ use crate::edit::{apply, evaluate, Edits};
 pub struct Workbench {
     /// The model as loaded.
     pub model: Model,
+    /// Its file, which saving never overwrites unless asked.
+    pub model_path: std::path::PathBuf,
+    /// Its text, into which edits are written when saving.
+    pub model_text: String,
     /// The sample villages with outcomes, scored by it.
     pub samples: Samples,
     /// The calibration objective.
@@ -45,6 +50,7 @@ pub fn router(workbench: Arc<Workbench>) -> Router {
         .route("/", get(|| async { Html(PAGE) }))
         .route("/api/model", get(model))
         .route("/api/evaluate", post(evaluate_edits))
+        .route("/api/save", post(save))
         .with_state(workbench)
 }
 
@@ -83,6 +89,93 @@ async fn evaluate_edits(
         Ok(model) => Json(evaluate(&model, &w.samples, w.objective, w.replicates)).into_response(),
         Err(e) => (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({ "error": e.to_string() }))).into_response(),
     }
+}
+
+/// A request to save the edited model.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Save {
+    path: String,
+    #[serde(default)]
+    edits: Edits,
+    #[serde(default)]
+    overwrite: bool,
+}
+
+fn problem(status: StatusCode, message: String) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+async fn save(
+    State(w): State<Arc<Workbench>>,
+    body: Result<Json<Save>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(request) = match body {
+        Ok(b) => b,
+        Err(rejection) => return problem(rejection.status(), rejection.body_text()),
+    };
+    let model = match apply(&w.model, &request.edits) {
+        Ok(m) => m,
+        Err(e) => return problem(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+    };
+    let target = std::path::PathBuf::from(&request.path);
+    if target.extension().is_none_or(|e| e != "toml") {
+        return problem(StatusCode::UNPROCESSABLE_ENTITY, "save the model as a .toml file".into());
+    }
+    let thresholds = target.with_extension("thresholds.toml");
+    let same = |a: &std::path::Path, b: &std::path::Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if !request.overwrite {
+        if same(&target, &w.model_path) {
+            return problem(StatusCode::CONFLICT, format!("{} is the model the workbench was opened with; save under another name, or ask to overwrite it", request.path));
+        }
+        for path in [&target, &thresholds] {
+            if path.exists() {
+                return problem(
+                    StatusCode::CONFLICT,
+                    format!("{} exists; choose another name, or ask to overwrite it", path.display()),
+                );
+            }
+        }
+    }
+    let rewrite = hhrisk_model::Rewrite {
+        points: model.items.iter().map(|i| (i.id.clone(), i.points)).collect(),
+        weights: model
+            .categories
+            .iter()
+            .map(|c| (c.id.clone(), c.weight))
+            .filter(|(id, wt)| w.model.categories.iter().any(|c| c.id == *id && c.weight != *wt))
+            .collect(),
+        band_mins: model.bands.levels.iter().map(|b| (b.name.clone(), b.min)).collect(),
+        untrigger: request.edits.off.clone(),
+    };
+    let text = match hhrisk_model::rewrite_model(&w.model_text, &w.model_path.display().to_string(), &rewrite)
+    {
+        Ok(t) => format!("# Edited in the hhrisk workbench from {}\n{t}", w.model_path.display()),
+        Err(e) => return problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    let mut bands = String::from("# Bands set in the hhrisk workbench\n[bands]\n");
+    if let Some(t) = model.bands.trigger {
+        bands.push_str(&format!("trigger = {:?}\n", model.bands.levels[t].name));
+    }
+    for b in &model.bands.levels {
+        bands.push_str(&format!("\n[[bands.levels]]\nname = {:?}\nmin = {:?}\n", b.name, b.min));
+    }
+    for (path, content) in [(&target, text), (&thresholds, bands)] {
+        let written = hhrisk_score::AtomicFile::create(path).and_then(|mut f| {
+            std::io::Write::write_all(&mut f, content.as_bytes())?;
+            f.commit()
+        });
+        if let Err(e) = written {
+            return problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("cannot write {}: {e}", path.display()),
+            );
+        }
+    }
+    Json(json!({ "model": target, "thresholds": thresholds })).into_response()
 }
 
 /// Why the server cannot start.

@@ -1024,14 +1024,14 @@ pub fn workbench(
         hhrisk_calibrate::Objective::parse(objective, samples.len()).map_err(anyhow::Error::msg)?;
     let model_text = std::fs::read_to_string(model_path)
         .with_context(|| format!("cannot read {}", model_path.display()))?;
-    let workbench = hhrisk_workbench::Workbench {
+    let workbench = hhrisk_workbench::Workbench::new(
         model,
-        model_path: model_path.to_path_buf(),
+        model_path.to_path_buf(),
         model_text,
         samples,
         objective,
         replicates,
-    };
+    );
     hhrisk_workbench::serve(workbench, addr, allow_remote, |bound| {
         eprintln!("workbench on http://{bound}/ (Ctrl-C to stop)");
     })?;

@@ -137,3 +137,51 @@ pub fn evaluate(model: &Model, samples: &Samples, objective: Objective, replicat
     options.replicates = replicates;
     calibrate(model, &rescored, &options)
 }
+
+/// Households whose alert level (under the model's own bands) changes
+/// with the edits: `entered`, `left` and `moved`, each a list of
+/// `{household_id, village, before, after}`.
+pub fn changes(before: &Model, after: &Model, samples: &Samples) -> serde_json::Value {
+    use hhrisk_calibrate::evaluate::levels;
+    let (a, b) = (rescore(before, samples), rescore(after, samples));
+    let la = levels(&before.bands, &a.score.to_vec(), &a.triggered);
+    let lb = levels(&after.bands, &b.score.to_vec(), &b.triggered);
+    let name = |bands: &Bands, l: Option<usize>| l.map(|l| bands.levels[l].name.clone());
+    let mut out = serde_json::json!({ "entered": [], "left": [], "moved": [] });
+    for i in 0..samples.len() {
+        let (x, y) = (name(&before.bands, la[i]), name(&after.bands, lb[i]));
+        let kind = match (&x, &y) {
+            (None, Some(_)) => "entered",
+            (Some(_), None) => "left",
+            (Some(p), Some(q)) if p != q => "moved",
+            _ => continue,
+        };
+        if let Some(list) = out[kind].as_array_mut() {
+            list.push(serde_json::json!({
+                "household_id": samples.ids[i],
+                "village": samples.villages[samples.village[i]],
+                "before": x,
+                "after": y,
+            }));
+        }
+    }
+    out
+}
+
+/// What the page draws, computed here so that it computes nothing: per
+/// threshold of the alert curve, precision, recall and the share alerted.
+pub fn chart(calibration: &Calibration) -> serde_json::Value {
+    let points: Vec<serde_json::Value> = calibration
+        .curve
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "threshold": p.threshold,
+                "precision": p.counts.precision(),
+                "recall": p.counts.recall(),
+                "alert_share": p.counts.alerts as f64 / p.counts.households.max(1) as f64,
+            })
+        })
+        .collect();
+    serde_json::json!({ "points": points, "bands": calibration.bands })
+}

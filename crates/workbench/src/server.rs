@@ -39,6 +39,31 @@ pub struct Workbench {
     pub objective: Objective,
     /// Bootstrap replicates per evaluation.
     pub replicates: usize,
+    /// Points suggested by `hhrisk calibrate --tune` for the model as
+    /// loaded, by item id.
+    pub suggested: std::collections::BTreeMap<String, f64>,
+}
+
+impl Workbench {
+    /// A workbench on a model and its samples; computes the tuned
+    /// suggestion once.
+    pub fn new(
+        model: Model,
+        model_path: std::path::PathBuf,
+        model_text: String,
+        samples: Samples,
+        objective: Objective,
+        replicates: usize,
+    ) -> Self {
+        let mut options = hhrisk_calibrate::Options::new(&model, objective);
+        options.replicates = 20;
+        options.tune = Some(hhrisk_calibrate::tune::TuneOptions::default());
+        let suggested = hhrisk_calibrate::calibrate(&model, &samples, &options)
+            .tuned
+            .map(|t| t.points.into_iter().map(|p| (p.item, p.suggested)).collect())
+            .unwrap_or_default();
+        Workbench { model, model_path, model_text, samples, objective, replicates, suggested }
+    }
 }
 
 /// The page.
@@ -67,6 +92,7 @@ async fn model(State(w): State<Arc<Workbench>>) -> Json<serde_json::Value> {
             "name_en": i.name_en,
             "when": i.when,
             "points": i.points,
+            "suggested": w.suggested.get(&i.id),
             "trigger": i.trigger,
         })).collect::<Vec<_>>(),
         "bands": m.bands.levels.iter().map(|b| json!({"level": b.name, "label": b.label, "min_score": b.min})).collect::<Vec<_>>(),
@@ -85,10 +111,18 @@ async fn evaluate_edits(
             return (rejection.status(), Json(json!({ "error": rejection.body_text() }))).into_response()
         }
     };
-    match apply(&w.model, &edits) {
-        Ok(model) => Json(evaluate(&model, &w.samples, w.objective, w.replicates)).into_response(),
-        Err(e) => (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({ "error": e.to_string() }))).into_response(),
-    }
+    let model = match apply(&w.model, &edits) {
+        Ok(model) => model,
+        Err(e) => {
+            return (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({ "error": e.to_string() })))
+                .into_response()
+        }
+    };
+    let calibration = evaluate(&model, &w.samples, w.objective, w.replicates);
+    let mut body = serde_json::to_value(&calibration).unwrap_or_default();
+    body["changes"] = crate::edit::changes(&w.model, &model, &w.samples);
+    body["chart"] = crate::edit::chart(&calibration);
+    Json(body).into_response()
 }
 
 /// A request to save the edited model.

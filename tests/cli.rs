@@ -1868,3 +1868,43 @@ fn in_a_real_browser_the_page_shows_calibrate_figures_for_an_edit_and_for_the_sa
     let dom = browser_dom(&format!("http://{}/", reloaded.addr)).unwrap();
     assert_eq!(precision_cell(&dom, "current"), edited);
 }
+
+#[test]
+fn the_workbench_shows_who_enters_the_bands_and_the_tuned_suggestion() {
+    let wb = start_workbench();
+    let (_, before) = http(&wb.addr, "POST", "/api/evaluate", "{}");
+    let (_, after) = http(&wb.addr, "POST", "/api/evaluate", r#"{"points": {"I01": 30}}"#);
+    let (before, after): (serde_json::Value, serde_json::Value) =
+        (serde_json::from_str(&before).unwrap(), serde_json::from_str(&after).unwrap());
+    let count = |k: &str| after["changes"][k].as_array().unwrap().len() as i64;
+    assert!(count("entered") > 0);
+    assert_eq!(before["changes"]["entered"].as_array().unwrap().len(), 0, "no edit, no change");
+    // alerts after − alerts before = entered − left
+    let alerts = |v: &serde_json::Value| v["baseline"]["in_sample"]["alerts"].as_i64().unwrap();
+    assert_eq!(alerts(&after) - alerts(&before), count("entered") - count("left"));
+    // the chart ends where every household is alerted: recall 1
+    let points = after["chart"]["points"].as_array().unwrap();
+    assert_eq!(points.last().unwrap()["recall"], 1.0);
+
+    // the suggestion is what calibrate --tune suggests
+    let dir = tempfile::tempdir().unwrap();
+    hhrisk()
+        .args(["calibrate", "--tune", "--replicates", "20", "--model"])
+        .arg(model())
+        .arg("--samples")
+        .arg(repo().join("sample_villages"))
+        .arg("--out")
+        .arg(dir.path())
+        .assert()
+        .success();
+    let tuned: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("calibration.json")).unwrap()).unwrap();
+    let (_, m) = http(&wb.addr, "GET", "/api/model", "");
+    let m: serde_json::Value = serde_json::from_str(&m).unwrap();
+    for (item, suggestion) in
+        m["items"].as_array().unwrap().iter().zip(tuned["tuned"]["points"].as_array().unwrap())
+    {
+        assert_eq!(item["id"], suggestion["item"]);
+        assert_eq!(item["suggested"], suggestion["suggested"]);
+    }
+}

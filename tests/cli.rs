@@ -1628,9 +1628,11 @@ fn start_workbench_on(model_file: &Path) -> Workbench {
     Workbench { child, addr }
 }
 
-/// One HTTP/1.1 request; returns the status and the body.
+/// One HTTP/1.1 request; returns the status and the body. Reads as many
+/// bytes as `Content-Length` says (ChromeDriver keeps connections open),
+/// or to the end.
 fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
-    use std::io::{Read, Write};
+    use std::io::{BufRead, Read, Write};
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     write!(
         s,
@@ -1638,13 +1640,38 @@ fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
         body.len()
     )
     .unwrap();
-    let mut response = String::new();
-    s.read_to_string(&mut response).unwrap();
-    let status = response[9..12].parse().unwrap();
-    let body = response.split_once("\r\n\r\n").map(|x| x.1.to_string()).unwrap_or_default();
-    // chunked bodies: keep the JSON between the first { and the last }
-    let body = match (body.find(['{', '<']), body.rfind(['}', '>'])) {
-        (Some(a), Some(z)) => body[a..=z].to_string(),
+    let mut reader = std::io::BufReader::new(s);
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line).unwrap();
+    let status = status_line[9..12].parse().unwrap();
+    let (mut length, mut chunked) = (None, false);
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let lower = line.to_ascii_lowercase();
+        if let Some(v) = lower.strip_prefix("content-length:") {
+            length = v.trim().parse::<usize>().ok();
+        }
+        chunked |= lower.starts_with("transfer-encoding:") && lower.contains("chunked");
+    }
+    let mut bytes = Vec::new();
+    match (length, chunked) {
+        (Some(n), false) => {
+            bytes.resize(n, 0);
+            reader.read_exact(&mut bytes).unwrap();
+        }
+        _ => {
+            reader.read_to_end(&mut bytes).unwrap();
+        }
+    }
+    let body = String::from_utf8_lossy(&bytes).into_owned();
+    // chunked bodies: keep the JSON or HTML between the first and last bracket
+    let body = match (chunked, body.find(['{', '<']), body.rfind(['}', '>'])) {
+        (true, Some(a), Some(z)) => body[a..=z].to_string(),
         _ => body,
     };
     (status, body)
@@ -1786,11 +1813,41 @@ fn the_workbench_saves_a_new_model_and_never_the_original_unasked() {
         .success();
 }
 
-/// The page as headless Chromium renders it after its scripts ran.
-fn browser_dom(url: &str) -> Option<String> {
-    let profile = tempfile::tempdir().unwrap();
-    let output = std::process::Command::new("chromium")
-        .args([
+/// A headless Chromium driven through ChromeDriver (the W3C WebDriver
+/// protocol, plain HTTP and JSON).
+struct Browser {
+    driver: std::process::Child,
+    addr: String,
+    session: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = http(&self.addr, "DELETE", &format!("/session/{}", self.session), "");
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Browser {
+    fn start() -> Option<Browser> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+        let driver = std::process::Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let addr = format!("127.0.0.1:{port}");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(&addr).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let profile = tempfile::tempdir().unwrap();
+        let args = serde_json::json!([
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
@@ -1799,54 +1856,98 @@ fn browser_dom(url: &str) -> Option<String> {
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
-            "--virtual-time-budget=15000",
-            "--dump-dom",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(url)
-        .output()
-        .ok()?;
-    Some(String::from_utf8_lossy(&output.stdout).into_owned())
-}
+            format!("--user-data-dir={}", profile.path().display()),
+        ]);
+        let caps = serde_json::json!({"capabilities": {"alwaysMatch": {"browserName": "chrome",
+            "goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": args}}}});
+        let (status, body) = http(&addr, "POST", "/session", &caps.to_string());
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let session = v["value"]["sessionId"].as_str().unwrap().to_string();
+        Some(Browser { driver, addr, session, _profile: profile })
+    }
 
-/// The text of the cell `data-precision="KEY"` in a rendered page.
-fn precision_cell(dom: &str, key: &str) -> String {
-    let marker = format!("data-precision=\"{key}\">");
-    let at =
-        dom.find(&marker).unwrap_or_else(|| panic!("no {key} figure in the page:\n{dom}")) + marker.len();
-    dom[at..at + dom[at..].find('<').unwrap()].to_string()
+    fn call(&self, method: &str, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let (status, text) =
+            http(&self.addr, method, &format!("/session/{}{path}", self.session), &body.to_string());
+        assert_eq!(status, 200, "{path}: {text}");
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()["value"].clone()
+    }
+
+    fn go(&self, url: &str) {
+        self.call("POST", "/url", serde_json::json!({ "url": url }));
+    }
+
+    fn element(&self, css: &str) -> String {
+        let v = self.call("POST", "/element", serde_json::json!({"using": "css selector", "value": css}));
+        v.as_object().unwrap().values().next().unwrap().as_str().unwrap().to_string()
+    }
+
+    fn text(&self, css: &str) -> String {
+        let script = format!("const e = document.querySelector({css:?}); return e ? e.textContent : null;");
+        self.call("POST", "/execute/sync", serde_json::json!({"script": script, "args": []}))
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    }
+
+    fn type_into(&self, css: &str, text: &str) {
+        let e = self.element(css);
+        self.call("POST", &format!("/element/{e}/clear"), serde_json::json!({}));
+        // a Tab afterwards leaves the field, which fires its change event
+        self.call(
+            "POST",
+            &format!("/element/{e}/value"),
+            serde_json::json!({ "text": format!("{text}\u{E004}") }),
+        );
+    }
+
+    fn click(&self, css: &str) {
+        let e = self.element(css);
+        self.call("POST", &format!("/element/{e}/click"), serde_json::json!({}));
+    }
+
+    /// Waits until `css` holds a text for which `done` holds.
+    fn wait_for(&self, css: &str, done: impl Fn(&str) -> bool) -> String {
+        for _ in 0..300 {
+            let t = self.text(css);
+            if done(&t) {
+                return t;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("{css} never got there: {:?}", self.text(css));
+    }
 }
 
 #[test]
-fn in_a_real_browser_the_page_shows_calibrate_figures_for_an_edit_and_for_the_saved_model() {
-    if browser_dom("about:blank").is_none() {
+fn in_a_real_browser_an_edit_shows_calibrate_figures_and_the_saved_model_reloads() {
+    let Some(browser) = Browser::start() else {
         assert!(
             std::env::var_os("HHRISK_REQUIRE_BROWSER").is_none(),
-            "chromium is required here: .ci/run installs it"
+            "chromium and chromedriver are required here: .ci/run installs them"
         );
-        eprintln!("skipped: no chromium on this machine (.ci/run installs it)");
+        eprintln!("skipped: no chromedriver on this machine (.ci/run installs it)");
         return;
-    }
+    };
     let wb = start_workbench();
-    let base = format!("http://{}/", wb.addr);
-    // the page loads and shows the default bands' precision
-    let dom = browser_dom(&base).unwrap();
+    let shown = |v: &serde_json::Value| format!("{:.1}%", 100.0 * v.as_f64().unwrap());
+    // load: the default bands' precision appears
+    browser.go(&format!("http://{}/", wb.addr));
     let (_, plain) = http(&wb.addr, "POST", "/api/evaluate", "{}");
     let plain: serde_json::Value = serde_json::from_str(&plain).unwrap();
-    let shown = |v: &serde_json::Value| format!("{:.1}%", 100.0 * v.as_f64().unwrap());
-    assert_eq!(precision_cell(&dom, "current"), shown(&plain["baseline"]["in_sample"]["precision"]));
-    // an item's points changed (I01: 15 → 30): the figure moves to what
-    // hhrisk calibrate gives for that model
-    let dom = browser_dom(&format!("{base}?points=I01:30")).unwrap();
+    let before = shown(&plain["baseline"]["in_sample"]["precision"]);
+    browser.wait_for("[data-precision=current]", |t| t == before);
+    // change an item's points in the page: I01 from 15 to 30
+    browser.type_into("input[data-item=\"I01\"]", "30");
+    let after = browser.wait_for("[data-precision=current]", |t| !t.is_empty() && t != before);
+    // save it as a new model from the page
     let dir = tempfile::tempdir().unwrap();
     let saved = dir.path().join("i01.toml");
-    let (status, _) = http(
-        &wb.addr,
-        "POST",
-        "/api/save",
-        &format!(r#"{{"path": {:?}, "edits": {{"points": {{"I01": 30}}}}}}"#, saved.display().to_string()),
-    );
-    assert_eq!(status, 200);
+    browser.type_into("#save-path", &saved.display().to_string());
+    browser.click("#save");
+    browser.wait_for("#saved", |t| t.contains("i01.thresholds.toml"));
+    // the figure is what hhrisk calibrate gives for the saved model
     let out = dir.path().join("calibration");
     hhrisk()
         .args(["calibrate", "--replicates", "100", "--model"])
@@ -1859,14 +1960,14 @@ fn in_a_real_browser_the_page_shows_calibrate_figures_for_an_edit_and_for_the_sa
         .success();
     let command: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("calibration.json")).unwrap()).unwrap();
-    let edited = precision_cell(&dom, "current");
-    assert_eq!(edited, shown(&command["baseline"]["in_sample"]["precision"]));
-    assert_ne!(edited, precision_cell(&browser_dom(&base).unwrap(), "current"));
-    assert_eq!(precision_cell(&dom, "fitted"), shown(&command["in_sample"]["precision"]));
+    assert_eq!(after, shown(&command["baseline"]["in_sample"]["precision"]));
+    assert_eq!(browser.text("[data-precision=fitted]"), shown(&command["in_sample"]["precision"]));
     // re-loaded from the saved file, the page shows the same without edits
     let reloaded = start_workbench_on(&saved);
-    let dom = browser_dom(&format!("http://{}/", reloaded.addr)).unwrap();
-    assert_eq!(precision_cell(&dom, "current"), edited);
+    browser.go(&format!("http://{}/", reloaded.addr));
+    browser.wait_for("[data-precision=current]", |t| t == after);
+    let i01 = browser.call("POST", "/execute/sync", serde_json::json!({"script": "return document.querySelector('input[data-item=\"I01\"]').value", "args": []}));
+    assert_eq!(i01, "30");
 }
 
 #[test]

@@ -63,6 +63,27 @@ fn load_model(path: &Path) -> anyhow::Result<Model> {
     Model::from_path(path).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
+/// Loads a model and its sample villages with outcomes, and reads the
+/// calibration objective: what calibrate, report and workbench share.
+fn load_samples(
+    model_path: &Path,
+    samples_dir: &Path,
+    objective: &str,
+    io: Io,
+) -> anyhow::Result<(Model, hhrisk_calibrate::Samples, hhrisk_calibrate::Objective)> {
+    let model = load_model(model_path)?;
+    let samples = hhrisk_calibrate::Samples::load(&model, samples_dir, io.encoding)?;
+    if samples.is_empty() {
+        bail!(
+            "{}: no sample household has an outcome; calibration needs verified outcomes",
+            samples_dir.display()
+        );
+    }
+    let objective =
+        hhrisk_calibrate::Objective::parse(objective, samples.len()).map_err(anyhow::Error::msg)?;
+    Ok((model, samples, objective))
+}
+
 fn load_bands(model: &Model, thresholds: Option<&Path>) -> anyhow::Result<Bands> {
     match thresholds {
         Some(path) => Bands::from_path(path).map_err(|e| anyhow::anyhow!("{e}")),
@@ -397,21 +418,13 @@ pub fn calibrate(
     tune: Option<hhrisk_calibrate::tune::TuneOptions>,
     io: Io,
 ) -> anyhow::Result<ExitCode> {
-    use hhrisk_calibrate::{calibrate, fit::BandName, thresholds_toml, Objective, Options, Samples};
+    use hhrisk_calibrate::{calibrate, fit::BandName, thresholds_toml, Options};
     if let Some(t) = &tune {
         if !(0.0..1.0).contains(&t.max_change) {
             bail!("--max-change must be at least 0 and below 1 (0.5: points move by at most half)");
         }
     }
-    let model = load_model(model_path)?;
-    let samples = Samples::load(&model, samples_dir, io.encoding)?;
-    if samples.is_empty() {
-        bail!(
-            "{}: no sample household has an outcome; calibration needs verified outcomes",
-            samples_dir.display()
-        );
-    }
-    let objective = Objective::parse(objective, samples.len()).map_err(anyhow::Error::msg)?;
+    let (model, samples, objective) = load_samples(model_path, samples_dir, objective, io)?;
     let mut options = Options::new(&model, objective);
     if let Some(names) = bands {
         options.bands = names
@@ -692,17 +705,9 @@ pub fn report(
     seed: u64,
     io: Io,
 ) -> anyhow::Result<ExitCode> {
-    use hhrisk_calibrate::{calibrate, tune::TuneOptions, Objective, Options, Samples};
-    let model = load_model(model_path)?;
-    let samples = Samples::load(&model, samples_dir, io.encoding)?;
-    if samples.is_empty() {
-        bail!(
-            "{}: no sample household has an outcome; a report needs verified outcomes",
-            samples_dir.display()
-        );
-    }
-    let mut options =
-        Options::new(&model, Objective::parse(objective, samples.len()).map_err(anyhow::Error::msg)?);
+    use hhrisk_calibrate::{calibrate, tune::TuneOptions, Options};
+    let (model, samples, objective) = load_samples(model_path, samples_dir, objective, io)?;
+    let mut options = Options::new(&model, objective);
     if options.bands.is_empty() {
         bail!("the model declares no bands to fit");
     }
@@ -1015,13 +1020,7 @@ pub fn workbench(
     replicates: usize,
     io: Io,
 ) -> anyhow::Result<ExitCode> {
-    let model = load_model(model_path)?;
-    let samples = hhrisk_calibrate::Samples::load(&model, samples_dir, io.encoding)?;
-    if samples.is_empty() {
-        bail!("{}: no sample household has an outcome", samples_dir.display());
-    }
-    let objective =
-        hhrisk_calibrate::Objective::parse(objective, samples.len()).map_err(anyhow::Error::msg)?;
+    let (model, samples, objective) = load_samples(model_path, samples_dir, objective, io)?;
     let model_text = std::fs::read_to_string(model_path)
         .with_context(|| format!("cannot read {}", model_path.display()))?;
     let workbench = hhrisk_workbench::Workbench::new(

@@ -2009,3 +2009,61 @@ fn the_workbench_shows_who_enters_the_bands_and_the_tuned_suggestion() {
         assert_eq!(item["suggested"], suggestion["suggested"]);
     }
 }
+
+/// Batches of 2048 households are checked and scored on worker threads:
+/// the scores and rejects files must not depend on how many, nor on
+/// whether the roster streams or is read whole (members out of order).
+#[test]
+fn scores_are_the_same_bytes_whatever_the_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let roster = dir.path().join("roster");
+    hhrisk()
+        .args(["simulate", "--flat", "--households", "5000", "--seed", "7", "--out"])
+        .arg(&roster)
+        .assert()
+        .success();
+    // two members with a value the model does not allow: their households are refused
+    let members = std::fs::read_to_string(roster.join("members.csv")).unwrap();
+    let mut lines: Vec<String> = members.lines().map(str::to_string).collect();
+    for at in [3000, 9000] {
+        lines[at] = lines[at].replacen(",healthy,", ",sick,", 1).replacen(",chronic,", ",sick,", 1);
+        assert!(lines[at].contains(",sick,"), "{}", lines[at]);
+    }
+    std::fs::write(roster.join("members.csv"), lines.join("\n") + "\n").unwrap();
+    let reversed = dir.path().join("reversed");
+    std::fs::create_dir(&reversed).unwrap();
+    std::fs::copy(roster.join("households.csv"), reversed.join("households.csv")).unwrap();
+    let header = lines.remove(0);
+    lines.reverse();
+    std::fs::write(
+        reversed.join("members.csv"),
+        std::iter::once(header).chain(lines).collect::<Vec<_>>().join("\n"),
+    )
+    .unwrap();
+    let run = |roster: &Path, threads: &str| {
+        let (out, rejects) =
+            (dir.path().join(format!("s{threads}.csv")), dir.path().join(format!("r{threads}.csv")));
+        hhrisk()
+            .args(["score", "--threads", threads, "--model"])
+            .arg(model())
+            .arg("--roster")
+            .arg(roster)
+            .arg("--out")
+            .arg(&out)
+            .arg("--rejects")
+            .arg(&rejects)
+            .assert()
+            .success()
+            .stderr(contains("scored 4998 of 5000 households"));
+        (std::fs::read(out).unwrap(), std::fs::read_to_string(rejects).unwrap())
+    };
+    let one = run(&roster, "1");
+    assert_eq!(one.1.lines().count(), 3, "a header and two problems: {}", one.1);
+    assert!(one.1.contains("is not an allowed value; use one of: healthy"), "{}", one.1);
+    for threads in ["2", "3"] {
+        assert!(run(&roster, threads) == one, "{threads} threads");
+    }
+    // the whole-file path lists problems in its own order; the scores are the same
+    let whole = run(&reversed, "2");
+    assert!(whole.0 == one.0);
+}

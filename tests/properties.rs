@@ -7,11 +7,32 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use hhrisk_calibrate::{calibrate, Objective, Options, Samples};
-use hhrisk_model::stream::{stream, StreamError, Streamed};
+use hhrisk_model::stream::{stream, StreamError, Streamed, Work};
 use hhrisk_model::text::Encoding;
 use hhrisk_model::{Model, ReadOptions, Roster};
 use hhrisk_score::Scorer;
 use proptest::prelude::*;
+
+/// Collects the ids of the households accepted and counts those refused.
+struct Ids;
+
+impl Work for Ids {
+    type State = (Vec<String>, usize);
+    type Output = (Vec<String>, usize);
+    fn state(&self) -> Self::State {
+        (Vec::new(), 0)
+    }
+    fn household(&self, state: &mut Self::State, h: Streamed<'_>) -> Result<(), String> {
+        match h {
+            Streamed::Household { id, .. } => state.0.push(id.to_string()),
+            Streamed::Refused(_) => state.1 += 1,
+        }
+        Ok(())
+    }
+    fn output(&self, state: &mut Self::State) -> Self::Output {
+        std::mem::take(state)
+    }
+}
 
 fn model() -> Model {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../indicators/xiaochang.toml");
@@ -91,11 +112,9 @@ proptest! {
         // streaming agrees, or hands the roster to the whole-file path
         let mut accepted = Vec::new();
         let mut refused_stream = 0;
-        match stream(&model, &roster_dir, &ReadOptions::default(), |e| {
-            match e {
-                Streamed::Household { id, .. } => accepted.push(id.to_string()),
-                Streamed::Refused(_) => refused_stream += 1,
-            }
+        match stream(&model, &roster_dir, &ReadOptions::default(), 2, &Ids, |(ids, refused)| {
+            accepted.extend(ids);
+            refused_stream += refused;
             Ok(())
         }) {
             Ok(summary) => {
@@ -214,6 +233,6 @@ proptest! {
             Ok(r) => prop_assert_eq!(r.households.len() + r.rejected_households(), r.household_rows),
             Err(e) => prop_assert!(!e.to_string().is_empty()),
         }
-        let _ = stream(&model, dir.path(), &ReadOptions::default(), |_| Ok(()));
+        let _ = stream(&model, dir.path(), &ReadOptions::default(), 2, &Ids, |_| Ok(()));
     }
 }

@@ -23,6 +23,8 @@ pub struct Io {
     pub bom: bool,
     /// Skip the whole-file duplicate-key check when streaming.
     pub skip_duplicate_check: bool,
+    /// Worker threads for streaming (1: all on the calling thread).
+    pub threads: usize,
 }
 
 impl Io {
@@ -224,37 +226,36 @@ pub fn score(
     unmasked: bool,
     io: Io,
 ) -> anyhow::Result<ExitCode> {
-    use hhrisk_model::stream::{stream, StreamError, Streamed};
+    use hhrisk_model::stream::{stream, StreamError};
     let model = load_model(model_path)?;
     let bands = load_bands(&model, thresholds)?;
     let scorer = Scorer::new(&model, &bands);
     let options = io.read_options(unmasked);
     let mut alerts: BTreeMap<usize, usize> = BTreeMap::new();
 
-    // First try streaming, household by household; a roster whose members
-    // are not grouped in the order of its households is read whole.
+    // First try streaming, in batches of households checked and scored on
+    // every core; a roster whose members are not grouped in the order of
+    // its households is read whole.
     let mut issues: Vec<Issue> = Vec::new();
-    let mut writer = ScoreWriter::new(io.create(out)?, &model, columns)?;
-    let mut score = Default::default();
+    let mut file = io.create(out)?;
+    let mut header = csv::Writer::from_writer(Vec::new());
+    header.write_record(ScoreWriter::<Vec<u8>>::header(&model, columns))?;
+    file.write_all(&header.into_inner().map_err(|e| e.into_error())?)?;
     let bar = progress("households");
     let mut seen = 0u64;
-    let streamed = stream(&model, roster_dir, &options, |event| {
-        seen += 1;
-        if seen.is_multiple_of(8192) {
-            bar.set_position(seen);
-        }
-        match event {
-            Streamed::Household { id, village, inputs, .. } => {
-                scorer.score_into(&inputs, &mut score);
-                if let Some(level) = score.alert {
-                    *alerts.entry(level).or_default() += 1;
-                }
-                writer.write(&model, &bands, id, village, &score).map_err(|e| e.to_string())?;
+    let work = hhrisk_score::ScoreBatches::new(scorer, columns);
+    let streamed = stream(&model, roster_dir, &options, io.threads, &work, |batch| {
+        seen += batch.households as u64;
+        bar.set_position(seen);
+        for (level, &n) in batch.alerts.iter().enumerate() {
+            if n > 0 {
+                *alerts.entry(level).or_default() += n;
             }
-            Streamed::Refused(found) => issues.extend_from_slice(found),
         }
-        Ok(())
+        issues.extend(batch.issues);
+        file.write_all(&batch.rows).map_err(|e| format!("cannot write {}: {e}", out.display()))
     });
+    let mut writer = ScoreWriter::rows(file, &model, columns);
     let (accepted, household_rows) = match streamed {
         Ok(summary) => (summary.accepted, summary.household_rows),
         Err(StreamError::NotAligned(_)) => {
@@ -262,6 +263,7 @@ pub fn score(
             alerts.clear();
             let roster = Roster::read(&model, roster_dir, &options)?;
             writer = ScoreWriter::new(io.create(out)?, &model, columns)?;
+            let mut score = Default::default();
             for h in &roster.households {
                 scorer.score_into(&roster.inputs(h), &mut score);
                 writer.write(&model, &bands, &h.id, &h.village, &score)?;

@@ -73,6 +73,11 @@ enum Command {
         /// files (national-scale rosters: memory then stays flat).
         #[arg(long)]
         skip_duplicate_check: bool,
+        /// Worker threads that check and score households (0: one per
+        /// core). The scores file is the same, byte for byte, whatever the
+        /// number.
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
         /// Show person ids unmasked in the rejects file and messages.
         #[arg(long)]
         unmasked: bool,
@@ -318,7 +323,7 @@ enum Command {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let io = commands::Io { encoding: cli.encoding, bom: cli.bom, skip_duplicate_check: false };
+    let io = commands::Io { encoding: cli.encoding, bom: cli.bom, skip_duplicate_check: false, threads: 1 };
     match cli.command {
         Command::Validate { model, roster, json, unmasked } => {
             commands::validate(&model, roster.as_deref(), json, unmasked, io)
@@ -332,10 +337,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             top,
             item_columns,
             skip_duplicate_check,
+            threads,
             unmasked,
         } => {
             let columns = hhrisk_score::ScoreColumns { top, item_counts: item_columns };
-            let io = commands::Io { skip_duplicate_check, ..io };
+            let threads = match threads {
+                0 => std::thread::available_parallelism().map_or(1, usize::from),
+                n => n,
+            };
+            let io = commands::Io { skip_duplicate_check, threads, ..io };
             commands::score(
                 &model,
                 &roster,

@@ -53,6 +53,7 @@
 #![deny(missing_docs)]
 
 pub mod bands;
+mod cell;
 pub mod column;
 pub mod date;
 pub mod error;

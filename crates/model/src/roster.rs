@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use crate::cell::CellReader;
 use crate::column::Column;
 use crate::column::ColumnType;
 use crate::date::format_date;
@@ -240,6 +241,22 @@ enum FromId {
     Sex { male: f64, female: f64 },
 }
 
+/// What a resident ID number says of a person, for messages.
+#[derive(Debug, Clone, Copy)]
+enum Said {
+    Age(i64),
+    Sex(bool),
+}
+
+impl Said {
+    fn words(self, id: &crate::model::Identity) -> String {
+        match self {
+            Said::Age(age) => format!("{age} years on {}", format_date(id.as_of)),
+            Said::Sex(male) => (if male { "male" } else { "female" }).to_string(),
+        }
+    }
+}
+
 /// The keys of one row read.
 pub(crate) struct RowKeys {
     pub line: u64,
@@ -248,23 +265,83 @@ pub(crate) struct RowKeys {
     pub ok: bool,
 }
 
-/// Reads the rows of one roster table (households or members), checking
-/// every declared cell; the header is checked once, when it opens.
-pub(crate) struct RowReader<'m> {
+/// One record's fields: the bytes of all fields back to back, and where
+/// each ends. Records read by the csv crate and records kept in a batch
+/// both show themselves this way to [`Layout::check`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fields<'a> {
+    pub data: &'a [u8],
+    pub ends: &'a [usize],
+}
+
+impl<'a> Fields<'a> {
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn get(&self, i: usize) -> Option<&'a [u8]> {
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        self.data.get(start..end)
+    }
+
+    /// Appends the ends of `record`'s fields to `ends` (relative to the
+    /// start of its bytes).
+    pub fn ends_of(record: &csv::ByteRecord, ends: &mut Vec<usize>) {
+        let mut at = 0;
+        ends.extend(record.iter().map(|f| {
+            at += f.len();
+            at
+        }));
+    }
+}
+
+/// A row checked: whether it passed, and its keys (trimmed; empty when
+/// missing or unreadable).
+pub(crate) struct Checked<'a> {
+    pub ok: bool,
+    pub household: &'a str,
+    pub key: &'a str,
+}
+
+/// A table's header checked against the model: where the keys and each
+/// declared column are, and how each column's cells are read. Checking a
+/// row needs nothing else, so batches of rows can be checked on any thread.
+pub(crate) struct Layout<'m> {
     model: &'m Model,
     file: Scope,
     unmasked: bool,
-    source: crate::text::Table,
-    origin: crate::text::Origin,
     pub path: String,
     names: Vec<String>,
-    id_at: usize,
-    key_at: usize,
+    pub id_at: usize,
+    pub key_at: usize,
     key_name: &'static str,
     declared: Vec<&'m Column>,
     at: Vec<usize>,
     from_id: Vec<Option<FromId>>,
+    cells: Vec<CellReader>,
+}
+
+/// Reads the rows of one roster table (households or members), checking
+/// every declared cell; the header is checked once, when it opens.
+pub(crate) struct RowReader<'m> {
+    pub layout: Layout<'m>,
+    pub input: Input,
     record: csv::ByteRecord,
+    ends: Vec<usize>,
+}
+
+/// A table's records after its header, with their lines.
+pub(crate) struct Input {
+    source: crate::text::Table,
+    origin: crate::text::Origin,
+}
+
+impl Input {
+    /// Reads the next record into `record`; its line, or `None` at the end.
+    pub fn read(&mut self, record: &mut csv::ByteRecord) -> Result<Option<u64>, RosterError> {
+        Ok(self.source.next(record, &self.origin)?)
+    }
 }
 
 impl<'m> RowReader<'m> {
@@ -276,11 +353,53 @@ impl<'m> RowReader<'m> {
         options: &ReadOptions,
     ) -> Result<Self, RosterError> {
         let (mut source, origin) = crate::text::Table::open(path, sheet, options.encoding)?;
-        let shown = origin.to_string();
         let mut header = csv::ByteRecord::new();
         if source.next(&mut header, &origin)?.is_none() {
             header.clear();
         }
+        let layout = Layout::new(model, &header, origin.to_string(), file, options)?;
+        Ok(RowReader {
+            layout,
+            input: Input { source, origin },
+            record: csv::ByteRecord::new(),
+            ends: Vec::new(),
+        })
+    }
+
+    /// Number of declared columns (the length of a row of values).
+    pub fn stride(&self) -> usize {
+        self.layout.stride()
+    }
+
+    /// Reads the next row: its values are appended to `values` (NaN where a
+    /// cell is refused), its problems to `issues`.
+    pub fn next(
+        &mut self,
+        values: &mut Vec<f64>,
+        issues: &mut Vec<Issue>,
+    ) -> Result<Option<RowKeys>, RosterError> {
+        let Some(line) = self.input.read(&mut self.record)? else { return Ok(None) };
+        self.ends.clear();
+        Fields::ends_of(&self.record, &mut self.ends);
+        let fields = Fields { data: self.record.as_slice(), ends: &self.ends };
+        let checked = self.layout.check(fields, line, values, issues);
+        Ok(Some(RowKeys {
+            line,
+            household: checked.household.to_string(),
+            key: checked.key.to_string(),
+            ok: checked.ok,
+        }))
+    }
+}
+
+impl<'m> Layout<'m> {
+    fn new(
+        model: &'m Model,
+        header: &csv::ByteRecord,
+        shown: String,
+        file: Scope,
+        options: &ReadOptions,
+    ) -> Result<Self, RosterError> {
         if header.len() > MAX_COLUMNS {
             return Err(RosterError::Empty {
                 path: shown,
@@ -343,12 +462,11 @@ impl<'m> RowReader<'m> {
                 None
             })
             .collect();
-        Ok(RowReader {
+        let cells = declared.iter().map(|c| CellReader::new(c, &model.missing_values)).collect();
+        Ok(Layout {
             model,
             file,
             unmasked: options.unmasked,
-            source,
-            origin,
             path: shown,
             names,
             id_at,
@@ -357,7 +475,7 @@ impl<'m> RowReader<'m> {
             declared,
             at,
             from_id,
-            record: csv::ByteRecord::new(),
+            cells,
         })
     }
 
@@ -366,38 +484,21 @@ impl<'m> RowReader<'m> {
         self.declared.len()
     }
 
-    /// Reads the next row: its values are appended to `values` (NaN where a
-    /// cell is refused), its problems to `issues`.
-    pub fn next(
-        &mut self,
+    /// Checks one row: its values are appended to `values` (NaN where a
+    /// cell is refused), its problems to `issues`; `true` when it has none.
+    pub fn check<'a>(
+        &self,
+        record: Fields<'a>,
+        line: u64,
         values: &mut Vec<f64>,
         issues: &mut Vec<Issue>,
-    ) -> Result<Option<RowKeys>, RosterError> {
-        let mut keys = RowKeys { line: 0, household: String::new(), key: String::new(), ok: false };
-        Ok(self.next_into(values, issues, &mut keys)?.then_some(keys))
-    }
-
-    /// As [`RowReader::next`], reusing the strings of `keys`; `false` at
-    /// the end.
-    pub fn next_into(
-        &mut self,
-        values: &mut Vec<f64>,
-        issues: &mut Vec<Issue>,
-        keys: &mut RowKeys,
-    ) -> Result<bool, RosterError> {
-        let Some(line) = self.source.next(&mut self.record, &self.origin)? else { return Ok(false) };
-        let (model, file, record, names) = (self.model, self.file, &self.record, &self.names);
-        let text = |i: usize| record.get(i).map(trim_cell);
-        keys.line = line;
-        keys.household.clear();
-        if let Some(Ok(id)) = text(self.id_at) {
-            keys.household.push_str(id);
-        }
-        keys.key.clear();
-        if let Some(Ok(k)) = text(self.key_at) {
-            keys.key.push_str(k);
-        }
-        let (household, key) = (keys.household.as_str(), keys.key.as_str());
+    ) -> Checked<'a> {
+        let (model, file, names) = (self.model, self.file, &self.names);
+        let texts = [record.get(self.id_at).map(trim_cell), record.get(self.key_at).map(trim_cell)];
+        let [household, key] = texts.map(|t| match t {
+            Some(Ok(t)) => t,
+            _ => "",
+        });
         let unmasked = self.unmasked;
         let shown_key = |k: &str| if unmasked { k.to_string() } else { mask_id(k) };
         let path = &self.path;
@@ -411,13 +512,13 @@ impl<'m> RowReader<'m> {
             message,
         };
         let before = issues.len();
-        if record.as_slice().len() > MAX_ROW_BYTES {
+        if record.data.len() > MAX_ROW_BYTES {
             issues.push(issue(
                 None,
                 format!(
                     "the row is {} bytes long, over the limit of {} MiB; a field this long is not roster data \
                      (check the quoting of the row above)",
-                    record.as_slice().len(),
+                    record.data.len(),
                     MAX_ROW_BYTES >> 20
                 ),
             ));
@@ -432,8 +533,10 @@ impl<'m> RowReader<'m> {
                 ),
             ));
         }
-        for (i, what) in [(self.id_at, "household_id"), (self.key_at, self.key_name)] {
-            match text(i) {
+        for ((i, what), text) in
+            [(self.id_at, "household_id"), (self.key_at, self.key_name)].into_iter().zip(texts)
+        {
+            match text {
                 Some(Ok(v)) if !v.is_empty() || what == "village" => {}
                 Some(Ok(_)) | None => issues.push(issue(
                     Some(i).filter(|&i| i < record.len()),
@@ -453,40 +556,26 @@ impl<'m> RowReader<'m> {
             },
             _ => None,
         };
-        for ((column, &i), from_id) in self.declared.iter().zip(&self.at).zip(&self.from_id) {
+        for (((column, &i), from_id), cells) in
+            self.declared.iter().zip(&self.at).zip(&self.from_id).zip(&self.cells)
+        {
             let derived = match (identity, from_id) {
-                (Some((id, (born, _))), Some(FromId::Age)) => Some((
-                    id,
-                    age_on(born, id.as_of) as f64,
-                    format!("{} years on {}", age_on(born, id.as_of), format_date(id.as_of)),
-                )),
+                (Some((id, (born, _))), Some(FromId::Age)) => {
+                    let age = age_on(born, id.as_of);
+                    Some((id, age as f64, Said::Age(age)))
+                }
                 (Some((id, (_, male))), Some(FromId::Sex { male: m, female: f })) => {
-                    Some((id, if male { *m } else { *f }, (if male { "male" } else { "female" }).to_string()))
+                    Some((id, if male { *m } else { *f }, Said::Sex(male)))
                 }
                 _ => None,
             };
-            let value = match (text(i), derived.as_ref()) {
-                (Some(Ok(cell)), Some((id, v, _)))
-                    if id.fill && column.is_missing(cell, &model.missing_values) =>
-                {
-                    Ok(*v)
-                }
-                (Some(Ok(cell)), Some((_, v, said))) => {
-                    column.parse_cell(cell, &model.missing_values).and_then(|got| {
-                        if got == *v {
-                            Ok(got)
-                        } else {
-                            Err(format!(
-                                "{} does not match the ID number ({said}); correct the {} or the ID number",
-                                column.format_value(got),
-                                column.name
-                            ))
-                        }
-                    })
-                }
-                (Some(Ok(cell)), None) => column.parse_cell(cell, &model.missing_values),
-                (Some(Err(_)), _) => Err(not_utf8()),
-                (None, _) => Err("the row ends before this column".to_string()),
+            let cell = record.get(i);
+            // the common case: a plain cell, nothing derived or as derived
+            let fast = cell.and_then(|c| cells.fast(c));
+            let value = match (fast, derived) {
+                (Some(v), None) => Ok(v),
+                (Some(v), Some((id, d, _))) if v == d && !id.fill => Ok(v),
+                _ => self.read_slowly(column, cell.map(trim_cell), derived),
             };
             match value {
                 Ok(v) => values.push(v),
@@ -496,8 +585,42 @@ impl<'m> RowReader<'m> {
                 }
             }
         }
-        keys.ok = issues.len() == before;
-        Ok(true)
+        Checked { ok: issues.len() == before, household, key }
+    }
+
+    /// A cell that is not one of the common forms, or is checked against
+    /// the ID number: read and worded by `Column::parse_cell`.
+    fn read_slowly(
+        &self,
+        column: &Column,
+        cell: Option<Result<&str, ()>>,
+        derived: Option<(&crate::model::Identity, f64, Said)>,
+    ) -> Result<f64, String> {
+        let model = self.model;
+        match (cell, derived) {
+            (Some(Ok(cell)), Some((id, v, _)))
+                if id.fill && column.is_missing(cell, &model.missing_values) =>
+            {
+                Ok(v)
+            }
+            (Some(Ok(cell)), Some((id, v, said))) => {
+                column.parse_cell(cell, &model.missing_values).and_then(|got| {
+                    if got == v {
+                        Ok(got)
+                    } else {
+                        Err(format!(
+                            "{} does not match the ID number ({}); correct the {} or the ID number",
+                            column.format_value(got),
+                            said.words(id),
+                            column.name
+                        ))
+                    }
+                })
+            }
+            (Some(Ok(cell)), None) => column.parse_cell(cell, &model.missing_values),
+            (Some(Err(_)), _) => Err(not_utf8()),
+            (None, _) => Err("the row ends before this column".to_string()),
+        }
     }
 }
 
@@ -511,7 +634,7 @@ impl Table {
     ) -> Result<Table, RosterError> {
         let mut reader = RowReader::open(model, path, sheet, file, options)?;
         let mut table = Table {
-            path: reader.path.clone(),
+            path: reader.layout.path.clone(),
             stride: reader.stride(),
             values: Vec::new(),
             rows: Vec::new(),
@@ -527,11 +650,11 @@ impl Table {
 /// A cell's text without surrounding white space: ASCII spaces cheaply,
 /// and Unicode ones (the full-width space of Chinese input, U+3000) when
 /// the cell starts or ends with a non-ASCII byte.
-fn trim_cell(bytes: &[u8]) -> Result<&str, ()> {
+pub(crate) fn trim_cell(bytes: &[u8]) -> Result<&str, ()> {
     let t = bytes.trim_ascii();
     let text = std::str::from_utf8(t).map_err(|_| ())?;
     // U+FFFD: bytes the decoder could not read in the file's encoding
-    if text.contains('\u{FFFD}') {
+    if !t.is_ascii() && text.contains('\u{FFFD}') {
         return Err(());
     }
     match (t.first(), t.last()) {

@@ -1,6 +1,16 @@
 //! Streaming a roster whose members are grouped by household in the order
-//! of households.csv, as exports and the simulator write them: one
-//! household at a time, with memory that does not hold the file.
+//! of households.csv, as exports and the simulator write them: batches of
+//! households at a time, with memory that does not hold the file, checked
+//! and scored on every core.
+//!
+//! One thread reads both files record by record (the csv crate), joins
+//! members to their household by comparing ids, and cuts the stream into
+//! batches of [`BATCH`] households. Worker threads check every cell of a
+//! batch (`Layout::check`) and hand each household to a [`Work`], which
+//! turns the batch into an output (rows of a scores file); the calling
+//! thread collects the outputs in file order. Batches are cut where they
+//! are whatever the number of threads, and each is worked alone, so the
+//! outputs are the same, byte for byte, on one thread or many.
 //!
 //! When the files turn out not to be aligned (a member whose household is
 //! neither the current nor the next one), or a key repeats, streaming
@@ -9,12 +19,16 @@
 //! and refuses every row of a repeated key. The results are the same
 //! households scored or refused.
 
-use std::hash::{BuildHasher, Hasher};
+use std::collections::BTreeMap;
+use std::hash::BuildHasher;
+use std::ops::Range;
 use std::path::Path;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
 
 use crate::expr::{Inputs, Scope};
 use crate::model::Model;
-use crate::roster::{Issue, ReadOptions, RosterError, RowKeys, RowReader};
+use crate::roster::{trim_cell, Fields, Input, Issue, Layout, ReadOptions, RosterError, RowReader};
 
 /// What the stream hands over, household by household.
 #[derive(Debug)]
@@ -32,6 +46,22 @@ pub enum Streamed<'a> {
     },
     /// A household refused, with every problem found in its rows.
     Refused(&'a [Issue]),
+}
+
+/// What is done with the households of a stream, batch by batch, on the
+/// worker threads.
+pub trait Work: Sync {
+    /// What a worker thread keeps from batch to batch (its buffers).
+    type State: Send;
+    /// What a batch of households gives; outputs are collected in file
+    /// order.
+    type Output: Send;
+    /// A worker's fresh state.
+    fn state(&self) -> Self::State;
+    /// Takes one household (in file order within its batch).
+    fn household(&self, state: &mut Self::State, household: Streamed<'_>) -> Result<(), String>;
+    /// Ends a batch: its output.
+    fn output(&self, state: &mut Self::State) -> Self::Output;
 }
 
 /// Counts of a stream.
@@ -61,69 +91,72 @@ pub enum StreamError {
     Consumer(String),
 }
 
-/// Fingerprints of the keys seen: 8 bytes a key instead of the key,
-/// appended as rows pass and checked for repeats once, sorted, at the end
-/// (cheaper than a hash set probed on every row). A collision of two
-/// different 64-bit fingerprints (about 1 in 10⁵ for 40 million keys) only
-/// sends the roster to the whole-file path, which compares the keys.
-struct Seen {
-    state: std::hash::RandomState,
-    fingerprints: Vec<u64>,
-    enabled: bool,
-    last: String,
-    /// A repeat of the key just before (caught at once, even when disabled).
-    adjacent: bool,
+/// Households in a batch.
+pub const BATCH: usize = 2048;
+
+/// Records as read, back to back: one allocation per field kind, reused.
+#[derive(Default)]
+struct Records {
+    data: Vec<u8>,
+    ends: Vec<usize>,
+    /// Per record: its line, and where its bytes and field ends start.
+    rows: Vec<(u64, usize, usize)>,
 }
 
-impl Seen {
-    fn new(enabled: bool) -> Self {
-        Seen {
-            state: std::hash::RandomState::new(),
-            fingerprints: Vec::new(),
-            enabled,
-            last: String::new(),
-            adjacent: false,
-        }
+impl Records {
+    fn push(&mut self, line: u64, record: &csv::ByteRecord) {
+        self.rows.push((line, self.data.len(), self.ends.len()));
+        self.data.extend_from_slice(record.as_slice());
+        Fields::ends_of(record, &mut self.ends);
     }
 
-    /// Records a key; `false` when it repeats the key just before.
-    fn insert(&mut self, key: &str) -> bool {
-        let new = self.last != key;
-        self.last.clear();
-        self.last.push_str(key);
-        if self.enabled {
-            let mut h = self.state.build_hasher();
-            h.write(key.as_bytes());
-            self.fingerprints.push(h.finish());
-        }
-        self.adjacent |= !new;
-        new
+    fn get(&self, r: usize) -> (u64, Fields<'_>) {
+        let (line, data, ends) = self.rows[r];
+        let (data_end, ends_end) =
+            self.rows.get(r + 1).map_or((self.data.len(), self.ends.len()), |n| (n.1, n.2));
+        (line, Fields { data: &self.data[data..data_end], ends: &self.ends[ends..ends_end] })
     }
 
-    /// Whether any key repeated anywhere.
-    fn repeats(mut self) -> bool {
-        self.fingerprints.sort_unstable();
-        self.adjacent || self.fingerprints.windows(2).any(|w| w[0] == w[1])
+    fn clear(&mut self) {
+        self.data.clear();
+        self.ends.clear();
+        self.rows.clear();
     }
 }
 
-/// Member rows read ahead, in one allocation per field rather than per row.
+/// A batch of households with their members, joined but not yet checked.
 #[derive(Default)]
 struct Batch {
-    /// Per row: line, household id (a range of `text`), whether the row is
-    /// clean, and its issues (a range of `issues`).
-    rows: Vec<(u64, std::ops::Range<usize>, bool, std::ops::Range<usize>)>,
-    text: String,
-    values: Vec<f64>,
-    issues: Vec<Issue>,
+    seq: usize,
+    households: Records,
+    members: Records,
+    /// Per household: its member records.
+    spans: Vec<Range<usize>>,
 }
 
-/// Streams a roster folder (or workbook) household by household.
-pub fn stream(
+/// A batch worked.
+struct Done<O> {
+    seq: usize,
+    output: O,
+    accepted: usize,
+    refused: usize,
+    /// Fingerprints of the batch's household and person ids.
+    fingerprints: [Vec<u64>; 2],
+    /// The batch, emptied, for reuse.
+    spent: Batch,
+}
+
+/// Streams a roster folder (or workbook) in batches of households over
+/// `threads` worker threads (on the calling thread when `threads` ≤ 1),
+/// handing every household to `work` and every batch's output, in file
+/// order, to `collect`.
+pub fn stream<W: Work>(
     model: &Model,
     dir: &Path,
     options: &ReadOptions,
-    mut consume: impl FnMut(Streamed) -> Result<(), String> + Send,
+    threads: usize,
+    work: &W,
+    mut collect: impl FnMut(W::Output) -> Result<(), String>,
 ) -> Result<StreamSummary, StreamError> {
     let (h_at, m_at) = if crate::text::is_workbook(dir) {
         ((dir.to_path_buf(), "households"), (dir.to_path_buf(), "members"))
@@ -132,178 +165,331 @@ pub fn stream(
     };
     let mut households = RowReader::open(model, &h_at.0, h_at.1, Scope::Household, options)?;
     let mut members = RowReader::open(model, &m_at.0, m_at.1, Scope::Member, options)?;
-    let stride = members.stride();
     let check = !options.skip_duplicate_check;
-    // Members are read and checked on a second thread, in batches, while
-    // this one reads households, joins, and hands households over: the
-    // order, and so the output, is the same as on one thread.
-    std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Batch, StreamError>>(8);
-        scope.spawn(move || {
-            let mut seen_people = Seen::new(check);
-            let mut keys = RowKeys { line: 0, household: String::new(), key: String::new(), ok: false };
-            loop {
-                let mut batch = Batch { values: Vec::with_capacity(BATCH * stride), ..Batch::default() };
-                let mut failed = None;
-                while batch.rows.len() < BATCH {
-                    let first_issue = batch.issues.len();
-                    match members.next_into(&mut batch.values, &mut batch.issues, &mut keys) {
-                        Ok(true) if keys.key.is_empty() || !seen_people.insert(&keys.key) => {
-                            failed = Some(StreamError::NotAligned(format!(
-                                "person_id at members line {} is empty or repeated",
-                                keys.line
-                            )));
-                            break;
-                        }
-                        Ok(true) => {
-                            let at = batch.text.len();
-                            batch.text.push_str(&keys.household);
-                            batch.rows.push((
-                                keys.line,
-                                at..batch.text.len(),
-                                keys.ok,
-                                first_issue..batch.issues.len(),
-                            ));
-                        }
-                        Ok(false) => break,
-                        Err(e) => {
-                            failed = Some(e.into());
-                            break;
-                        }
-                    }
-                }
-                let done = batch.rows.len() < BATCH || failed.is_some();
-                if done && failed.is_none() && std::mem::replace(&mut seen_people, Seen::new(false)).repeats()
-                {
-                    failed = Some(StreamError::NotAligned("a person_id repeats in members.csv".into()));
-                }
-                // the last batch before a repeat is reported goes first
-                let sent = match failed {
-                    Some(e) => {
-                        if !batch.rows.is_empty() {
-                            let _ = tx.send(Ok(batch));
-                        }
-                        tx.send(Err(e))
-                    }
-                    None if !batch.rows.is_empty() => tx.send(Ok(batch)),
-                    None => Ok(()),
-                };
-                if done || sent.is_err() {
-                    break;
-                }
+    let hasher = std::hash::RandomState::new();
+    let mut summary = StreamSummary::default();
+    let mut fingerprints: [Vec<u64>; 2] = [Vec::new(), Vec::new()];
+    let mut take = |done: Done<W::Output>, summary: &mut StreamSummary| -> Result<Batch, StreamError> {
+        summary.accepted += done.accepted;
+        summary.refused += done.refused;
+        for (all, batch) in fingerprints.iter_mut().zip(&done.fingerprints) {
+            all.extend_from_slice(batch);
+        }
+        collect(done.output).map_err(StreamError::Consumer)?;
+        Ok(done.spent)
+    };
+
+    let counts = if threads <= 1 {
+        let (h, m) = (&households.layout, &members.layout);
+        let mut state = work.state();
+        let mut scratch = Scratch::default();
+        let mut spare = Batch::default();
+        let mut split = Splitter::new(h, m, &mut households.input, &mut members.input);
+        while split.fill(&mut spare)? {
+            let done = work_batch(h, m, work, &mut state, &mut scratch, spare, check.then_some(&hasher))?;
+            spare = take(done, &mut summary)?;
+        }
+        split.finish()?
+    } else {
+        std::thread::scope(|scope| -> Result<(u64, u64), StreamError> {
+            let (h, m) = (&households.layout, &members.layout);
+            let (to_work, batches) = sync_channel::<Batch>(threads);
+            let (to_collect, done) = sync_channel::<Result<Done<W::Output>, StreamError>>(threads * 2);
+            let (recycle, spares) = sync_channel::<Batch>(threads * 4);
+            // the last worker to stop drops the receiver, which stops the splitter
+            let batches = Arc::new(Mutex::new(batches));
+            let hasher = check.then_some(&hasher);
+            for _ in 0..threads {
+                let (batches, to_collect) = (Arc::clone(&batches), to_collect.clone());
+                scope.spawn(move || worker(h, m, work, &batches, &to_collect, hasher));
             }
+            drop((to_collect, batches));
+            let (h_input, m_input) = (&mut households.input, &mut members.input);
+            let splitter = scope.spawn(move || {
+                let mut split = Splitter::new(h, m, h_input, m_input);
+                split_into(&mut split, &to_work, &spares)?;
+                split.finish()
+            });
+            let result = reorder(&done, |d| {
+                let spent = take(d, &mut summary)?;
+                let _ = recycle.try_send(spent);
+                Ok(())
+            });
+            // on a failure, dropping the receivers stops the other threads
+            drop(done);
+            drop(recycle);
+            let counts =
+                splitter.join().unwrap_or_else(|_| Err(StreamError::Consumer("a thread failed".into())));
+            result?;
+            counts
+        })?
+    };
+    summary.household_rows = counts.0 as usize;
+    summary.member_rows = counts.1 as usize;
+    if check {
+        let [households, people] = fingerprints;
+        let (a, b) = std::thread::scope(|s| {
+            let a = s.spawn(|| repeats(households));
+            (a.join().unwrap_or(true), repeats(people))
         });
-        join(&mut households, stride, check, &rx, &mut consume)
-    })
+        if a {
+            return Err(StreamError::NotAligned("a household_id repeats in households.csv".into()));
+        }
+        if b {
+            return Err(StreamError::NotAligned("a person_id repeats in members.csv".into()));
+        }
+    }
+    Ok(summary)
 }
 
-/// Members handed over at a time by the reading thread.
-const BATCH: usize = 1024;
+/// Whether a fingerprint repeats. A collision of two different 64-bit
+/// fingerprints (about 1 in 10⁵ for 40 million keys) only sends the roster
+/// to the whole-file path, which compares the keys themselves.
+fn repeats(mut fingerprints: Vec<u64>) -> bool {
+    fingerprints.sort_unstable();
+    fingerprints.windows(2).any(|w| w[0] == w[1])
+}
 
-fn join(
-    households: &mut RowReader,
-    stride: usize,
-    check: bool,
-    batches: &std::sync::mpsc::Receiver<Result<Batch, StreamError>>,
-    consume: &mut dyn FnMut(Streamed) -> Result<(), String>,
-) -> Result<StreamSummary, StreamError> {
-    let mut seen_households = Seen::new(check);
-    let mut summary = StreamSummary::default();
-    let mut h_values = Vec::with_capacity(households.stride());
-    let mut m_values: Vec<f64> = Vec::new();
-    let mut issues: Vec<Issue> = Vec::new();
-    let mut h = RowKeys { line: 0, household: String::new(), key: String::new(), ok: false };
-    // the current batch and the next member row in it
-    let mut batch = Batch::default();
+/// Hands finished batches to `take` in file order.
+fn reorder<O>(
+    done: &Receiver<Result<Done<O>, StreamError>>,
+    mut take: impl FnMut(Done<O>) -> Result<(), StreamError>,
+) -> Result<(), StreamError> {
+    let mut waiting: BTreeMap<usize, Done<O>> = BTreeMap::new();
     let mut next = 0;
-    let more =
-        |batch: &mut Batch, next: &mut usize, summary: &mut StreamSummary| -> Result<bool, StreamError> {
-            if *next < batch.rows.len() {
-                return Ok(true);
-            }
-            match batches.recv() {
-                Ok(Ok(b)) => {
-                    summary.member_rows += b.rows.len();
-                    *batch = b;
-                    *next = 0;
-                    Ok(true)
-                }
-                Ok(Err(e)) => Err(e),
-                Err(_) => Ok(false),
-            }
-        };
-    loop {
-        h_values.clear();
-        issues.clear();
-        if !households.next_into(&mut h_values, &mut issues, &mut h)? {
-            break;
-        }
-        summary.household_rows += 1;
-        if h.household.is_empty() || !seen_households.insert(&h.household) {
-            return Err(StreamError::NotAligned(format!(
-                "household_id at line {} is empty or repeated",
-                h.line
-            )));
-        }
-        m_values.clear();
-        let mut ok = h.ok;
-        let mut count = 0;
-        while more(&mut batch, &mut next, &mut summary)? {
-            let (_, range, clean, issue_range) = batch.rows[next].clone();
-            if batch.text[range] != *h.household {
-                break;
-            }
-            ok &= clean;
-            m_values.extend_from_slice(&batch.values[next * stride..(next + 1) * stride]);
-            issues.extend(batch.issues[issue_range].iter().cloned());
-            count += 1;
+    for d in done {
+        let d = d?;
+        waiting.insert(d.seq, d);
+        while let Some(d) = waiting.remove(&next) {
+            take(d)?;
             next += 1;
         }
-        for i in &mut issues {
-            i.household_line.get_or_insert(h.line);
+    }
+    Ok(())
+}
+
+fn worker<W: Work>(
+    h: &Layout,
+    m: &Layout,
+    work: &W,
+    batches: &Mutex<Receiver<Batch>>,
+    done: &SyncSender<Result<Done<W::Output>, StreamError>>,
+    hasher: Option<&std::hash::RandomState>,
+) {
+    let mut state = work.state();
+    let mut scratch = Scratch::default();
+    loop {
+        let batch = match batches.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        let Ok(batch) = batch else { return };
+        let result = work_batch(h, m, work, &mut state, &mut scratch, batch, hasher);
+        let failed = result.is_err();
+        if done.send(result).is_err() || failed {
+            return;
         }
-        if count == 0 {
+    }
+}
+
+fn split_into(
+    split: &mut Splitter,
+    to_work: &SyncSender<Batch>,
+    spares: &Receiver<Batch>,
+) -> Result<(), StreamError> {
+    loop {
+        let mut batch = spares.try_recv().unwrap_or_default();
+        if !split.fill(&mut batch)? {
+            break;
+        }
+        if to_work.send(batch).is_err() {
+            // the workers stopped: the collecting thread says why
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Reads both files and cuts them into batches of joined households.
+struct Splitter<'r> {
+    h_layout: &'r Layout<'r>,
+    m_layout: &'r Layout<'r>,
+    households: &'r mut Input,
+    members: &'r mut Input,
+    h_record: csv::ByteRecord,
+    /// The next member record, read ahead, and its line.
+    m_record: csv::ByteRecord,
+    m_line: Option<u64>,
+    last_household: String,
+    last_person: String,
+    seq: usize,
+    household_rows: u64,
+    member_rows: u64,
+}
+
+impl<'r> Splitter<'r> {
+    fn new(
+        h_layout: &'r Layout,
+        m_layout: &'r Layout,
+        households: &'r mut Input,
+        members: &'r mut Input,
+    ) -> Self {
+        Splitter {
+            h_layout,
+            m_layout,
+            households,
+            members,
+            h_record: csv::ByteRecord::new(),
+            m_record: csv::ByteRecord::new(),
+            m_line: None,
+            last_household: String::new(),
+            last_person: String::new(),
+            seq: 0,
+            household_rows: 0,
+            member_rows: 0,
+        }
+    }
+
+    /// Fills `batch` with the next households; `false` when there are none.
+    fn fill(&mut self, batch: &mut Batch) -> Result<bool, StreamError> {
+        batch.households.clear();
+        batch.members.clear();
+        batch.spans.clear();
+        batch.seq = self.seq;
+        if self.seq == 0 {
+            self.m_line = self.members.read(&mut self.m_record)?;
+        }
+        let (h_id, m_id, m_key) = (self.h_layout.id_at, self.m_layout.id_at, self.m_layout.key_at);
+        while batch.spans.len() < BATCH {
+            let Some(line) = self.households.read(&mut self.h_record)? else { break };
+            self.household_rows += 1;
+            let id = match self.h_record.get(h_id).map(trim_cell) {
+                Some(Ok(id)) if !id.is_empty() && id != self.last_household => id,
+                _ => {
+                    return Err(StreamError::NotAligned(format!(
+                        "household_id at line {line} is empty or repeated"
+                    )))
+                }
+            };
+            self.last_household.clear();
+            self.last_household.push_str(id);
+            batch.households.push(line, &self.h_record);
+            let first = batch.members.rows.len();
+            while let Some(m_line) = self.m_line {
+                if self.m_record.get(m_id).map(trim_cell) != Some(Ok(self.last_household.as_str())) {
+                    break;
+                }
+                match self.m_record.get(m_key).map(trim_cell) {
+                    Some(Ok(person)) if !person.is_empty() && person != self.last_person => {
+                        self.last_person.clear();
+                        self.last_person.push_str(person);
+                    }
+                    _ => {
+                        return Err(StreamError::NotAligned(format!(
+                            "person_id at members line {m_line} is empty or repeated"
+                        )))
+                    }
+                }
+                batch.members.push(m_line, &self.m_record);
+                self.member_rows += 1;
+                self.m_line = self.members.read(&mut self.m_record)?;
+            }
+            batch.spans.push(first..batch.members.rows.len());
+        }
+        self.seq += 1;
+        Ok(!batch.spans.is_empty())
+    }
+
+    /// After the last batch: the row counts, or why the files do not fit.
+    fn finish(self) -> Result<(u64, u64), StreamError> {
+        if self.household_rows == 0 {
+            return Err(StreamError::Roster(RosterError::Empty {
+                path: self.h_layout.path.clone(),
+                message: "the file has a header but no households; export the roster again".to_string(),
+            }));
+        }
+        if let Some(line) = self.m_line {
+            let id = match self.m_record.get(self.m_layout.id_at).map(trim_cell) {
+                Some(Ok(id)) => id,
+                _ => "",
+            };
+            return Err(StreamError::NotAligned(format!(
+                "members.csv line {line}: household {id} is not where households.csv has it (or not there at all)"
+            )));
+        }
+        Ok((self.household_rows, self.member_rows))
+    }
+}
+
+/// A worker's buffers for one household.
+#[derive(Default)]
+struct Scratch {
+    h_values: Vec<f64>,
+    m_values: Vec<f64>,
+    issues: Vec<Issue>,
+}
+
+/// Checks a batch's rows and hands its households to `work`.
+fn work_batch<W: Work>(
+    h: &Layout,
+    m: &Layout,
+    work: &W,
+    state: &mut W::State,
+    scratch: &mut Scratch,
+    batch: Batch,
+    hasher: Option<&std::hash::RandomState>,
+) -> Result<Done<W::Output>, StreamError> {
+    let (mut accepted, mut refused) = (0, 0);
+    let mut fingerprints = [Vec::new(), Vec::new()];
+    let stride = m.stride();
+    for (i, span) in batch.spans.iter().enumerate() {
+        let Scratch { h_values, m_values, issues } = scratch;
+        h_values.clear();
+        m_values.clear();
+        issues.clear();
+        let (line, fields) = batch.households.get(i);
+        let household = h.check(fields, line, h_values, issues);
+        let (mut ok, id) = (household.ok, household.household);
+        if let Some(hasher) = hasher {
+            fingerprints[0].push(hasher.hash_one(id));
+        }
+        for r in span.clone() {
+            let (m_line, m_fields) = batch.members.get(r);
+            let member = m.check(m_fields, m_line, m_values, issues);
+            ok &= member.ok;
+            if let Some(hasher) = hasher {
+                fingerprints[1].push(hasher.hash_one(member.key));
+            }
+        }
+        for issue in issues.iter_mut() {
+            issue.household_line.get_or_insert(line);
+        }
+        if span.is_empty() {
             // No members here. If the files are in different orders, some
             // member is never taken and the stream ends in NotAligned.
             issues.push(Issue {
-                file: households.path.clone(),
-                line: h.line,
+                file: h.path.clone(),
+                line,
                 column: None,
-                household_id: Some(h.household.clone()),
-                household_line: Some(h.line),
+                household_id: Some(id.to_string()),
+                household_line: Some(line),
                 person_id: None,
                 message: "the household has no members in members.csv; add its members, or remove the row"
                     .to_string(),
             });
             ok = false;
         }
-        if ok {
-            summary.accepted += 1;
-            let inputs = Inputs { household: &h_values, members: &m_values, stride, count };
-            consume(Streamed::Household { id: &h.household, village: &h.key, line: h.line, inputs })
-                .map_err(StreamError::Consumer)?;
+        let event = if ok {
+            accepted += 1;
+            let inputs = Inputs { household: h_values, members: m_values, stride, count: span.len() };
+            Streamed::Household { id, village: household.key, line, inputs }
         } else {
-            summary.refused += 1;
-            consume(Streamed::Refused(&issues)).map_err(StreamError::Consumer)?;
-        }
+            refused += 1;
+            Streamed::Refused(issues)
+        };
+        work.household(state, event).map_err(StreamError::Consumer)?;
     }
-    if seen_households.repeats() {
-        return Err(StreamError::NotAligned("a household_id repeats in households.csv".into()));
-    }
-    if summary.household_rows == 0 {
-        return Err(StreamError::Roster(RosterError::Empty {
-            path: households.path.clone(),
-            message: "the file has a header but no households; export the roster again".to_string(),
-        }));
-    }
-    if more(&mut batch, &mut next, &mut summary)? {
-        let (line, range, _, _) = batch.rows[next].clone();
-        return Err(StreamError::NotAligned(format!(
-            "members.csv line {line}: household {} is not where households.csv has it (or not there at all)",
-            &batch.text[range]
-        )));
-    }
-    Ok(summary)
+    Ok(Done { seq: batch.seq, output: work.output(state), accepted, refused, fingerprints, spent: batch })
 }
 
 #[cfg(test)]
@@ -316,20 +502,33 @@ mod tests {
         (Model::from_path(&root.join("indicators/xiaochang.toml")).unwrap(), root.join("tests/data/roster"))
     }
 
+    type Seen = (String, Vec<f64>, Vec<f64>);
+
+    /// Keeps what it is handed: households accepted, with their inputs.
+    struct Keep;
+
+    impl Work for Keep {
+        type State = Vec<Seen>;
+        type Output = Vec<Seen>;
+        fn state(&self) -> Vec<Seen> {
+            Vec::new()
+        }
+        fn household(&self, state: &mut Vec<Seen>, h: Streamed<'_>) -> Result<(), String> {
+            if let Streamed::Household { id, inputs, .. } = h {
+                state.push((id.to_string(), inputs.household.to_vec(), inputs.members.to_vec()));
+            }
+            Ok(())
+        }
+        fn output(&self, state: &mut Vec<Seen>) -> Vec<Seen> {
+            std::mem::take(state)
+        }
+    }
+
     #[test]
     fn streaming_hands_over_what_the_whole_file_read_accepts() {
         let (model, dir) = fixture();
         let whole = Roster::read(&model, &dir, &ReadOptions::default()).unwrap();
-        let mut streamed = Vec::new();
-        let summary = stream(&model, &dir, &ReadOptions::default(), |e| {
-            if let Streamed::Household { id, inputs, .. } = e {
-                streamed.push((id.to_string(), inputs.household.to_vec(), inputs.members.to_vec()));
-            }
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(summary, StreamSummary { household_rows: 6, member_rows: 17, accepted: 6, refused: 0 });
-        let expected: Vec<(String, Vec<f64>, Vec<f64>)> = whole
+        let expected: Vec<Seen> = whole
             .households
             .iter()
             .map(|h| {
@@ -337,7 +536,19 @@ mod tests {
                 (h.id.clone(), x.household.to_vec(), x.members.to_vec())
             })
             .collect();
-        assert_eq!(streamed, expected);
+        for threads in [1, 2, 3] {
+            let mut streamed = Vec::new();
+            let summary = stream(&model, &dir, &ReadOptions::default(), threads, &Keep, |batch| {
+                streamed.extend(batch);
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(
+                summary,
+                StreamSummary { household_rows: 6, member_rows: 17, accepted: 6, refused: 0 }
+            );
+            assert_eq!(streamed, expected, "{threads} threads");
+        }
     }
 
     #[test]
@@ -350,8 +561,17 @@ mod tests {
         let mut lines: Vec<&str> = members.lines().collect();
         lines.swap(1, 5); // a member of H003 before those of H001
         std::fs::write(tmp.join("members.csv"), lines.join("\n") + "\n").unwrap();
-        let result = stream(&model, &tmp, &ReadOptions::default(), |_| Ok(()));
-        assert!(matches!(result, Err(StreamError::NotAligned(_))), "{result:?}");
+        for threads in [1, 2] {
+            let result = stream(&model, &tmp, &ReadOptions::default(), threads, &Keep, |_| Ok(()));
+            assert!(matches!(result, Err(StreamError::NotAligned(_))), "{result:?}");
+        }
         std::fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    #[test]
+    fn a_failing_consumer_stops_every_thread() {
+        let (model, dir) = fixture();
+        let result = stream(&model, &dir, &ReadOptions::default(), 2, &Keep, |_| Err("disk full".into()));
+        assert!(matches!(result, Err(StreamError::Consumer(ref m)) if m == "disk full"), "{result:?}");
     }
 }

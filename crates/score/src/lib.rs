@@ -49,11 +49,13 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod batch;
 pub mod explain;
 pub mod matrix;
 pub mod output;
 pub mod score;
 
+pub use batch::{ScoreBatches, ScoredBatch};
 pub use explain::{explain, Explanation};
 pub use matrix::ScoreMatrix;
 pub use output::{AtomicFile, ScoreColumns, ScoreWriter};

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use hhrisk_model::{Issue, Model};
 
-use crate::score::HouseholdScore;
+use crate::score::{Hit, HouseholdScore};
 
 /// Decimal places of scores in output files.
 pub const DECIMALS: u32 = 4;
@@ -85,22 +85,33 @@ pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
 /// Formats a number with at most [`DECIMALS`] places, trailing zeros
 /// dropped: `7.6667`, `23`, `-0.5`.
 pub fn format_number(value: f64) -> String {
-    format_units(to_units(value))
+    let mut out = String::new();
+    push_units(&mut out, to_units(value));
+    out
 }
 
 fn to_units(value: f64) -> i64 {
     (value * 10f64.powi(DECIMALS as i32)).round() as i64
 }
 
-fn format_units(units: i64) -> String {
-    let scale = 10i64.pow(DECIMALS);
+/// Appends a number of units (10⁻⁴) as [`format_number`] writes it.
+fn push_units(out: &mut String, units: i64) {
+    use std::fmt::Write as _;
+    let scale = 10u64.pow(DECIMALS);
     let sign = if units < 0 { "-" } else { "" };
-    let (whole, frac) = (units.unsigned_abs() / scale as u64, units.unsigned_abs() % scale as u64);
-    if frac == 0 {
-        return format!("{sign}{whole}");
+    let (whole, frac) = (units.unsigned_abs() / scale, units.unsigned_abs() % scale);
+    let _ = write!(out, "{sign}{whole}");
+    if frac != 0 {
+        let mut digits = [b'0'; DECIMALS as usize];
+        let mut f = frac;
+        for d in digits.iter_mut().rev() {
+            *d = b'0' + (f % 10) as u8;
+            f /= 10;
+        }
+        let kept = digits.iter().rposition(|&d| d != b'0').map_or(0, |i| i + 1);
+        out.push('.');
+        out.extend(digits[..kept].iter().map(|&d| d as char));
     }
-    let frac = format!("{frac:0width$}", width = DECIMALS as usize);
-    format!("{sign}{whole}.{}", frac.trim_end_matches('0'))
 }
 
 /// Rounds the parts to [`DECIMALS`] places so that the rounded parts add up
@@ -108,11 +119,29 @@ fn format_units(units: i64) -> String {
 /// units), then formats them. An evaluator summing the category columns in
 /// a spreadsheet gets the per-capita score to the last digit.
 pub fn apportion(parts: &[f64], total: f64) -> Vec<String> {
+    let (mut units, mut order) = (Vec::new(), Vec::new());
+    apportion_units(parts, total, &mut units, &mut order);
+    units
+        .into_iter()
+        .map(|u| {
+            let mut s = String::new();
+            push_units(&mut s, u);
+            s
+        })
+        .collect()
+}
+
+/// [`apportion`] into units (10⁻⁴), reusing the caller's buffers.
+fn apportion_units(parts: &[f64], total: f64, units: &mut Vec<i64>, order: &mut Vec<usize>) {
     let scale = 10f64.powi(DECIMALS as i32);
-    let mut units: Vec<i64> = parts.iter().map(|p| (p * scale).floor() as i64).collect();
-    let target = to_units(total);
-    let mut leftover = target - units.iter().sum::<i64>();
-    let mut order: Vec<usize> = (0..parts.len()).collect();
+    units.clear();
+    units.extend(parts.iter().map(|p| (p * scale).floor() as i64));
+    let mut leftover = to_units(total) - units.iter().sum::<i64>();
+    if leftover == 0 {
+        return;
+    }
+    order.clear();
+    order.extend(0..parts.len());
     let remainder = |i: usize| parts[i] * scale - (parts[i] * scale).floor();
     order.sort_by(|&a, &b| remainder(b).total_cmp(&remainder(a)).then(a.cmp(&b)));
     let mut k = 0;
@@ -123,7 +152,6 @@ pub fn apportion(parts: &[f64], total: f64) -> Vec<String> {
         leftover -= step;
         k += 1;
     }
-    units.into_iter().map(format_units).collect()
 }
 
 /// What goes into a scores file besides the fixed columns.
@@ -146,14 +174,40 @@ impl Default for ScoreColumns {
 pub struct ScoreWriter<W: Write> {
     csv: csv::Writer<W>,
     columns: ScoreColumns,
-    record: Vec<String>,
+    /// Buffers reused from row to row.
+    field: String,
+    parts: Vec<f64>,
+    units: Vec<i64>,
+    order: Vec<usize>,
+    top: Vec<Hit>,
     counts: Vec<u32>,
 }
 
 impl<W: Write> ScoreWriter<W> {
     /// Starts a scores file and writes its header.
     pub fn new(out: W, model: &Model, columns: ScoreColumns) -> csv::Result<Self> {
-        let mut csv = csv::Writer::from_writer(out);
+        let mut writer = Self::rows(out, model, columns);
+        writer.csv.write_record(Self::header(model, columns))?;
+        Ok(writer)
+    }
+
+    /// A writer of rows only, without the header (for a batch of rows that
+    /// goes into a file after others).
+    pub fn rows(out: W, model: &Model, columns: ScoreColumns) -> Self {
+        ScoreWriter {
+            csv: csv::Writer::from_writer(out),
+            columns,
+            field: String::new(),
+            parts: Vec::new(),
+            units: Vec::new(),
+            order: Vec::new(),
+            top: Vec::new(),
+            counts: vec![0; model.items.len()],
+        }
+    }
+
+    /// The names of the columns.
+    pub fn header(model: &Model, columns: ScoreColumns) -> Vec<String> {
         let mut header = vec![
             "household_id".to_string(),
             "village".into(),
@@ -166,13 +220,7 @@ impl<W: Write> ScoreWriter<W> {
         if columns.item_counts {
             header.extend(model.items.iter().map(|i| format!("item_{}", i.id)));
         }
-        csv.write_record(&header)?;
-        Ok(ScoreWriter {
-            csv,
-            columns,
-            record: Vec::with_capacity(header.len()),
-            counts: vec![0; model.items.len()],
-        })
+        header
     }
 
     /// Writes one household's row.
@@ -184,34 +232,60 @@ impl<W: Write> ScoreWriter<W> {
         village: &str,
         s: &HouseholdScore,
     ) -> csv::Result<()> {
-        let r = &mut self.record;
-        r.clear();
-        r.push(neutralise(id).into_owned());
-        r.push(neutralise(village).into_owned());
-        r.push(s.members.to_string());
-        r.push(format_number(s.total));
-        r.push(format_number(s.per_capita));
-        let per_capita: Vec<f64> = (0..s.categories.len()).map(|c| s.category_per_capita(c)).collect();
-        r.extend(apportion(&per_capita, s.per_capita));
-        r.push(s.alert.map(|a| bands.levels[a].name.clone()).unwrap_or_default());
-        let top: Vec<&str> =
-            s.top_items(self.columns.top).iter().map(|h| model.items[h.item].id.as_str()).collect();
-        r.push(top.join(";"));
-        let triggers: Vec<&str> = s
-            .hits
-            .iter()
-            .filter(|h| model.items[h.item].trigger)
-            .map(|h| model.items[h.item].id.as_str())
-            .collect();
-        r.push(triggers.join(";"));
+        use std::fmt::Write as _;
+        let (csv, f) = (&mut self.csv, &mut self.field);
+        csv.write_field(neutralise(id).as_bytes())?;
+        csv.write_field(neutralise(village).as_bytes())?;
+        f.clear();
+        let _ = write!(f, "{}", s.members);
+        csv.write_field(f.as_bytes())?;
+        for v in [s.total, s.per_capita] {
+            f.clear();
+            push_units(f, to_units(v));
+            csv.write_field(f.as_bytes())?;
+        }
+        self.parts.clear();
+        self.parts.extend((0..s.categories.len()).map(|c| s.category_per_capita(c)));
+        apportion_units(&self.parts, s.per_capita, &mut self.units, &mut self.order);
+        for &u in &self.units {
+            f.clear();
+            push_units(f, u);
+            csv.write_field(f.as_bytes())?;
+        }
+        csv.write_field(s.alert.map_or("", |a| bands.levels[a].name.as_str()).as_bytes())?;
+        // the largest positive contributions, ties in model order
+        self.top.clear();
+        self.top.extend(s.hits.iter().filter(|h| h.points > 0.0));
+        self.top.sort_by(|a, b| b.points.total_cmp(&a.points).then(a.item.cmp(&b.item)));
+        self.top.truncate(self.columns.top);
+        f.clear();
+        for (k, h) in self.top.iter().enumerate() {
+            if k > 0 {
+                f.push(';');
+            }
+            f.push_str(&model.items[h.item].id);
+        }
+        csv.write_field(f.as_bytes())?;
+        f.clear();
+        for h in s.hits.iter().filter(|h| model.items[h.item].trigger) {
+            if !f.is_empty() {
+                f.push(';');
+            }
+            f.push_str(&model.items[h.item].id);
+        }
+        csv.write_field(f.as_bytes())?;
         if self.columns.item_counts {
             self.counts.iter_mut().for_each(|c| *c = 0);
             for h in &s.hits {
                 self.counts[h.item] = h.count;
             }
-            r.extend(self.counts.iter().map(u32::to_string));
+            for c in &self.counts {
+                f.clear();
+                let _ = write!(f, "{c}");
+                csv.write_field(f.as_bytes())?;
+            }
         }
-        self.csv.write_record(&*r)
+        csv.write_record(None::<&[u8]>)
     }
 
     /// Flushes and returns the underlying writer.

@@ -153,7 +153,7 @@ impl<'a> Checker<'a> {
     /// Compiles a condition that must be yes/no.
     pub fn condition(&self, ast: &Ast, scope: Scope) -> Result<BoolExpr, ExprError> {
         match self.compile(ast, scope)? {
-            Typed::Bool(b) => Ok(b),
+            Typed::Bool(b) => Ok(b.optimised()),
             other => Err(ExprError::new(
                 ast.span.clone(),
                 format!(

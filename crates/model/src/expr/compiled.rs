@@ -62,6 +62,9 @@ pub enum BoolExpr {
     Same(Box<BoolExpr>, Box<BoolExpr>, bool),
     /// A numeric or date comparison.
     Cmp(CmpOp, NumExpr, NumExpr),
+    /// A column compared with a constant: `Cmp(op, Col(src), Const(c))`,
+    /// the commonest condition, in one step.
+    ColCmp(CmpOp, Src, f64),
     /// A category column holds one of the values whose bits are set.
     OneOf(Src, u64),
     /// A number is one of the listed values.
@@ -122,6 +125,7 @@ impl Inputs<'_> {
         self.count
     }
 
+    #[inline]
     fn read(&self, src: Src, member: usize) -> f64 {
         match src {
             Src::Household(slot) => self.household[slot as usize],
@@ -130,7 +134,53 @@ impl Inputs<'_> {
     }
 }
 
+impl CmpOp {
+    #[inline]
+    fn holds(self, a: f64, b: f64) -> bool {
+        match self {
+            CmpOp::Eq => a == b,
+            CmpOp::Ne => a != b,
+            CmpOp::Lt => a < b,
+            CmpOp::Le => a <= b,
+            CmpOp::Gt => a > b,
+            CmpOp::Ge => a >= b,
+        }
+    }
+
+    /// The operator with its sides swapped: `a op b` is `b op.flipped() a`.
+    fn flipped(self) -> CmpOp {
+        match self {
+            CmpOp::Lt => CmpOp::Gt,
+            CmpOp::Le => CmpOp::Ge,
+            CmpOp::Gt => CmpOp::Lt,
+            CmpOp::Ge => CmpOp::Le,
+            op => op,
+        }
+    }
+}
+
 impl BoolExpr {
+    /// The same condition in quicker steps: a column compared with a
+    /// constant becomes one [`BoolExpr::ColCmp`]. Evaluation gives the
+    /// same answer for every input (a comparison with its sides swapped is
+    /// the same IEEE comparison).
+    pub fn optimised(self) -> BoolExpr {
+        let boxed = |e: Box<BoolExpr>| Box::new(e.optimised());
+        match self {
+            BoolExpr::Not(a) => BoolExpr::Not(boxed(a)),
+            BoolExpr::And(a, b) => BoolExpr::And(boxed(a), boxed(b)),
+            BoolExpr::Or(a, b) => BoolExpr::Or(boxed(a), boxed(b)),
+            BoolExpr::Same(a, b, negated) => BoolExpr::Same(boxed(a), boxed(b), negated),
+            BoolExpr::Cmp(op, NumExpr::Col(src), NumExpr::Const(c)) => BoolExpr::ColCmp(op, src, c),
+            BoolExpr::Cmp(op, NumExpr::Const(c), NumExpr::Col(src)) => BoolExpr::ColCmp(op.flipped(), src, c),
+            BoolExpr::Cmp(op, a, b) => BoolExpr::Cmp(op, a.optimised(), b.optimised()),
+            BoolExpr::NumIn(a, list) => BoolExpr::NumIn(a.optimised(), list),
+            BoolExpr::Any(c) => BoolExpr::Any(boxed(c)),
+            BoolExpr::All(c) => BoolExpr::All(boxed(c)),
+            e @ (BoolExpr::Const(_) | BoolExpr::Col(_) | BoolExpr::ColCmp(..) | BoolExpr::OneOf(..)) => e,
+        }
+    }
+
     /// Evaluates for a household (member-level expressions read member
     /// `member`; household-level ones ignore it).
     pub fn eval(&self, x: &Inputs, member: usize) -> bool {
@@ -141,17 +191,8 @@ impl BoolExpr {
             BoolExpr::And(a, b) => a.eval(x, member) && b.eval(x, member),
             BoolExpr::Or(a, b) => a.eval(x, member) || b.eval(x, member),
             BoolExpr::Same(a, b, negated) => (a.eval(x, member) == b.eval(x, member)) != *negated,
-            BoolExpr::Cmp(op, a, b) => {
-                let (a, b) = (a.eval(x, member), b.eval(x, member));
-                match op {
-                    CmpOp::Eq => a == b,
-                    CmpOp::Ne => a != b,
-                    CmpOp::Lt => a < b,
-                    CmpOp::Le => a <= b,
-                    CmpOp::Gt => a > b,
-                    CmpOp::Ge => a >= b,
-                }
-            }
+            BoolExpr::Cmp(op, a, b) => op.holds(a.eval(x, member), b.eval(x, member)),
+            BoolExpr::ColCmp(op, src, c) => op.holds(x.read(*src, member), *c),
             BoolExpr::OneOf(src, mask) => {
                 let code = x.read(*src, member) as u32;
                 code < 64 && mask & (1u64 << code) != 0
@@ -167,6 +208,25 @@ impl BoolExpr {
 }
 
 impl NumExpr {
+    /// The same expression with its conditions optimised (see
+    /// [`BoolExpr::optimised`]).
+    pub fn optimised(self) -> NumExpr {
+        let boxed = |e: Box<NumExpr>| Box::new(e.optimised());
+        match self {
+            NumExpr::Neg(a) => NumExpr::Neg(boxed(a)),
+            NumExpr::Arith(op, a, b) => NumExpr::Arith(op, boxed(a), boxed(b)),
+            NumExpr::Min(a, b) => NumExpr::Min(boxed(a), boxed(b)),
+            NumExpr::Max(a, b) => NumExpr::Max(boxed(a), boxed(b)),
+            NumExpr::Abs(a) => NumExpr::Abs(boxed(a)),
+            NumExpr::If(c, a, b) => NumExpr::If(Box::new(c.optimised()), boxed(a), boxed(b)),
+            NumExpr::Count(c) => NumExpr::Count(Box::new(c.optimised())),
+            NumExpr::Sum(a) => NumExpr::Sum(boxed(a)),
+            NumExpr::MemberMin(a) => NumExpr::MemberMin(boxed(a)),
+            NumExpr::MemberMax(a) => NumExpr::MemberMax(boxed(a)),
+            e @ (NumExpr::Const(_) | NumExpr::Col(_) | NumExpr::Members) => e,
+        }
+    }
+
     /// Evaluates for a household (see [`BoolExpr::eval`]).
     pub fn eval(&self, x: &Inputs, member: usize) -> f64 {
         match self {

@@ -1,0 +1,307 @@
+//! The common cells of a roster, read straight from their bytes.
+//!
+//! Nearly every cell of a real roster is a plain number, `0`/`1`, one of a
+//! column's declared values or empty. [`CellReader::fast`] reads those
+//! without building strings or validating UTF-8, and answers `None` for
+//! anything else (a date, a unit, a full-width space, a value out of
+//! range, an error of any kind); the caller then reads the cell with
+//! [`Column::parse_cell`], which decides and words the error. So the fast
+//! path never changes a result: a property test checks it against
+//! `parse_cell` on arbitrary cells.
+
+use crate::column::{Column, ColumnType};
+
+/// How one declared column's cells are read quickly.
+#[derive(Debug, Clone)]
+pub(crate) struct CellReader {
+    kind: Kind,
+    /// Missing-value markers (the column's own or the model's), then the
+    /// declared values of a category column, as bytes: a marker wins, as
+    /// in `parse_cell`.
+    words: Vec<Word>,
+    /// Whether some marker starts with a digit, so that numbers must be
+    /// compared with the markers too.
+    digit_marker: bool,
+    default: Option<f64>,
+    min: f64,
+    max: f64,
+}
+
+#[derive(Debug, Clone)]
+enum Kind {
+    Integer,
+    Decimal,
+    Bool,
+    Category,
+    /// Always read by `parse_cell` (dates).
+    Slow,
+}
+
+/// A cell text known in advance.
+#[derive(Debug, Clone)]
+struct Word {
+    bytes: Box<[u8]>,
+    /// `None` for a missing marker, the value's index for a category value.
+    value: Option<f64>,
+}
+
+impl CellReader {
+    pub(crate) fn new(column: &Column, model_missing: &[String]) -> CellReader {
+        let markers = column.missing_values.as_deref().unwrap_or(model_missing);
+        let kind = match &column.ty {
+            ColumnType::Integer => Kind::Integer,
+            ColumnType::Decimal => Kind::Decimal,
+            ColumnType::Bool => Kind::Bool,
+            ColumnType::Category(_) => Kind::Category,
+            ColumnType::Date => Kind::Slow,
+        };
+        // `parse_cell` compares trimmed text, and refuses text holding
+        // U+FFFD (undecodable bytes): a marker that could only match such
+        // text is left to it, and so is a value holding U+FFFD.
+        let plain = |w: &String| w.trim() == w.as_str() && !w.contains('\u{FFFD}');
+        let mut words: Vec<Word> = markers
+            .iter()
+            .filter(|m| plain(m))
+            .map(|m| Word { bytes: m.as_bytes().into(), value: None })
+            .collect();
+        if let ColumnType::Category(values) = &column.ty {
+            words.extend(
+                values
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| plain(v))
+                    .map(|(i, v)| Word { bytes: v.as_bytes().into(), value: Some(i as f64) }),
+            );
+        }
+        CellReader {
+            kind,
+            words,
+            digit_marker: markers.iter().any(|m| m.as_bytes().first().is_some_and(u8::is_ascii_digit)),
+            default: column.default,
+            min: column.min.unwrap_or(f64::NEG_INFINITY),
+            max: column.max.unwrap_or(f64::INFINITY),
+        }
+    }
+
+    /// The value of a cell (as it is in the file, untrimmed), when it is
+    /// one of the common forms; `None` sends it to `Column::parse_cell`.
+    #[inline]
+    pub(crate) fn fast(&self, cell: &[u8]) -> Option<f64> {
+        let cell = cell.trim_ascii();
+        // a non-ASCII byte at either end may be Unicode white space
+        if cell.first().is_some_and(|b| !b.is_ascii()) || cell.last().is_some_and(|b| !b.is_ascii()) {
+            return None;
+        }
+        // an empty cell is always missing
+        if cell.is_empty() {
+            return self.default;
+        }
+        // A marker or a category value. No marker starts with a digit
+        // unless `digit_marker`, so a number is looked up only then.
+        let starts_with_digit = cell[0].is_ascii_digit();
+        let category = matches!(self.kind, Kind::Category);
+        let mut value = None;
+        if !starts_with_digit || self.digit_marker || category {
+            let word = self
+                .words
+                .iter()
+                .find(|w| w.bytes.len() == cell.len() && w.bytes[0] == cell[0] && *w.bytes == *cell);
+            match word {
+                Some(Word { value: None, .. }) => return self.default,
+                Some(Word { value: Some(v), .. }) => value = Some(*v),
+                None => {}
+            }
+        }
+        let value = match (&self.kind, value) {
+            (Kind::Category, Some(v)) => v,
+            (Kind::Integer, _) => integer(cell)?,
+            (Kind::Decimal, _) => decimal(cell)?,
+            (Kind::Bool, _) => match cell {
+                b"0" => 0.0,
+                b"1" => 1.0,
+                _ => return None,
+            },
+            _ => return None,
+        };
+        (value >= self.min && value <= self.max).then_some(value)
+    }
+}
+
+/// Splits an optional sign off.
+fn sign(cell: &[u8]) -> (bool, &[u8]) {
+    match cell.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, cell),
+    }
+}
+
+/// `[+-]digits`, up to 15 digits (so below 2⁵³, exact in an `f64`).
+fn integer(cell: &[u8]) -> Option<f64> {
+    let (negative, digits) = sign(cell);
+    if digits.is_empty() || digits.len() > 15 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &b in digits {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u64::from(b - b'0');
+    }
+    // as a whole number first: `-0` is zero, not minus zero
+    let n = n as i64;
+    Some((if negative { -n } else { n }) as f64)
+}
+
+/// `[+-]digits[.digits]`, up to 15 digits in all: the digits as a whole
+/// number (exact below 2⁵³) divided by a power of ten (exact up to 10²²),
+/// one correctly rounded division, so the value is the nearest `f64` to
+/// the decimal, as `str::parse` gives.
+fn decimal(cell: &[u8]) -> Option<f64> {
+    const POWERS: [f64; 16] =
+        [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+    let (negative, text) = sign(cell);
+    let (whole, fraction) = match text.iter().position(|&b| b == b'.') {
+        Some(dot) => (&text[..dot], &text[dot + 1..]),
+        None => (text, &text[..0]),
+    };
+    if whole.is_empty() || whole.len() + fraction.len() > 15 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &b in whole.iter().chain(fraction) {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u64::from(b - b'0');
+    }
+    let v = n as f64 / POWERS[fraction.len()];
+    Some(if negative { -v } else { v })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expr::Scope;
+
+    fn column(ty: ColumnType, default: Option<f64>) -> Column {
+        Column {
+            name: "c".into(),
+            file: Scope::Household,
+            slot: 0,
+            ty,
+            unit: None,
+            description: None,
+            min: Some(-1000.0),
+            max: Some(100_000.0),
+            default,
+            missing_values: None,
+        }
+    }
+
+    fn missing() -> Vec<String> {
+        ["", "N/A", "-", "—", "无", "0.0"].iter().map(|s| s.to_string()).collect()
+    }
+
+    /// Whatever `fast` answers, `parse_cell` answers the same.
+    fn agrees(c: &Column, cell: &[u8]) {
+        let reader = CellReader::new(c, &missing());
+        if let Some(v) = reader.fast(cell) {
+            let text = std::str::from_utf8(cell).expect("fast read only UTF-8");
+            let slow = c.parse_cell(text, &missing());
+            assert_eq!(slow.map(f64::to_bits), Ok(v.to_bits()), "{:?} {text:?}", c.ty);
+        }
+    }
+
+    fn columns() -> Vec<Column> {
+        vec![
+            column(ColumnType::Integer, None),
+            column(ColumnType::Decimal, Some(7.0)),
+            column(ColumnType::Bool, Some(0.0)),
+            column(ColumnType::Category(vec!["A".into(), "健康".into(), "-".into()]), None),
+            column(ColumnType::Date, Some(1.0)),
+        ]
+    }
+
+    #[test]
+    fn common_cells_are_read_fast_and_the_same() {
+        let dec = CellReader::new(&columns()[1], &missing());
+        assert_eq!(dec.fast(b" 8500.5 "), Some(8500.5));
+        assert_eq!(dec.fast(b"-0").map(f64::to_bits), Some((-0.0f64).to_bits()));
+        assert_eq!(dec.fast(b"0.1"), Some(0.1));
+        assert_eq!(dec.fast(b"N/A"), Some(7.0));
+        assert_eq!(dec.fast(b"0.0"), Some(7.0), "a marker that starts with a digit");
+        assert_eq!(dec.fast(b"200000"), None, "out of range: parse_cell words it");
+        assert_eq!(dec.fast(b"1e3"), None);
+        assert_eq!(dec.fast("\u{3000}5".as_bytes()), None);
+        let cat = CellReader::new(&columns()[3], &missing());
+        assert_eq!(cat.fast("健康".as_bytes()), None, "non-ASCII at the ends: parse_cell trims");
+        assert_eq!(cat.fast(b"A"), Some(0.0));
+        assert_eq!(cat.fast(b"-"), None, "a marker with no default");
+        for c in columns() {
+            for cell in [
+                "0",
+                "1",
+                "-0",
+                "+7",
+                "12",
+                "007",
+                "8500.",
+                "8500.25",
+                ".5",
+                "1.2.3",
+                "--1",
+                "-",
+                "",
+                " ",
+                "N/A",
+                "无",
+                "A",
+                "健康",
+                "0.0",
+                "0.00",
+                "123456789012345",
+                "1234567890123456",
+                "99999.99",
+                "2024-06-30",
+                "\u{3000}1",
+                "1\u{3000}",
+                "\u{b}1",
+                "1e2",
+                "inf",
+                "NaN",
+            ] {
+                agrees(&c, cell.as_bytes());
+            }
+        }
+    }
+
+    #[test]
+    fn digits_beyond_exactness_go_the_slow_way() {
+        let int = CellReader::new(&column(ColumnType::Integer, None), &[]);
+        assert_eq!(int.fast(b"1234567890123456"), None);
+        assert_eq!(int.fast(b"-999"), Some(-999.0));
+        let dec = CellReader::new(&Column { max: None, ..column(ColumnType::Decimal, None) }, &[]);
+        assert_eq!(dec.fast(b"123456789012345.6"), None);
+        assert_eq!(dec.fast(b"12345678901234.5"), Some(12345678901234.5));
+        assert_eq!(dec.fast(b"1234567890123.45"), Some(1234567890123.45));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_reading_never_disagrees(cell in "[ 0-9.+\\-eE/NA无—健康]{0,12}") {
+            for c in columns() {
+                agrees(&c, cell.as_bytes());
+            }
+        }
+
+        #[test]
+        fn any_number_reads_the_same(v in -1.0e6f64..1.0e6, places in 0usize..6) {
+            let text = format!("{v:.places$}");
+            for c in columns() {
+                agrees(&c, text.as_bytes());
+            }
+        }
+    }
+}

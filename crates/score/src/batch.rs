@@ -1,0 +1,90 @@
+//! Scoring a streamed roster on every core: the [`Work`] that scores the
+//! households of a batch and writes their rows, on a worker thread.
+
+use hhrisk_model::stream::{Streamed, Work};
+use hhrisk_model::Issue;
+
+use crate::output::{ScoreColumns, ScoreWriter};
+use crate::score::{HouseholdScore, Scorer};
+
+/// Scores batches of households into rows of a scores file.
+#[derive(Debug, Clone, Copy)]
+pub struct ScoreBatches<'m> {
+    scorer: Scorer<'m>,
+    columns: ScoreColumns,
+}
+
+impl<'m> ScoreBatches<'m> {
+    /// Scoring with `scorer`, writing `columns`.
+    pub fn new(scorer: Scorer<'m>, columns: ScoreColumns) -> Self {
+        ScoreBatches { scorer, columns }
+    }
+}
+
+/// A worker's buffers.
+pub struct BatchState {
+    score: HouseholdScore,
+    writer: Option<ScoreWriter<Vec<u8>>>,
+    capacity: usize,
+    batch: ScoredBatch,
+}
+
+/// What a batch of households gives.
+#[derive(Debug, Default)]
+pub struct ScoredBatch {
+    /// Rows of the scores file (no header), in file order.
+    pub rows: Vec<u8>,
+    /// Problems of the households refused.
+    pub issues: Vec<Issue>,
+    /// Households alerted, per level of the bands.
+    pub alerts: Vec<usize>,
+    /// Households in the batch (scored or refused).
+    pub households: usize,
+}
+
+impl Work for ScoreBatches<'_> {
+    type State = BatchState;
+    type Output = ScoredBatch;
+
+    fn state(&self) -> BatchState {
+        BatchState { score: HouseholdScore::default(), writer: None, capacity: 1 << 16, batch: self.empty() }
+    }
+
+    fn household(&self, state: &mut BatchState, household: Streamed<'_>) -> Result<(), String> {
+        state.batch.households += 1;
+        match household {
+            Streamed::Household { id, village, inputs, .. } => {
+                let model = self.scorer.model();
+                self.scorer.score_into(&inputs, &mut state.score);
+                if let Some(level) = state.score.alert {
+                    state.batch.alerts[level] += 1;
+                }
+                let (capacity, columns) = (state.capacity, self.columns);
+                let writer = state
+                    .writer
+                    .get_or_insert_with(|| ScoreWriter::rows(Vec::with_capacity(capacity), model, columns));
+                writer.write(model, self.scorer.bands(), id, village, &state.score).map_err(|e| e.to_string())
+            }
+            Streamed::Refused(issues) => {
+                state.batch.issues.extend_from_slice(issues);
+                Ok(())
+            }
+        }
+    }
+
+    fn output(&self, state: &mut BatchState) -> ScoredBatch {
+        let mut batch = std::mem::replace(&mut state.batch, self.empty());
+        if let Some(writer) = state.writer.take() {
+            // writing into memory cannot fail
+            batch.rows = writer.finish().unwrap_or_default();
+            state.capacity = state.capacity.max(batch.rows.len() + batch.rows.len() / 8);
+        }
+        batch
+    }
+}
+
+impl ScoreBatches<'_> {
+    fn empty(&self) -> ScoredBatch {
+        ScoredBatch { alerts: vec![0; self.scorer.bands().levels.len()], ..ScoredBatch::default() }
+    }
+}

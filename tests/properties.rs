@@ -148,6 +148,35 @@ proptest! {
         }
     }
 
+    /// The scorer runs each item's condition as a closure; the tree walked
+    /// by `explain` must give the same answer on every item and member.
+    #[test]
+    fn compiled_conditions_agree_with_the_trees(seed in 0u64..10_000) {
+        let dir = tempfile::tempdir().unwrap();
+        let roster_dir = roster(dir.path(), seed, 60);
+        let model = model();
+        let r = Roster::read(&model, &roster_dir, &ReadOptions::default()).unwrap();
+        let scorer = Scorer::new(&model, &model.bands);
+        for h in &r.households {
+            let x = r.inputs(h);
+            let score = scorer.score(&x);
+            for (index, item) in model.items.iter().enumerate() {
+                let closure = item.condition.to_fn();
+                let members = match item.per {
+                    hhrisk_model::Per::Household => 1,
+                    hhrisk_model::Per::Member => x.count,
+                };
+                let mut count = 0;
+                for m in 0..members {
+                    prop_assert_eq!(closure(&x, m), item.condition.eval(&x, m), "{} {}", item.id, h.id);
+                    count += u32::from(item.condition.eval(&x, m));
+                }
+                let scored = score.hits.iter().find(|hit| hit.item == index).map_or(0, |hit| hit.count);
+                prop_assert_eq!(scored, count, "{} {}", item.id, h.id);
+            }
+        }
+    }
+
     #[test]
     fn scores_and_calibration_do_not_depend_on_row_order(seed in 0u64..10_000, order in any::<u64>()) {
         let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());

@@ -243,7 +243,7 @@ pub fn score(
     file.write_all(&header.into_inner().map_err(|e| e.into_error())?)?;
     let bar = progress("households");
     let mut seen = 0u64;
-    let work = hhrisk_score::ScoreBatches::new(scorer, columns);
+    let work = hhrisk_score::ScoreBatches::new(scorer.clone(), columns);
     let streamed = stream(&model, roster_dir, &options, io.threads, &work, |batch| {
         seen += batch.households as u64;
         bar.set_position(seen);

@@ -8,7 +8,7 @@ use crate::output::{ScoreColumns, ScoreWriter};
 use crate::score::{HouseholdScore, Scorer};
 
 /// Scores batches of households into rows of a scores file.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ScoreBatches<'m> {
     scorer: Scorer<'m>,
     columns: ScoreColumns,

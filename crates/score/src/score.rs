@@ -1,7 +1,9 @@
 //! Scoring one household: items, category subtotals, per-capita score and
 //! alert level.
 
-use hhrisk_model::expr::Inputs;
+use std::sync::Arc;
+
+use hhrisk_model::expr::{BoolFn, Inputs};
 use hhrisk_model::{Bands, Model, Per};
 
 /// One item that fired for a household.
@@ -53,17 +55,27 @@ impl HouseholdScore {
 }
 
 /// Scores households against a model, with a set of warning bands.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 pub struct Scorer<'m> {
     model: &'m Model,
     bands: &'m Bands,
+    /// Each item's condition as a closure (see `BoolExpr::to_fn`), shared
+    /// by the clones of a scorer on worker threads.
+    conditions: Arc<[BoolFn]>,
+}
+
+impl std::fmt::Debug for Scorer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scorer").field("model", &self.model.path).field("bands", self.bands).finish()
+    }
 }
 
 impl<'m> Scorer<'m> {
     /// A scorer using the model's items and these bands (the model's own
     /// default bands, or a calibrated thresholds file).
     pub fn new(model: &'m Model, bands: &'m Bands) -> Self {
-        Scorer { model, bands }
+        let conditions = model.items.iter().map(|item| item.condition.to_fn()).collect();
+        Scorer { model, bands, conditions }
     }
 
     /// The model.
@@ -91,10 +103,10 @@ impl<'m> Scorer<'m> {
         out.categories.resize(model.categories.len(), 0.0);
         out.hits.clear();
         out.triggered = false;
-        for (index, item) in model.items.iter().enumerate() {
+        for (index, (item, condition)) in model.items.iter().zip(self.conditions.iter()).enumerate() {
             let count = match item.per {
-                Per::Household => u32::from(item.condition.eval(inputs, 0)),
-                Per::Member => (0..out.members).filter(|&m| item.condition.eval(inputs, m)).count() as u32,
+                Per::Household => u32::from(condition(inputs, 0)),
+                Per::Member => (0..out.members).filter(|&m| condition(inputs, m)).count() as u32,
             };
             if count == 0 {
                 continue;

@@ -4,10 +4,12 @@
 //! walks the compiled trees ([`BoolExpr`], [`NumExpr`]) over each household.
 
 mod check;
+mod closure;
 mod compiled;
 mod parse;
 
 pub use check::{closest, type_name, Checker, Scope, Symbol, Symbols, Type, Typed, FUNCTIONS, RESERVED};
+pub use closure::{BoolFn, NumFn};
 pub use compiled::{ArithOp, BoolExpr, CmpOp, Inputs, NumExpr, Src};
 pub use parse::{parse, Ast, AstKind, BinOp, ExprError};
 

@@ -40,7 +40,10 @@ fn eval_household(src: &str) -> Result<bool, ExprError> {
     let checker = Checker::new(&s);
     let compiled = checker.condition(&parse(src)?, Scope::Household)?;
     let (h, m) = household();
-    Ok(compiled.eval(&Inputs { household: &h, members: &m, stride: 3, count: 3 }, 0))
+    let x = Inputs { household: &h, members: &m, stride: 3, count: 3 };
+    let value = compiled.eval(&x, 0);
+    assert_eq!(compiled.to_fn()(&x, 0), value, "the closure of `{src}` disagrees with the tree");
+    Ok(value)
 }
 
 fn matching_members(src: &str) -> Vec<usize> {
@@ -48,7 +51,25 @@ fn matching_members(src: &str) -> Vec<usize> {
     let compiled = Checker::new(&s).condition(&parse(src).unwrap(), Scope::Member).unwrap();
     let (h, m) = household();
     let x = Inputs { household: &h, members: &m, stride: 3, count: 3 };
-    (0..3).filter(|&i| compiled.eval(&x, i)).collect()
+    let matching: Vec<usize> = (0..3).filter(|&i| compiled.eval(&x, i)).collect();
+    let closure = compiled.to_fn();
+    assert_eq!((0..3).filter(|&i| closure(&x, i)).collect::<Vec<_>>(), matching, "closure of `{src}`");
+    matching
+}
+
+#[test]
+fn a_constant_compared_with_a_column_is_turned_round_exactly() {
+    use compiled::CmpOp::*;
+    for op in [Eq, Ne, Lt, Le, Gt, Ge] {
+        let tree = BoolExpr::Cmp(op, NumExpr::Const(5.0), NumExpr::Col(Src::Household(0)));
+        let quick = tree.clone().optimised();
+        assert!(matches!(quick, BoolExpr::ColCmp(..)), "{quick:?}");
+        for v in [4.0, 5.0, 6.0, f64::NAN, f64::INFINITY, -0.0] {
+            let x = Inputs { household: &[v], members: &[], stride: 0, count: 0 };
+            assert_eq!(quick.eval(&x, 0), tree.eval(&x, 0), "5 {op:?} {v}");
+            assert_eq!(quick.to_fn()(&x, 0), tree.eval(&x, 0), "5 {op:?} {v}");
+        }
+    }
 }
 
 #[test]

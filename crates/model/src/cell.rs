@@ -162,21 +162,26 @@ fn decimal(cell: &[u8]) -> Option<f64> {
     const POWERS: [f64; 16] =
         [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
     let (negative, text) = sign(cell);
-    let (whole, fraction) = match text.iter().position(|&b| b == b'.') {
-        Some(dot) => (&text[..dot], &text[dot + 1..]),
-        None => (text, &text[..0]),
-    };
-    if whole.is_empty() || whole.len() + fraction.len() > 15 {
+    if text.is_empty() || text.len() > 16 || !text[0].is_ascii_digit() {
         return None;
     }
-    let mut n: u64 = 0;
-    for &b in whole.iter().chain(fraction) {
-        if !b.is_ascii_digit() {
+    // one pass: digits, and at most one point after the first digit
+    let (mut n, mut digits, mut point) = (0u64, 0usize, None);
+    for (k, &b) in text.iter().enumerate() {
+        if b.is_ascii_digit() {
+            n = n * 10 + u64::from(b - b'0');
+            digits += 1;
+        } else if b == b'.' && point.is_none() {
+            point = Some(k);
+        } else {
             return None;
         }
-        n = n * 10 + u64::from(b - b'0');
     }
-    let v = n as f64 / POWERS[fraction.len()];
+    if digits > 15 {
+        return None;
+    }
+    let places = point.map_or(0, |p| text.len() - p - 1);
+    let v = n as f64 / POWERS[places];
     Some(if negative { -v } else { v })
 }
 

@@ -44,13 +44,25 @@ pub fn parse_resident_id(id: &str) -> Result<(i32, bool), String> {
             b[17] as char, check as char
         ));
     }
-    let born = crate::date::days_from_civil(
-        id[6..10].parse().unwrap_or(0),
-        id[10..12].parse().unwrap_or(0),
-        id[12..14].parse().unwrap_or(0),
-    )
-    .ok_or_else(|| "holds no valid birth date (digits 7 to 14)".to_string())?;
+    let (y, m, d) = birth_digits(b);
+    let born = crate::date::days_from_civil(y, m, d)
+        .ok_or_else(|| "holds no valid birth date (digits 7 to 14)".to_string())?;
     Ok((born, (b[16] - b'0') % 2 == 1))
+}
+
+/// Year, month and day as written in digits 7 to 14 of an ID number
+/// (bytes already checked to be digits).
+fn birth_digits(b: &[u8]) -> (i32, u32, u32) {
+    let number = |r: std::ops::Range<usize>| b[r].iter().fold(0u32, |n, &c| n * 10 + u32::from(c - b'0'));
+    (number(6..10) as i32, number(10..12), number(12..14))
+}
+
+/// Full years on a day given as year, month and day, of a person whose ID
+/// number `parse_resident_id` accepted: [`age_on`] without converting day
+/// numbers back to dates.
+pub fn age_from_id(id: &str, on: (i32, u32, u32)) -> i64 {
+    let (by, bm, bd) = birth_digits(id.as_bytes());
+    i64::from(on.0 - by) - i64::from((on.1, on.2) < (bm, bd))
 }
 
 /// Full years from birth day `born` to day `on`.
@@ -90,5 +102,32 @@ mod tests {
         assert!(parse_resident_id("11010519491331002X").is_err());
         assert!(parse_resident_id("P0001").unwrap_err().contains("18-character"));
         assert_eq!(mask_name(""), "");
+    }
+}
+
+#[cfg(test)]
+mod age_tests {
+    use super::*;
+
+    /// An ID number with the right check character for a birth date.
+    fn id_born(y: i32, m: u32, d: u32) -> String {
+        const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+        let body = format!("420921{y:04}{m:02}{d:02}001");
+        let sum: u32 = body.bytes().zip(WEIGHTS).map(|(c, w)| u32::from(c - b'0') * w).sum();
+        format!("{body}{}", b"10X98765432"[(sum % 11) as usize] as char)
+    }
+
+    proptest::proptest! {
+        /// Reading the age off the ID's digits agrees with counting it from
+        /// day numbers, birthdays and leap days included.
+        #[test]
+        fn age_from_the_digits_is_age_on(born in -25_000i32..20_000, gap in 0i32..40_000) {
+            let (y, m, d) = crate::date::civil_from_days(born);
+            let id = id_born(y, m, d);
+            let (parsed, _) = parse_resident_id(&id).unwrap();
+            proptest::prop_assert_eq!(parsed, born);
+            let on = born + gap;
+            proptest::prop_assert_eq!(age_from_id(&id, crate::date::civil_from_days(on)), age_on(born, on));
+        }
     }
 }

@@ -17,7 +17,8 @@ use crate::column::ColumnType;
 use crate::date::format_date;
 use crate::expr::{Inputs, Scope};
 use crate::model::Model;
-use crate::privacy::{age_on, mask_id, parse_resident_id};
+use crate::privacy::{age_from_id, mask_id, parse_resident_id};
+use crate::text::Records;
 
 /// A problem that makes a roster file unreadable as a whole.
 #[derive(Debug, thiserror::Error)]
@@ -320,6 +321,8 @@ pub(crate) struct Layout<'m> {
     at: Vec<usize>,
     from_id: Vec<Option<FromId>>,
     cells: Vec<CellReader>,
+    /// The day ages are counted on, as year, month and day.
+    as_of: (i32, u32, u32),
 }
 
 /// Reads the rows of one roster table (households or members), checking
@@ -333,14 +336,59 @@ pub(crate) struct RowReader<'m> {
 
 /// A table's records after its header, with their lines.
 pub(crate) struct Input {
-    source: crate::text::Table,
+    source: Source,
     origin: crate::text::Origin,
+    /// Scratch for moving records between the two forms.
+    record: csv::ByteRecord,
+    records: Records,
+}
+
+enum Source {
+    /// Through the csv crate (CSV) or a workbook.
+    Table(crate::text::Table),
+    /// Straight from csv-core into record buffers (CSV, when streaming).
+    Raw(Box<crate::text::RawCsv>),
 }
 
 impl Input {
+    fn new(source: Source, origin: crate::text::Origin) -> Input {
+        Input { source, origin, record: csv::ByteRecord::new(), records: Records::default() }
+    }
+
     /// Reads the next record into `record`; its line, or `None` at the end.
     pub fn read(&mut self, record: &mut csv::ByteRecord) -> Result<Option<u64>, RosterError> {
-        Ok(self.source.next(record, &self.origin)?)
+        match &mut self.source {
+            Source::Table(table) => Ok(table.next(record, &self.origin)?),
+            Source::Raw(_) => {
+                self.records.clear();
+                let mut records = std::mem::take(&mut self.records);
+                let line = self.read_into(&mut records);
+                record.clear();
+                if let Ok(Some(_)) = line {
+                    let (_, data, ends) = records.get(0);
+                    let fields = Fields { data, ends };
+                    (0..fields.len()).filter_map(|i| fields.get(i)).for_each(|f| record.push_field(f));
+                }
+                self.records = records;
+                line
+            }
+        }
+    }
+
+    /// Appends the next record to `records`; its line, or `None` at the end.
+    pub fn read_into(&mut self, records: &mut Records) -> Result<Option<u64>, RosterError> {
+        match &mut self.source {
+            Source::Table(table) => {
+                let line = table.next(&mut self.record, &self.origin)?;
+                if let Some(line) = line {
+                    records.push(line, &self.record);
+                }
+                Ok(line)
+            }
+            Source::Raw(raw) => {
+                raw.read(records).map_err(|source| RosterError::Io { path: self.origin.to_string(), source })
+            }
+        }
     }
 }
 
@@ -352,18 +400,41 @@ impl<'m> RowReader<'m> {
         file: Scope,
         options: &ReadOptions,
     ) -> Result<Self, RosterError> {
-        let (mut source, origin) = crate::text::Table::open(path, sheet, options.encoding)?;
+        let (source, origin) = crate::text::Table::open(path, sheet, options.encoding)?;
+        Self::start(model, Input::new(Source::Table(source), origin), file, options)
+    }
+
+    /// As [`RowReader::open`], reading CSV straight into record buffers
+    /// (workbooks as `open` does).
+    pub fn open_raw(
+        model: &'m Model,
+        path: &Path,
+        sheet: &str,
+        file: Scope,
+        options: &ReadOptions,
+    ) -> Result<Self, RosterError> {
+        if crate::text::is_workbook(path) {
+            return Self::open(model, path, sheet, file, options);
+        }
+        let origin = crate::text::Origin::Csv(path.to_path_buf());
+        let raw = crate::text::RawCsv::open(path, options.encoding)
+            .map_err(|source| crate::text::TableError::Io { origin: origin.to_string(), source })?;
+        Self::start(model, Input::new(Source::Raw(Box::new(raw)), origin), file, options)
+    }
+
+    /// Reads and checks the header.
+    fn start(
+        model: &'m Model,
+        mut input: Input,
+        file: Scope,
+        options: &ReadOptions,
+    ) -> Result<Self, RosterError> {
         let mut header = csv::ByteRecord::new();
-        if source.next(&mut header, &origin)?.is_none() {
+        if input.read(&mut header)?.is_none() {
             header.clear();
         }
-        let layout = Layout::new(model, &header, origin.to_string(), file, options)?;
-        Ok(RowReader {
-            layout,
-            input: Input { source, origin },
-            record: csv::ByteRecord::new(),
-            ends: Vec::new(),
-        })
+        let layout = Layout::new(model, &header, input.origin.to_string(), file, options)?;
+        Ok(RowReader { layout, input, record: csv::ByteRecord::new(), ends: Vec::new() })
     }
 
     /// Number of declared columns (the length of a row of values).
@@ -476,6 +547,7 @@ impl<'m> Layout<'m> {
             at,
             from_id,
             cells,
+            as_of: crate::date::civil_from_days(model.identity.as_ref().map_or(0, |id| id.as_of)),
         })
     }
 
@@ -556,12 +628,20 @@ impl<'m> Layout<'m> {
             },
             _ => None,
         };
+        values.reserve(self.cells.len());
         for (((column, &i), from_id), cells) in
             self.declared.iter().zip(&self.at).zip(&self.from_id).zip(&self.cells)
         {
+            let cell = record.get(i);
+            // the common case: a plain cell, nothing derived from the ID
+            let fast = cell.and_then(|c| cells.fast(c));
+            if let (Some(v), None) = (fast, from_id) {
+                values.push(v);
+                continue;
+            }
             let derived = match (identity, from_id) {
-                (Some((id, (born, _))), Some(FromId::Age)) => {
-                    let age = age_on(born, id.as_of);
+                (Some((id, _)), Some(FromId::Age)) => {
+                    let age = age_from_id(key, self.as_of);
                     Some((id, age as f64, Said::Age(age)))
                 }
                 (Some((id, (_, male))), Some(FromId::Sex { male: m, female: f })) => {
@@ -569,9 +649,6 @@ impl<'m> Layout<'m> {
                 }
                 _ => None,
             };
-            let cell = record.get(i);
-            // the common case: a plain cell, nothing derived or as derived
-            let fast = cell.and_then(|c| cells.fast(c));
             let value = match (fast, derived) {
                 (Some(v), None) => Ok(v),
                 (Some(v), Some((id, d, _))) if v == d && !id.fill => Ok(v),

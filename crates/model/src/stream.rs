@@ -29,6 +29,7 @@ use std::sync::{Arc, Mutex};
 use crate::expr::{Inputs, Scope};
 use crate::model::Model;
 use crate::roster::{trim_cell, Fields, Input, Issue, Layout, ReadOptions, RosterError, RowReader};
+use crate::text::Records;
 
 /// What the stream hands over, household by household.
 #[derive(Debug)]
@@ -94,36 +95,6 @@ pub enum StreamError {
 /// Households in a batch.
 pub const BATCH: usize = 2048;
 
-/// Records as read, back to back: one allocation per field kind, reused.
-#[derive(Default)]
-struct Records {
-    data: Vec<u8>,
-    ends: Vec<usize>,
-    /// Per record: its line, and where its bytes and field ends start.
-    rows: Vec<(u64, usize, usize)>,
-}
-
-impl Records {
-    fn push(&mut self, line: u64, record: &csv::ByteRecord) {
-        self.rows.push((line, self.data.len(), self.ends.len()));
-        self.data.extend_from_slice(record.as_slice());
-        Fields::ends_of(record, &mut self.ends);
-    }
-
-    fn get(&self, r: usize) -> (u64, Fields<'_>) {
-        let (line, data, ends) = self.rows[r];
-        let (data_end, ends_end) =
-            self.rows.get(r + 1).map_or((self.data.len(), self.ends.len()), |n| (n.1, n.2));
-        (line, Fields { data: &self.data[data..data_end], ends: &self.ends[ends..ends_end] })
-    }
-
-    fn clear(&mut self) {
-        self.data.clear();
-        self.ends.clear();
-        self.rows.clear();
-    }
-}
-
 /// A batch of households with their members, joined but not yet checked.
 #[derive(Default)]
 struct Batch {
@@ -163,8 +134,8 @@ pub fn stream<W: Work>(
     } else {
         ((dir.join("households.csv"), "households"), (dir.join("members.csv"), "members"))
     };
-    let mut households = RowReader::open(model, &h_at.0, h_at.1, Scope::Household, options)?;
-    let mut members = RowReader::open(model, &m_at.0, m_at.1, Scope::Member, options)?;
+    let mut households = RowReader::open_raw(model, &h_at.0, h_at.1, Scope::Household, options)?;
+    let mut members = RowReader::open_raw(model, &m_at.0, m_at.1, Scope::Member, options)?;
     let check = !options.skip_duplicate_check;
     let hasher = std::hash::RandomState::new();
     let mut summary = StreamSummary::default();
@@ -316,10 +287,12 @@ struct Splitter<'r> {
     m_layout: &'r Layout<'r>,
     households: &'r mut Input,
     members: &'r mut Input,
-    h_record: csv::ByteRecord,
-    /// The next member record, read ahead, and its line.
-    m_record: csv::ByteRecord,
-    m_line: Option<u64>,
+    /// The member record read ahead, when it belongs to a later batch.
+    carry: Records,
+    /// Whether a member record has been read ahead (the last one of the
+    /// batch being filled, or the one in `carry`).
+    pending: bool,
+    started: bool,
     last_household: String,
     last_person: String,
     seq: usize,
@@ -339,9 +312,9 @@ impl<'r> Splitter<'r> {
             m_layout,
             households,
             members,
-            h_record: csv::ByteRecord::new(),
-            m_record: csv::ByteRecord::new(),
-            m_line: None,
+            carry: Records::default(),
+            pending: false,
+            started: false,
             last_household: String::new(),
             last_person: String::new(),
             seq: 0,
@@ -356,14 +329,19 @@ impl<'r> Splitter<'r> {
         batch.members.clear();
         batch.spans.clear();
         batch.seq = self.seq;
-        if self.seq == 0 {
-            self.m_line = self.members.read(&mut self.m_record)?;
+        if !self.started {
+            self.started = true;
+            self.pending = self.members.read_into(&mut batch.members)?.is_some();
+        } else if self.pending {
+            let (line, data, ends) = self.carry.get(0);
+            batch.members.push_fields(line, data, ends);
         }
         let (h_id, m_id, m_key) = (self.h_layout.id_at, self.m_layout.id_at, self.m_layout.key_at);
         while batch.spans.len() < BATCH {
-            let Some(line) = self.households.read(&mut self.h_record)? else { break };
+            let Some(line) = self.households.read_into(&mut batch.households)? else { break };
             self.household_rows += 1;
-            let id = match self.h_record.get(h_id).map(trim_cell) {
+            let (_, data, ends) = batch.households.get(batch.households.len() - 1);
+            let id = match (Fields { data, ends }).get(h_id).map(trim_cell) {
                 Some(Ok(id)) if !id.is_empty() && id != self.last_household => id,
                 _ => {
                     return Err(StreamError::NotAligned(format!(
@@ -373,13 +351,15 @@ impl<'r> Splitter<'r> {
             };
             self.last_household.clear();
             self.last_household.push_str(id);
-            batch.households.push(line, &self.h_record);
-            let first = batch.members.rows.len();
-            while let Some(m_line) = self.m_line {
-                if self.m_record.get(m_id).map(trim_cell) != Some(Ok(self.last_household.as_str())) {
+            // the pending member, if any, is the last record of the batch
+            let first = batch.members.len() - usize::from(self.pending);
+            while self.pending {
+                let (m_line, data, ends) = batch.members.get(batch.members.len() - 1);
+                let fields = Fields { data, ends };
+                if fields.get(m_id).map(trim_cell) != Some(Ok(self.last_household.as_str())) {
                     break;
                 }
-                match self.m_record.get(m_key).map(trim_cell) {
+                match fields.get(m_key).map(trim_cell) {
                     Some(Ok(person)) if !person.is_empty() && person != self.last_person => {
                         self.last_person.clear();
                         self.last_person.push_str(person);
@@ -390,11 +370,18 @@ impl<'r> Splitter<'r> {
                         )))
                     }
                 }
-                batch.members.push(m_line, &self.m_record);
                 self.member_rows += 1;
-                self.m_line = self.members.read(&mut self.m_record)?;
+                self.pending = self.members.read_into(&mut batch.members)?.is_some();
             }
-            batch.spans.push(first..batch.members.rows.len());
+            batch.spans.push(first..batch.members.len() - usize::from(self.pending));
+        }
+        if self.pending {
+            // the member read ahead goes with the next batch
+            self.carry.clear();
+            let last = batch.members.len() - 1;
+            let (line, data, ends) = batch.members.get(last);
+            self.carry.push_fields(line, data, ends);
+            batch.members.truncate(last);
         }
         self.seq += 1;
         Ok(!batch.spans.is_empty())
@@ -408,8 +395,9 @@ impl<'r> Splitter<'r> {
                 message: "the file has a header but no households; export the roster again".to_string(),
             }));
         }
-        if let Some(line) = self.m_line {
-            let id = match self.m_record.get(self.m_layout.id_at).map(trim_cell) {
+        if self.pending {
+            let (line, data, ends) = self.carry.get(0);
+            let id = match (Fields { data, ends }).get(self.m_layout.id_at).map(trim_cell) {
                 Some(Ok(id)) => id,
                 _ => "",
             };
@@ -447,14 +435,16 @@ fn work_batch<W: Work>(
         h_values.clear();
         m_values.clear();
         issues.clear();
-        let (line, fields) = batch.households.get(i);
+        let (line, data, ends) = batch.households.get(i);
+        let fields = Fields { data, ends };
         let household = h.check(fields, line, h_values, issues);
         let (mut ok, id) = (household.ok, household.household);
         if let Some(hasher) = hasher {
             fingerprints[0].push(hasher.hash_one(id));
         }
         for r in span.clone() {
-            let (m_line, m_fields) = batch.members.get(r);
+            let (m_line, data, ends) = batch.members.get(r);
+            let m_fields = Fields { data, ends };
             let member = m.check(m_fields, m_line, m_values, issues);
             ok &= member.ok;
             if let Some(hasher) = hasher {

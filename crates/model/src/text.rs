@@ -226,6 +226,172 @@ impl Table {
     }
 }
 
+/// Records read back to back into one buffer: the bytes of their fields
+/// and where each field ends (relative to its record's start), with each
+/// record's line. Cleared and refilled without freeing, so a batch of
+/// records costs no allocation once the buffers have grown.
+#[derive(Debug, Default)]
+pub struct Records {
+    /// Field bytes; only the first `data_used` are records.
+    data: Vec<u8>,
+    data_used: usize,
+    ends: Vec<usize>,
+    ends_used: usize,
+    /// Per record: its line, and where its bytes and field ends start.
+    rows: Vec<(u64, usize, usize)>,
+}
+
+impl Records {
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Forgets the records, keeping the buffers.
+    pub fn clear(&mut self) {
+        self.data_used = 0;
+        self.ends_used = 0;
+        self.rows.clear();
+    }
+
+    /// Appends a record read by the csv crate.
+    pub fn push(&mut self, line: u64, record: &csv::ByteRecord) {
+        let (d, e) = (self.data_used, self.ends_used);
+        self.reserve(record.as_slice().len(), record.len());
+        self.data[d..d + record.as_slice().len()].copy_from_slice(record.as_slice());
+        let mut at = 0;
+        for (end, field) in self.ends[e..].iter_mut().zip(record.iter()) {
+            at += field.len();
+            *end = at;
+        }
+        self.data_used += record.as_slice().len();
+        self.ends_used += record.len();
+        self.rows.push((line, d, e));
+    }
+
+    /// Appends a record given as its field bytes and ends.
+    pub fn push_fields(&mut self, line: u64, data: &[u8], ends: &[usize]) {
+        let (d, e) = (self.data_used, self.ends_used);
+        self.reserve(data.len(), ends.len());
+        self.data[d..d + data.len()].copy_from_slice(data);
+        self.ends[e..e + ends.len()].copy_from_slice(ends);
+        self.data_used += data.len();
+        self.ends_used += ends.len();
+        self.rows.push((line, d, e));
+    }
+
+    /// Keeps the first `n` records.
+    pub fn truncate(&mut self, n: usize) {
+        if let Some(&(_, data, ends)) = self.rows.get(n) {
+            self.data_used = data;
+            self.ends_used = ends;
+            self.rows.truncate(n);
+        }
+    }
+
+    /// Record `r`: its line, the bytes of its fields and where each ends.
+    pub fn get(&self, r: usize) -> (u64, &[u8], &[usize]) {
+        let (line, data, ends) = self.rows[r];
+        let (data_end, ends_end) =
+            self.rows.get(r + 1).map_or((self.data_used, self.ends_used), |next| (next.1, next.2));
+        (line, &self.data[data..data_end], &self.ends[ends..ends_end])
+    }
+
+    /// Makes room for `bytes` more field bytes and `fields` more ends.
+    fn reserve(&mut self, bytes: usize, fields: usize) {
+        let grow = |need: usize, len: usize| if need > len { need.max(2 * len).max(1024) } else { len };
+        let data = grow(self.data_used + bytes, self.data.len());
+        self.data.resize(data, 0);
+        let ends = grow(self.ends_used + fields, self.ends.len());
+        self.ends.resize(ends, 0);
+    }
+}
+
+/// A CSV file read by csv-core straight into [`Records`], without a copy
+/// through a `ByteRecord`. The records and their lines are those of the
+/// csv crate's reader (built on the same csv-core, with the same settings
+/// as [`Table`]'s: commas, double quotes, any line ending, a UTF-8
+/// byte-order mark skipped, rows of any length).
+pub struct RawCsv {
+    source: Box<dyn Read + Send>,
+    buffer: Box<[u8]>,
+    start: usize,
+    end: usize,
+    input_done: bool,
+    done: bool,
+    core: csv_core::Reader,
+}
+
+impl RawCsv {
+    /// Opens a CSV file (decoding it to UTF-8 if needed, as [`Table`]).
+    pub fn open(path: &Path, encoding: Encoding) -> std::io::Result<RawCsv> {
+        let (source, _) = open(path, encoding)?;
+        Ok(RawCsv {
+            source,
+            buffer: vec![0; 1 << 16].into_boxed_slice(),
+            start: 0,
+            end: 0,
+            input_done: false,
+            done: false,
+            core: csv_core::Reader::new(),
+        })
+    }
+
+    /// Appends the next record to `records`; its line, or `None` at the
+    /// end.
+    pub fn read(&mut self, records: &mut Records) -> std::io::Result<Option<u64>> {
+        use csv_core::ReadRecordResult::*;
+        let line = self.core.line();
+        if self.done {
+            return Ok(None);
+        }
+        let (d, e) = (records.data_used, records.ends_used);
+        let (mut out, mut ends) = (0, 0);
+        records.reserve(1024, 64);
+        loop {
+            if self.start == self.end && !self.input_done {
+                self.start = 0;
+                self.end = loop {
+                    match self.source.read(&mut self.buffer) {
+                        Ok(n) => break n,
+                        Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(err) => return Err(err),
+                    }
+                };
+                self.input_done = self.end == 0;
+            }
+            let (result, read, written, ended) = self.core.read_record(
+                &self.buffer[self.start..self.end],
+                &mut records.data[d + out..],
+                &mut records.ends[e + ends..],
+            );
+            self.start += read;
+            out += written;
+            ends += ended;
+            match result {
+                InputEmpty => {}
+                OutputFull => records.reserve(out + 1, 0),
+                OutputEndsFull => records.reserve(0, ends + 1),
+                Record => {
+                    records.data_used += out;
+                    records.ends_used += ends;
+                    records.rows.push((line, d, e));
+                    return Ok(Some(line));
+                }
+                End => {
+                    self.done = true;
+                    return Ok(None);
+                }
+            }
+        }
+    }
+}
+
 /// A whole table read into text: its origin, header and rows (with their
 /// lines). For small tables (outcomes, returns, scores files); rosters are
 /// read record by record.

@@ -96,11 +96,12 @@ fn to_units(value: f64) -> i64 {
 
 /// Appends a number of units (10⁻⁴) as [`format_number`] writes it.
 fn push_units(out: &mut String, units: i64) {
-    use std::fmt::Write as _;
     let scale = 10u64.pow(DECIMALS);
-    let sign = if units < 0 { "-" } else { "" };
+    if units < 0 {
+        out.push('-');
+    }
     let (whole, frac) = (units.unsigned_abs() / scale, units.unsigned_abs() % scale);
-    let _ = write!(out, "{sign}{whole}");
+    out.push_str(itoa::Buffer::new().format(whole));
     if frac != 0 {
         let mut digits = [b'0'; DECIMALS as usize];
         let mut f = frac;
@@ -131,11 +132,23 @@ pub fn apportion(parts: &[f64], total: f64) -> Vec<String> {
         .collect()
 }
 
+/// `x.floor() as i64`, without a call to the maths library: truncation,
+/// then one step down for negative fractions (exact for every `f64`,
+/// saturating the same way).
+fn floor_i64(x: f64) -> i64 {
+    let t = x as i64;
+    if (t as f64) > x {
+        t.saturating_sub(1)
+    } else {
+        t
+    }
+}
+
 /// [`apportion`] into units (10⁻⁴), reusing the caller's buffers.
 fn apportion_units(parts: &[f64], total: f64, units: &mut Vec<i64>, order: &mut Vec<usize>) {
     let scale = 10f64.powi(DECIMALS as i32);
     units.clear();
-    units.extend(parts.iter().map(|p| (p * scale).floor() as i64));
+    units.extend(parts.iter().map(|p| floor_i64(p * scale)));
     let mut leftover = to_units(total) - units.iter().sum::<i64>();
     if leftover == 0 {
         return;
@@ -232,13 +245,11 @@ impl<W: Write> ScoreWriter<W> {
         village: &str,
         s: &HouseholdScore,
     ) -> csv::Result<()> {
-        use std::fmt::Write as _;
         let (csv, f) = (&mut self.csv, &mut self.field);
         csv.write_field(neutralise(id).as_bytes())?;
         csv.write_field(neutralise(village).as_bytes())?;
-        f.clear();
-        let _ = write!(f, "{}", s.members);
-        csv.write_field(f.as_bytes())?;
+        let mut digits = itoa::Buffer::new();
+        csv.write_field(digits.format(s.members).as_bytes())?;
         for v in [s.total, s.per_capita] {
             f.clear();
             push_units(f, to_units(v));
@@ -253,11 +264,17 @@ impl<W: Write> ScoreWriter<W> {
             csv.write_field(f.as_bytes())?;
         }
         csv.write_field(s.alert.map_or("", |a| bands.levels[a].name.as_str()).as_bytes())?;
-        // the largest positive contributions, ties in model order
+        // the largest positive contributions, ties in model order: each hit
+        // goes into place in a list kept to the length asked for
         self.top.clear();
-        self.top.extend(s.hits.iter().filter(|h| h.points > 0.0));
-        self.top.sort_by(|a, b| b.points.total_cmp(&a.points).then(a.item.cmp(&b.item)));
-        self.top.truncate(self.columns.top);
+        let before = |a: &Hit, b: &Hit| b.points.total_cmp(&a.points).then(a.item.cmp(&b.item)).is_lt();
+        for hit in s.hits.iter().filter(|h| h.points > 0.0) {
+            let at = self.top.iter().position(|t| before(hit, t)).unwrap_or(self.top.len());
+            if at < self.columns.top {
+                self.top.insert(at, *hit);
+                self.top.truncate(self.columns.top);
+            }
+        }
         f.clear();
         for (k, h) in self.top.iter().enumerate() {
             if k > 0 {
@@ -279,10 +296,8 @@ impl<W: Write> ScoreWriter<W> {
             for h in &s.hits {
                 self.counts[h.item] = h.count;
             }
-            for c in &self.counts {
-                f.clear();
-                let _ = write!(f, "{c}");
-                csv.write_field(f.as_bytes())?;
+            for &c in &self.counts {
+                csv.write_field(digits.format(c).as_bytes())?;
             }
         }
         csv.write_record(None::<&[u8]>)
@@ -334,6 +349,15 @@ mod tests {
         assert_eq!(format_number(-0.5), "-0.5");
         assert_eq!(format_number(-1e-9), "0");
         assert_eq!(format_number(0.00005), "0.0001");
+    }
+
+    #[test]
+    fn floor_without_the_library_is_floor() {
+        for x in
+            [0.0, -0.0, 0.5, -0.5, 1.0, -1.0, 2.9999, -2.0001, 1e15 + 0.5, -1e18, 1e300, -1e300, f64::NAN]
+        {
+            assert_eq!(floor_i64(x), x.floor() as i64, "{x}");
+        }
     }
 
     #[test]

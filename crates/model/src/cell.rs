@@ -102,10 +102,7 @@ impl CellReader {
         let category = matches!(self.kind, Kind::Category);
         let mut value = None;
         if !starts_with_digit || self.digit_marker || category {
-            let word = self
-                .words
-                .iter()
-                .find(|w| w.bytes.len() == cell.len() && w.bytes[0] == cell[0] && *w.bytes == *cell);
+            let word = self.words.iter().find(|w| same(&w.bytes, cell));
             match word {
                 Some(Word { value: None, .. }) => return self.default,
                 Some(Word { value: Some(v), .. }) => value = Some(*v),
@@ -125,6 +122,13 @@ impl CellReader {
         };
         (value >= self.min && value <= self.max).then_some(value)
     }
+}
+
+/// Byte equality of two short texts, in line (a call to `memcmp` costs
+/// more than comparing a few bytes).
+#[inline]
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// Splits an optional sign off.

@@ -26,6 +26,7 @@ use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 
+use crate::cell::same;
 use crate::expr::{Inputs, Scope};
 use crate::model::Model;
 use crate::roster::{trim_cell, Fields, Input, Issue, Layout, ReadOptions, RosterError, RowReader};
@@ -294,7 +295,9 @@ struct Splitter<'r> {
     pending: bool,
     started: bool,
     last_household: String,
-    last_person: String,
+    /// Its bytes as in the file, and those of the last person id.
+    last_household_raw: Vec<u8>,
+    last_person_raw: Vec<u8>,
     seq: usize,
     household_rows: u64,
     member_rows: u64,
@@ -316,7 +319,8 @@ impl<'r> Splitter<'r> {
             pending: false,
             started: false,
             last_household: String::new(),
-            last_person: String::new(),
+            last_household_raw: Vec::new(),
+            last_person_raw: Vec::new(),
             seq: 0,
             household_rows: 0,
             member_rows: 0,
@@ -351,25 +355,34 @@ impl<'r> Splitter<'r> {
             };
             self.last_household.clear();
             self.last_household.push_str(id);
+            self.last_household_raw.clear();
+            self.last_household_raw.extend_from_slice((Fields { data, ends }).get(h_id).unwrap_or_default());
             // the pending member, if any, is the last record of the batch
             let first = batch.members.len() - usize::from(self.pending);
             while self.pending {
                 let (m_line, data, ends) = batch.members.get(batch.members.len() - 1);
                 let fields = Fields { data, ends };
-                if fields.get(m_id).map(trim_cell) != Some(Ok(self.last_household.as_str())) {
+                // the same bytes as the household's id, or the same text
+                let raw_id = fields.get(m_id).unwrap_or_default();
+                if !same(raw_id, &self.last_household_raw)
+                    && trim_cell(raw_id) != Ok(self.last_household.as_str())
+                {
                     break;
                 }
-                match fields.get(m_key).map(trim_cell) {
-                    Some(Ok(person)) if !person.is_empty() && person != self.last_person => {
-                        self.last_person.clear();
-                        self.last_person.push_str(person);
-                    }
-                    _ => {
-                        return Err(StreamError::NotAligned(format!(
-                            "person_id at members line {m_line} is empty or repeated"
-                        )))
-                    }
+                let raw_person = fields.get(m_key).unwrap_or_default();
+                let fresh = if plain(raw_person) && plain(&self.last_person_raw) {
+                    // no space or non-ASCII byte at the ends: the text is the bytes
+                    !same(raw_person, &self.last_person_raw)
+                } else {
+                    matches!(trim_cell(raw_person), Ok(p) if !p.is_empty() && trim_cell(&self.last_person_raw) != Ok(p))
+                };
+                if !fresh {
+                    return Err(StreamError::NotAligned(format!(
+                        "person_id at members line {m_line} is empty or repeated"
+                    )));
                 }
+                self.last_person_raw.clear();
+                self.last_person_raw.extend_from_slice(raw_person);
                 self.member_rows += 1;
                 self.pending = self.members.read_into(&mut batch.members)?.is_some();
             }
@@ -407,6 +420,12 @@ impl<'r> Splitter<'r> {
         }
         Ok((self.household_rows, self.member_rows))
     }
+}
+
+/// Whether a cell's text is its bytes: ASCII, not empty, with no white
+/// space at either end (so `trim_cell` would return it as it is).
+fn plain(bytes: &[u8]) -> bool {
+    matches!((bytes.first(), bytes.last()), (Some(&a), Some(&z)) if a > b' ' && z > b' ') && bytes.is_ascii()
 }
 
 /// A worker's buffers for one household.

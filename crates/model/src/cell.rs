@@ -65,13 +65,15 @@ impl CellReader {
             .map(|m| Word { bytes: m.as_bytes().into(), value: None })
             .collect();
         if let ColumnType::Category(values) = &column.ty {
-            words.extend(
-                values
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, v)| plain(v))
-                    .map(|(i, v)| Word { bytes: v.as_bytes().into(), value: Some(i as f64) }),
-            );
+            // values first (the commoner cells); a value that is also a
+            // marker is left out, since the marker wins in `parse_cell`
+            let values: Vec<Word> = values
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| plain(v) && !words.iter().any(|m| *m.bytes == *v.as_bytes()))
+                .map(|(i, v)| Word { bytes: v.as_bytes().into(), value: Some(i as f64) })
+                .collect();
+            words.splice(0..0, values);
         }
         CellReader {
             kind,
@@ -102,7 +104,10 @@ impl CellReader {
         let category = matches!(self.kind, Kind::Category);
         let mut value = None;
         if !starts_with_digit || self.digit_marker || category {
-            let word = self.words.iter().find(|w| same(&w.bytes, cell));
+            let word = self
+                .words
+                .iter()
+                .find(|w| w.bytes.len() == cell.len() && w.bytes[0] == cell[0] && same(&w.bytes, cell));
             match word {
                 Some(Word { value: None, .. }) => return self.default,
                 Some(Word { value: Some(v), .. }) => value = Some(*v),
@@ -185,7 +190,8 @@ fn decimal(cell: &[u8]) -> Option<f64> {
         return None;
     }
     let places = point.map_or(0, |p| text.len() - p - 1);
-    let v = n as f64 / POWERS[places];
+    // (a whole number needs no division; dividing by 1 would not change it)
+    let v = if places == 0 { n as f64 } else { n as f64 / POWERS[places] };
     Some(if negative { -v } else { v })
 }
 

@@ -317,12 +317,19 @@ pub(crate) struct Layout<'m> {
     pub id_at: usize,
     pub key_at: usize,
     key_name: &'static str,
-    declared: Vec<&'m Column>,
-    at: Vec<usize>,
-    from_id: Vec<Option<FromId>>,
-    cells: Vec<CellReader>,
+    /// Per declared column, in slot order: how to read it.
+    plan: Vec<ColumnPlan<'m>>,
     /// The day ages are counted on, as year, month and day.
     as_of: (i32, u32, u32),
+}
+
+/// How one declared column is read from a row.
+struct ColumnPlan<'m> {
+    column: &'m Column,
+    /// Its position in the row.
+    at: usize,
+    from_id: Option<FromId>,
+    cells: CellReader,
 }
 
 /// Reads the rows of one roster table (households or members), checking
@@ -516,7 +523,7 @@ impl<'m> Layout<'m> {
         let declared: Vec<&Column> = model.columns_of(file).collect();
         let needed_by = format!("model {} declares", model.path);
         let at: Vec<usize> = declared.iter().map(|c| find(&c.name, &needed_by)).collect::<Result<_, _>>()?;
-        let from_id = declared
+        let from_id: Vec<Option<FromId>> = declared
             .iter()
             .map(|column| {
                 let identity = model.identity.as_ref().filter(|_| file == Scope::Member)?;
@@ -533,7 +540,17 @@ impl<'m> Layout<'m> {
                 None
             })
             .collect();
-        let cells = declared.iter().map(|c| CellReader::new(c, &model.missing_values)).collect();
+        let plan = declared
+            .iter()
+            .zip(at)
+            .zip(from_id)
+            .map(|((&column, at), from_id)| ColumnPlan {
+                column,
+                at,
+                from_id,
+                cells: CellReader::new(column, &model.missing_values),
+            })
+            .collect();
         Ok(Layout {
             model,
             file,
@@ -543,17 +560,14 @@ impl<'m> Layout<'m> {
             id_at,
             key_at,
             key_name,
-            declared,
-            at,
-            from_id,
-            cells,
+            plan,
             as_of: crate::date::civil_from_days(model.identity.as_ref().map_or(0, |id| id.as_of)),
         })
     }
 
     /// Number of declared columns (the length of a row of values).
     pub fn stride(&self) -> usize {
-        self.declared.len()
+        self.plan.len()
     }
 
     /// Checks one row: its values are appended to `values` (NaN where a
@@ -628,15 +642,16 @@ impl<'m> Layout<'m> {
             },
             _ => None,
         };
-        values.reserve(self.cells.len());
-        for (((column, &i), from_id), cells) in
-            self.declared.iter().zip(&self.at).zip(&self.from_id).zip(&self.cells)
-        {
+        let first = values.len();
+        values.resize(first + self.plan.len(), f64::NAN);
+        for (slot, plan) in values[first..].iter_mut().zip(&self.plan) {
+            let ColumnPlan { column, at: i, from_id, cells } = plan;
+            let i = *i;
             let cell = record.get(i);
             // the common case: a plain cell, nothing derived from the ID
             let fast = cell.and_then(|c| cells.fast(c));
             if let (Some(v), None) = (fast, from_id) {
-                values.push(v);
+                *slot = v;
                 continue;
             }
             let derived = match (identity, from_id) {
@@ -655,11 +670,8 @@ impl<'m> Layout<'m> {
                 _ => self.read_slowly(column, cell.map(trim_cell), derived),
             };
             match value {
-                Ok(v) => values.push(v),
-                Err(message) => {
-                    values.push(f64::NAN);
-                    issues.push(issue(Some(i), message));
-                }
+                Ok(v) => *slot = v,
+                Err(message) => issues.push(issue(Some(i), message)),
             }
         }
         Checked { ok: issues.len() == before, household, key }

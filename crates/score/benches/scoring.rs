@@ -31,6 +31,10 @@ fn benches(c: &mut Criterion) {
     c.bench_function("condition R02 (derived values, arithmetic)", |b| {
         b.iter(|| black_box(r02.eval(black_box(&x), 0)))
     });
+    // the same conditions as the closures the scorer runs
+    let (d08_fn, r02_fn) = (d08.to_fn(), r02.to_fn());
+    c.bench_function("condition D08 as a closure", |b| b.iter(|| black_box(d08_fn(black_box(&x), 0))));
+    c.bench_function("condition R02 as a closure", |b| b.iter(|| black_box(r02_fn(black_box(&x), 0))));
     let mut out = Default::default();
     c.bench_function("score one household (55 items)", |b| {
         b.iter(|| scorer.score_into(black_box(&x), &mut out))

@@ -94,7 +94,7 @@ pub enum StreamError {
 }
 
 /// Households in a batch.
-pub const BATCH: usize = 2048;
+pub const BATCH: usize = 512;
 
 /// A batch of households with their members, joined but not yet checked.
 #[derive(Default)]

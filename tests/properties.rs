@@ -265,3 +265,50 @@ proptest! {
         let _ = stream(&model, dir.path(), &ReadOptions::default(), 2, &Ids, |_| Ok(()));
     }
 }
+
+/// Fails on one household: a worker-side failure.
+struct FailOn(&'static str);
+
+impl Work for FailOn {
+    type State = ();
+    type Output = ();
+    fn state(&self) {}
+    fn household(&self, _: &mut (), h: Streamed<'_>) -> Result<(), String> {
+        match h {
+            Streamed::Household { id, .. } if id == self.0 => Err(format!("cannot take {id}")),
+            _ => Ok(()),
+        }
+    }
+    fn output(&self, _: &mut ()) {}
+}
+
+/// A failure on either side of a many-batch stream stops every thread
+/// (none left waiting on a full channel) and is reported as it was.
+#[test]
+fn failures_stop_a_stream_of_many_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let roster_dir = roster(dir.path(), 11, 6000);
+    let model = model();
+    let ids: Vec<String> = {
+        let r = Roster::read(&model, &roster_dir, &ReadOptions::default()).unwrap();
+        r.households.iter().map(|h| h.id.clone()).collect()
+    };
+    for threads in [1, 2, 4] {
+        // the collecting side fails on the second batch
+        let mut batches = 0;
+        let result = stream(&model, &roster_dir, &ReadOptions::default(), threads, &Ids, |_| {
+            batches += 1;
+            if batches == 2 {
+                Err("disk full".to_string())
+            } else {
+                Ok(())
+            }
+        });
+        assert!(matches!(result, Err(StreamError::Consumer(ref m)) if m == "disk full"), "{result:?}");
+        assert_eq!(batches, 2, "nothing is collected after a failure");
+        // a worker fails on a household in the middle
+        let id: &'static str = Box::leak(ids[3100].clone().into_boxed_str());
+        let result = stream(&model, &roster_dir, &ReadOptions::default(), threads, &FailOn(id), |_| Ok(()));
+        assert!(matches!(result, Err(StreamError::Consumer(ref m)) if m.contains(id)), "{result:?}");
+    }
+}

@@ -4,8 +4,30 @@
 
 use std::sync::OnceLock;
 
+use hhrisk_model::stream::{stream, Streamed, Work};
 use hhrisk_model::{Model, ReadOptions, Roster};
 use libfuzzer_sys::fuzz_target;
+
+/// Counts households accepted and refused.
+struct Count;
+
+impl Work for Count {
+    type State = (usize, usize);
+    type Output = (usize, usize);
+    fn state(&self) -> (usize, usize) {
+        (0, 0)
+    }
+    fn household(&self, state: &mut (usize, usize), h: Streamed<'_>) -> Result<(), String> {
+        match h {
+            Streamed::Household { .. } => state.0 += 1,
+            Streamed::Refused(_) => state.1 += 1,
+        }
+        Ok(())
+    }
+    fn output(&self, state: &mut (usize, usize)) -> (usize, usize) {
+        std::mem::take(state)
+    }
+}
 
 fn model() -> &'static Model {
     static MODEL: OnceLock<Model> = OnceLock::new();
@@ -25,8 +47,23 @@ fuzz_target!(|data: &[u8]| {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("households.csv"), households).unwrap();
     std::fs::write(dir.join("members.csv"), members).unwrap();
-    if let Ok(r) = Roster::read(model(), &dir, &ReadOptions::default()) {
+    let whole = Roster::read(model(), &dir, &ReadOptions::default());
+    if let Ok(r) = &whole {
         assert_eq!(r.households.len() + r.rejected_households(), r.household_rows);
     }
-    let _ = hhrisk_model::stream::stream(model(), &dir, &ReadOptions::default(), |_| Ok(()));
+    // streaming, on one thread and on two: the same households as the
+    // whole-file read when it streams at all
+    for threads in [1, 2] {
+        let mut counts = (0, 0);
+        let streamed = stream(model(), &dir, &ReadOptions::default(), threads, &Count, |(a, r)| {
+            counts.0 += a;
+            counts.1 += r;
+            Ok(())
+        });
+        if let (Ok(summary), Ok(r)) = (&streamed, &whole) {
+            assert_eq!(counts, (summary.accepted, summary.refused));
+            assert_eq!(summary.accepted, r.households.len());
+            assert_eq!(summary.household_rows, r.household_rows);
+        }
+    }
 });

@@ -2067,3 +2067,40 @@ fn scores_are_the_same_bytes_whatever_the_threads() {
     let whole = run(&reversed, "2");
     assert!(whole.0 == one.0);
 }
+
+/// A person id repeated far apart (in different batches) is caught by the
+/// fingerprints at the end of the stream; the roster is then read whole,
+/// and both rows are refused, on any number of threads.
+#[test]
+fn a_repeat_far_apart_is_caught_whatever_the_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let roster = dir.path().join("roster");
+    hhrisk()
+        .args(["simulate", "--flat", "--households", "3000", "--seed", "5", "--out"])
+        .arg(&roster)
+        .assert()
+        .success();
+    let members = std::fs::read_to_string(roster.join("members.csv")).unwrap();
+    let mut lines: Vec<String> = members.lines().map(str::to_string).collect();
+    let person = |line: &str| line.split(',').nth(1).unwrap().to_string();
+    let (early, late) = (person(&lines[100]), person(&lines[7000]));
+    lines[7000] = lines[7000].replacen(&late, &early, 1);
+    std::fs::write(roster.join("members.csv"), lines.join("\n") + "\n").unwrap();
+    for threads in ["1", "2"] {
+        let rejects = dir.path().join(format!("rejects{threads}.csv"));
+        hhrisk()
+            .args(["score", "--threads", threads, "--model"])
+            .arg(model())
+            .arg("--roster")
+            .arg(&roster)
+            .arg("--out")
+            .arg(dir.path().join("scores.csv"))
+            .arg("--rejects")
+            .arg(&rejects)
+            .assert()
+            .success()
+            .stderr(contains("scored 2998 of 3000 households"));
+        let text = std::fs::read_to_string(&rejects).unwrap();
+        assert_eq!(text.matches("appears on lines 101, 7001").count(), 2, "{text}");
+    }
+}

@@ -89,6 +89,28 @@ impl CellReader {
     /// one of the common forms; `None` sends it to `Column::parse_cell`.
     #[inline]
     pub(crate) fn fast(&self, cell: &[u8]) -> Option<f64> {
+        // the commonest cell of all: digits from end to end, in a number
+        // column that no marker starting with a digit complicates
+        if let (Some(a), Some(z)) = (cell.first(), cell.last()) {
+            if a.is_ascii_digit() && z.is_ascii_digit() && !self.digit_marker {
+                let value = match self.kind {
+                    Kind::Integer => integer(cell)?,
+                    Kind::Decimal => decimal(cell)?,
+                    Kind::Bool => match cell {
+                        b"0" => 0.0,
+                        b"1" => 1.0,
+                        _ => return None,
+                    },
+                    _ => return self.common(cell),
+                };
+                return (value >= self.min && value <= self.max).then_some(value);
+            }
+        }
+        self.common(cell)
+    }
+
+    /// [`CellReader::fast`] for any other cell.
+    fn common(&self, cell: &[u8]) -> Option<f64> {
         let cell = cell.trim_ascii();
         // a non-ASCII byte at either end may be Unicode white space
         if cell.first().is_some_and(|b| !b.is_ascii()) || cell.last().is_some_and(|b| !b.is_ascii()) {

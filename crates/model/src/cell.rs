@@ -92,25 +92,10 @@ impl CellReader {
         // the commonest cell of all: digits from end to end, in a number
         // column that no marker starting with a digit complicates
         if let (Some(a), Some(z)) = (cell.first(), cell.last()) {
-            if a.is_ascii_digit() && z.is_ascii_digit() && !self.digit_marker {
-                let value = match self.kind {
-                    Kind::Integer => integer(cell)?,
-                    Kind::Decimal => decimal(cell)?,
-                    Kind::Bool => match cell {
-                        b"0" => 0.0,
-                        b"1" => 1.0,
-                        _ => return None,
-                    },
-                    _ => return self.common(cell),
-                };
-                return (value >= self.min && value <= self.max).then_some(value);
+            if a.is_ascii_digit() && z.is_ascii_digit() && !self.digit_marker && !self.is_category() {
+                return self.in_range(self.number(cell)?);
             }
         }
-        self.common(cell)
-    }
-
-    /// [`CellReader::fast`] for any other cell.
-    fn common(&self, cell: &[u8]) -> Option<f64> {
         let cell = cell.trim_ascii();
         // a non-ASCII byte at either end may be Unicode white space
         if cell.first().is_some_and(|b| !b.is_ascii()) || cell.last().is_some_and(|b| !b.is_ascii()) {
@@ -122,31 +107,39 @@ impl CellReader {
         }
         // A marker or a category value. No marker starts with a digit
         // unless `digit_marker`, so a number is looked up only then.
-        let starts_with_digit = cell[0].is_ascii_digit();
-        let category = matches!(self.kind, Kind::Category);
-        let mut value = None;
-        if !starts_with_digit || self.digit_marker || category {
+        if !cell[0].is_ascii_digit() || self.digit_marker || self.is_category() {
             let word = self
                 .words
                 .iter()
                 .find(|w| w.bytes.len() == cell.len() && w.bytes[0] == cell[0] && same(&w.bytes, cell));
             match word {
                 Some(Word { value: None, .. }) => return self.default,
-                Some(Word { value: Some(v), .. }) => value = Some(*v),
+                Some(Word { value: Some(v), .. }) => return self.in_range(*v),
                 None => {}
             }
         }
-        let value = match (&self.kind, value) {
-            (Kind::Category, Some(v)) => v,
-            (Kind::Integer, _) => integer(cell)?,
-            (Kind::Decimal, _) => decimal(cell)?,
-            (Kind::Bool, _) => match cell {
-                b"0" => 0.0,
-                b"1" => 1.0,
-                _ => return None,
+        self.in_range(self.number(cell)?)
+    }
+
+    fn is_category(&self) -> bool {
+        matches!(self.kind, Kind::Category)
+    }
+
+    /// A number, yes/no or nothing, by the column's type.
+    fn number(&self, cell: &[u8]) -> Option<f64> {
+        match self.kind {
+            Kind::Integer => integer(cell),
+            Kind::Decimal => decimal(cell),
+            Kind::Bool => match cell {
+                b"0" => Some(0.0),
+                b"1" => Some(1.0),
+                _ => None,
             },
-            _ => return None,
-        };
+            Kind::Category | Kind::Slow => None,
+        }
+    }
+
+    fn in_range(&self, value: f64) -> Option<f64> {
         (value >= self.min && value <= self.max).then_some(value)
     }
 }

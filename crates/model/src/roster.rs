@@ -285,16 +285,6 @@ impl<'a> Fields<'a> {
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
         self.data.get(start..end)
     }
-
-    /// Appends the ends of `record`'s fields to `ends` (relative to the
-    /// start of its bytes).
-    pub fn ends_of(record: &csv::ByteRecord, ends: &mut Vec<usize>) {
-        let mut at = 0;
-        ends.extend(record.iter().map(|f| {
-            at += f.len();
-            at
-        }));
-    }
 }
 
 /// A row checked: whether it passed, and its keys (trimmed; empty when
@@ -337,62 +327,37 @@ struct ColumnPlan<'m> {
 pub(crate) struct RowReader<'m> {
     pub layout: Layout<'m>,
     pub input: Input,
-    record: csv::ByteRecord,
-    ends: Vec<usize>,
+    /// The row being read.
+    row: Records,
 }
 
 /// A table's records after its header, with their lines.
 pub(crate) struct Input {
     source: Source,
     origin: crate::text::Origin,
-    /// Scratch for moving records between the two forms.
+    /// A workbook row on its way into a `Records`.
     record: csv::ByteRecord,
-    records: Records,
 }
 
 enum Source {
-    /// Through the csv crate (CSV) or a workbook.
-    Table(crate::text::Table),
-    /// Straight from csv-core into record buffers (CSV, when streaming).
-    Raw(Box<crate::text::RawCsv>),
+    /// A worksheet, through `text::Table`.
+    Sheet(crate::text::Table),
+    /// CSV, straight from csv-core into record buffers.
+    Csv(Box<crate::text::RawCsv>),
 }
 
 impl Input {
-    fn new(source: Source, origin: crate::text::Origin) -> Input {
-        Input { source, origin, record: csv::ByteRecord::new(), records: Records::default() }
-    }
-
-    /// Reads the next record into `record`; its line, or `None` at the end.
-    pub fn read(&mut self, record: &mut csv::ByteRecord) -> Result<Option<u64>, RosterError> {
-        match &mut self.source {
-            Source::Table(table) => Ok(table.next(record, &self.origin)?),
-            Source::Raw(_) => {
-                self.records.clear();
-                let mut records = std::mem::take(&mut self.records);
-                let line = self.read_into(&mut records);
-                record.clear();
-                if let Ok(Some(_)) = line {
-                    let (_, data, ends) = records.get(0);
-                    let fields = Fields { data, ends };
-                    (0..fields.len()).filter_map(|i| fields.get(i)).for_each(|f| record.push_field(f));
-                }
-                self.records = records;
-                line
-            }
-        }
-    }
-
     /// Appends the next record to `records`; its line, or `None` at the end.
     pub fn read_into(&mut self, records: &mut Records) -> Result<Option<u64>, RosterError> {
         match &mut self.source {
-            Source::Table(table) => {
+            Source::Sheet(table) => {
                 let line = table.next(&mut self.record, &self.origin)?;
                 if let Some(line) = line {
                     records.push(line, &self.record);
                 }
                 Ok(line)
             }
-            Source::Raw(raw) => {
+            Source::Csv(raw) => {
                 raw.read(records).map_err(|source| RosterError::Io { path: self.origin.to_string(), source })
             }
         }
@@ -400,6 +365,8 @@ impl Input {
 }
 
 impl<'m> RowReader<'m> {
+    /// Opens a CSV file, or sheet `sheet` of a workbook, and checks its
+    /// header.
     pub fn open(
         model: &'m Model,
         path: &Path,
@@ -407,41 +374,22 @@ impl<'m> RowReader<'m> {
         file: Scope,
         options: &ReadOptions,
     ) -> Result<Self, RosterError> {
-        let (source, origin) = crate::text::Table::open(path, sheet, options.encoding)?;
-        Self::start(model, Input::new(Source::Table(source), origin), file, options)
-    }
-
-    /// As [`RowReader::open`], reading CSV straight into record buffers
-    /// (workbooks as `open` does).
-    pub fn open_raw(
-        model: &'m Model,
-        path: &Path,
-        sheet: &str,
-        file: Scope,
-        options: &ReadOptions,
-    ) -> Result<Self, RosterError> {
-        if crate::text::is_workbook(path) {
-            return Self::open(model, path, sheet, file, options);
-        }
-        let origin = crate::text::Origin::Csv(path.to_path_buf());
-        let raw = crate::text::RawCsv::open(path, options.encoding)
-            .map_err(|source| crate::text::TableError::Io { origin: origin.to_string(), source })?;
-        Self::start(model, Input::new(Source::Raw(Box::new(raw)), origin), file, options)
-    }
-
-    /// Reads and checks the header.
-    fn start(
-        model: &'m Model,
-        mut input: Input,
-        file: Scope,
-        options: &ReadOptions,
-    ) -> Result<Self, RosterError> {
-        let mut header = csv::ByteRecord::new();
-        if input.read(&mut header)?.is_none() {
-            header.clear();
-        }
-        let layout = Layout::new(model, &header, input.origin.to_string(), file, options)?;
-        Ok(RowReader { layout, input, record: csv::ByteRecord::new(), ends: Vec::new() })
+        let (source, origin) = if crate::text::is_workbook(path) {
+            let (table, origin) = crate::text::Table::open(path, sheet, options.encoding)?;
+            (Source::Sheet(table), origin)
+        } else {
+            let origin = crate::text::Origin::Csv(path.to_path_buf());
+            let raw = crate::text::RawCsv::open(path, options.encoding)
+                .map_err(|source| crate::text::TableError::Io { origin: origin.to_string(), source })?;
+            (Source::Csv(Box::new(raw)), origin)
+        };
+        let mut input = Input { source, origin, record: csv::ByteRecord::new() };
+        let mut header = Records::default();
+        input.read_into(&mut header)?;
+        let (data, ends) =
+            if header.is_empty() { (&[][..], &[][..]) } else { (header.get(0).1, header.get(0).2) };
+        let layout = Layout::new(model, Fields { data, ends }, input.origin.to_string(), file, options)?;
+        Ok(RowReader { layout, input, row: Records::default() })
     }
 
     /// Number of declared columns (the length of a row of values).
@@ -456,10 +404,10 @@ impl<'m> RowReader<'m> {
         values: &mut Vec<f64>,
         issues: &mut Vec<Issue>,
     ) -> Result<Option<RowKeys>, RosterError> {
-        let Some(line) = self.input.read(&mut self.record)? else { return Ok(None) };
-        self.ends.clear();
-        Fields::ends_of(&self.record, &mut self.ends);
-        let fields = Fields { data: self.record.as_slice(), ends: &self.ends };
+        self.row.clear();
+        let Some(line) = self.input.read_into(&mut self.row)? else { return Ok(None) };
+        let (_, data, ends) = self.row.get(0);
+        let fields = Fields { data, ends };
         let checked = self.layout.check(fields, line, values, issues);
         Ok(Some(RowKeys {
             line,
@@ -473,7 +421,7 @@ impl<'m> RowReader<'m> {
 impl<'m> Layout<'m> {
     fn new(
         model: &'m Model,
-        header: &csv::ByteRecord,
+        header: Fields,
         shown: String,
         file: Scope,
         options: &ReadOptions,
@@ -487,8 +435,10 @@ impl<'m> Layout<'m> {
                 ),
             });
         }
-        let names: Vec<String> =
-            header.iter().map(|h| String::from_utf8_lossy(h).trim().to_string()).collect();
+        let names: Vec<String> = (0..header.len())
+            .filter_map(|i| header.get(i))
+            .map(|h| String::from_utf8_lossy(h).trim().to_string())
+            .collect();
         if names.iter().all(String::is_empty) {
             return Err(RosterError::Empty {
                 path: shown,

@@ -135,8 +135,8 @@ pub fn stream<W: Work>(
     } else {
         ((dir.join("households.csv"), "households"), (dir.join("members.csv"), "members"))
     };
-    let mut households = RowReader::open_raw(model, &h_at.0, h_at.1, Scope::Household, options)?;
-    let mut members = RowReader::open_raw(model, &m_at.0, m_at.1, Scope::Member, options)?;
+    let mut households = RowReader::open(model, &h_at.0, h_at.1, Scope::Household, options)?;
+    let mut members = RowReader::open(model, &m_at.0, m_at.1, Scope::Member, options)?;
     let check = !options.skip_duplicate_check;
     let hasher = std::hash::RandomState::new();
     let mut summary = StreamSummary::default();

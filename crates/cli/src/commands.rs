@@ -238,9 +238,10 @@ pub fn score(
     // its households is read whole.
     let mut issues: Vec<Issue> = Vec::new();
     let mut file = io.create(out)?;
-    let mut header = csv::Writer::from_writer(Vec::new());
-    header.write_record(ScoreWriter::<Vec<u8>>::header(&model, columns))?;
-    file.write_all(&header.into_inner().map_err(|e| e.into_error())?)?;
+    let mut header = csv::Writer::from_writer(&mut file);
+    header.write_record(hhrisk_score::output::header(&model, columns))?;
+    header.flush()?;
+    drop(header);
     let bar = progress("households");
     let mut seen = 0u64;
     let work = hhrisk_score::ScoreBatches::new(scorer.clone(), columns);
@@ -255,14 +256,13 @@ pub fn score(
         issues.extend(batch.issues);
         file.write_all(&batch.rows).map_err(|e| format!("cannot write {}: {e}", out.display()))
     });
-    let mut writer = ScoreWriter::rows(file, &model, columns);
-    let (accepted, household_rows) = match streamed {
-        Ok(summary) => (summary.accepted, summary.household_rows),
+    let (file, accepted, household_rows) = match streamed {
+        Ok(summary) => (file, summary.accepted, summary.household_rows),
         Err(StreamError::NotAligned(_)) => {
-            drop(writer);
+            drop(file);
             alerts.clear();
             let roster = Roster::read(&model, roster_dir, &options)?;
-            writer = ScoreWriter::new(io.create(out)?, &model, columns)?;
+            let mut writer = ScoreWriter::new(io.create(out)?, &model, columns)?;
             let mut score = Default::default();
             for h in &roster.households {
                 scorer.score_into(&roster.inputs(h), &mut score);
@@ -272,7 +272,7 @@ pub fn score(
                 }
             }
             issues = roster.issues;
-            (roster.households.len(), roster.household_rows)
+            (writer.finish()?, roster.households.len(), roster.household_rows)
         }
         Err(StreamError::Roster(e)) => return Err(e.into()),
         Err(e) => bail!("{e}"),
@@ -280,7 +280,7 @@ pub fn score(
     bar.finish_and_clear();
     let refused = household_rows - accepted;
     if !issues.is_empty() && rejects.is_none() {
-        drop(writer);
+        drop(file);
         eprintln!("{} problem(s) in the roster:", issues.len());
         print_issues(&issues);
         bail!(
@@ -292,7 +292,7 @@ pub fn score(
         let file = io.create(path)?;
         write_rejects(file, &issues)?.commit().with_context(|| format!("cannot write {}", path.display()))?;
     }
-    writer.finish()?.commit().with_context(|| format!("cannot write {}", out.display()))?;
+    file.commit().with_context(|| format!("cannot write {}", out.display()))?;
 
     let summary: Vec<String> =
         alerts.iter().map(|(&level, n)| format!("{} {n}", bands.levels[level].name)).collect();

@@ -183,6 +183,23 @@ impl Default for ScoreColumns {
     }
 }
 
+/// The names of the columns of a scores file.
+pub fn header(model: &Model, columns: ScoreColumns) -> Vec<String> {
+    let mut header = vec![
+        "household_id".to_string(),
+        "village".into(),
+        "members".into(),
+        "total_points".into(),
+        "per_capita_score".into(),
+    ];
+    header.extend(model.categories.iter().map(|c| format!("cat_{}", c.id)));
+    header.extend(["alert_level".to_string(), "top_items".into(), "triggered_by".into()]);
+    if columns.item_counts {
+        header.extend(model.items.iter().map(|i| format!("item_{}", i.id)));
+    }
+    header
+}
+
 /// Writes the scores file: one row per household.
 pub struct ScoreWriter<W: Write> {
     csv: csv::Writer<W>,
@@ -200,7 +217,7 @@ impl<W: Write> ScoreWriter<W> {
     /// Starts a scores file and writes its header.
     pub fn new(out: W, model: &Model, columns: ScoreColumns) -> csv::Result<Self> {
         let mut writer = Self::rows(out, model, columns);
-        writer.csv.write_record(Self::header(model, columns))?;
+        writer.csv.write_record(header(model, columns))?;
         Ok(writer)
     }
 
@@ -217,23 +234,6 @@ impl<W: Write> ScoreWriter<W> {
             top: Vec::new(),
             counts: vec![0; model.items.len()],
         }
-    }
-
-    /// The names of the columns.
-    pub fn header(model: &Model, columns: ScoreColumns) -> Vec<String> {
-        let mut header = vec![
-            "household_id".to_string(),
-            "village".into(),
-            "members".into(),
-            "total_points".into(),
-            "per_capita_score".into(),
-        ];
-        header.extend(model.categories.iter().map(|c| format!("cat_{}", c.id)));
-        header.extend(["alert_level".to_string(), "top_items".into(), "triggered_by".into()]);
-        if columns.item_counts {
-            header.extend(model.items.iter().map(|i| format!("item_{}", i.id)));
-        }
-        header
     }
 
     /// Writes one household's row.

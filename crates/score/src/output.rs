@@ -85,9 +85,10 @@ pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
 /// Formats a number with at most [`DECIMALS`] places, trailing zeros
 /// dropped: `7.6667`, `23`, `-0.5`.
 pub fn format_number(value: f64) -> String {
-    let mut out = String::new();
+    let mut out = Vec::new();
     push_units(&mut out, to_units(value));
-    out
+    // digits, a point and a sign: ASCII
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn to_units(value: f64) -> i64 {
@@ -95,13 +96,13 @@ fn to_units(value: f64) -> i64 {
 }
 
 /// Appends a number of units (10⁻⁴) as [`format_number`] writes it.
-fn push_units(out: &mut String, units: i64) {
+fn push_units(out: &mut Vec<u8>, units: i64) {
     let scale = 10u64.pow(DECIMALS);
     if units < 0 {
-        out.push('-');
+        out.push(b'-');
     }
     let (whole, frac) = (units.unsigned_abs() / scale, units.unsigned_abs() % scale);
-    out.push_str(itoa::Buffer::new().format(whole));
+    out.extend_from_slice(itoa::Buffer::new().format(whole).as_bytes());
     if frac != 0 {
         let mut digits = [b'0'; DECIMALS as usize];
         let mut f = frac;
@@ -110,8 +111,8 @@ fn push_units(out: &mut String, units: i64) {
             f /= 10;
         }
         let kept = digits.iter().rposition(|&d| d != b'0').map_or(0, |i| i + 1);
-        out.push('.');
-        out.extend(digits[..kept].iter().map(|&d| d as char));
+        out.push(b'.');
+        out.extend_from_slice(&digits[..kept]);
     }
 }
 
@@ -125,9 +126,9 @@ pub fn apportion(parts: &[f64], total: f64) -> Vec<String> {
     units
         .into_iter()
         .map(|u| {
-            let mut s = String::new();
+            let mut s = Vec::new();
             push_units(&mut s, u);
-            s
+            String::from_utf8_lossy(&s).into_owned()
         })
         .collect()
 }
@@ -201,10 +202,17 @@ pub fn header(model: &Model, columns: ScoreColumns) -> Vec<String> {
 }
 
 /// Writes the scores file: one row per household.
+///
+/// Rows are built as bytes: numbers never need quoting, so they go in as
+/// they are formatted; a text cell (an id, a village, item lists) goes in
+/// as it is unless it holds a delimiter, a quote or a line break, and is
+/// then quoted by the `csv` crate. The bytes are those of `csv::Writer`
+/// with its defaults (a property test compares the two).
 pub struct ScoreWriter<W: Write> {
-    csv: csv::Writer<W>,
+    out: W,
     columns: ScoreColumns,
     /// Buffers reused from row to row.
+    row: Vec<u8>,
     field: String,
     parts: Vec<f64>,
     units: Vec<i64>,
@@ -215,18 +223,21 @@ pub struct ScoreWriter<W: Write> {
 
 impl<W: Write> ScoreWriter<W> {
     /// Starts a scores file and writes its header.
-    pub fn new(out: W, model: &Model, columns: ScoreColumns) -> csv::Result<Self> {
-        let mut writer = Self::rows(out, model, columns);
-        writer.csv.write_record(header(model, columns))?;
-        Ok(writer)
+    pub fn new(mut out: W, model: &Model, columns: ScoreColumns) -> csv::Result<Self> {
+        let mut csv = csv::Writer::from_writer(&mut out);
+        csv.write_record(header(model, columns))?;
+        csv.flush()?;
+        drop(csv);
+        Ok(Self::rows(out, model, columns))
     }
 
     /// A writer of rows only, without the header (for a batch of rows that
     /// goes into a file after others).
     pub fn rows(out: W, model: &Model, columns: ScoreColumns) -> Self {
         ScoreWriter {
-            csv: csv::Writer::from_writer(out),
+            out,
             columns,
+            row: Vec::with_capacity(256),
             field: String::new(),
             parts: Vec::new(),
             units: Vec::new(),
@@ -245,25 +256,26 @@ impl<W: Write> ScoreWriter<W> {
         village: &str,
         s: &HouseholdScore,
     ) -> csv::Result<()> {
-        let (csv, f) = (&mut self.csv, &mut self.field);
-        csv.write_field(neutralise(id).as_bytes())?;
-        csv.write_field(neutralise(village).as_bytes())?;
-        let mut digits = itoa::Buffer::new();
-        csv.write_field(digits.format(s.members).as_bytes())?;
+        let (row, f) = (&mut self.row, &mut self.field);
+        row.clear();
+        push_text(row, &neutralise(id))?;
+        row.push(b',');
+        push_text(row, &neutralise(village))?;
+        row.push(b',');
+        row.extend_from_slice(itoa::Buffer::new().format(s.members).as_bytes());
         for v in [s.total, s.per_capita] {
-            f.clear();
-            push_units(f, to_units(v));
-            csv.write_field(f.as_bytes())?;
+            row.push(b',');
+            push_units(row, to_units(v));
         }
         self.parts.clear();
         self.parts.extend((0..s.categories.len()).map(|c| s.category_per_capita(c)));
         apportion_units(&self.parts, s.per_capita, &mut self.units, &mut self.order);
         for &u in &self.units {
-            f.clear();
-            push_units(f, u);
-            csv.write_field(f.as_bytes())?;
+            row.push(b',');
+            push_units(row, u);
         }
-        csv.write_field(s.alert.map_or("", |a| bands.levels[a].name.as_str()).as_bytes())?;
+        row.push(b',');
+        push_text(row, s.alert.map_or("", |a| bands.levels[a].name.as_str()))?;
         // the largest positive contributions, ties in model order: each hit
         // goes into place in a list kept to the length asked for
         self.top.clear();
@@ -282,7 +294,8 @@ impl<W: Write> ScoreWriter<W> {
             }
             f.push_str(&model.items[h.item].id);
         }
-        csv.write_field(f.as_bytes())?;
+        row.push(b',');
+        push_text(row, f)?;
         f.clear();
         for h in s.hits.iter().filter(|h| model.items[h.item].trigger) {
             if !f.is_empty() {
@@ -290,23 +303,45 @@ impl<W: Write> ScoreWriter<W> {
             }
             f.push_str(&model.items[h.item].id);
         }
-        csv.write_field(f.as_bytes())?;
+        row.push(b',');
+        push_text(row, f)?;
         if self.columns.item_counts {
             self.counts.iter_mut().for_each(|c| *c = 0);
             for h in &s.hits {
                 self.counts[h.item] = h.count;
             }
+            let mut digits = itoa::Buffer::new();
             for &c in &self.counts {
-                csv.write_field(digits.format(c).as_bytes())?;
+                row.push(b',');
+                row.extend_from_slice(digits.format(c).as_bytes());
             }
         }
-        csv.write_record(None::<&[u8]>)
+        row.push(b'\n');
+        self.out.write_all(row)?;
+        Ok(())
     }
 
     /// Flushes and returns the underlying writer.
-    pub fn finish(self) -> std::io::Result<W> {
-        self.csv.into_inner().map_err(|e| e.into_error())
+    pub fn finish(mut self) -> std::io::Result<W> {
+        self.out.flush()?;
+        Ok(self.out)
     }
+}
+
+/// Appends a text cell: as it is when `csv::Writer` would leave it
+/// unquoted (no delimiter, quote or line break in it), otherwise quoted by
+/// that writer.
+fn push_text(row: &mut Vec<u8>, text: &str) -> csv::Result<()> {
+    if !text.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+        row.extend_from_slice(text.as_bytes());
+        return Ok(());
+    }
+    let mut csv = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+    csv.write_field(text)?;
+    csv.write_record(None::<&[u8]>)?;
+    let quoted = csv.into_inner().map_err(|e| e.into_error())?;
+    row.extend_from_slice(quoted.strip_suffix(b"\n").unwrap_or(&quoted));
+    Ok(())
 }
 
 /// Writes refused rows: one line per problem, with the household it refuses.
@@ -349,6 +384,41 @@ mod tests {
         assert_eq!(format_number(-0.5), "-0.5");
         assert_eq!(format_number(-1e-9), "0");
         assert_eq!(format_number(0.00005), "0.0001");
+    }
+
+    /// What `csv::Writer` writes for a record of these cells.
+    fn by_the_csv_crate(cells: &[&str]) -> Vec<u8> {
+        let mut csv = csv::Writer::from_writer(Vec::new());
+        csv.write_record(cells).unwrap();
+        csv.into_inner().unwrap()
+    }
+
+    #[test]
+    fn text_cells_are_quoted_as_the_csv_crate_quotes_them() {
+        for text in ["", "BYS000001", "白云山村", "a,b", "say \"no\"", "two\nlines", "cr\r", " padded "] {
+            let mut row = Vec::new();
+            push_text(&mut row, text).unwrap();
+            row.extend_from_slice(b",x\n");
+            assert_eq!(row, by_the_csv_crate(&[text, "x"]), "{text:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_cell_is_written_as_the_csv_crate_writes_it(
+            text in "[a-z,\"\r\n 村;=-]{0,12}",
+            units in proptest::num::i64::ANY,
+        ) {
+            let mut row = Vec::new();
+            push_text(&mut row, &text).unwrap();
+            row.push(b',');
+            push_units(&mut row, units);
+            row.push(b'\n');
+            let mut number = Vec::new();
+            push_units(&mut number, units);
+            let number = String::from_utf8(number).unwrap();
+            proptest::prop_assert_eq!(row, by_the_csv_crate(&[text.as_str(), number.as_str()]));
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use hhrisk_model::expr::{BoolFn, Inputs};
+use hhrisk_model::expr::{BoolFn, CountFn, Inputs};
 use hhrisk_model::{Bands, Model, Per};
 
 /// One item that fired for a household.
@@ -61,7 +61,15 @@ pub struct Scorer<'m> {
     bands: &'m Bands,
     /// Each item's condition as a closure (see `BoolExpr::to_fn`), shared
     /// by the clones of a scorer on worker threads.
-    conditions: Arc<[BoolFn]>,
+    conditions: Arc<[Condition]>,
+}
+
+/// An item's condition, compiled for its scope.
+enum Condition {
+    /// Whether the household item fires.
+    Household(BoolFn),
+    /// How many members the per-member item counts.
+    Member(CountFn),
 }
 
 impl std::fmt::Debug for Scorer<'_> {
@@ -74,7 +82,14 @@ impl<'m> Scorer<'m> {
     /// A scorer using the model's items and these bands (the model's own
     /// default bands, or a calibrated thresholds file).
     pub fn new(model: &'m Model, bands: &'m Bands) -> Self {
-        let conditions = model.items.iter().map(|item| item.condition.to_fn()).collect();
+        let conditions = model
+            .items
+            .iter()
+            .map(|item| match item.per {
+                Per::Household => Condition::Household(item.condition.to_fn()),
+                Per::Member => Condition::Member(item.condition.to_count_fn()),
+            })
+            .collect();
         Scorer { model, bands, conditions }
     }
 
@@ -104,9 +119,9 @@ impl<'m> Scorer<'m> {
         out.hits.clear();
         out.triggered = false;
         for (index, (item, condition)) in model.items.iter().zip(self.conditions.iter()).enumerate() {
-            let count = match item.per {
-                Per::Household => u32::from(condition(inputs, 0)),
-                Per::Member => (0..out.members).filter(|&m| condition(inputs, m)).count() as u32,
+            let count = match condition {
+                Condition::Household(fires) => u32::from(fires(inputs, 0)),
+                Condition::Member(count) => count(inputs),
             };
             if count == 0 {
                 continue;

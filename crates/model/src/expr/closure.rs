@@ -14,6 +14,49 @@ use super::compiled::{ArithOp, BoolExpr, CmpOp, Inputs, NumExpr, Src};
 pub type BoolFn = Box<dyn Fn(&Inputs, usize) -> bool + Send + Sync>;
 /// A compiled numeric expression: `(inputs, member) → f64`.
 pub type NumFn = Box<dyn Fn(&Inputs, usize) -> f64 + Send + Sync>;
+/// A compiled member count: `inputs → members satisfying a condition`.
+pub type CountFn = Box<dyn Fn(&Inputs) -> u32 + Send + Sync>;
+
+/// A test of one member column against constants: the commonest
+/// member-level condition (`age >= 60`, `health == "chronic"`,
+/// `needs_care`). Counted or searched over the members inside one closure,
+/// it costs no call per member.
+#[derive(Debug, Clone, Copy)]
+enum MemberTest {
+    Cmp(CmpOp, f64),
+    NonZero,
+    OneOf(u64),
+}
+
+impl MemberTest {
+    /// The column slot and the test, when `e` is such a test.
+    fn of(e: &BoolExpr) -> Option<(usize, MemberTest)> {
+        match *e {
+            BoolExpr::ColCmp(op, Src::Member(slot), c) => Some((slot as usize, MemberTest::Cmp(op, c))),
+            BoolExpr::Col(Src::Member(slot)) => Some((slot as usize, MemberTest::NonZero)),
+            BoolExpr::OneOf(Src::Member(slot), mask) => Some((slot as usize, MemberTest::OneOf(mask))),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    fn holds(self, v: f64) -> bool {
+        match self {
+            MemberTest::Cmp(op, c) => op.holds(v, c),
+            MemberTest::NonZero => v != 0.0,
+            MemberTest::OneOf(mask) => {
+                let code = v as u32;
+                code < 64 && mask & (1u64 << code) != 0
+            }
+        }
+    }
+}
+
+/// The values of member column `slot`, member after member.
+#[inline]
+fn column<'a>(x: &'a Inputs, slot: usize) -> impl Iterator<Item = f64> + 'a {
+    (0..x.count).map(move |m| x.members[m * x.stride + slot])
+}
 
 /// A closure reading a column and applying `$f` to the value.
 macro_rules! read {
@@ -91,13 +134,33 @@ impl BoolExpr {
                 let (a, list) = (a.to_fn(), list.clone());
                 Box::new(move |x, m| list.contains(&a(x, m)))
             }
-            BoolExpr::Any(c) => {
-                let c = c.to_fn();
-                Box::new(move |x, _| (0..x.count).any(|m| c(x, m)))
-            }
-            BoolExpr::All(c) => {
-                let c = c.to_fn();
-                Box::new(move |x, _| (0..x.count).all(|m| c(x, m)))
+            BoolExpr::Any(c) => match MemberTest::of(c) {
+                Some((slot, t)) => Box::new(move |x, _| column(x, slot).any(|v| t.holds(v))),
+                None => {
+                    let c = c.to_fn();
+                    Box::new(move |x, _| (0..x.count).any(|m| c(x, m)))
+                }
+            },
+            BoolExpr::All(c) => match MemberTest::of(c) {
+                Some((slot, t)) => Box::new(move |x, _| column(x, slot).all(|v| t.holds(v))),
+                None => {
+                    let c = c.to_fn();
+                    Box::new(move |x, _| (0..x.count).all(|m| c(x, m)))
+                }
+            },
+        }
+    }
+}
+
+impl BoolExpr {
+    /// How many members satisfy this member-level expression, as one
+    /// closure: a single column test runs over the members inside it.
+    pub fn to_count_fn(&self) -> CountFn {
+        match MemberTest::of(self) {
+            Some((slot, t)) => Box::new(move |x| column(x, slot).filter(|&v| t.holds(v)).count() as u32),
+            None => {
+                let c = self.to_fn();
+                Box::new(move |x| (0..x.count).filter(|&m| c(x, m)).count() as u32)
             }
         }
     }
@@ -140,13 +203,19 @@ impl NumExpr {
                 Box::new(move |x, m| if c(x, m) { a(x, m) } else { b(x, m) })
             }
             NumExpr::Count(c) => {
-                let c = c.to_fn();
-                Box::new(move |x, _| (0..x.count).filter(|&m| c(x, m)).count() as f64)
+                let count = c.to_count_fn();
+                Box::new(move |x, _| f64::from(count(x)))
             }
-            NumExpr::Sum(a) => {
-                let a = a.to_fn();
-                Box::new(move |x, _| (0..x.count).map(|m| a(x, m)).sum())
-            }
+            NumExpr::Sum(a) => match **a {
+                NumExpr::Col(Src::Member(slot)) => {
+                    let slot = slot as usize;
+                    Box::new(move |x, _| column(x, slot).sum())
+                }
+                _ => {
+                    let a = a.to_fn();
+                    Box::new(move |x, _| (0..x.count).map(|m| a(x, m)).sum())
+                }
+            },
             NumExpr::MemberMin(a) => {
                 let a = a.to_fn();
                 Box::new(move |x, _| (0..x.count).map(|m| a(x, m)).fold(f64::INFINITY, f64::min))

@@ -136,7 +136,7 @@ impl Inputs<'_> {
 
 impl CmpOp {
     #[inline]
-    fn holds(self, a: f64, b: f64) -> bool {
+    pub(super) fn holds(self, a: f64, b: f64) -> bool {
         match self {
             CmpOp::Eq => a == b,
             CmpOp::Ne => a != b,

@@ -9,7 +9,7 @@ mod compiled;
 mod parse;
 
 pub use check::{closest, type_name, Checker, Scope, Symbol, Symbols, Type, Typed, FUNCTIONS, RESERVED};
-pub use closure::{BoolFn, NumFn};
+pub use closure::{BoolFn, CountFn, NumFn};
 pub use compiled::{ArithOp, BoolExpr, CmpOp, Inputs, NumExpr, Src};
 pub use parse::{parse, Ast, AstKind, BinOp, ExprError};
 

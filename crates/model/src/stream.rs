@@ -96,6 +96,11 @@ pub enum StreamError {
 /// Households in a batch.
 pub const BATCH: usize = 512;
 
+/// Batches made at most (or two more than the worker threads, if that is
+/// more): one filling, one queued, one per worker, the rest done and
+/// waiting to be collected in order.
+const IN_FLIGHT: usize = 6;
+
 /// A batch of households with their members, joined but not yet checked.
 #[derive(Default)]
 struct Batch {
@@ -165,7 +170,7 @@ pub fn stream<W: Work>(
     } else {
         std::thread::scope(|scope| -> Result<(u64, u64), StreamError> {
             let (h, m) = (&households.layout, &members.layout);
-            let (to_work, batches) = sync_channel::<Batch>(threads);
+            let (to_work, batches) = sync_channel::<Batch>(1);
             let (to_collect, done) = sync_channel::<Result<Done<W::Output>, StreamError>>(threads * 2);
             let (recycle, spares) = sync_channel::<Batch>(threads * 4);
             // the last worker to stop drops the receiver, which stops the splitter
@@ -179,7 +184,7 @@ pub fn stream<W: Work>(
             let (h_input, m_input) = (&mut households.input, &mut members.input);
             let splitter = scope.spawn(move || {
                 let mut split = Splitter::new(h, m, h_input, m_input);
-                split_into(&mut split, &to_work, &spares)?;
+                split_into(&mut split, &to_work, &spares, IN_FLIGHT.max(threads + 2))?;
                 split.finish()
             });
             let result = reorder(&done, |d| {
@@ -314,13 +319,30 @@ fn worker<W: Work>(
     }
 }
 
+/// Fills batches and sends them to the workers. At most `most` batches are
+/// made; after that the splitter waits for spent ones to come back, so
+/// memory stays bounded and buffers are reused while warm instead of fresh
+/// pages being faulted in for every batch of a small roster.
 fn split_into(
     split: &mut Splitter,
     to_work: &SyncSender<Batch>,
     spares: &Receiver<Batch>,
+    most: usize,
 ) -> Result<(), StreamError> {
+    let mut made = 0;
     loop {
-        let mut batch = spares.try_recv().unwrap_or_default();
+        let mut batch = match spares.try_recv() {
+            Ok(batch) => batch,
+            Err(_) if made < most => {
+                made += 1;
+                Batch::default()
+            }
+            Err(_) => match spares.recv() {
+                Ok(batch) => batch,
+                // the collecting thread stopped, and says why
+                Err(_) => break,
+            },
+        };
         if !split.fill(&mut batch)? {
             break;
         }

@@ -177,6 +177,58 @@ proptest! {
         }
     }
 
+    /// Streamed batches are scored all at once, each condition over the
+    /// whole batch: every item and every score must be those of the tree
+    /// and of the one-household scorer, to the last bit.
+    #[test]
+    fn batch_scoring_agrees_with_the_trees(seed in 0u64..10_000) {
+        use hhrisk_model::expr::{BatchEval, Columns, Level};
+        let dir = tempfile::tempdir().unwrap();
+        let roster_dir = roster(dir.path(), seed, 60);
+        let model = model();
+        let r = Roster::read(&model, &roster_dir, &ReadOptions::default()).unwrap();
+        let scorer = Scorer::new(&model, &model.bands);
+        // the households side by side, as a stream's batch holds them
+        let (mut household, mut members, mut starts, mut owner) = (Vec::new(), Vec::new(), vec![0], Vec::new());
+        let (mut household_stride, mut member_stride) = (0, 0);
+        for (k, h) in r.households.iter().enumerate() {
+            let x = r.inputs(h);
+            household.extend_from_slice(x.household);
+            members.extend_from_slice(x.members);
+            owner.extend(std::iter::repeat_n(k, x.count));
+            starts.push(owner.len());
+            (household_stride, member_stride) = (x.household.len(), x.stride);
+        }
+        let columns = Columns { household: &household, household_stride, members: &members, member_stride, starts: &starts, owner: &owner };
+        let mut eval = BatchEval::default();
+        eval.load(&columns);
+        let mut fired = Vec::new();
+        for item in &model.items {
+            let (level, rows) = match item.per {
+                hhrisk_model::Per::Household => (Level::Household, r.households.len()),
+                hhrisk_model::Per::Member => (Level::Member, owner.len()),
+            };
+            eval.bool(&item.condition, &columns, level, &mut fired);
+            prop_assert_eq!(fired.len(), rows);
+            for (row, &f) in fired.iter().enumerate() {
+                let (h, m) = match level {
+                    Level::Household => (row, 0),
+                    Level::Member => (owner[row], row - starts[owner[row]]),
+                };
+                let x = columns.inputs(h);
+                prop_assert_eq!(f, item.condition.eval(&x, m), "{} {}", item.id, r.households[h].id);
+            }
+        }
+        let mut state = hhrisk_score::BatchScores::default();
+        let scores = scorer.score_batch(&columns, &mut state);
+        prop_assert_eq!(scores.len(), r.households.len());
+        for (h, s) in r.households.iter().zip(scores) {
+            let one = scorer.score(&r.inputs(h));
+            prop_assert_eq!(s, &one, "{}", h.id);
+            prop_assert_eq!(s.per_capita.to_bits(), one.per_capita.to_bits());
+        }
+    }
+
     #[test]
     fn scores_and_calibration_do_not_depend_on_row_order(seed in 0u64..10_000, order in any::<u64>()) {
         let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());

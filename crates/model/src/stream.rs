@@ -27,7 +27,7 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 
 use crate::cell::same;
-use crate::expr::{Inputs, Scope};
+use crate::expr::{Columns, Inputs, Scope};
 use crate::model::Model;
 use crate::roster::{trim_cell, Fields, Input, Issue, Layout, ReadOptions, RosterError, RowReader};
 use crate::text::Records;
@@ -62,6 +62,22 @@ pub trait Work: Sync {
     fn state(&self) -> Self::State;
     /// Takes one household (in file order within its batch).
     fn household(&self, state: &mut Self::State, household: Streamed<'_>) -> Result<(), String>;
+    /// Takes a whole batch, checked. By default its households go one by
+    /// one, in file order, to [`Work::household`]; a work that gains from
+    /// seeing the batch at once (evaluating conditions over it) overrides
+    /// this.
+    fn batch(&self, state: &mut Self::State, batch: &Checked<'_>) -> Result<(), String> {
+        for household in batch.households() {
+            let streamed = match household {
+                CheckedHousehold::Accepted { index, id, village, line } => {
+                    Streamed::Household { id, village, line, inputs: batch.columns.inputs(index) }
+                }
+                CheckedHousehold::Refused(issues) => Streamed::Refused(issues),
+            };
+            self.household(state, streamed)?;
+        }
+        Ok(())
+    }
     /// Ends a batch: its output.
     fn output(&self, state: &mut Self::State) -> Self::Output;
 }
@@ -500,12 +516,82 @@ fn plain(bytes: &[u8]) -> bool {
     matches!((bytes.first(), bytes.last()), (Some(&a), Some(&z)) if a > b' ' && z > b' ') && bytes.is_ascii()
 }
 
-/// A worker's buffers for one household.
+/// A worker's buffers, kept from batch to batch.
 #[derive(Default)]
 struct Scratch {
     h_values: Vec<f64>,
     m_values: Vec<f64>,
+    starts: Vec<usize>,
+    owner: Vec<usize>,
     issues: Vec<Issue>,
+    entries: Vec<Entry>,
+}
+
+/// One household of a checked batch, in file order.
+#[derive(Debug, Clone)]
+enum Entry {
+    /// The `k`th household accepted.
+    Accepted(usize),
+    /// A household refused, with these problems.
+    Refused(Range<usize>),
+}
+
+/// A batch of households checked: the accepted ones' inputs side by side
+/// (for evaluating conditions over the whole batch at once), and every
+/// household in file order, accepted or refused.
+#[derive(Debug)]
+pub struct Checked<'a> {
+    /// The accepted households' inputs.
+    pub columns: Columns<'a>,
+    ids: Vec<&'a str>,
+    villages: Vec<&'a str>,
+    lines: Vec<u64>,
+    entries: &'a [Entry],
+    issues: &'a [Issue],
+}
+
+/// A household of a checked batch, as [`Checked::households`] gives it.
+#[derive(Debug)]
+pub enum CheckedHousehold<'a> {
+    /// The `index`th accepted household (its inputs are
+    /// `columns.inputs(index)`).
+    Accepted {
+        /// Index among the accepted households of the batch.
+        index: usize,
+        /// `household_id`.
+        id: &'a str,
+        /// `village`.
+        village: &'a str,
+        /// Line in households.csv.
+        line: u64,
+    },
+    /// A household refused, with every problem found in its rows.
+    Refused(&'a [Issue]),
+}
+
+impl<'a> Checked<'a> {
+    /// Every household of the batch, in file order.
+    pub fn households(&self) -> impl Iterator<Item = CheckedHousehold<'a>> + '_ {
+        self.entries.iter().map(|e| match e {
+            &Entry::Accepted(index) => CheckedHousehold::Accepted {
+                index,
+                id: self.ids[index],
+                village: self.villages[index],
+                line: self.lines[index],
+            },
+            Entry::Refused(issues) => CheckedHousehold::Refused(&self.issues[issues.clone()]),
+        })
+    }
+
+    /// Households in the batch, accepted or refused.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the batch is empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
 }
 
 /// Checks a batch's rows and hands its households to `work`.
@@ -521,11 +607,19 @@ fn work_batch<W: Work>(
     let (mut accepted, mut refused) = (0, 0);
     let mut fingerprints = [Vec::new(), Vec::new()];
     let stride = m.stride();
+    let Scratch { h_values, m_values, starts, owner, issues, entries } = scratch;
+    for v in [&mut *h_values, &mut *m_values] {
+        v.clear();
+    }
+    for v in [&mut *starts, &mut *owner] {
+        v.clear();
+    }
+    starts.push(0);
+    issues.clear();
+    entries.clear();
+    let (mut ids, mut villages, mut lines) = (Vec::new(), Vec::new(), Vec::new());
     for (i, span) in batch.spans.iter().enumerate() {
-        let Scratch { h_values, m_values, issues } = scratch;
-        h_values.clear();
-        m_values.clear();
-        issues.clear();
+        let (h_kept, m_kept, before) = (h_values.len(), m_values.len(), issues.len());
         let (line, data, ends) = batch.households.get(i);
         let fields = Fields { data, ends };
         let household = h.check(fields, line, h_values, issues);
@@ -542,7 +636,7 @@ fn work_batch<W: Work>(
                 fingerprints[1].push(hasher.hash_one(member.key));
             }
         }
-        for issue in issues.iter_mut() {
+        for issue in &mut issues[before..] {
             issue.household_line.get_or_insert(line);
         }
         if span.is_empty() {
@@ -560,16 +654,37 @@ fn work_batch<W: Work>(
             });
             ok = false;
         }
-        let event = if ok {
+        if ok {
+            entries.push(Entry::Accepted(accepted));
+            owner.extend(std::iter::repeat_n(accepted, span.len()));
+            starts.push(owner.len());
+            ids.push(id);
+            villages.push(household.key);
+            lines.push(line);
             accepted += 1;
-            let inputs = Inputs { household: h_values, members: m_values, stride, count: span.len() };
-            Streamed::Household { id, village: household.key, line, inputs }
         } else {
+            h_values.truncate(h_kept);
+            m_values.truncate(m_kept);
+            entries.push(Entry::Refused(before..issues.len()));
             refused += 1;
-            Streamed::Refused(issues)
-        };
-        work.household(state, event).map_err(StreamError::Consumer)?;
+        }
     }
+    let checked = Checked {
+        columns: Columns {
+            household: h_values,
+            household_stride: h.stride(),
+            members: m_values,
+            member_stride: stride,
+            starts,
+            owner,
+        },
+        ids,
+        villages,
+        lines,
+        entries,
+        issues,
+    };
+    work.batch(state, &checked).map_err(StreamError::Consumer)?;
     Ok(Done { seq: batch.seq, output: work.output(state), accepted, refused, fingerprints, spent: batch })
 }
 

@@ -1,11 +1,11 @@
 //! Scoring a streamed roster on every core: the [`Work`] that scores the
 //! households of a batch and writes their rows, on a worker thread.
 
-use hhrisk_model::stream::{Streamed, Work};
+use hhrisk_model::stream::{Checked, CheckedHousehold, Streamed, Work};
 use hhrisk_model::Issue;
 
 use crate::output::{ScoreColumns, ScoreWriter};
-use crate::score::{HouseholdScore, Scorer};
+use crate::score::{BatchScores, HouseholdScore, Scorer};
 
 /// Scores batches of households into rows of a scores file.
 #[derive(Debug, Clone)]
@@ -24,6 +24,7 @@ impl<'m> ScoreBatches<'m> {
 /// A worker's buffers.
 pub struct BatchState {
     score: HouseholdScore,
+    scores: BatchScores,
     writer: Option<ScoreWriter<Vec<u8>>>,
     capacity: usize,
     batch: ScoredBatch,
@@ -47,7 +48,13 @@ impl Work for ScoreBatches<'_> {
     type Output = ScoredBatch;
 
     fn state(&self) -> BatchState {
-        BatchState { score: HouseholdScore::default(), writer: None, capacity: 1 << 16, batch: self.empty() }
+        BatchState {
+            score: HouseholdScore::default(),
+            scores: BatchScores::default(),
+            writer: None,
+            capacity: 1 << 16,
+            batch: self.empty(),
+        }
     }
 
     fn household(&self, state: &mut BatchState, household: Streamed<'_>) -> Result<(), String> {
@@ -70,6 +77,33 @@ impl Work for ScoreBatches<'_> {
                 Ok(())
             }
         }
+    }
+
+    /// Scores the whole batch at once (`Scorer::score_batch`), then writes
+    /// the rows in file order.
+    fn batch(&self, state: &mut BatchState, batch: &Checked<'_>) -> Result<(), String> {
+        let BatchState { scores, writer, capacity, batch: out, .. } = state;
+        let model = self.scorer.model();
+        let scores = self.scorer.score_batch(&batch.columns, scores);
+        let (capacity, columns) = (*capacity, self.columns);
+        let writer =
+            writer.get_or_insert_with(|| ScoreWriter::rows(Vec::with_capacity(capacity), model, columns));
+        for household in batch.households() {
+            out.households += 1;
+            match household {
+                CheckedHousehold::Accepted { index, id, village, .. } => {
+                    let score = &scores[index];
+                    if let Some(level) = score.alert {
+                        out.alerts[level] += 1;
+                    }
+                    writer
+                        .write(model, self.scorer.bands(), id, village, score)
+                        .map_err(|e| e.to_string())?;
+                }
+                CheckedHousehold::Refused(issues) => out.issues.extend_from_slice(issues),
+            }
+        }
+        Ok(())
     }
 
     fn output(&self, state: &mut BatchState) -> ScoredBatch {

@@ -59,4 +59,4 @@ pub use batch::{ScoreBatches, ScoredBatch};
 pub use explain::{explain, Explanation};
 pub use matrix::ScoreMatrix;
 pub use output::{AtomicFile, ScoreColumns, ScoreWriter};
-pub use score::{Hit, HouseholdScore, Scorer};
+pub use score::{BatchScores, Hit, HouseholdScore, Scorer};

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use hhrisk_model::expr::{BoolFn, CountFn, Inputs};
+use hhrisk_model::expr::{BatchEval, BoolFn, Columns, CountFn, Inputs, Level};
 use hhrisk_model::{Bands, Model, Per};
 
 /// One item that fired for a household.
@@ -136,6 +136,73 @@ impl<'m> Scorer<'m> {
         out.total = out.categories.iter().sum();
         out.per_capita = out.total / out.members as f64;
         out.alert = self.bands.level(out.per_capita, out.triggered);
+    }
+}
+
+/// A worker's buffers for [`Scorer::score_batch`].
+#[derive(Debug, Default)]
+pub struct BatchScores {
+    eval: BatchEval,
+    fired: Vec<bool>,
+    counts: Vec<u32>,
+    scores: Vec<HouseholdScore>,
+}
+
+impl Scorer<'_> {
+    /// Scores the households of a batch at once: each item's condition
+    /// runs over the whole batch (see `BatchEval`), then the hits are added
+    /// up household by household in model order, as [`Scorer::score_into`]
+    /// adds them, so that each score is the same to the last bit. Household
+    /// `h`'s score is the `h`th of the slice returned.
+    pub fn score_batch<'s>(&self, x: &Columns, state: &'s mut BatchScores) -> &'s [HouseholdScore] {
+        let model = self.model;
+        let n = x.len();
+        let BatchScores { eval, fired, counts, scores } = state;
+        eval.load(x);
+        if scores.len() < n {
+            scores.resize_with(n, HouseholdScore::default);
+        }
+        let scores = &mut scores[..n];
+        for (h, s) in scores.iter_mut().enumerate() {
+            s.members = x.span(h).len();
+            s.categories.clear();
+            s.categories.resize(model.categories.len(), 0.0);
+            s.hits.clear();
+            s.triggered = false;
+        }
+        for (index, item) in model.items.iter().enumerate() {
+            let level = match item.per {
+                Per::Household => Level::Household,
+                Per::Member => Level::Member,
+            };
+            eval.bool(&item.condition, x, level, fired);
+            let weighted = model.categories[item.category].weight * item.points;
+            counts.clear();
+            match item.per {
+                Per::Household => counts.extend(fired.iter().map(|&f| u32::from(f))),
+                Per::Member => {
+                    counts.resize(n, 0);
+                    for (&h, &f) in x.owner.iter().zip(fired.iter()) {
+                        counts[h] += u32::from(f);
+                    }
+                }
+            }
+            for (s, &count) in scores.iter_mut().zip(counts.iter()) {
+                if count == 0 {
+                    continue;
+                }
+                let points = weighted * f64::from(count);
+                s.categories[item.category] += points;
+                s.hits.push(Hit { item: index, count, points });
+                s.triggered |= item.trigger;
+            }
+        }
+        for s in scores.iter_mut() {
+            s.total = s.categories.iter().sum();
+            s.per_capita = s.total / s.members as f64;
+            s.alert = self.bands.level(s.per_capita, s.triggered);
+        }
+        scores
     }
 }
 

@@ -3,11 +3,13 @@
 //! Conditions are parsed and checked once, when the model loads; scoring
 //! walks the compiled trees ([`BoolExpr`], [`NumExpr`]) over each household.
 
+mod batch;
 mod check;
 mod closure;
 mod compiled;
 mod parse;
 
+pub use batch::{BatchEval, Columns, Level};
 pub use check::{closest, type_name, Checker, Scope, Symbol, Symbols, Type, Typed, FUNCTIONS, RESERVED};
 pub use closure::{BoolFn, CountFn, NumFn};
 pub use compiled::{ArithOp, BoolExpr, CmpOp, Inputs, NumExpr, Src};

@@ -35,6 +35,27 @@ fn household() -> (Vec<f64>, Vec<f64>) {
     (vec![18000.0, 1.0, exit], vec![67.0, 1.0, 1200.0, 40.0, 0.0, 0.0, 12.0, 2.0, 25000.0])
 }
 
+/// The hand-made household, then a one-member household after it, as a
+/// batch: the batch evaluator must keep the two apart.
+fn batch(h: &[f64], m: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    let mut households = h.to_vec();
+    households.extend([0.0, 0.0, 0.0]);
+    let mut members = m.to_vec();
+    members.extend([90.0, 2.0, 30000.0]);
+    (households, members)
+}
+
+fn columns<'a>(households: &'a [f64], members: &'a [f64]) -> Columns<'a> {
+    Columns {
+        household: households,
+        household_stride: 3,
+        members,
+        member_stride: 3,
+        starts: &[0, 3, 4],
+        owner: &[0, 0, 0, 1],
+    }
+}
+
 fn eval_household(src: &str) -> Result<bool, ExprError> {
     let s = symbols();
     let checker = Checker::new(&s);
@@ -43,6 +64,12 @@ fn eval_household(src: &str) -> Result<bool, ExprError> {
     let x = Inputs { household: &h, members: &m, stride: 3, count: 3 };
     let value = compiled.eval(&x, 0);
     assert_eq!(compiled.to_fn()(&x, 0), value, "the closure of `{src}` disagrees with the tree");
+    let (hb, mb) = batch(&h, &m);
+    let (cols, mut out, mut eval) = (columns(&hb, &mb), Vec::new(), BatchEval::default());
+    eval.load(&cols);
+    eval.bool(&compiled, &cols, Level::Household, &mut out);
+    let second = Inputs { household: &hb[3..], members: &mb[9..], stride: 3, count: 1 };
+    assert_eq!(out, [value, compiled.eval(&second, 0)], "the batch of `{src}` disagrees with the tree");
     Ok(value)
 }
 
@@ -54,6 +81,14 @@ fn matching_members(src: &str) -> Vec<usize> {
     let matching: Vec<usize> = (0..3).filter(|&i| compiled.eval(&x, i)).collect();
     let closure = compiled.to_fn();
     assert_eq!((0..3).filter(|&i| closure(&x, i)).collect::<Vec<_>>(), matching, "closure of `{src}`");
+    let (hb, mb) = batch(&h, &m);
+    let (cols, mut out, mut eval) = (columns(&hb, &mb), Vec::new(), BatchEval::default());
+    eval.load(&cols);
+    eval.bool(&compiled, &cols, Level::Member, &mut out);
+    let second = Inputs { household: &hb[3..], members: &mb[9..], stride: 3, count: 1 };
+    let expected: Vec<bool> =
+        (0..3).map(|i| compiled.eval(&x, i)).chain([compiled.eval(&second, 0)]).collect();
+    assert_eq!(out, expected, "batch of `{src}`");
     matching
 }
 

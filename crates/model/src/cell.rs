@@ -121,11 +121,13 @@ impl CellReader {
         self.in_range(self.number(cell)?)
     }
 
+    #[inline]
     fn is_category(&self) -> bool {
         matches!(self.kind, Kind::Category)
     }
 
     /// A number, yes/no or nothing, by the column's type.
+    #[inline]
     fn number(&self, cell: &[u8]) -> Option<f64> {
         match self.kind {
             Kind::Integer => integer(cell),
@@ -139,6 +141,7 @@ impl CellReader {
         }
     }
 
+    #[inline]
     fn in_range(&self, value: f64) -> Option<f64> {
         (value >= self.min && value <= self.max).then_some(value)
     }
@@ -152,6 +155,7 @@ pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Splits an optional sign off.
+#[inline]
 fn sign(cell: &[u8]) -> (bool, &[u8]) {
     match cell.split_first() {
         Some((b'-', rest)) => (true, rest),
@@ -161,6 +165,7 @@ fn sign(cell: &[u8]) -> (bool, &[u8]) {
 }
 
 /// `[+-]digits`, up to 15 digits (so below 2⁵³, exact in an `f64`).
+#[inline]
 fn integer(cell: &[u8]) -> Option<f64> {
     let (negative, digits) = sign(cell);
     if digits.is_empty() || digits.len() > 15 {
@@ -182,6 +187,7 @@ fn integer(cell: &[u8]) -> Option<f64> {
 /// number (exact below 2⁵³) divided by a power of ten (exact up to 10²²),
 /// one correctly rounded division, so the value is the nearest `f64` to
 /// the decimal, as `str::parse` gives.
+#[inline]
 fn decimal(cell: &[u8]) -> Option<f64> {
     const POWERS: [f64; 16] =
         [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];

@@ -192,17 +192,24 @@ pub fn stream<W: Work>(
             // the last worker to stop drops the receiver, which stops the splitter
             let batches = Arc::new(Mutex::new(batches));
             let hasher = check.then_some(&hasher);
+            // named, so that a profiler tells the threads apart
+            let named = |name: &str| std::thread::Builder::new().name(format!("hhrisk-{name}"));
+            let cannot = |e: std::io::Error| StreamError::Consumer(format!("cannot start a thread: {e}"));
             for _ in 0..threads {
                 let (batches, to_collect) = (Arc::clone(&batches), to_collect.clone());
-                scope.spawn(move || worker(h, m, work, &batches, &to_collect, hasher));
+                named("worker")
+                    .spawn_scoped(scope, move || worker(h, m, work, &batches, &to_collect, hasher))
+                    .map_err(cannot)?;
             }
             drop((to_collect, batches));
             let (h_input, m_input) = (&mut households.input, &mut members.input);
-            let splitter = scope.spawn(move || {
-                let mut split = Splitter::new(h, m, h_input, m_input);
-                split_into(&mut split, &to_work, &spares, IN_FLIGHT.max(threads + 2))?;
-                split.finish()
-            });
+            let splitter = named("reader")
+                .spawn_scoped(scope, move || {
+                    let mut split = Splitter::new(h, m, h_input, m_input);
+                    split_into(&mut split, &to_work, &spares, IN_FLIGHT.max(threads + 2))?;
+                    split.finish()
+                })
+                .map_err(cannot)?;
             let result = reorder(&done, |d| {
                 let spent = take(d, &mut summary)?;
                 let _ = recycle.try_send(spent);

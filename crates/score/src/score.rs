@@ -177,24 +177,31 @@ impl Scorer<'_> {
             };
             eval.bool(&item.condition, x, level, fired);
             let weighted = model.categories[item.category].weight * item.points;
-            counts.clear();
-            match item.per {
-                Per::Household => counts.extend(fired.iter().map(|&f| u32::from(f))),
-                Per::Member => {
-                    counts.resize(n, 0);
-                    for (&h, &f) in x.owner.iter().zip(fired.iter()) {
-                        counts[h] += u32::from(f);
-                    }
-                }
-            }
-            for (s, &count) in scores.iter_mut().zip(counts.iter()) {
-                if count == 0 {
-                    continue;
-                }
+            let mut add = |h: usize, count: u32| {
+                let s = &mut scores[h];
                 let points = weighted * f64::from(count);
                 s.categories[item.category] += points;
                 s.hits.push(Hit { item: index, count, points });
                 s.triggered |= item.trigger;
+            };
+            match item.per {
+                Per::Household => {
+                    for h in fired.iter().enumerate().filter_map(|(h, &f)| f.then_some(h)) {
+                        add(h, 1);
+                    }
+                }
+                Per::Member => {
+                    counts.clear();
+                    counts.resize(n, 0);
+                    for (&h, &f) in x.owner.iter().zip(fired.iter()) {
+                        counts[h] += u32::from(f);
+                    }
+                    for (h, &count) in counts.iter().enumerate() {
+                        if count > 0 {
+                            add(h, count);
+                        }
+                    }
+                }
             }
         }
         for s in scores.iter_mut() {

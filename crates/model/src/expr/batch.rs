@@ -344,11 +344,9 @@ fn read(src: Src, x: &Columns, level: Level, out: &mut Vec<f64>) {
 /// Rows of `stride` values (`rows` of them) as columns, into `out`.
 fn transpose(values: &[f64], stride: usize, rows: usize, out: &mut Vec<f64>) {
     out.clear();
-    out.resize(stride * rows, 0.0);
-    for (r, row) in values.chunks_exact(stride.max(1)).take(rows).enumerate() {
-        for (c, &v) in row.iter().enumerate() {
-            out[c * rows + r] = v;
-        }
+    let rows = rows.min(values.len() / stride.max(1));
+    for c in 0..stride {
+        out.extend((0..rows).map(|r| values[r * stride + c]));
     }
 }
 

@@ -3,14 +3,18 @@
 //! households at a time, with memory that does not hold the file, checked
 //! and scored on every core.
 //!
-//! One thread reads both files record by record (the csv crate), joins
-//! members to their household by comparing ids, and cuts the stream into
-//! batches of [`BATCH`] households. Worker threads check every cell of a
-//! batch (`Layout::check`) and hand each household to a [`Work`], which
-//! turns the batch into an output (rows of a scores file); the calling
-//! thread collects the outputs in file order. Batches are cut where they
-//! are whatever the number of threads, and each is worked alone, so the
-//! outputs are the same, byte for byte, on one thread or many.
+//! Each worker thread takes the reader in turn (a lock) to read the next
+//! batch of [`BATCH`] households from both files record by record
+//! (csv-core, as the csv crate reads), joining members to their household
+//! by comparing ids. It then checks every cell of its batch
+//! (`Layout::check`) and hands the batch to a [`Work`], which turns it into
+//! an output (rows of a scores file), while another worker reads. The
+//! calling thread collects the outputs in file order. There is no reader
+//! thread: with one thread per core and none more, reading (the one part
+//! done in file order) never waits for a core held by a worker. Batches
+//! are cut where they are whatever the number of threads, and each is
+//! worked alone, so the outputs are the same, byte for byte, on one thread
+//! or many.
 //!
 //! When the files turn out not to be aligned (a member whose household is
 //! neither the current nor the next one), or a key repeats, streaming
@@ -24,7 +28,7 @@ use std::hash::BuildHasher;
 use std::ops::Range;
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use crate::cell::same;
 use crate::expr::{Columns, Inputs, Scope};
@@ -112,11 +116,6 @@ pub enum StreamError {
 /// Households in a batch.
 pub const BATCH: usize = 512;
 
-/// Batches made at most (or two more than the worker threads, if that is
-/// more): one filling, one queued, one per worker, the rest done and
-/// waiting to be collected in order.
-const IN_FLIGHT: usize = 6;
-
 /// A batch of households with their members, joined but not yet checked.
 #[derive(Default)]
 struct Batch {
@@ -135,8 +134,6 @@ struct Done<O> {
     refused: usize,
     /// Fingerprints of the batch's household and person ids.
     fingerprints: [Vec<u64>; 2],
-    /// The batch, emptied, for reuse.
-    spent: Batch,
 }
 
 /// Streams a roster folder (or workbook) in batches of households over
@@ -162,67 +159,62 @@ pub fn stream<W: Work>(
     let hasher = std::hash::RandomState::new();
     let mut summary = StreamSummary::default();
     let mut fingerprints = [Seen::new(check), Seen::new(check)];
-    let mut take = |done: Done<W::Output>, summary: &mut StreamSummary| -> Result<Batch, StreamError> {
+    let mut take = |done: Done<W::Output>, summary: &mut StreamSummary| -> Result<(), StreamError> {
         summary.accepted += done.accepted;
         summary.refused += done.refused;
         for (seen, batch) in fingerprints.iter_mut().zip(&done.fingerprints) {
             seen.add(batch);
         }
-        collect(done.output).map_err(StreamError::Consumer)?;
-        Ok(done.spent)
+        collect(done.output).map_err(StreamError::Consumer)
     };
 
     let counts = if threads <= 1 {
         let (h, m) = (&households.layout, &members.layout);
         let mut state = work.state();
         let mut scratch = Scratch::default();
-        let mut spare = Batch::default();
+        let mut batch = Batch::default();
         let mut split = Splitter::new(h, m, &mut households.input, &mut members.input);
-        while split.fill(&mut spare)? {
-            let done = work_batch(h, m, work, &mut state, &mut scratch, spare, check.then_some(&hasher))?;
-            spare = take(done, &mut summary)?;
+        while split.fill(&mut batch)? {
+            take(
+                work_batch(h, m, work, &mut state, &mut scratch, &batch, check.then_some(&hasher))?,
+                &mut summary,
+            )?;
         }
         split.finish()?
     } else {
-        std::thread::scope(|scope| -> Result<(u64, u64), StreamError> {
-            let (h, m) = (&households.layout, &members.layout);
-            let (to_work, batches) = sync_channel::<Batch>(1);
+        // No reader thread: each worker takes the splitter in turn to cut
+        // its next batch, then checks and works it while another reads.
+        // Reading is the one part done in file order; with a thread per
+        // core and none more, it never waits for a core held by a worker.
+        let (h, m) = (&households.layout, &members.layout);
+        let shared = Mutex::new(Shared {
+            split: Splitter::new(h, m, &mut households.input, &mut members.input),
+            failed: None,
+            ended: false,
+        });
+        let result = std::thread::scope(|scope| -> Result<(), StreamError> {
             let (to_collect, done) = sync_channel::<Result<Done<W::Output>, StreamError>>(threads * 2);
-            let (recycle, spares) = sync_channel::<Batch>(threads * 4);
-            // the last worker to stop drops the receiver, which stops the splitter
-            let batches = Arc::new(Mutex::new(batches));
             let hasher = check.then_some(&hasher);
-            // named, so that a profiler tells the threads apart
-            let named = |name: &str| std::thread::Builder::new().name(format!("hhrisk-{name}"));
-            let cannot = |e: std::io::Error| StreamError::Consumer(format!("cannot start a thread: {e}"));
+            let shared = &shared;
             for _ in 0..threads {
-                let (batches, to_collect) = (Arc::clone(&batches), to_collect.clone());
-                named("worker")
-                    .spawn_scoped(scope, move || worker(h, m, work, &batches, &to_collect, hasher))
-                    .map_err(cannot)?;
+                let to_collect = to_collect.clone();
+                // named, so that a profiler tells the threads apart
+                std::thread::Builder::new()
+                    .name("hhrisk-worker".into())
+                    .spawn_scoped(scope, move || worker(h, m, work, shared, &to_collect, hasher))
+                    .map_err(|e| StreamError::Consumer(format!("cannot start a thread: {e}")))?;
             }
-            drop((to_collect, batches));
-            let (h_input, m_input) = (&mut households.input, &mut members.input);
-            let splitter = named("reader")
-                .spawn_scoped(scope, move || {
-                    let mut split = Splitter::new(h, m, h_input, m_input);
-                    split_into(&mut split, &to_work, &spares, IN_FLIGHT.max(threads + 2))?;
-                    split.finish()
-                })
-                .map_err(cannot)?;
-            let result = reorder(&done, |d| {
-                let spent = take(d, &mut summary)?;
-                let _ = recycle.try_send(spent);
-                Ok(())
-            });
-            // on a failure, dropping the receivers stops the other threads
-            drop(done);
-            drop(recycle);
-            let counts =
-                splitter.join().unwrap_or_else(|_| Err(StreamError::Consumer("a thread failed".into())));
-            result?;
-            counts
-        })?
+            drop(to_collect);
+            // on a failure, dropping the receiver stops the workers
+            reorder(&done, |d| take(d, &mut summary))
+        });
+        let Shared { split, failed, .. } =
+            shared.into_inner().map_err(|_| StreamError::Consumer("a thread failed".into()))?;
+        result?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        split.finish()?
     };
     summary.household_rows = counts.0 as usize;
     summary.member_rows = counts.1 as usize;
@@ -318,63 +310,57 @@ fn reorder<O>(
     Ok(())
 }
 
+/// The splitter, shared by the workers: each takes it in turn to cut its
+/// next batch, so batches are cut in file order and in the same places
+/// whatever the number of threads.
+struct Shared<'r> {
+    split: Splitter<'r>,
+    /// Why the files could not be cut into batches.
+    failed: Option<StreamError>,
+    /// No more batches: the files are read, or something failed.
+    ended: bool,
+}
+
 fn worker<W: Work>(
     h: &Layout,
     m: &Layout,
     work: &W,
-    batches: &Mutex<Receiver<Batch>>,
+    shared: &Mutex<Shared>,
     done: &SyncSender<Result<Done<W::Output>, StreamError>>,
     hasher: Option<&std::hash::RandomState>,
 ) {
     let mut state = work.state();
     let mut scratch = Scratch::default();
+    let mut batch = Batch::default();
     loop {
-        let batch = match batches.lock() {
-            Ok(rx) => rx.recv(),
-            Err(_) => return,
-        };
-        let Ok(batch) = batch else { return };
-        let result = work_batch(h, m, work, &mut state, &mut scratch, batch, hasher);
+        {
+            let Ok(mut shared) = shared.lock() else { return };
+            if shared.ended {
+                return;
+            }
+            match shared.split.fill(&mut batch) {
+                Ok(true) => {}
+                Ok(false) => shared.ended = true,
+                Err(e) => {
+                    shared.failed = Some(e);
+                    shared.ended = true;
+                }
+            }
+            if shared.ended {
+                return;
+            }
+        }
+        let result = work_batch(h, m, work, &mut state, &mut scratch, &batch, hasher);
         let failed = result.is_err();
         if done.send(result).is_err() || failed {
+            // the collecting thread stopped, or this batch failed: the
+            // others stop at their next batch
+            if let Ok(mut shared) = shared.lock() {
+                shared.ended = true;
+            }
             return;
         }
     }
-}
-
-/// Fills batches and sends them to the workers. At most `most` batches are
-/// made; after that the splitter waits for spent ones to come back, so
-/// memory stays bounded and buffers are reused while warm instead of fresh
-/// pages being faulted in for every batch of a small roster.
-fn split_into(
-    split: &mut Splitter,
-    to_work: &SyncSender<Batch>,
-    spares: &Receiver<Batch>,
-    most: usize,
-) -> Result<(), StreamError> {
-    let mut made = 0;
-    loop {
-        let mut batch = match spares.try_recv() {
-            Ok(batch) => batch,
-            Err(_) if made < most => {
-                made += 1;
-                Batch::default()
-            }
-            Err(_) => match spares.recv() {
-                Ok(batch) => batch,
-                // the collecting thread stopped, and says why
-                Err(_) => break,
-            },
-        };
-        if !split.fill(&mut batch)? {
-            break;
-        }
-        if to_work.send(batch).is_err() {
-            // the workers stopped: the collecting thread says why
-            break;
-        }
-    }
-    Ok(())
 }
 
 /// Reads both files and cuts them into batches of joined households.
@@ -608,7 +594,7 @@ fn work_batch<W: Work>(
     work: &W,
     state: &mut W::State,
     scratch: &mut Scratch,
-    batch: Batch,
+    batch: &Batch,
     hasher: Option<&std::hash::RandomState>,
 ) -> Result<Done<W::Output>, StreamError> {
     let (mut accepted, mut refused) = (0, 0);
@@ -692,7 +678,7 @@ fn work_batch<W: Work>(
         issues,
     };
     work.batch(state, &checked).map_err(StreamError::Consumer)?;
-    Ok(Done { seq: batch.seq, output: work.output(state), accepted, refused, fingerprints, spent: batch })
+    Ok(Done { seq: batch.seq, output: work.output(state), accepted, refused, fingerprints })
 }
 
 #[cfg(test)]

@@ -132,8 +132,6 @@ struct Done<O> {
     output: O,
     accepted: usize,
     refused: usize,
-    /// Fingerprints of the batch's household and person ids.
-    fingerprints: [Vec<u64>; 2],
 }
 
 /// Streams a roster folder (or workbook) in batches of households over
@@ -158,28 +156,24 @@ pub fn stream<W: Work>(
     let check = !options.skip_duplicate_check;
     let hasher = std::hash::RandomState::new();
     let mut summary = StreamSummary::default();
+    // household and person ids seen, as fingerprints, by each thread
     let mut fingerprints = [Seen::new(check), Seen::new(check)];
     let mut take = |done: Done<W::Output>, summary: &mut StreamSummary| -> Result<(), StreamError> {
         summary.accepted += done.accepted;
         summary.refused += done.refused;
-        for (seen, batch) in fingerprints.iter_mut().zip(&done.fingerprints) {
-            seen.add(batch);
-        }
         collect(done.output).map_err(StreamError::Consumer)
     };
 
     let counts = if threads <= 1 {
         let (h, m) = (&households.layout, &members.layout);
         let mut state = work.state();
-        let mut scratch = Scratch::default();
+        let mut scratch = Scratch::new(check);
         let mut batch = Batch::default();
         let mut split = Splitter::new(h, m, &mut households.input, &mut members.input);
         while split.fill(&mut batch)? {
-            take(
-                work_batch(h, m, work, &mut state, &mut scratch, &batch, check.then_some(&hasher))?,
-                &mut summary,
-            )?;
+            take(work_batch(h, m, work, &mut state, &mut scratch, &batch, &hasher)?, &mut summary)?;
         }
+        fingerprints = scratch.seen;
         split.finish()?
     } else {
         // No reader thread: each worker takes the splitter in turn to cut
@@ -194,19 +188,31 @@ pub fn stream<W: Work>(
         });
         let result = std::thread::scope(|scope| -> Result<(), StreamError> {
             let (to_collect, done) = sync_channel::<Result<Done<W::Output>, StreamError>>(threads * 2);
-            let hasher = check.then_some(&hasher);
-            let shared = &shared;
+            let (shared, hasher) = (&shared, &hasher);
+            let mut workers = Vec::with_capacity(threads);
             for _ in 0..threads {
                 let to_collect = to_collect.clone();
                 // named, so that a profiler tells the threads apart
-                std::thread::Builder::new()
+                let worker = std::thread::Builder::new()
                     .name("hhrisk-worker".into())
-                    .spawn_scoped(scope, move || worker(h, m, work, shared, &to_collect, hasher))
+                    .spawn_scoped(scope, move || worker(h, m, work, shared, &to_collect, check, hasher))
                     .map_err(|e| StreamError::Consumer(format!("cannot start a thread: {e}")))?;
+                workers.push(worker);
             }
             drop(to_collect);
             // on a failure, dropping the receiver stops the workers
-            reorder(&done, |d| take(d, &mut summary))
+            let result = reorder(&done, |d| take(d, &mut summary));
+            drop(done);
+            for worker in workers {
+                match worker.join() {
+                    Ok([households, people]) => {
+                        fingerprints[0].merge(households);
+                        fingerprints[1].merge(people);
+                    }
+                    Err(_) => return Err(StreamError::Consumer("a thread failed".into())),
+                }
+            }
+            result
         });
         let Shared { split, failed, .. } =
             shared.into_inner().map_err(|_| StreamError::Consumer("a thread failed".into()))?;
@@ -247,12 +253,20 @@ impl Seen {
         Seen { buckets: if check { vec![Vec::new(); 256] } else { Vec::new() } }
     }
 
-    fn add(&mut self, fingerprints: &[u64]) {
-        if self.buckets.is_empty() {
-            return;
+    fn push(&mut self, fingerprint: u64) {
+        if let Some(bucket) = self.buckets.get_mut((fingerprint >> 56) as usize) {
+            bucket.push(fingerprint);
         }
-        for &f in fingerprints {
-            self.buckets[(f >> 56) as usize].push(f);
+    }
+
+    /// Adds what another thread has seen.
+    fn merge(&mut self, other: Seen) {
+        for (mine, theirs) in self.buckets.iter_mut().zip(other.buckets) {
+            if mine.is_empty() {
+                *mine = theirs;
+            } else {
+                mine.extend_from_slice(&theirs);
+            }
         }
     }
 
@@ -327,16 +341,17 @@ fn worker<W: Work>(
     work: &W,
     shared: &Mutex<Shared>,
     done: &SyncSender<Result<Done<W::Output>, StreamError>>,
-    hasher: Option<&std::hash::RandomState>,
-) {
+    check: bool,
+    hasher: &std::hash::RandomState,
+) -> [Seen; 2] {
     let mut state = work.state();
-    let mut scratch = Scratch::default();
+    let mut scratch = Scratch::new(check);
     let mut batch = Batch::default();
     loop {
         {
-            let Ok(mut shared) = shared.lock() else { return };
+            let Ok(mut shared) = shared.lock() else { return scratch.seen };
             if shared.ended {
-                return;
+                return scratch.seen;
             }
             match shared.split.fill(&mut batch) {
                 Ok(true) => {}
@@ -347,7 +362,7 @@ fn worker<W: Work>(
                 }
             }
             if shared.ended {
-                return;
+                return scratch.seen;
             }
         }
         let result = work_batch(h, m, work, &mut state, &mut scratch, &batch, hasher);
@@ -358,7 +373,7 @@ fn worker<W: Work>(
             if let Ok(mut shared) = shared.lock() {
                 shared.ended = true;
             }
-            return;
+            return scratch.seen;
         }
     }
 }
@@ -509,15 +524,30 @@ fn plain(bytes: &[u8]) -> bool {
     matches!((bytes.first(), bytes.last()), (Some(&a), Some(&z)) if a > b' ' && z > b' ') && bytes.is_ascii()
 }
 
-/// A worker's buffers, kept from batch to batch.
-#[derive(Default)]
+/// A worker's buffers, kept from batch to batch, and the keys it has seen.
 struct Scratch {
+    /// Household and person ids, as fingerprints (none without the check).
+    seen: [Seen; 2],
     h_values: Vec<f64>,
     m_values: Vec<f64>,
     starts: Vec<usize>,
     owner: Vec<usize>,
     issues: Vec<Issue>,
     entries: Vec<Entry>,
+}
+
+impl Scratch {
+    fn new(check: bool) -> Scratch {
+        Scratch {
+            seen: [Seen::new(check), Seen::new(check)],
+            h_values: Vec::new(),
+            m_values: Vec::new(),
+            starts: Vec::new(),
+            owner: Vec::new(),
+            issues: Vec::new(),
+            entries: Vec::new(),
+        }
+    }
 }
 
 /// One household of a checked batch, in file order.
@@ -595,12 +625,12 @@ fn work_batch<W: Work>(
     state: &mut W::State,
     scratch: &mut Scratch,
     batch: &Batch,
-    hasher: Option<&std::hash::RandomState>,
+    hasher: &std::hash::RandomState,
 ) -> Result<Done<W::Output>, StreamError> {
     let (mut accepted, mut refused) = (0, 0);
-    let mut fingerprints = [Vec::new(), Vec::new()];
     let stride = m.stride();
-    let Scratch { h_values, m_values, starts, owner, issues, entries } = scratch;
+    let Scratch { h_values, m_values, starts, owner, issues, entries, seen } = scratch;
+    let check = !seen[0].buckets.is_empty();
     for v in [&mut *h_values, &mut *m_values] {
         v.clear();
     }
@@ -617,16 +647,16 @@ fn work_batch<W: Work>(
         let fields = Fields { data, ends };
         let household = h.check(fields, line, h_values, issues);
         let (mut ok, id) = (household.ok, household.household);
-        if let Some(hasher) = hasher {
-            fingerprints[0].push(hasher.hash_one(id));
+        if check {
+            seen[0].push(hasher.hash_one(id));
         }
         for r in span.clone() {
             let (m_line, data, ends) = batch.members.get(r);
             let m_fields = Fields { data, ends };
             let member = m.check(m_fields, m_line, m_values, issues);
             ok &= member.ok;
-            if let Some(hasher) = hasher {
-                fingerprints[1].push(hasher.hash_one(member.key));
+            if check {
+                seen[1].push(hasher.hash_one(member.key));
             }
         }
         for issue in &mut issues[before..] {
@@ -678,7 +708,7 @@ fn work_batch<W: Work>(
         issues,
     };
     work.batch(state, &checked).map_err(StreamError::Consumer)?;
-    Ok(Done { seq: batch.seq, output: work.output(state), accepted, refused, fingerprints })
+    Ok(Done { seq: batch.seq, output: work.output(state), accepted, refused })
 }
 
 #[cfg(test)]

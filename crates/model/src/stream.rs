@@ -157,7 +157,7 @@ pub fn stream<W: Work>(
     let hasher = std::hash::RandomState::new();
     let mut summary = StreamSummary::default();
     // household and person ids seen, as fingerprints, by each thread
-    let mut fingerprints = [Seen::new(check), Seen::new(check)];
+    let mut fingerprints: Vec<[Seen; 2]> = Vec::new();
     let mut take = |done: Done<W::Output>, summary: &mut StreamSummary| -> Result<(), StreamError> {
         summary.accepted += done.accepted;
         summary.refused += done.refused;
@@ -173,7 +173,7 @@ pub fn stream<W: Work>(
         while split.fill(&mut batch)? {
             take(work_batch(h, m, work, &mut state, &mut scratch, &batch, &hasher)?, &mut summary)?;
         }
-        fingerprints = scratch.seen;
+        fingerprints.push(scratch.seen);
         split.finish()?
     } else {
         // No reader thread: each worker takes the splitter in turn to cut
@@ -205,10 +205,7 @@ pub fn stream<W: Work>(
             drop(done);
             for worker in workers {
                 match worker.join() {
-                    Ok([households, people]) => {
-                        fingerprints[0].merge(households);
-                        fingerprints[1].merge(people);
-                    }
+                    Ok(seen) => fingerprints.push(seen),
                     Err(_) => return Err(StreamError::Consumer("a thread failed".into())),
                 }
             }
@@ -225,7 +222,7 @@ pub fn stream<W: Work>(
     summary.household_rows = counts.0 as usize;
     summary.member_rows = counts.1 as usize;
     if check {
-        let [households, people] = fingerprints;
+        let (households, people) = fingerprints.into_iter().map(|[h, p]| (h, p)).unzip();
         let (a, b) = Seen::repeats(households, people, threads.max(1));
         if a {
             return Err(StreamError::NotAligned("a household_id repeats in households.csv".into()));
@@ -259,36 +256,43 @@ impl Seen {
         }
     }
 
-    /// Adds what another thread has seen.
-    fn merge(&mut self, other: Seen) {
-        for (mine, theirs) in self.buckets.iter_mut().zip(other.buckets) {
-            if mine.is_empty() {
-                *mine = theirs;
-            } else {
-                mine.extend_from_slice(&theirs);
+    /// Whether a fingerprint repeats within the keys seen by all the
+    /// threads, for households and for people. Each thread's bucket is
+    /// sorted on its own (buckets shared out over `threads` threads), then
+    /// checked for a repeat inside it and against the same bucket of every
+    /// other thread by walking the two sorted lists side by side: nothing
+    /// is copied.
+    fn repeats(households: Vec<Seen>, people: Vec<Seen>, threads: usize) -> (bool, bool) {
+        // one job per kind of key and bucket: that bucket of every thread,
+        // households' and people's buckets in turn, so that each share of
+        // the jobs holds as many of either
+        let gather = |sets: Vec<Seen>| {
+            let mut buckets: Vec<Vec<Vec<u64>>> = (0..256).map(|_| Vec::new()).collect();
+            for set in sets {
+                for (bucket, keys) in buckets.iter_mut().zip(set.buckets) {
+                    if !keys.is_empty() {
+                        bucket.push(keys);
+                    }
+                }
             }
-        }
-    }
-
-    /// Whether a fingerprint repeats in `a`, and in `b`.
-    fn repeats(a: Seen, b: Seen, threads: usize) -> (bool, bool) {
-        let mut buckets: Vec<(bool, Vec<u64>)> = a
-            .buckets
+            buckets
+        };
+        let mut jobs: Vec<(bool, Vec<Vec<u64>>)> = gather(households)
             .into_iter()
-            .map(|v| (true, v))
-            .chain(b.buckets.into_iter().map(|v| (false, v)))
+            .zip(gather(people))
+            .flat_map(|(h, p)| [(true, h), (false, p)])
+            .filter(|(_, lists)| !lists.is_empty())
             .collect();
-        let share = buckets.len().div_ceil(threads).max(1);
+        let share = jobs.len().div_ceil(threads).max(1);
         let found: Vec<(bool, bool)> = std::thread::scope(|scope| {
-            let handles: Vec<_> = buckets
+            let handles: Vec<_> = jobs
                 .chunks_mut(share)
                 .map(|part| {
                     scope.spawn(move || {
                         let mut found = (false, false);
-                        for (in_a, bucket) in part.iter_mut() {
-                            bucket.sort_unstable();
-                            if bucket.windows(2).any(|w| w[0] == w[1]) {
-                                if *in_a {
+                        for (household, lists) in part.iter_mut() {
+                            if repeats_in(lists) {
+                                if *household {
                                     found.0 = true;
                                 } else {
                                     found.1 = true;
@@ -304,6 +308,29 @@ impl Seen {
         });
         found.iter().fold((false, false), |acc, f| (acc.0 || f.0, acc.1 || f.1))
     }
+}
+
+/// Whether a value repeats within or across lists (sorted here).
+fn repeats_in(lists: &mut [Vec<u64>]) -> bool {
+    for list in lists.iter_mut() {
+        list.sort_unstable();
+        if list.windows(2).any(|w| w[0] == w[1]) {
+            return true;
+        }
+    }
+    for (k, a) in lists.iter().enumerate() {
+        for b in &lists[k + 1..] {
+            let (mut i, mut j) = (0, 0);
+            while i < a.len() && j < b.len() {
+                match a[i].cmp(&b[j]) {
+                    std::cmp::Ordering::Less => i += 1,
+                    std::cmp::Ordering::Greater => j += 1,
+                    std::cmp::Ordering::Equal => return true,
+                }
+            }
+        }
+    }
+    false
 }
 
 /// Hands finished batches to `take` in file order.
@@ -715,6 +742,16 @@ fn work_batch<W: Work>(
 mod tests {
     use super::*;
     use crate::Roster;
+
+    #[test]
+    fn a_repeat_is_found_within_a_list_or_across_lists() {
+        let lists = |l: &[&[u64]]| l.iter().map(|v| v.to_vec()).collect::<Vec<_>>();
+        assert!(!repeats_in(&mut lists(&[&[5, 1, 9], &[2, 8, 4], &[7]])));
+        assert!(repeats_in(&mut lists(&[&[5, 1, 5], &[2]])), "within a list");
+        assert!(repeats_in(&mut lists(&[&[5, 1, 9], &[2, 9]])), "across two lists");
+        assert!(repeats_in(&mut lists(&[&[3], &[4], &[1, 3]])), "the first and the last list");
+        assert!(!repeats_in(&mut lists(&[])));
+    }
 
     fn fixture() -> (Model, std::path::PathBuf) {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");

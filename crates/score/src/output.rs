@@ -146,7 +146,7 @@ fn floor_i64(x: f64) -> i64 {
 }
 
 /// [`apportion`] into units (10⁻⁴), reusing the caller's buffers.
-fn apportion_units(parts: &[f64], total: f64, units: &mut Vec<i64>, order: &mut Vec<usize>) {
+fn apportion_units(parts: &[f64], total: f64, units: &mut Vec<i64>, order: &mut Vec<(f64, usize)>) {
     let scale = 10f64.powi(DECIMALS as i32);
     units.clear();
     units.extend(parts.iter().map(|p| floor_i64(p * scale)));
@@ -154,13 +154,13 @@ fn apportion_units(parts: &[f64], total: f64, units: &mut Vec<i64>, order: &mut 
     if leftover == 0 {
         return;
     }
+    // the remainders, computed once, largest first (ties in order)
     order.clear();
-    order.extend(0..parts.len());
-    let remainder = |i: usize| parts[i] * scale - (parts[i] * scale).floor();
-    order.sort_by(|&a, &b| remainder(b).total_cmp(&remainder(a)).then(a.cmp(&b)));
+    order.extend(parts.iter().enumerate().map(|(i, p)| (p * scale - (p * scale).floor(), i)));
+    order.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     let mut k = 0;
     while leftover != 0 && !order.is_empty() {
-        let i = order[k % order.len()];
+        let i = order[k % order.len()].1;
         let step = leftover.signum();
         units[i] += step;
         leftover -= step;
@@ -216,7 +216,7 @@ pub struct ScoreWriter<W: Write> {
     field: String,
     parts: Vec<f64>,
     units: Vec<i64>,
-    order: Vec<usize>,
+    order: Vec<(f64, usize)>,
     top: Vec<Hit>,
     counts: Vec<u32>,
 }

@@ -2068,6 +2068,80 @@ fn scores_are_the_same_bytes_whatever_the_threads() {
     assert!(whole.0 == one.0);
 }
 
+/// `validate` streams a grouped roster as `score` does: the same report on
+/// any number of threads, and the same problems as the whole-file read of
+/// the same rows in another order.
+#[test]
+fn validate_reports_the_same_problems_streamed_or_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let roster = dir.path().join("roster");
+    hhrisk()
+        .args(["simulate", "--flat", "--households", "3000", "--seed", "11", "--out"])
+        .arg(&roster)
+        .assert()
+        .success();
+    let members = std::fs::read_to_string(roster.join("members.csv")).unwrap();
+    let mut lines: Vec<String> = members.lines().map(str::to_string).collect();
+    for from in [100, 5000] {
+        // the first healthy member from there on
+        let at = (from..lines.len()).find(|&k| lines[k].contains(",healthy,")).unwrap();
+        lines[at] = lines[at].replacen(",healthy,", ",sick,", 1);
+    }
+    std::fs::write(roster.join("members.csv"), lines.join("\n") + "\n").unwrap();
+    let reversed = dir.path().join("reversed");
+    std::fs::create_dir(&reversed).unwrap();
+    std::fs::copy(roster.join("households.csv"), reversed.join("households.csv")).unwrap();
+    let header = lines.remove(0);
+    lines.reverse();
+    std::fs::write(
+        reversed.join("members.csv"),
+        std::iter::once(header).chain(lines).collect::<Vec<_>>().join("\n"),
+    )
+    .unwrap();
+    let validate = |roster: &Path, threads: &str| -> serde_json::Value {
+        let out = hhrisk()
+            .args(["validate", "--json", "--threads", threads, "--model"])
+            .arg(model())
+            .arg("--roster")
+            .arg(roster)
+            .assert()
+            .code(1)
+            .get_output()
+            .stdout
+            .clone();
+        let mut report: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        report["roster"]["dir"] = serde_json::Value::Null;
+        report["roster"].take()
+    };
+    let one = validate(&roster, "1");
+    assert_eq!(one["households"], 3000);
+    assert_eq!((one["accepted"].as_u64(), one["rejected"].as_u64()), (Some(2998), Some(2)));
+    let errors = one["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors.iter().all(|e| e["message"].as_str().unwrap().contains("is not an allowed value")),
+        "{errors:?}"
+    );
+    assert_eq!(validate(&roster, "2"), one, "two threads");
+    assert_eq!(validate(&roster, "3"), one, "three threads");
+    // read whole: the same counts, and the same problems at their own lines
+    let whole = validate(&reversed, "2");
+    for key in ["households", "members", "accepted", "rejected"] {
+        assert_eq!(whole[key], one[key], "{key}");
+    }
+    let messages = |r: &serde_json::Value| {
+        let mut m: Vec<String> = r["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["message"].as_str().unwrap().to_string())
+            .collect();
+        m.sort();
+        m
+    };
+    assert_eq!(messages(&whole), messages(&one));
+}
+
 /// A person id repeated far apart (in different batches) is caught by the
 /// fingerprints at the end of the stream; the roster is then read whole,
 /// and both rows are refused, on any number of threads.

@@ -43,6 +43,11 @@ enum Command {
         /// Show person ids unmasked in messages.
         #[arg(long)]
         unmasked: bool,
+        /// Worker threads that read and check batches of households in
+        /// turn (0: one per core). The problems reported are the same
+        /// whatever the number.
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
     },
     /// Score every household of a roster; one output row per household.
     Score {
@@ -73,9 +78,9 @@ enum Command {
         /// files (national-scale rosters: memory then stays flat).
         #[arg(long)]
         skip_duplicate_check: bool,
-        /// Worker threads that check and score households (0: one per
-        /// core). The scores file is the same, byte for byte, whatever the
-        /// number.
+        /// Worker threads that read, check and score batches of households
+        /// in turn (0: one per core). The scores file is the same, byte for
+        /// byte, whatever the number.
         #[arg(long, default_value_t = 0)]
         threads: usize,
         /// Show person ids unmasked in the rejects file and messages.
@@ -322,10 +327,19 @@ enum Command {
     },
 }
 
+/// A thread count as given, or one per core for 0.
+fn per_core(threads: usize) -> usize {
+    match threads {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n => n,
+    }
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let io = commands::Io { encoding: cli.encoding, bom: cli.bom, skip_duplicate_check: false, threads: 1 };
     match cli.command {
-        Command::Validate { model, roster, json, unmasked } => {
+        Command::Validate { model, roster, json, unmasked, threads } => {
+            let io = commands::Io { threads: per_core(threads), ..io };
             commands::validate(&model, roster.as_deref(), json, unmasked, io)
         }
         Command::Score {
@@ -341,11 +355,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             unmasked,
         } => {
             let columns = hhrisk_score::ScoreColumns { top, item_counts: item_columns };
-            let threads = match threads {
-                0 => std::thread::available_parallelism().map_or(1, usize::from),
-                n => n,
-            };
-            let io = commands::Io { skip_duplicate_check, threads, ..io };
+            let io = commands::Io { skip_duplicate_check, threads: per_core(threads), ..io };
             commands::score(
                 &model,
                 &roster,

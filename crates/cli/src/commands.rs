@@ -803,10 +803,16 @@ pub enum FormatArg {
     Xlsx,
 }
 
-/// Reads the alerted households of a scores file.
+/// Reads the alerted households of a scores file (only those rows, and
+/// only the columns used).
 fn read_alerts(scores: &Path, io: Io) -> anyhow::Result<Vec<hhrisk_monitor::dispatch::Alert>> {
-    let t = hhrisk_model::text::TextTable::read(scores, "scores", io.encoding)?;
-    let (Some(id), Some(level)) = (t.column("household_id"), t.column("alert_level")) else {
+    use hhrisk_model::text::TextTable;
+    let wanted = ["household_id", "alert_level", "per_capita_score"];
+    let t = TextTable::read_columns(scores, "scores", io.encoding, &wanted, |header, fields| {
+        let level = header.iter().position(|h| h == "alert_level");
+        level.and_then(|l| fields.get(l)).is_some_and(|l| !l.is_empty())
+    })?;
+    let (Some(id), Some(l)) = (t.column("household_id"), t.column("alert_level")) else {
         bail!(
             "{}: line 1 (header): needs `household_id` and `alert_level`, as `hhrisk score` writes",
             t.origin
@@ -815,23 +821,38 @@ fn read_alerts(scores: &Path, io: Io) -> anyhow::Result<Vec<hhrisk_monitor::disp
     let score = t.column("per_capita_score");
     Ok(t.rows
         .iter()
-        .filter(|(_, r)| r.get(level).is_some_and(|l| !l.is_empty()))
+        .filter(|(_, r)| r.get(l).is_some_and(|l| !l.is_empty()))
         .map(|(_, r)| hhrisk_monitor::dispatch::Alert {
             household_id: r[id].clone(),
-            level: r[level].clone(),
+            level: r[l].clone(),
             score: score.and_then(|s| r.get(s)).cloned().unwrap_or_default(),
         })
         .collect())
 }
 
-/// Person names carried in the roster's members table (`name` column).
-fn read_names(roster: &Path, io: Io) -> anyhow::Result<std::collections::HashMap<String, String>> {
+/// Names of the members of the alerted households, from the roster's
+/// members table (`name` column), by person id.
+fn read_names(
+    roster: &Path,
+    alerted: &std::collections::HashSet<&str>,
+    io: Io,
+) -> anyhow::Result<std::collections::HashMap<String, String>> {
     let path = if hhrisk_model::text::is_workbook(roster) {
         roster.to_path_buf()
     } else {
         roster.join("members.csv")
     };
-    let t = hhrisk_model::text::TextTable::read(&path, "members", io.encoding)?;
+    let wanted = ["household_id", "person_id", "name"];
+    let t = hhrisk_model::text::TextTable::read_columns(
+        &path,
+        "members",
+        io.encoding,
+        &wanted,
+        |header, fields| {
+            let household = header.iter().position(|h| h == "household_id");
+            household.and_then(|h| fields.get(h)).is_some_and(|h| alerted.contains(h.as_str()))
+        },
+    )?;
     Ok(match (t.column("person_id"), t.column("name")) {
         (Some(p), Some(n)) => {
             t.rows.iter().map(|(_, r)| (r[p].clone(), r.get(n).cloned().unwrap_or_default())).collect()
@@ -855,7 +876,8 @@ pub fn dispatch(
     let model = load_model(model_path)?;
     let roster = Roster::read(&model, roster_dir, &io.read_options(false))?;
     let alerts = read_alerts(scores, io)?;
-    let names = read_names(roster_dir, io)?;
+    let alerted = alerts.iter().map(|a| a.household_id.as_str()).collect();
+    let names = read_names(roster_dir, &alerted, io)?;
     let d = dispatch(&model, &roster, &alerts, &names, DispatchOptions { unmasked });
     let format = match format {
         FormatArg::Csv => hhrisk_monitor::Format::Csv,

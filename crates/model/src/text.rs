@@ -430,6 +430,51 @@ impl TextTable {
         Ok(TextTable { origin, header, rows })
     }
 
+    /// Reads only the columns named `wanted` (those the header has, in
+    /// the order given) and only the rows `keep` accepts, given the header
+    /// so kept and the row's trimmed texts in those columns: a large table
+    /// (a roster's members, a scores file) costs the memory of what is
+    /// kept, not of the whole file.
+    /// Undecodable text in a column read is an error naming the line.
+    pub fn read_columns(
+        path: &Path,
+        sheet: &str,
+        encoding: Encoding,
+        wanted: &[&str],
+        mut keep: impl FnMut(&[String], &[String]) -> bool,
+    ) -> Result<TextTable, TableError> {
+        let (mut table, origin) = Table::open(path, sheet, encoding)?;
+        let mut record = csv::ByteRecord::new();
+        let (mut header, mut at): (Vec<String>, Vec<usize>) = (Vec::new(), Vec::new());
+        let (mut rows, mut fields, mut header_read) = (Vec::new(), Vec::new(), false);
+        while let Some(line) = table.next(&mut record, &origin)? {
+            let text = |f: &[u8]| {
+                std::str::from_utf8(f).map(|s| s.trim().to_string()).map_err(|_| TableError::Csv {
+                    origin: origin.to_string(),
+                    line,
+                    message: "the text is not UTF-8 (is the file GBK? pass --encoding gbk)".into(),
+                })
+            };
+            if !header_read {
+                header_read = true;
+                let names = record.iter().map(text).collect::<Result<Vec<String>, _>>()?;
+                (header, at) = wanted
+                    .iter()
+                    .filter_map(|w| names.iter().position(|n| n == w).map(|i| (w.to_string(), i)))
+                    .unzip();
+                continue;
+            }
+            fields.clear();
+            for &i in &at {
+                fields.push(text(record.get(i).unwrap_or_default())?);
+            }
+            if keep(&header, &fields) {
+                rows.push((line, std::mem::take(&mut fields)));
+            }
+        }
+        Ok(TextTable { origin, header, rows })
+    }
+
     /// Position of a column.
     pub fn column(&self, name: &str) -> Option<usize> {
         self.header.iter().position(|h| h == name)
@@ -439,6 +484,36 @@ impl TextTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_columns_and_rows_asked_for_are_kept() {
+        let dir = std::env::temp_dir().join(format!("hhrisk-columns-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("members.csv");
+        // a byte that is not UTF-8 in a column not asked for is no error
+        let mut bytes = b"household_id,note,person_id,name\nA, x ,p1, \xe5\xbc\xa0\xe4\xb8\x89 \n".to_vec();
+        bytes.extend_from_slice(b"B,\xff,p2,li\nA,,p3,wang\n");
+        std::fs::write(&path, &bytes).unwrap();
+        let keep_a = |header: &[String], fields: &[String]| {
+            let h = header.iter().position(|c| c == "household_id").unwrap();
+            fields[h] == "A"
+        };
+        let t = TextTable::read_columns(
+            &path,
+            "members",
+            Encoding::Utf8,
+            &["name", "household_id", "age"],
+            keep_a,
+        )
+        .unwrap();
+        assert_eq!(t.header, ["name", "household_id"], "asked-for order; `age` is not in the file");
+        assert_eq!(t.rows, [(2, vec!["张三".to_string(), "A".into()]), (4, vec!["wang".into(), "A".into()])]);
+        // the same byte in a column that is read names its line
+        let err =
+            TextTable::read_columns(&path, "members", Encoding::Utf8, &["note"], |_, _| true).unwrap_err();
+        assert!(err.to_string().contains('3'), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     fn read_all(path: &Path) -> Vec<(u64, Vec<String>)> {
         let (mut t, origin) = Table::open(path, "households", Encoding::Auto).unwrap();

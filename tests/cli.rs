@@ -2142,6 +2142,67 @@ fn validate_reports_the_same_problems_streamed_or_read_whole() {
     assert_eq!(messages(&whole), messages(&one));
 }
 
+/// `explain` finds its household as the roster streams by (a grouped
+/// roster) or in the whole-file read (any other order): the same text, and
+/// the same refusal for a household with a bad row.
+#[test]
+fn explain_is_the_same_streamed_or_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let roster = dir.path().join("roster");
+    hhrisk()
+        .args(["simulate", "--flat", "--households", "1500", "--seed", "5", "--out"])
+        .arg(&roster)
+        .assert()
+        .success();
+    let members = std::fs::read_to_string(roster.join("members.csv")).unwrap();
+    let mut lines: Vec<String> = members.lines().map(str::to_string).collect();
+    // spoil one member of a household in the third batch
+    let at = (2000..lines.len()).find(|&k| lines[k].contains(",healthy,")).unwrap();
+    lines[at] = lines[at].replacen(",healthy,", ",sick,", 1);
+    let refused = lines[at].split(',').next().unwrap().to_string();
+    std::fs::write(roster.join("members.csv"), lines.join("\n") + "\n").unwrap();
+    // the same rows, the first household's members moved to the end: no
+    // longer grouped in household order, so read whole (each household's
+    // members keep their order, and explain lists them in that order)
+    let moved = dir.path().join("moved");
+    std::fs::create_dir(&moved).unwrap();
+    std::fs::copy(roster.join("households.csv"), moved.join("households.csv")).unwrap();
+    let first = lines[1].split(',').next().unwrap().to_string();
+    let (block, rest): (Vec<String>, Vec<String>) =
+        lines.drain(1..).partition(|l| l.split(',').next() == Some(first.as_str()));
+    let reordered: Vec<String> = lines.iter().cloned().chain(rest).chain(block).collect();
+    std::fs::write(moved.join("members.csv"), reordered.join("\n") + "\n").unwrap();
+    let households = std::fs::read_to_string(roster.join("households.csv")).unwrap();
+    let ids: Vec<&str> = households.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
+    let explain = |roster: &Path, id: &str| {
+        let out = hhrisk()
+            .args(["explain", "--household", id, "--model"])
+            .arg(model())
+            .arg("--roster")
+            .arg(roster)
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8(out.stdout).unwrap())
+    };
+    for id in [ids[0], ids[700], ids[1499]] {
+        let streamed = explain(&roster, id);
+        assert_eq!(streamed.0, Some(0), "{id}");
+        assert!(streamed.1.contains(&format!("Household {id} ")), "{}", streamed.1);
+        assert_eq!(explain(&moved, id), streamed, "{id}");
+    }
+    for dir in [&roster, &moved] {
+        hhrisk()
+            .args(["explain", "--household", &refused, "--model"])
+            .arg(model())
+            .arg("--roster")
+            .arg(dir)
+            .assert()
+            .code(1)
+            .stderr(contains(format!("household {refused} was refused")))
+            .stderr(contains("is not an allowed value"));
+    }
+}
+
 /// A person id repeated far apart (in different batches) is caught by the
 /// fingerprints at the end of the stream; the roster is then read whole,
 /// and both rows are refused, on any number of threads.

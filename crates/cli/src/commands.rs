@@ -382,20 +382,90 @@ pub fn explain(
     unmasked: bool,
     io: Io,
 ) -> anyhow::Result<ExitCode> {
+    use hhrisk_model::stream::{stream, StreamError, Streamed, Work};
+    use hhrisk_score::{explain_household, Explained, Explanation};
+
+    /// What became of the household asked about.
+    enum Found {
+        Explained(Box<Explanation>),
+        Refused(Vec<Issue>),
+    }
+
+    /// Explains the one household asked about, as the roster streams by.
+    struct Find<'s> {
+        id: &'s str,
+        scorer: Scorer<'s>,
+        unmasked: bool,
+    }
+
+    impl Work for Find<'_> {
+        type State = Vec<Found>;
+        type Output = Vec<Found>;
+        fn state(&self) -> Vec<Found> {
+            Vec::new()
+        }
+        fn household(&self, found: &mut Vec<Found>, h: Streamed<'_>) -> Result<(), String> {
+            match h {
+                Streamed::Household { id, village, line, inputs, members } if id == self.id => {
+                    let h = Explained { id, village, line, inputs, members };
+                    found.push(Found::Explained(Box::new(explain_household(&self.scorer, h, self.unmasked))));
+                }
+                Streamed::Refused(issues)
+                    if issues.iter().any(|i| i.household_id.as_deref() == Some(self.id)) =>
+                {
+                    found.push(Found::Refused(issues.to_vec()));
+                }
+                _ => {}
+            }
+            Ok(())
+        }
+        fn output(&self, found: &mut Vec<Found>) -> Vec<Found> {
+            std::mem::take(found)
+        }
+    }
+
     let model = load_model(model_path)?;
     let bands = load_bands(&model, thresholds)?;
-    let roster = Roster::read(&model, roster_dir, &io.read_options(unmasked))?;
-    let Some(h) = roster.households.iter().find(|h| h.id == household) else {
-        let issues: Vec<Issue> =
-            roster.issues.iter().filter(|i| i.household_id.as_deref() == Some(household)).cloned().collect();
-        if issues.is_empty() {
-            bail!("household {household} is not in {}", roster_dir.join("households.csv").display());
+    let scorer = Scorer::new(&model, &bands);
+    let options = io.read_options(unmasked);
+    // a grouped roster is streamed (as `score` reads it); any other order is read whole
+    let work = Find { id: household, scorer: scorer.clone(), unmasked };
+    let mut found = Vec::new();
+    let streamed = stream(&model, roster_dir, &options, io.threads, &work, |batch| {
+        found.extend(batch);
+        Ok(())
+    });
+    let found = match streamed {
+        Ok(_) => found.into_iter().next(),
+        Err(StreamError::NotAligned(_)) => {
+            let roster = Roster::read(&model, roster_dir, &options)?;
+            match roster.households.iter().find(|h| h.id == household) {
+                Some(h) => {
+                    Some(Found::Explained(Box::new(hhrisk_score::explain(&scorer, &roster, h, unmasked))))
+                }
+                None => {
+                    let issues: Vec<Issue> = roster
+                        .issues
+                        .iter()
+                        .filter(|i| i.household_id.as_deref() == Some(household))
+                        .cloned()
+                        .collect();
+                    (!issues.is_empty()).then_some(Found::Refused(issues))
+                }
+            }
         }
-        eprintln!("household {household} was refused; it has no score until these are fixed:");
-        print_issues(&issues);
-        return Ok(ExitCode::FAILURE);
+        Err(StreamError::Roster(e)) => return Err(e.into()),
+        Err(e) => bail!("{e}"),
     };
-    let explanation = hhrisk_score::explain(&Scorer::new(&model, &bands), &roster, h, unmasked);
+    let explanation = match found {
+        Some(Found::Explained(explanation)) => explanation,
+        Some(Found::Refused(issues)) => {
+            eprintln!("household {household} was refused; it has no score until these are fixed:");
+            print_issues(&issues);
+            return Ok(ExitCode::FAILURE);
+        }
+        None => bail!("household {household} is not in {}", roster_dir.join("households.csv").display()),
+    };
     let mut stdout = std::io::stdout().lock();
     if json {
         writeln!(stdout, "{}", serde_json::to_string_pretty(&explanation)?)?;

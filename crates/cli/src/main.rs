@@ -368,6 +368,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )
         }
         Command::Explain { model, roster, household, thresholds, json, unmasked } => {
+            let io = commands::Io { threads: per_core(0), ..io };
             commands::explain(&model, &roster, &household, thresholds.as_deref(), json, unmasked, io)
         }
         Command::Items { model, format } => commands::items(&model, format),

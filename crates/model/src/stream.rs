@@ -49,6 +49,8 @@ pub enum Streamed<'a> {
         line: u64,
         /// Its inputs.
         inputs: Inputs<'a>,
+        /// Its members' `person_id`s, in file order (trimmed, unmasked).
+        members: &'a [&'a str],
     },
     /// A household refused, with every problem found in its rows.
     Refused(&'a [Issue]),
@@ -73,8 +75,8 @@ pub trait Work: Sync {
     fn batch(&self, state: &mut Self::State, batch: &Checked<'_>) -> Result<(), String> {
         for household in batch.households() {
             let streamed = match household {
-                CheckedHousehold::Accepted { index, id, village, line } => {
-                    Streamed::Household { id, village, line, inputs: batch.columns.inputs(index) }
+                CheckedHousehold::Accepted { index, id, village, line, members } => {
+                    Streamed::Household { id, village, line, inputs: batch.columns.inputs(index), members }
                 }
                 CheckedHousehold::Refused(issues) => Streamed::Refused(issues),
             };
@@ -596,6 +598,9 @@ pub struct Checked<'a> {
     ids: Vec<&'a str>,
     villages: Vec<&'a str>,
     lines: Vec<u64>,
+    /// The accepted households' members' `person_id`s, member row by
+    /// member row (as `columns.owner`).
+    member_ids: Vec<&'a str>,
     entries: &'a [Entry],
     issues: &'a [Issue],
 }
@@ -614,6 +619,8 @@ pub enum CheckedHousehold<'a> {
         village: &'a str,
         /// Line in households.csv.
         line: u64,
+        /// Its members' `person_id`s, in file order (trimmed, unmasked).
+        members: &'a [&'a str],
     },
     /// A household refused, with every problem found in its rows.
     Refused(&'a [Issue]),
@@ -621,13 +628,14 @@ pub enum CheckedHousehold<'a> {
 
 impl<'a> Checked<'a> {
     /// Every household of the batch, in file order.
-    pub fn households(&self) -> impl Iterator<Item = CheckedHousehold<'a>> + '_ {
+    pub fn households(&self) -> impl Iterator<Item = CheckedHousehold<'_>> + '_ {
         self.entries.iter().map(|e| match e {
             &Entry::Accepted(index) => CheckedHousehold::Accepted {
                 index,
                 id: self.ids[index],
                 village: self.villages[index],
                 line: self.lines[index],
+                members: &self.member_ids[self.columns.span(index)],
             },
             Entry::Refused(issues) => CheckedHousehold::Refused(&self.issues[issues.clone()]),
         })
@@ -668,8 +676,10 @@ fn work_batch<W: Work>(
     issues.clear();
     entries.clear();
     let (mut ids, mut villages, mut lines) = (Vec::new(), Vec::new(), Vec::new());
+    let mut member_ids = Vec::new();
     for (i, span) in batch.spans.iter().enumerate() {
         let (h_kept, m_kept, before) = (h_values.len(), m_values.len(), issues.len());
+        let ids_kept = member_ids.len();
         let (line, data, ends) = batch.households.get(i);
         let fields = Fields { data, ends };
         let household = h.check(fields, line, h_values, issues);
@@ -682,6 +692,7 @@ fn work_batch<W: Work>(
             let m_fields = Fields { data, ends };
             let member = m.check(m_fields, m_line, m_values, issues);
             ok &= member.ok;
+            member_ids.push(member.key);
             if check {
                 seen[1].push(hasher.hash_one(member.key));
             }
@@ -715,6 +726,7 @@ fn work_batch<W: Work>(
         } else {
             h_values.truncate(h_kept);
             m_values.truncate(m_kept);
+            member_ids.truncate(ids_kept);
             entries.push(Entry::Refused(before..issues.len()));
             refused += 1;
         }
@@ -731,6 +743,7 @@ fn work_batch<W: Work>(
         ids,
         villages,
         lines,
+        member_ids,
         entries,
         issues,
     };

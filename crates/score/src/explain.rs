@@ -87,11 +87,40 @@ pub struct Explanation {
 
 /// Explains one accepted household of a roster.
 pub fn explain(scorer: &Scorer, roster: &Roster, h: &Household, unmasked: bool) -> Explanation {
+    let members: Vec<&str> = roster.members_of(h).map(|(id, _)| id).collect();
+    let household = Explained {
+        id: &h.id,
+        village: &h.village,
+        line: h.line,
+        inputs: roster.inputs(h),
+        members: &members,
+    };
+    explain_household(scorer, household, unmasked)
+}
+
+/// A household to explain, however it was read.
+#[derive(Debug, Clone, Copy)]
+pub struct Explained<'a> {
+    /// `household_id`.
+    pub id: &'a str,
+    /// `village`.
+    pub village: &'a str,
+    /// Line in households.csv.
+    pub line: u64,
+    /// Its inputs.
+    pub inputs: hhrisk_model::expr::Inputs<'a>,
+    /// Its members' `person_id`s, unmasked, in file order.
+    pub members: &'a [&'a str],
+}
+
+/// [`explain`] for a household given by its inputs (from a streamed
+/// roster, say).
+pub fn explain_household(scorer: &Scorer, h: Explained, unmasked: bool) -> Explanation {
     let model = scorer.model();
-    let inputs = roster.inputs(h);
+    let inputs = h.inputs;
     let score = scorer.score(&inputs);
     let ids: Vec<String> =
-        roster.members_of(h).map(|(id, _)| if unmasked { id.to_string() } else { mask_id(id) }).collect();
+        h.members.iter().map(|&id| if unmasked { id.to_string() } else { mask_id(id) }).collect();
     let mut items: Vec<ExplainedItem> = score
         .hits
         .iter()
@@ -99,8 +128,8 @@ pub fn explain(scorer: &Scorer, roster: &Roster, h: &Household, unmasked: bool) 
         .collect();
     items.sort_by(|a, b| b.contribution.abs().total_cmp(&a.contribution.abs()).then(a.id.cmp(&b.id)));
     Explanation {
-        household_id: h.id.clone(),
-        village: h.village.clone(),
+        household_id: h.id.to_string(),
+        village: h.village.to_string(),
         line: h.line,
         members: score.members,
         member_ids: ids,

@@ -2203,6 +2203,79 @@ fn explain_is_the_same_streamed_or_read_whole() {
     }
 }
 
+/// `dispatch` lists the alerted households as a grouped roster streams by,
+/// or from the whole-file read of the same rows in another order: the same
+/// files either way.
+#[test]
+fn dispatch_lists_are_the_same_streamed_or_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let roster = dir.path().join("roster");
+    hhrisk()
+        .args(["simulate", "--flat", "--households", "1500", "--seed", "9", "--out"])
+        .arg(&roster)
+        .assert()
+        .success();
+    let scores = dir.path().join("scores.csv");
+    hhrisk()
+        .args(["score", "--model"])
+        .arg(model())
+        .arg("--roster")
+        .arg(&roster)
+        .arg("--out")
+        .arg(&scores)
+        .assert()
+        .success();
+    // the first alerted household's members moved to the end: read whole
+    let scored = std::fs::read_to_string(&scores).unwrap();
+    let header: Vec<&str> = scored.lines().next().unwrap().split(',').collect();
+    let level = header.iter().position(|&h| h == "alert_level").unwrap();
+    let first = scored
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .find(|r| !r[level].is_empty())
+        .unwrap()[0];
+    let moved = dir.path().join("moved");
+    std::fs::create_dir(&moved).unwrap();
+    std::fs::copy(roster.join("households.csv"), moved.join("households.csv")).unwrap();
+    let members = std::fs::read_to_string(roster.join("members.csv")).unwrap();
+    let mut lines: Vec<&str> = members.lines().collect();
+    let (block, rest): (Vec<&str>, Vec<&str>) =
+        lines.drain(1..).partition(|l| l.split(',').next() == Some(first));
+    let reordered: Vec<&str> = lines.into_iter().chain(rest).chain(block).collect();
+    std::fs::write(moved.join("members.csv"), reordered.join("\n") + "\n").unwrap();
+    let dispatch = |roster: &Path, out: &str| {
+        let out = dir.path().join(out);
+        hhrisk()
+            .args(["dispatch", "--model"])
+            .arg(model())
+            .arg("--scores")
+            .arg(&scores)
+            .arg("--roster")
+            .arg(roster)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .success();
+        let mut files: Vec<(String, String)> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|f| {
+                let f = f.unwrap().path();
+                (f.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read_to_string(&f).unwrap())
+            })
+            .filter(|(name, _)| name != "dispatch.json")
+            .collect();
+        files.sort();
+        files
+    };
+    let streamed = dispatch(&roster, "streamed");
+    let chain = &streamed.iter().find(|(n, _)| n == "chain.csv").unwrap().1;
+    assert!(chain.lines().count() > 100, "alerted households listed: {}", chain.lines().count());
+    let listed = chain.lines().find(|l| l.starts_with(&format!("{first},"))).unwrap();
+    assert!(!listed.contains("not in the roster"), "{listed}");
+    assert_eq!(dispatch(&moved, "whole"), streamed);
+}
+
 /// A person id repeated far apart (in different batches) is caught by the
 /// fingerprints at the end of the stream; the roster is then read whole,
 /// and both rows are refused, on any number of threads.

@@ -942,13 +942,75 @@ pub fn dispatch(
     unmasked: bool,
     io: Io,
 ) -> anyhow::Result<ExitCode> {
-    use hhrisk_monitor::dispatch::{dispatch, masking_note, DispatchOptions};
+    use hhrisk_model::stream::{stream, StreamError, Streamed, Work};
+    use hhrisk_monitor::dispatch::{
+        dispatch, masking_note, Alert, DispatchOptions, Dispatcher, Lines, Listed,
+    };
+    use std::collections::HashMap;
+
+    /// Lists the alerted households as the roster streams by.
+    struct Lists<'a> {
+        dispatcher: Dispatcher<'a>,
+        alerts: &'a [Alert],
+        /// Household id → its alerts (a scores file may repeat one).
+        alerted: HashMap<&'a str, Vec<usize>>,
+        names: &'a HashMap<String, String>,
+    }
+
+    impl Work for Lists<'_> {
+        type State = Vec<(usize, Lines)>;
+        type Output = Vec<(usize, Lines)>;
+        fn state(&self) -> Self::State {
+            Vec::new()
+        }
+        fn household(&self, found: &mut Self::State, h: Streamed<'_>) -> Result<(), String> {
+            if let Streamed::Household { id, village, inputs, members, .. } = h {
+                for &a in self.alerted.get(id).map_or(&[][..], Vec::as_slice) {
+                    let listed = Listed { id, village, inputs, members };
+                    found.push((a, self.dispatcher.household(&self.alerts[a], listed, self.names)));
+                }
+            }
+            Ok(())
+        }
+        fn output(&self, found: &mut Self::State) -> Self::Output {
+            std::mem::take(found)
+        }
+    }
+
     let model = load_model(model_path)?;
-    let roster = Roster::read(&model, roster_dir, &io.read_options(false))?;
+    let options = DispatchOptions { unmasked };
     let alerts = read_alerts(scores, io)?;
     let alerted = alerts.iter().map(|a| a.household_id.as_str()).collect();
     let names = read_names(roster_dir, &alerted, io)?;
-    let d = dispatch(&model, &roster, &alerts, &names, DispatchOptions { unmasked });
+    // a grouped roster is streamed (as `score` reads it), any other order
+    // read whole; the lists are the same
+    let mut by_id: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (k, a) in alerts.iter().enumerate() {
+        by_id.entry(a.household_id.as_str()).or_default().push(k);
+    }
+    let work = Lists {
+        dispatcher: Dispatcher::new(&model, options),
+        alerts: &alerts,
+        alerted: by_id,
+        names: &names,
+    };
+    let mut lines: Vec<Option<Lines>> = vec![None; alerts.len()];
+    let read = io.read_options(false);
+    let streamed = stream(&model, roster_dir, &read, io.threads, &work, |batch| {
+        for (a, l) in batch {
+            lines[a] = Some(l);
+        }
+        Ok(())
+    });
+    let d = match streamed {
+        Ok(_) => work.dispatcher.assemble(&alerts, lines),
+        Err(StreamError::NotAligned(_)) => {
+            let roster = Roster::read(&model, roster_dir, &read)?;
+            dispatch(&model, &roster, &alerts, &names, options)
+        }
+        Err(StreamError::Roster(e)) => return Err(e.into()),
+        Err(e) => bail!("{e}"),
+    };
     let format = match format {
         FormatArg::Csv => hhrisk_monitor::Format::Csv,
         FormatArg::Xlsx => hhrisk_monitor::Format::Xlsx,

@@ -406,6 +406,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::report(&model, &samples, &out, lang, &objective, replicates, seed, io)
         }
         Command::Dispatch { model, scores, roster, out, format, batch, unmasked } => {
+            let io = commands::Io { threads: per_core(0), ..io };
             commands::dispatch(&model, &scores, &roster, &out, format, &batch, unmasked, io)
         }
         Command::Feedback { dispatch, returns, out, batch, json } => {

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use hhrisk_model::expr::Scope;
+use hhrisk_model::expr::{Inputs, Scope};
 use hhrisk_model::privacy::{mask_id, mask_name};
 use hhrisk_model::{Model, Per, Roster};
 use hhrisk_score::Scorer;
@@ -58,77 +58,86 @@ pub fn dispatch(
     names: &HashMap<String, String>,
     options: DispatchOptions,
 ) -> Dispatch {
-    let scorer = Scorer::new(model, &model.bands);
+    let dispatcher = Dispatcher::new(model, options);
     let by_id: HashMap<&str, &hhrisk_model::Household> =
         roster.households.iter().map(|h| (h.id.as_str(), h)).collect();
-    let person = |id: &str| if options.unmasked { id.to_string() } else { mask_id(id) };
-    let name_of = |id: &str| {
-        let n = names.get(id).map_or("", String::as_str);
-        if options.unmasked {
-            n.to_string()
-        } else {
-            mask_name(n)
-        }
-    };
-    let note = masking_note(options.unmasked);
-
-    // Each department's columns: the inputs its items read, in model order.
-    let mut reads: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); model.departments.len()];
-    for item in &model.items {
-        reads[item.department].extend(item.reads.iter().copied());
-    }
-    let mut tables: Vec<OutTable> = reads
+    let lines = alerts
         .iter()
-        .map(|cols| {
-            let mut header: Vec<String> =
-                ["household_id", "village", "alert_level", "per_capita_score", "items", "members"]
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect();
-            header.extend(cols.iter().map(|&c| model.columns[c].name.clone()));
-            header.push("masking".into());
-            OutTable { header, rows: Vec::new() }
+        .map(|alert| {
+            let h = by_id.get(alert.household_id.as_str())?;
+            let members: Vec<&str> = roster.members_of(h).map(|(id, _)| id).collect();
+            let household =
+                Listed { id: &h.id, village: &h.village, inputs: roster.inputs(h), members: &members };
+            Some(dispatcher.household(alert, household, names))
         })
         .collect();
+    dispatcher.assemble(alerts, lines)
+}
 
-    let mut chain = OutTable {
-        header: [
-            "household_id",
-            "village",
-            "alert_level",
-            "per_capita_score",
-            "departments",
-            "items_by_department",
-            "masking",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect(),
-        rows: Vec::new(),
-    };
-    let mut not_in_roster = Vec::new();
-    for alert in alerts {
-        let Some(h) = by_id.get(alert.household_id.as_str()) else {
-            not_in_roster.push(alert.household_id.clone());
-            chain.rows.push(vec![
-                alert.household_id.clone(),
-                String::new(),
-                alert.level.clone(),
-                alert.score.clone(),
-                String::new(),
-                "not in the roster (or refused by it): no department".into(),
-                note.into(),
-            ]);
-            continue;
+/// An alerted household found in the roster, however the roster was read.
+#[derive(Debug, Clone, Copy)]
+pub struct Listed<'a> {
+    /// `household_id`.
+    pub id: &'a str,
+    /// `village`.
+    pub village: &'a str,
+    /// Its inputs.
+    pub inputs: Inputs<'a>,
+    /// Its members' `person_id`s, unmasked, in file order.
+    pub members: &'a [&'a str],
+}
+
+/// What one alerted household adds to the dispatch: a row in the list of
+/// each department concerned, and its row of the chain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lines {
+    departments: Vec<(usize, Vec<String>)>,
+    chain: Vec<String>,
+}
+
+/// Builds the dispatch household by household, so that a roster can be
+/// streamed past it (`dispatch` does the same from a roster read whole).
+#[derive(Debug, Clone)]
+pub struct Dispatcher<'m> {
+    model: &'m Model,
+    scorer: Scorer<'m>,
+    /// Each department's columns: the inputs its items read, in model order.
+    reads: Vec<BTreeSet<usize>>,
+    options: DispatchOptions,
+}
+
+impl<'m> Dispatcher<'m> {
+    /// A dispatcher for a model's items and departments.
+    pub fn new(model: &'m Model, options: DispatchOptions) -> Self {
+        let mut reads: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); model.departments.len()];
+        for item in &model.items {
+            reads[item.department].extend(item.reads.iter().copied());
+        }
+        Dispatcher { model, scorer: Scorer::new(model, &model.bands), reads, options }
+    }
+
+    /// The rows an alerted household adds.
+    pub fn household(&self, alert: &Alert, h: Listed, names: &HashMap<String, String>) -> Lines {
+        let (model, options) = (self.model, self.options);
+        let person = |id: &str| if options.unmasked { id.to_string() } else { mask_id(id) };
+        let name_of = |id: &str| {
+            let n = names.get(id).map_or("", String::as_str);
+            if options.unmasked {
+                n.to_string()
+            } else {
+                mask_name(n)
+            }
         };
-        let x = roster.inputs(h);
-        let score = scorer.score(&x);
-        let members: Vec<(&str, u64)> = roster.members_of(h).collect();
+        let note = masking_note(options.unmasked);
+        let x = h.inputs;
+        let score = self.scorer.score(&x);
+        let members = h.members;
         let mut by_department: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
         for hit in &score.hits {
             by_department.entry(model.items[hit.item].department).or_default().push(hit.item);
         }
         let mut chain_parts = Vec::new();
+        let mut departments = Vec::new();
         for (&d, items) in &by_department {
             // members concerned: those matching the department's per-member items
             let mut concerned: BTreeSet<usize> = BTreeSet::new();
@@ -140,8 +149,8 @@ pub fn dispatch(
             let fired_reads: BTreeSet<usize> =
                 items.iter().flat_map(|&j| model.items[j].reads.iter().copied()).collect();
             let mut row = vec![
-                h.id.clone(),
-                h.village.clone(),
+                h.id.to_string(),
+                h.village.to_string(),
                 alert.level.clone(),
                 alert.score.clone(),
                 items
@@ -151,11 +160,11 @@ pub fn dispatch(
                     .join("; "),
                 concerned
                     .iter()
-                    .map(|&m| format!("{} {}", person(members[m].0), name_of(members[m].0)))
+                    .map(|&m| format!("{} {}", person(members[m]), name_of(members[m])))
                     .collect::<Vec<_>>()
                     .join("; "),
             ];
-            for &c in &reads[d] {
+            for &c in &self.reads[d] {
                 let col = &model.columns[c];
                 row.push(if !fired_reads.contains(&c) {
                     String::new()
@@ -178,13 +187,13 @@ pub fn dispatch(
                 });
             }
             row.push(note.into());
-            tables[d].rows.push(row);
+            departments.push((d, row));
             chain_parts
                 .push((d, items.iter().map(|&j| model.items[j].id.clone()).collect::<Vec<_>>().join(",")));
         }
-        chain.rows.push(vec![
-            h.id.clone(),
-            h.village.clone(),
+        let chain = vec![
+            h.id.to_string(),
+            h.village.to_string(),
             alert.level.clone(),
             alert.score.clone(),
             chain_parts.iter().map(|(d, _)| model.departments[*d].id.clone()).collect::<Vec<_>>().join(";"),
@@ -194,8 +203,68 @@ pub fn dispatch(
                 .collect::<Vec<_>>()
                 .join(" | "),
             note.into(),
-        ]);
+        ];
+        Lines { departments, chain }
     }
-    let departments = model.departments.iter().zip(tables).map(|(d, t)| (d.id.clone(), t)).collect();
-    Dispatch { departments, chain, not_in_roster }
+
+    /// The dispatch, from each alert's rows in the order of the alerts
+    /// (`None`: the roster does not have the household, or refused it).
+    pub fn assemble(&self, alerts: &[Alert], lines: Vec<Option<Lines>>) -> Dispatch {
+        let model = self.model;
+        let note = masking_note(self.options.unmasked);
+        let mut tables: Vec<OutTable> = self
+            .reads
+            .iter()
+            .map(|cols| {
+                let mut header: Vec<String> =
+                    ["household_id", "village", "alert_level", "per_capita_score", "items", "members"]
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect();
+                header.extend(cols.iter().map(|&c| model.columns[c].name.clone()));
+                header.push("masking".into());
+                OutTable { header, rows: Vec::new() }
+            })
+            .collect();
+        let mut chain = OutTable {
+            header: [
+                "household_id",
+                "village",
+                "alert_level",
+                "per_capita_score",
+                "departments",
+                "items_by_department",
+                "masking",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            rows: Vec::new(),
+        };
+        let mut not_in_roster = Vec::new();
+        for (alert, lines) in alerts.iter().zip(lines) {
+            match lines {
+                Some(Lines { departments, chain: row }) => {
+                    for (d, row) in departments {
+                        tables[d].rows.push(row);
+                    }
+                    chain.rows.push(row);
+                }
+                None => {
+                    not_in_roster.push(alert.household_id.clone());
+                    chain.rows.push(vec![
+                        alert.household_id.clone(),
+                        String::new(),
+                        alert.level.clone(),
+                        alert.score.clone(),
+                        String::new(),
+                        "not in the roster (or refused by it): no department".into(),
+                        note.into(),
+                    ]);
+                }
+            }
+        }
+        let departments = model.departments.iter().zip(tables).map(|(d, t)| (d.id.clone(), t)).collect();
+        Dispatch { departments, chain, not_in_roster }
+    }
 }

@@ -2016,30 +2016,10 @@ fn the_workbench_shows_who_enters_the_bands_and_the_tuned_suggestion() {
 #[test]
 fn scores_are_the_same_bytes_whatever_the_threads() {
     let dir = tempfile::tempdir().unwrap();
-    let roster = dir.path().join("roster");
-    hhrisk()
-        .args(["simulate", "--flat", "--households", "5000", "--seed", "7", "--out"])
-        .arg(&roster)
-        .assert()
-        .success();
+    let roster = simulated(dir.path(), 5000, 7);
     // two members with a value the model does not allow: their households are refused
-    let members = std::fs::read_to_string(roster.join("members.csv")).unwrap();
-    let mut lines: Vec<String> = members.lines().map(str::to_string).collect();
-    for at in [3000, 9000] {
-        lines[at] = lines[at].replacen(",healthy,", ",sick,", 1).replacen(",chronic,", ",sick,", 1);
-        assert!(lines[at].contains(",sick,"), "{}", lines[at]);
-    }
-    std::fs::write(roster.join("members.csv"), lines.join("\n") + "\n").unwrap();
-    let reversed = dir.path().join("reversed");
-    std::fs::create_dir(&reversed).unwrap();
-    std::fs::copy(roster.join("households.csv"), reversed.join("households.csv")).unwrap();
-    let header = lines.remove(0);
-    lines.reverse();
-    std::fs::write(
-        reversed.join("members.csv"),
-        std::iter::once(header).chain(lines).collect::<Vec<_>>().join("\n"),
-    )
-    .unwrap();
+    spoil(&roster, &[3000, 9000]);
+    let reversed = moved(&roster, dir.path(), "moved", &first_household(&roster));
     let run = |roster: &Path, threads: &str| {
         let (out, rejects) =
             (dir.path().join(format!("s{threads}.csv")), dir.path().join(format!("r{threads}.csv")));
@@ -2068,36 +2048,75 @@ fn scores_are_the_same_bytes_whatever_the_threads() {
     assert!(whole.0 == one.0);
 }
 
+/// A simulated roster of `households`, grouped in household order, in
+/// `dir/roster`.
+fn simulated(dir: &Path, households: usize, seed: u64) -> PathBuf {
+    let roster = dir.join("roster");
+    hhrisk()
+        .args([
+            "simulate",
+            "--flat",
+            "--households",
+            &households.to_string(),
+            "--seed",
+            &seed.to_string(),
+            "--out",
+        ])
+        .arg(&roster)
+        .assert()
+        .success();
+    roster
+}
+
+/// Makes the first healthy member at or after each members.csv line index
+/// in `from` sick, a value the model does not allow: their households are
+/// refused. Returns those households' ids.
+fn spoil(roster: &Path, from: &[usize]) -> Vec<String> {
+    let members = std::fs::read_to_string(roster.join("members.csv")).unwrap();
+    let mut lines: Vec<String> = members.lines().map(str::to_string).collect();
+    let mut spoiled = Vec::new();
+    for &start in from {
+        let at = (start..lines.len()).find(|&k| lines[k].contains(",healthy,")).unwrap();
+        lines[at] = lines[at].replacen(",healthy,", ",sick,", 1);
+        spoiled.push(lines[at].split(',').next().unwrap().to_string());
+    }
+    std::fs::write(roster.join("members.csv"), lines.join("\n") + "\n").unwrap();
+    spoiled
+}
+
+/// The same rows as `roster`, in `dir/name`, with the members of
+/// `household` moved to the end of members.csv: no longer grouped in
+/// household order, so every command reads it whole (each household's
+/// members keep their order).
+fn moved(roster: &Path, dir: &Path, name: &str, household: &str) -> PathBuf {
+    let to = dir.join(name);
+    std::fs::create_dir(&to).unwrap();
+    std::fs::copy(roster.join("households.csv"), to.join("households.csv")).unwrap();
+    let members = std::fs::read_to_string(roster.join("members.csv")).unwrap();
+    let mut lines: Vec<&str> = members.lines().collect();
+    let (block, rest): (Vec<&str>, Vec<&str>) =
+        lines.drain(1..).partition(|l| l.split(',').next() == Some(household));
+    assert!(!block.is_empty(), "{household} has members");
+    let reordered: Vec<&str> = lines.into_iter().chain(rest).chain(block).collect();
+    std::fs::write(to.join("members.csv"), reordered.join("\n") + "\n").unwrap();
+    to
+}
+
+/// The first household id of a roster.
+fn first_household(roster: &Path) -> String {
+    let households = std::fs::read_to_string(roster.join("households.csv")).unwrap();
+    households.lines().nth(1).unwrap().split(',').next().unwrap().to_string()
+}
+
 /// `validate` streams a grouped roster as `score` does: the same report on
 /// any number of threads, and the same problems as the whole-file read of
 /// the same rows in another order.
 #[test]
 fn validate_reports_the_same_problems_streamed_or_read_whole() {
     let dir = tempfile::tempdir().unwrap();
-    let roster = dir.path().join("roster");
-    hhrisk()
-        .args(["simulate", "--flat", "--households", "3000", "--seed", "11", "--out"])
-        .arg(&roster)
-        .assert()
-        .success();
-    let members = std::fs::read_to_string(roster.join("members.csv")).unwrap();
-    let mut lines: Vec<String> = members.lines().map(str::to_string).collect();
-    for from in [100, 5000] {
-        // the first healthy member from there on
-        let at = (from..lines.len()).find(|&k| lines[k].contains(",healthy,")).unwrap();
-        lines[at] = lines[at].replacen(",healthy,", ",sick,", 1);
-    }
-    std::fs::write(roster.join("members.csv"), lines.join("\n") + "\n").unwrap();
-    let reversed = dir.path().join("reversed");
-    std::fs::create_dir(&reversed).unwrap();
-    std::fs::copy(roster.join("households.csv"), reversed.join("households.csv")).unwrap();
-    let header = lines.remove(0);
-    lines.reverse();
-    std::fs::write(
-        reversed.join("members.csv"),
-        std::iter::once(header).chain(lines).collect::<Vec<_>>().join("\n"),
-    )
-    .unwrap();
+    let roster = simulated(dir.path(), 3000, 11);
+    spoil(&roster, &[100, 5000]);
+    let reversed = moved(&roster, dir.path(), "moved", &first_household(&roster));
     let validate = |roster: &Path, threads: &str| -> serde_json::Value {
         let out = hhrisk()
             .args(["validate", "--json", "--threads", threads, "--model"])
@@ -2148,30 +2167,10 @@ fn validate_reports_the_same_problems_streamed_or_read_whole() {
 #[test]
 fn explain_is_the_same_streamed_or_read_whole() {
     let dir = tempfile::tempdir().unwrap();
-    let roster = dir.path().join("roster");
-    hhrisk()
-        .args(["simulate", "--flat", "--households", "1500", "--seed", "5", "--out"])
-        .arg(&roster)
-        .assert()
-        .success();
-    let members = std::fs::read_to_string(roster.join("members.csv")).unwrap();
-    let mut lines: Vec<String> = members.lines().map(str::to_string).collect();
-    // spoil one member of a household in the third batch
-    let at = (2000..lines.len()).find(|&k| lines[k].contains(",healthy,")).unwrap();
-    lines[at] = lines[at].replacen(",healthy,", ",sick,", 1);
-    let refused = lines[at].split(',').next().unwrap().to_string();
-    std::fs::write(roster.join("members.csv"), lines.join("\n") + "\n").unwrap();
-    // the same rows, the first household's members moved to the end: no
-    // longer grouped in household order, so read whole (each household's
-    // members keep their order, and explain lists them in that order)
-    let moved = dir.path().join("moved");
-    std::fs::create_dir(&moved).unwrap();
-    std::fs::copy(roster.join("households.csv"), moved.join("households.csv")).unwrap();
-    let first = lines[1].split(',').next().unwrap().to_string();
-    let (block, rest): (Vec<String>, Vec<String>) =
-        lines.drain(1..).partition(|l| l.split(',').next() == Some(first.as_str()));
-    let reordered: Vec<String> = lines.iter().cloned().chain(rest).chain(block).collect();
-    std::fs::write(moved.join("members.csv"), reordered.join("\n") + "\n").unwrap();
+    let roster = simulated(dir.path(), 1500, 5);
+    // one member of a household in the third batch
+    let refused = spoil(&roster, &[2000]).remove(0);
+    let moved = moved(&roster, dir.path(), "moved", &first_household(&roster));
     let households = std::fs::read_to_string(roster.join("households.csv")).unwrap();
     let ids: Vec<&str> = households.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
     let explain = |roster: &Path, id: &str| {
@@ -2209,12 +2208,7 @@ fn explain_is_the_same_streamed_or_read_whole() {
 #[test]
 fn dispatch_lists_are_the_same_streamed_or_read_whole() {
     let dir = tempfile::tempdir().unwrap();
-    let roster = dir.path().join("roster");
-    hhrisk()
-        .args(["simulate", "--flat", "--households", "1500", "--seed", "9", "--out"])
-        .arg(&roster)
-        .assert()
-        .success();
+    let roster = simulated(dir.path(), 1500, 9);
     let scores = dir.path().join("scores.csv");
     hhrisk()
         .args(["score", "--model"])
@@ -2235,15 +2229,7 @@ fn dispatch_lists_are_the_same_streamed_or_read_whole() {
         .map(|l| l.split(',').collect::<Vec<_>>())
         .find(|r| !r[level].is_empty())
         .unwrap()[0];
-    let moved = dir.path().join("moved");
-    std::fs::create_dir(&moved).unwrap();
-    std::fs::copy(roster.join("households.csv"), moved.join("households.csv")).unwrap();
-    let members = std::fs::read_to_string(roster.join("members.csv")).unwrap();
-    let mut lines: Vec<&str> = members.lines().collect();
-    let (block, rest): (Vec<&str>, Vec<&str>) =
-        lines.drain(1..).partition(|l| l.split(',').next() == Some(first));
-    let reordered: Vec<&str> = lines.into_iter().chain(rest).chain(block).collect();
-    std::fs::write(moved.join("members.csv"), reordered.join("\n") + "\n").unwrap();
+    let moved = moved(&roster, dir.path(), "moved", first);
     let dispatch = |roster: &Path, out: &str| {
         let out = dir.path().join(out);
         hhrisk()
@@ -2282,12 +2268,7 @@ fn dispatch_lists_are_the_same_streamed_or_read_whole() {
 #[test]
 fn a_repeat_far_apart_is_caught_whatever_the_threads() {
     let dir = tempfile::tempdir().unwrap();
-    let roster = dir.path().join("roster");
-    hhrisk()
-        .args(["simulate", "--flat", "--households", "3000", "--seed", "5", "--out"])
-        .arg(&roster)
-        .assert()
-        .success();
+    let roster = simulated(dir.path(), 3000, 5);
     let members = std::fs::read_to_string(roster.join("members.csv")).unwrap();
     let mut lines: Vec<String> = members.lines().map(str::to_string).collect();
     let person = |line: &str| line.split(',').nth(1).unwrap().to_string();

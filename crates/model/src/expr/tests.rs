@@ -199,3 +199,45 @@ fn derived_values_compile_once_and_cycles_are_refused() {
     let err = checker.condition(&parse("elderly").unwrap(), Scope::Household).unwrap_err();
     assert!(err.message.contains("per-member derived value"), "{}", err.message);
 }
+
+/// Numbers over a batch are those of the tree, bit for bit: the same
+/// operations in the same order (sums member after member), at the
+/// household and at the member level.
+#[test]
+fn numbers_over_a_batch_are_the_trees_to_the_bit() {
+    let cases = [
+        ("income / members + sum(cost) * 0.35 - min(cost) / 3", Scope::Household),
+        ("max(cost) - abs(line - income) / 7", Scope::Household),
+        ("count(age >= 60) * 1.1 + if(car, 0.1, 0.7) * members", Scope::Household),
+        ("days_between(exit_date, as_of) / 365.25", Scope::Household),
+        ("cost / (age - 40) + income * 0.001 - members", Scope::Member),
+        ("-cost + income / members + if(car, age, 0.5)", Scope::Member),
+    ];
+    let (h, m) = household();
+    let (hb, mb) = batch(&h, &m);
+    let cols = columns(&hb, &mb);
+    let x = [
+        Inputs { household: &hb[..3], members: &mb[..9], stride: 3, count: 3 },
+        Inputs { household: &hb[3..], members: &mb[9..], stride: 3, count: 1 },
+    ];
+    for (k, (src, scope)) in cases.into_iter().enumerate() {
+        let mut s = symbols();
+        let name = format!("n{k}");
+        assert!(s.define_derived(&name, parse(src).unwrap(), scope));
+        let expr = match Checker::new(&s).derived(&name, 0..0) {
+            Ok(Typed::Num(expr, _)) => expr,
+            other => panic!("`{src}` is a number: {other:?}"),
+        };
+        let (mut out, mut eval) = (Vec::new(), BatchEval::default());
+        eval.load(&cols);
+        let (level, expected): (Level, Vec<f64>) = match scope {
+            Scope::Household => (Level::Household, x.iter().map(|x| expr.eval(x, 0)).collect()),
+            Scope::Member => {
+                (Level::Member, (0..3).map(|i| expr.eval(&x[0], i)).chain([expr.eval(&x[1], 0)]).collect())
+            }
+        };
+        eval.num(&expr, &cols, level, &mut out);
+        let bits = |v: &[f64]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&out), bits(&expected), "`{src}`: {out:?} against {expected:?}");
+    }
+}

@@ -92,8 +92,22 @@ impl CellReader {
         // the commonest cell of all: digits from end to end, in a number
         // column that no marker starting with a digit complicates
         if let (Some(a), Some(z)) = (cell.first(), cell.last()) {
-            if a.is_ascii_digit() && z.is_ascii_digit() && !self.digit_marker && !self.is_category() {
-                return self.in_range(self.number(cell)?);
+            if a.is_ascii_digit() && z.is_ascii_digit() && !self.digit_marker {
+                let value = match self.kind {
+                    // no sign to look for: the first byte is a digit
+                    Kind::Integer => Some(digits(cell)),
+                    Kind::Decimal => Some(decimal(cell)),
+                    Kind::Bool => Some(match cell {
+                        b"0" => Some(0.0),
+                        b"1" => Some(1.0),
+                        _ => None,
+                    }),
+                    // a category's values are looked up below
+                    Kind::Category | Kind::Slow => None,
+                };
+                if let Some(value) = value {
+                    return self.in_range(value?);
+                }
             }
         }
         let cell = cell.trim_ascii();
@@ -162,6 +176,22 @@ fn sign(cell: &[u8]) -> (bool, &[u8]) {
         Some((b'+', rest)) => (false, rest),
         _ => (false, cell),
     }
+}
+
+/// Digits only, up to 15 (so below 2⁵³, exact in an `f64`).
+#[inline]
+fn digits(cell: &[u8]) -> Option<f64> {
+    if cell.len() > 15 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &b in cell {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u64::from(b - b'0');
+    }
+    Some(n as f64)
 }
 
 /// `[+-]digits`, up to 15 digits (so below 2⁵³, exact in an `f64`).

@@ -529,8 +529,26 @@ impl<'m> Layout<'m> {
         values: &mut Vec<f64>,
         issues: &mut Vec<Issue>,
     ) -> Checked<'a> {
+        self.check_joined(record, line, None, values, issues)
+    }
+
+    /// [`Layout::check`] of a member row already joined to its household
+    /// by comparing ids: `household` is that household's id (checked in
+    /// its own row), the text of this row's `household_id`.
+    pub fn check_joined<'a>(
+        &self,
+        record: Fields<'a>,
+        line: u64,
+        household: Option<&'a str>,
+        values: &mut Vec<f64>,
+        issues: &mut Vec<Issue>,
+    ) -> Checked<'a> {
         let (model, file, names) = (self.model, self.file, &self.names);
-        let texts = [record.get(self.id_at).map(trim_cell), record.get(self.key_at).map(trim_cell)];
+        let id = match household {
+            Some(id) => Some(Ok(id)),
+            None => record.get(self.id_at).map(trim_cell),
+        };
+        let texts = [id, record.get(self.key_at).map(trim_cell)];
         let [household, key] = texts.map(|t| match t {
             Some(Ok(t)) => t,
             _ => "",

@@ -690,7 +690,8 @@ fn work_batch<W: Work>(
         for r in span.clone() {
             let (m_line, data, ends) = batch.members.get(r);
             let m_fields = Fields { data, ends };
-            let member = m.check(m_fields, m_line, m_values, issues);
+            // the splitter matched this row's household_id to `id`
+            let member = m.check_joined(m_fields, m_line, Some(id), m_values, issues);
             ok &= member.ok;
             member_ids.push(member.key);
             if check {

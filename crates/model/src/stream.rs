@@ -423,6 +423,8 @@ struct Splitter<'r> {
     /// Its bytes as in the file, and those of the last person id.
     last_household_raw: Vec<u8>,
     last_person_raw: Vec<u8>,
+    /// Whether `last_person_raw` is `plain`.
+    last_person_plain: bool,
     seq: usize,
     household_rows: u64,
     member_rows: u64,
@@ -446,6 +448,7 @@ impl<'r> Splitter<'r> {
             last_household: String::new(),
             last_household_raw: Vec::new(),
             last_person_raw: Vec::new(),
+            last_person_plain: false,
             seq: 0,
             household_rows: 0,
             member_rows: 0,
@@ -495,7 +498,8 @@ impl<'r> Splitter<'r> {
                     break;
                 }
                 let raw_person = fields.get(m_key).unwrap_or_default();
-                let fresh = if plain(raw_person) && plain(&self.last_person_raw) {
+                let person_plain = plain(raw_person);
+                let fresh = if person_plain && self.last_person_plain {
                     // no space or non-ASCII byte at the ends: the text is the bytes
                     !same(raw_person, &self.last_person_raw)
                 } else {
@@ -508,6 +512,7 @@ impl<'r> Splitter<'r> {
                 }
                 self.last_person_raw.clear();
                 self.last_person_raw.extend_from_slice(raw_person);
+                self.last_person_plain = person_plain;
                 self.member_rows += 1;
                 self.pending = self.members.read_into(&mut batch.members)?.is_some();
             }

@@ -1705,18 +1705,7 @@ fn the_workbench_answers_with_the_figures_calibrate_gives_for_the_edited_model()
         .replace("label_en = \"Yellow\"\nmin = 12", "label_en = \"Yellow\"\nmin = 14");
     let path = dir.path().join("edited.toml");
     std::fs::write(&path, edited).unwrap();
-    let out = dir.path().join("calibration");
-    hhrisk()
-        .args(["calibrate", "--replicates", "100", "--model"])
-        .arg(&path)
-        .arg("--samples")
-        .arg(repo().join("sample_villages"))
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .success();
-    let from_command: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("calibration.json")).unwrap()).unwrap();
+    let from_command = calibrated_on_samples(&path, &dir.path().join("calibration"));
     for key in ["baseline", "in_sample", "leave_one_village_out", "bands"] {
         assert_eq!(from_page[key], from_command[key], "{key}");
     }
@@ -1787,18 +1776,7 @@ fn the_workbench_saves_a_new_model_and_never_the_original_unasked() {
     assert!(saved.contains("id = \"medical\"\nweight = 1.5"), "weight written");
     let (_, page_figures) = http(&wb.addr, "POST", "/api/evaluate", edits);
     let page_figures: serde_json::Value = serde_json::from_str(&page_figures).unwrap();
-    let out = dir.path().join("calibration");
-    hhrisk()
-        .args(["calibrate", "--replicates", "100", "--model"])
-        .arg(&target)
-        .arg("--samples")
-        .arg(repo().join("sample_villages"))
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .success();
-    let command: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("calibration.json")).unwrap()).unwrap();
+    let command = calibrated_on_samples(&target, &dir.path().join("calibration"));
     assert_eq!(page_figures["baseline"], command["baseline"]);
     hhrisk()
         .args(["score", "--model"])
@@ -1948,18 +1926,7 @@ fn in_a_real_browser_an_edit_shows_calibrate_figures_and_the_saved_model_reloads
     browser.click("#save");
     browser.wait_for("#saved", |t| t.contains("i01.thresholds.toml"));
     // the figure is what hhrisk calibrate gives for the saved model
-    let out = dir.path().join("calibration");
-    hhrisk()
-        .args(["calibrate", "--replicates", "100", "--model"])
-        .arg(&saved)
-        .arg("--samples")
-        .arg(repo().join("sample_villages"))
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .success();
-    let command: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("calibration.json")).unwrap()).unwrap();
+    let command = calibrated_on_samples(&saved, &dir.path().join("calibration"));
     assert_eq!(after, shown(&command["baseline"]["in_sample"]["precision"]));
     assert_eq!(browser.text("[data-precision=fitted]"), shown(&command["in_sample"]["precision"]));
     // re-loaded from the saved file, the page shows the same without edits
@@ -2046,6 +2013,21 @@ fn scores_are_the_same_bytes_whatever_the_threads() {
     // the whole-file path lists problems in its own order; the scores are the same
     let whole = run(&reversed, "2");
     assert!(whole.0 == one.0);
+}
+
+/// What `hhrisk calibrate` (100 bootstrap replicates) writes to
+/// calibration.json for `model` on the bundled sample villages.
+fn calibrated_on_samples(model: &Path, out: &Path) -> serde_json::Value {
+    hhrisk()
+        .args(["calibrate", "--replicates", "100", "--model"])
+        .arg(model)
+        .arg("--samples")
+        .arg(repo().join("sample_villages"))
+        .arg("--out")
+        .arg(out)
+        .assert()
+        .success();
+    serde_json::from_str(&std::fs::read_to_string(out.join("calibration.json")).unwrap()).unwrap()
 }
 
 /// A simulated roster of `households`, grouped in household order, in

@@ -182,24 +182,16 @@ proptest! {
     /// and of the one-household scorer, to the last bit.
     #[test]
     fn batch_scoring_agrees_with_the_trees(seed in 0u64..10_000) {
-        use hhrisk_model::expr::{BatchEval, Columns, Level};
+        use hhrisk_model::expr::{BatchEval, Level, OwnedColumns};
         let dir = tempfile::tempdir().unwrap();
         let roster_dir = roster(dir.path(), seed, 60);
         let model = model();
         let r = Roster::read(&model, &roster_dir, &ReadOptions::default()).unwrap();
         let scorer = Scorer::new(&model, &model.bands);
         // the households side by side, as a stream's batch holds them
-        let (mut household, mut members, mut starts, mut owner) = (Vec::new(), Vec::new(), vec![0], Vec::new());
-        let (mut household_stride, mut member_stride) = (0, 0);
-        for (k, h) in r.households.iter().enumerate() {
-            let x = r.inputs(h);
-            household.extend_from_slice(x.household);
-            members.extend_from_slice(x.members);
-            owner.extend(std::iter::repeat_n(k, x.count));
-            starts.push(owner.len());
-            (household_stride, member_stride) = (x.household.len(), x.stride);
-        }
-        let columns = Columns { household: &household, household_stride, members: &members, member_stride, starts: &starts, owner: &owner };
+        let owned: OwnedColumns = r.households.iter().map(|h| r.inputs(h)).collect();
+        let columns = owned.columns();
+        let (starts, owner) = (columns.starts, columns.owner);
         let mut eval = BatchEval::default();
         eval.load(&columns);
         let mut fired = Vec::new();

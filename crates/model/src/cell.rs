@@ -95,7 +95,7 @@ impl CellReader {
             if a.is_ascii_digit() && z.is_ascii_digit() && !self.digit_marker {
                 let value = match self.kind {
                     // no sign to look for: the first byte is a digit
-                    Kind::Integer => Some(digits(cell)),
+                    Kind::Integer => Some(digits(cell).map(|n| n as f64)),
                     Kind::Decimal => Some(decimal(cell)),
                     Kind::Bool => Some(match cell {
                         b"0" => Some(0.0),
@@ -180,7 +180,7 @@ fn sign(cell: &[u8]) -> (bool, &[u8]) {
 
 /// Digits only, up to 15 (so below 2⁵³, exact in an `f64`).
 #[inline]
-fn digits(cell: &[u8]) -> Option<f64> {
+fn digits(cell: &[u8]) -> Option<u64> {
     if cell.len() > 15 {
         return None;
     }
@@ -191,25 +191,18 @@ fn digits(cell: &[u8]) -> Option<f64> {
         }
         n = n * 10 + u64::from(b - b'0');
     }
-    Some(n as f64)
+    Some(n)
 }
 
 /// `[+-]digits`, up to 15 digits (so below 2⁵³, exact in an `f64`).
 #[inline]
 fn integer(cell: &[u8]) -> Option<f64> {
-    let (negative, digits) = sign(cell);
-    if digits.is_empty() || digits.len() > 15 {
+    let (negative, rest) = sign(cell);
+    if rest.is_empty() {
         return None;
     }
-    let mut n: u64 = 0;
-    for &b in digits {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        n = n * 10 + u64::from(b - b'0');
-    }
     // as a whole number first: `-0` is zero, not minus zero
-    let n = n as i64;
+    let n = digits(rest)? as i64;
     Some((if negative { -n } else { n }) as f64)
 }
 

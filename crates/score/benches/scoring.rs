@@ -6,7 +6,7 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use hhrisk_model::expr::Columns;
+use hhrisk_model::expr::OwnedColumns;
 use hhrisk_model::{Model, ReadOptions, Roster};
 use hhrisk_score::{BatchScores, Scorer};
 
@@ -50,24 +50,8 @@ fn benches(c: &mut Criterion) {
     });
     // the same village as one batch, conditions run over it at once (what
     // `score` does with each batch of a streamed roster)
-    let (mut household, mut members, mut starts, mut owner) = (Vec::new(), Vec::new(), vec![0], Vec::new());
-    let (mut household_stride, mut member_stride) = (0, 0);
-    for (k, h) in roster.households.iter().enumerate() {
-        let x = roster.inputs(h);
-        household.extend_from_slice(x.household);
-        members.extend_from_slice(x.members);
-        owner.extend(std::iter::repeat_n(k, x.count));
-        starts.push(owner.len());
-        (household_stride, member_stride) = (x.household.len(), x.stride);
-    }
-    let columns = Columns {
-        household: &household,
-        household_stride,
-        members: &members,
-        member_stride,
-        starts: &starts,
-        owner: &owner,
-    };
+    let owned: OwnedColumns = roster.households.iter().map(|h| roster.inputs(h)).collect();
+    let columns = owned.columns();
     let mut state = BatchScores::default();
     c.bench_function("score the hill village as one batch", |b| {
         b.iter(|| black_box(scorer.score_batch(black_box(&columns), &mut state).len()))

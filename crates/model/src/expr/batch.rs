@@ -63,6 +63,57 @@ impl<'a> Columns<'a> {
     }
 }
 
+/// Households' inputs copied side by side into buffers of their own, for
+/// evaluating a set of households read some other way (a whole roster, a
+/// benchmark) as one batch.
+#[derive(Debug, Clone, Default)]
+pub struct OwnedColumns {
+    household: Vec<f64>,
+    household_stride: usize,
+    members: Vec<f64>,
+    member_stride: usize,
+    starts: Vec<usize>,
+    owner: Vec<usize>,
+}
+
+impl OwnedColumns {
+    /// Appends a household. Every household of a batch has the same
+    /// columns (the strides of the first are kept).
+    pub fn push(&mut self, x: &Inputs) {
+        if self.starts.is_empty() {
+            (self.household_stride, self.member_stride) = (x.household.len(), x.stride);
+            self.starts.push(0);
+        }
+        let h = self.starts.len() - 1;
+        self.household.extend_from_slice(x.household);
+        self.members.extend_from_slice(x.members);
+        self.owner.extend(std::iter::repeat_n(h, x.count));
+        self.starts.push(self.owner.len());
+    }
+
+    /// The households, as the batch evaluator reads them.
+    pub fn columns(&self) -> Columns<'_> {
+        Columns {
+            household: &self.household,
+            household_stride: self.household_stride,
+            members: &self.members,
+            member_stride: self.member_stride,
+            starts: if self.starts.is_empty() { &[0] } else { &self.starts },
+            owner: &self.owner,
+        }
+    }
+}
+
+impl<'a> FromIterator<Inputs<'a>> for OwnedColumns {
+    fn from_iter<I: IntoIterator<Item = Inputs<'a>>>(households: I) -> Self {
+        let mut owned = OwnedColumns::default();
+        for x in households {
+            owned.push(&x);
+        }
+        owned
+    }
+}
+
 /// Which rows an expression is evaluated for: one value per household, or
 /// one per member (a per-member item, or the inside of `any`, `count`, ..).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

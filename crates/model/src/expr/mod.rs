@@ -9,7 +9,7 @@ mod closure;
 mod compiled;
 mod parse;
 
-pub use batch::{BatchEval, Columns, Level};
+pub use batch::{BatchEval, Columns, Level, OwnedColumns};
 pub use check::{closest, type_name, Checker, Scope, Symbol, Symbols, Type, Typed, FUNCTIONS, RESERVED};
 pub use closure::{BoolFn, CountFn, NumFn};
 pub use compiled::{ArithOp, BoolExpr, CmpOp, Inputs, NumExpr, Src};

@@ -14,11 +14,52 @@ pub const DECIMALS: u32 = 4;
 /// A file written under a temporary name in the target's folder and renamed
 /// over the target only when complete, so that a failed or interrupted run
 /// never leaves a half-written file or destroys the previous one.
+///
+/// A large file is synced to disk as it is written, by a helper thread,
+/// [`SYNC_EVERY`] bytes at a time: the sync before the rename then has
+/// little left to write, instead of holding up the end of a run.
 #[derive(Debug)]
 pub struct AtomicFile {
     target: PathBuf,
     temp: PathBuf,
     writer: Option<BufWriter<File>>,
+    /// Bytes written, and when the helper was last asked to sync.
+    written: u64,
+    asked_at: u64,
+    syncer: Option<Syncer>,
+}
+
+/// Bytes written between two early syncs of an [`AtomicFile`].
+pub const SYNC_EVERY: u64 = 8 << 20;
+
+/// The thread that syncs a file while it is being written.
+#[derive(Debug)]
+struct Syncer {
+    /// A message asks for a sync; closing the channel ends the thread.
+    ask: std::sync::mpsc::SyncSender<()>,
+    thread: std::thread::JoinHandle<std::io::Result<()>>,
+}
+
+impl Syncer {
+    fn start(file: &File) -> std::io::Result<Syncer> {
+        let file = file.try_clone()?;
+        // one request waits at most: a sync asked for while another runs
+        // covers what was written meanwhile
+        let (ask, asked) = std::sync::mpsc::sync_channel::<()>(1);
+        let thread = std::thread::Builder::new().name("hhrisk-sync".into()).spawn(move || {
+            for () in asked {
+                file.sync_data()?;
+            }
+            Ok(())
+        })?;
+        Ok(Syncer { ask, thread })
+    }
+
+    /// Waits for the syncs asked for; the first error of any.
+    fn finish(self) -> std::io::Result<()> {
+        drop(self.ask);
+        self.thread.join().unwrap_or_else(|_| Err(std::io::Error::other("the syncing thread failed")))
+    }
 }
 
 impl AtomicFile {
@@ -35,6 +76,9 @@ impl AtomicFile {
             target: target.to_path_buf(),
             temp,
             writer: Some(BufWriter::with_capacity(1 << 16, file)),
+            written: 0,
+            asked_at: 0,
+            syncer: None,
         })
     }
 
@@ -42,6 +86,9 @@ impl AtomicFile {
     pub fn commit(mut self) -> std::io::Result<()> {
         if let Some(w) = self.writer.take() {
             let file = w.into_inner().map_err(|e| e.into_error())?;
+            if let Some(syncer) = self.syncer.take() {
+                syncer.finish()?;
+            }
             file.sync_all()?;
         }
         std::fs::rename(&self.temp, &self.target)
@@ -50,10 +97,22 @@ impl AtomicFile {
 
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match &mut self.writer {
-            Some(w) => w.write(buf),
-            None => Err(std::io::Error::other("file already committed")),
+        let Some(w) = &mut self.writer else {
+            return Err(std::io::Error::other("file already committed"));
+        };
+        let n = w.write(buf)?;
+        self.written += n as u64;
+        if self.written - self.asked_at >= SYNC_EVERY {
+            self.asked_at = self.written;
+            if self.syncer.is_none() {
+                self.syncer = Some(Syncer::start(w.get_ref())?);
+            }
+            if let Some(syncer) = &self.syncer {
+                // full: a sync is already waiting, and will cover this
+                let _ = syncer.ask.try_send(());
+            }
         }
+        Ok(n)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
@@ -455,6 +514,37 @@ mod tests {
         f.write_all(b"new").unwrap();
         f.commit().unwrap();
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "no temporary file left");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_large_file_synced_as_it_is_written_comes_out_whole() {
+        let dir = std::env::temp_dir().join(format!("hhrisk-atomic-large-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let target = dir.join("out.csv");
+        // three and a half times SYNC_EVERY, in rows of 100 bytes: the
+        // helper is asked to sync three times along the way
+        let row: Vec<u8> = (0..100u8).map(|i| b'a' + i % 26).collect();
+        let rows = (SYNC_EVERY * 7 / 2) as usize / row.len();
+        let mut f = AtomicFile::create(&target).unwrap();
+        for _ in 0..rows {
+            f.write_all(&row).unwrap();
+        }
+        assert!(f.syncer.is_some(), "a file this large is synced as it goes");
+        f.commit().unwrap();
+        let written = std::fs::read(&target).unwrap();
+        assert_eq!(written.len(), rows * row.len());
+        assert!(written.chunks(row.len()).all(|r| r == row.as_slice()));
+        // abandoned while the helper runs: the temporary file goes
+        {
+            let mut f = AtomicFile::create(&target).unwrap();
+            for _ in 0..rows / 2 {
+                f.write_all(b"x").unwrap();
+                f.write_all(&row).unwrap();
+            }
+        }
+        assert_eq!(std::fs::read(&target).unwrap().len(), rows * row.len(), "the old file is kept");
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "no temporary file left");
         std::fs::remove_dir_all(&dir).unwrap();
     }

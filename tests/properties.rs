@@ -356,3 +356,61 @@ fn failures_stop_a_stream_of_many_batches() {
         assert!(matches!(result, Err(StreamError::Consumer(ref m)) if m.contains(id)), "{result:?}");
     }
 }
+
+/// Holds the first household of the roster until told, and counts the
+/// batches worked meanwhile.
+struct HoldFirst {
+    first: String,
+    worked: std::sync::atomic::AtomicUsize,
+    worked_while_held: std::sync::atomic::AtomicUsize,
+}
+
+impl Work for HoldFirst {
+    type State = Vec<String>;
+    type Output = Vec<String>;
+    fn state(&self) -> Vec<String> {
+        Vec::new()
+    }
+    fn household(&self, state: &mut Vec<String>, h: Streamed<'_>) -> Result<(), String> {
+        if let Streamed::Household { id, .. } = h {
+            if id == self.first {
+                // time for the other workers to run ahead as far as they may
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                let worked = self.worked.load(std::sync::atomic::Ordering::SeqCst);
+                self.worked_while_held.store(worked, std::sync::atomic::Ordering::SeqCst);
+            }
+            state.push(id.to_string());
+        }
+        Ok(())
+    }
+    fn output(&self, state: &mut Vec<String>) -> Vec<String> {
+        self.worked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        std::mem::take(state)
+    }
+}
+
+/// While the first batch is held up, the other workers work only a few
+/// batches ahead of it (two per thread and two more), not the whole file;
+/// then every household is collected, in file order.
+#[test]
+fn workers_run_only_a_few_batches_ahead_of_a_slow_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let roster_dir = roster(dir.path(), 12, 20 * 512);
+    let model = model();
+    let expected: Vec<String> = {
+        let r = Roster::read(&model, &roster_dir, &ReadOptions::default()).unwrap();
+        r.households.iter().map(|h| h.id.clone()).collect()
+    };
+    let threads = 2;
+    let work = HoldFirst { first: expected[0].clone(), worked: 0.into(), worked_while_held: 0.into() };
+    let mut collected = Vec::new();
+    let summary = stream(&model, &roster_dir, &ReadOptions::default(), threads, &work, |batch| {
+        collected.extend(batch);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(summary.accepted, expected.len());
+    assert_eq!(collected, expected);
+    let ahead = work.worked_while_held.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(ahead <= 2 * threads + 2, "{ahead} batches worked while the first was held");
+}

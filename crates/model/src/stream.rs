@@ -9,9 +9,13 @@
 //! by comparing ids. It then checks every cell of its batch
 //! (`Layout::check`) and hands the batch to a [`Work`], which turns it into
 //! an output (rows of a scores file), while another worker reads. The
-//! calling thread collects the outputs in file order. There is no reader
-//! thread: with one thread per core and none more, reading (the one part
-//! done in file order) never waits for a core held by a worker. Batches
+//! outputs are collected in file order by the workers themselves: the one
+//! that finishes the batch whose turn it is hands it over (writing it
+//! while it is still in that core's cache), with any later ones that
+//! finished before it; a worker that gets more than a few batches ahead
+//! waits. There is no reader thread and no collecting thread: with one
+//! thread per core and none more, reading (the one part done in file
+//! order) never waits for a core held by another thread. Batches
 //! are cut where they are whatever the number of threads, and each is
 //! worked alone, so the outputs are the same, byte for byte, on one thread
 //! or many.
@@ -27,8 +31,7 @@ use std::collections::BTreeMap;
 use std::hash::BuildHasher;
 use std::ops::Range;
 use std::path::Path;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 
 use crate::cell::same;
 use crate::expr::{Columns, Inputs, Scope};
@@ -139,14 +142,16 @@ struct Done<O> {
 /// Streams a roster folder (or workbook) in batches of households over
 /// `threads` worker threads (on the calling thread when `threads` ≤ 1),
 /// handing every household to `work` and every batch's output, in file
-/// order, to `collect`.
+/// order, to `collect`. On many threads `collect` runs on the worker that
+/// finished the batch next in file order (one at a time), so that the
+/// output is written by the core that made it.
 pub fn stream<W: Work>(
     model: &Model,
     dir: &Path,
     options: &ReadOptions,
     threads: usize,
     work: &W,
-    mut collect: impl FnMut(W::Output) -> Result<(), String>,
+    collect: impl FnMut(W::Output) -> Result<(), String> + Send,
 ) -> Result<StreamSummary, StreamError> {
     let (h_at, m_at) = if crate::text::is_workbook(dir) {
         ((dir.to_path_buf(), "households"), (dir.to_path_buf(), "members"))
@@ -157,26 +162,24 @@ pub fn stream<W: Work>(
     let mut members = RowReader::open(model, &m_at.0, m_at.1, Scope::Member, options)?;
     let check = !options.skip_duplicate_check;
     let hasher = std::hash::RandomState::new();
-    let mut summary = StreamSummary::default();
     // household and person ids seen, as fingerprints, by each thread
     let mut fingerprints: Vec<[Seen; 2]> = Vec::new();
-    let mut take = |done: Done<W::Output>, summary: &mut StreamSummary| -> Result<(), StreamError> {
-        summary.accepted += done.accepted;
-        summary.refused += done.refused;
-        collect(done.output).map_err(StreamError::Consumer)
-    };
+    let mut collector = Collector::new(collect);
 
-    let counts = if threads <= 1 {
+    let (counts, mut summary) = if threads <= 1 {
         let (h, m) = (&households.layout, &members.layout);
         let mut state = work.state();
         let mut scratch = Scratch::new(check);
         let mut batch = Batch::default();
         let mut split = Splitter::new(h, m, &mut households.input, &mut members.input);
         while split.fill(&mut batch)? {
-            take(work_batch(h, m, work, &mut state, &mut scratch, &batch, &hasher)?, &mut summary)?;
+            collector.take(work_batch(h, m, work, &mut state, &mut scratch, &batch, &hasher));
+            if let Some(e) = collector.failed.take() {
+                return Err(e);
+            }
         }
         fingerprints.push(scratch.seen);
-        split.finish()?
+        (split.finish()?, collector.summary)
     } else {
         // No reader thread: each worker takes the splitter in turn to cut
         // its next batch, then checks and works it while another reads.
@@ -188,38 +191,38 @@ pub fn stream<W: Work>(
             failed: None,
             ended: false,
         });
+        // a worker whose batch is this far ahead of the next to be
+        // collected waits: memory holds a few batches, never the file
+        let ahead = 2 * threads + 2;
+        let collector = Ordered { state: Mutex::new(collector), advanced: Condvar::new(), ahead };
         let result = std::thread::scope(|scope| -> Result<(), StreamError> {
-            let (to_collect, done) = sync_channel::<Result<Done<W::Output>, StreamError>>(threads * 2);
-            let (shared, hasher) = (&shared, &hasher);
+            let (shared, hasher, collector) = (&shared, &hasher, &collector);
             let mut workers = Vec::with_capacity(threads);
             for _ in 0..threads {
-                let to_collect = to_collect.clone();
                 // named, so that a profiler tells the threads apart
                 let worker = std::thread::Builder::new()
                     .name("hhrisk-worker".into())
-                    .spawn_scoped(scope, move || worker(h, m, work, shared, &to_collect, check, hasher))
+                    .spawn_scoped(scope, move || worker(h, m, work, shared, collector, check, hasher))
                     .map_err(|e| StreamError::Consumer(format!("cannot start a thread: {e}")))?;
                 workers.push(worker);
             }
-            drop(to_collect);
-            // on a failure, dropping the receiver stops the workers
-            let result = reorder(&done, |d| take(d, &mut summary));
-            drop(done);
             for worker in workers {
                 match worker.join() {
                     Ok(seen) => fingerprints.push(seen),
                     Err(_) => return Err(StreamError::Consumer("a thread failed".into())),
                 }
             }
-            result
+            Ok(())
         });
         let Shared { split, failed, .. } =
             shared.into_inner().map_err(|_| StreamError::Consumer("a thread failed".into()))?;
+        let collected =
+            collector.state.into_inner().map_err(|_| StreamError::Consumer("a thread failed".into()))?;
         result?;
-        if let Some(e) = failed {
+        if let Some(e) = collected.failed.or(failed) {
             return Err(e);
         }
-        split.finish()?
+        (split.finish()?, collected.summary)
     };
     summary.household_rows = counts.0 as usize;
     summary.member_rows = counts.1 as usize;
@@ -335,22 +338,62 @@ fn repeats_in(lists: &mut [Vec<u64>]) -> bool {
     false
 }
 
-/// Hands finished batches to `take` in file order.
-fn reorder<O>(
-    done: &Receiver<Result<Done<O>, StreamError>>,
-    mut take: impl FnMut(Done<O>) -> Result<(), StreamError>,
-) -> Result<(), StreamError> {
-    let mut waiting: BTreeMap<usize, Done<O>> = BTreeMap::new();
-    let mut next = 0;
-    for d in done {
-        let d = d?;
-        waiting.insert(d.seq, d);
-        while let Some(d) = waiting.remove(&next) {
-            take(d)?;
-            next += 1;
+/// Hands finished batches to `collect` in file order, keeping those that
+/// finish early until their turn.
+struct Collector<O, C> {
+    collect: C,
+    /// The batch to hand over next.
+    next: usize,
+    waiting: BTreeMap<usize, Done<O>>,
+    summary: StreamSummary,
+    /// The first failure of a batch or of `collect`: the stream stops.
+    failed: Option<StreamError>,
+}
+
+impl<O, C: FnMut(O) -> Result<(), String>> Collector<O, C> {
+    fn new(collect: C) -> Self {
+        Collector {
+            collect,
+            next: 0,
+            waiting: BTreeMap::new(),
+            summary: StreamSummary::default(),
+            failed: None,
         }
     }
-    Ok(())
+
+    /// Takes a batch worked (or why it failed), and hands over every batch
+    /// whose turn it is. After a failure nothing more is handed over.
+    fn take(&mut self, done: Result<Done<O>, StreamError>) {
+        if self.failed.is_some() {
+            return;
+        }
+        let done = match done {
+            Ok(done) => done,
+            Err(e) => {
+                self.failed = Some(e);
+                return;
+            }
+        };
+        self.waiting.insert(done.seq, done);
+        while let Some(d) = self.waiting.remove(&self.next) {
+            self.summary.accepted += d.accepted;
+            self.summary.refused += d.refused;
+            self.next += 1;
+            if let Err(e) = (self.collect)(d.output) {
+                self.failed = Some(StreamError::Consumer(e));
+                return;
+            }
+        }
+    }
+}
+
+/// The collector shared by the workers, and the signal that its next
+/// batch has moved on.
+struct Ordered<O, C> {
+    state: Mutex<Collector<O, C>>,
+    advanced: Condvar,
+    /// How far ahead of the next batch to collect a worker may get.
+    ahead: usize,
 }
 
 /// The splitter, shared by the workers: each takes it in turn to cut its
@@ -364,18 +407,24 @@ struct Shared<'r> {
     ended: bool,
 }
 
-fn worker<W: Work>(
+fn worker<W: Work, C: FnMut(W::Output) -> Result<(), String>>(
     h: &Layout,
     m: &Layout,
     work: &W,
     shared: &Mutex<Shared>,
-    done: &SyncSender<Result<Done<W::Output>, StreamError>>,
+    collector: &Ordered<W::Output, C>,
     check: bool,
     hasher: &std::hash::RandomState,
 ) -> [Seen; 2] {
     let mut state = work.state();
     let mut scratch = Scratch::new(check);
     let mut batch = Batch::default();
+    // the others stop at their next batch
+    let stop_all = || {
+        if let Ok(mut shared) = shared.lock() {
+            shared.ended = true;
+        }
+    };
     loop {
         {
             let Ok(mut shared) = shared.lock() else { return scratch.seen };
@@ -394,14 +443,18 @@ fn worker<W: Work>(
                 return scratch.seen;
             }
         }
+        let seq = batch.seq;
         let result = work_batch(h, m, work, &mut state, &mut scratch, &batch, hasher);
-        let failed = result.is_err();
-        if done.send(result).is_err() || failed {
-            // the collecting thread stopped, or this batch failed: the
-            // others stop at their next batch
-            if let Ok(mut shared) = shared.lock() {
-                shared.ended = true;
-            }
+        let Ok(mut c) = collector.state.lock() else {
+            stop_all();
+            return scratch.seen;
+        };
+        c.take(result);
+        collector.advanced.notify_all();
+        let waited =
+            collector.advanced.wait_while(c, |c| c.failed.is_none() && seq >= c.next + collector.ahead);
+        if !matches!(waited, Ok(c) if c.failed.is_none()) {
+            stop_all();
             return scratch.seen;
         }
     }

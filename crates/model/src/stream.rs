@@ -262,11 +262,9 @@ impl Seen {
     }
 
     /// Whether a fingerprint repeats within the keys seen by all the
-    /// threads, for households and for people. Each thread's bucket is
-    /// sorted on its own (buckets shared out over `threads` threads), then
-    /// checked for a repeat inside it and against the same bucket of every
-    /// other thread by walking the two sorted lists side by side: nothing
-    /// is copied.
+    /// threads, for households and for people: bucket by bucket (the
+    /// buckets shared out over `threads` threads), that bucket of every
+    /// thread goes into one hash set, which a repeat fails to enter.
     fn repeats(households: Vec<Seen>, people: Vec<Seen>, threads: usize) -> (bool, bool) {
         // one job per kind of key and bucket: that bucket of every thread,
         // households' and people's buckets in turn, so that each share of
@@ -282,7 +280,7 @@ impl Seen {
             }
             buckets
         };
-        let mut jobs: Vec<(bool, Vec<Vec<u64>>)> = gather(households)
+        let jobs: Vec<(bool, Vec<Vec<u64>>)> = gather(households)
             .into_iter()
             .zip(gather(people))
             .flat_map(|(h, p)| [(true, h), (false, p)])
@@ -291,12 +289,13 @@ impl Seen {
         let share = jobs.len().div_ceil(threads).max(1);
         let found: Vec<(bool, bool)> = std::thread::scope(|scope| {
             let handles: Vec<_> = jobs
-                .chunks_mut(share)
+                .chunks(share)
                 .map(|part| {
                     scope.spawn(move || {
                         let mut found = (false, false);
-                        for (household, lists) in part.iter_mut() {
-                            if repeats_in(lists) {
+                        let mut set = Keys::default();
+                        for (household, lists) in part.iter() {
+                            if repeats_in(lists, &mut set) {
                                 if *household {
                                     found.0 = true;
                                 } else {
@@ -315,27 +314,38 @@ impl Seen {
     }
 }
 
-/// Whether a value repeats within or across lists (sorted here).
-fn repeats_in(lists: &mut [Vec<u64>]) -> bool {
-    for list in lists.iter_mut() {
-        list.sort_unstable();
-        if list.windows(2).any(|w| w[0] == w[1]) {
-            return true;
-        }
+/// A set of fingerprints, reused from bucket to bucket.
+type Keys = std::collections::HashSet<u64, std::hash::BuildHasherDefault<Spread>>;
+
+/// Hashes a fingerprint by moving its bits: it is random already, but the
+/// top byte is the bucket's, the same for every key of a set, and the hash
+/// set takes its slot from the low bits of the hash and its tag from the
+/// top ones, so the halves are swapped.
+#[derive(Default)]
+struct Spread(u64);
+
+impl std::hash::Hasher for Spread {
+    fn finish(&self) -> u64 {
+        self.0
     }
-    for (k, a) in lists.iter().enumerate() {
-        for b in &lists[k + 1..] {
-            let (mut i, mut j) = (0, 0);
-            while i < a.len() && j < b.len() {
-                match a[i].cmp(&b[j]) {
-                    std::cmp::Ordering::Less => i += 1,
-                    std::cmp::Ordering::Greater => j += 1,
-                    std::cmp::Ordering::Equal => return true,
-                }
-            }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
         }
+        self.0 = self.0.rotate_left(32);
     }
-    false
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.rotate_left(32);
+    }
+}
+
+/// Whether a value repeats within or across lists.
+fn repeats_in(lists: &[Vec<u64>], set: &mut Keys) -> bool {
+    set.clear();
+    set.reserve(lists.iter().map(Vec::len).sum());
+    lists.iter().flatten().any(|&f| !set.insert(f))
 }
 
 /// Hands finished batches to `collect` in file order, keeping those that
@@ -818,11 +828,18 @@ mod tests {
     #[test]
     fn a_repeat_is_found_within_a_list_or_across_lists() {
         let lists = |l: &[&[u64]]| l.iter().map(|v| v.to_vec()).collect::<Vec<_>>();
-        assert!(!repeats_in(&mut lists(&[&[5, 1, 9], &[2, 8, 4], &[7]])));
-        assert!(repeats_in(&mut lists(&[&[5, 1, 5], &[2]])), "within a list");
-        assert!(repeats_in(&mut lists(&[&[5, 1, 9], &[2, 9]])), "across two lists");
-        assert!(repeats_in(&mut lists(&[&[3], &[4], &[1, 3]])), "the first and the last list");
-        assert!(!repeats_in(&mut lists(&[])));
+        // one set for all, as a thread reuses it
+        let set = &mut Keys::default();
+        assert!(!repeats_in(&lists(&[&[5, 1, 9], &[2, 8, 4], &[7]]), set));
+        assert!(repeats_in(&lists(&[&[5, 1, 5], &[2]]), set), "within a list");
+        assert!(repeats_in(&lists(&[&[5, 1, 9], &[2, 9]]), set), "across two lists");
+        assert!(repeats_in(&lists(&[&[3], &[4], &[1, 3]]), set), "the first and the last list");
+        assert!(!repeats_in(&lists(&[]), set));
+        // fingerprints of one bucket: the same top byte
+        let bucket: Vec<u64> =
+            (0..10_000u64).map(|i| (0xAB << 56) | i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 8).collect();
+        assert!(!repeats_in(std::slice::from_ref(&bucket), set));
+        assert!(repeats_in(&[bucket.clone(), vec![bucket[7_777]]], set));
     }
 
     fn fixture() -> (Model, std::path::PathBuf) {

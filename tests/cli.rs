@@ -2275,3 +2275,41 @@ fn a_repeat_far_apart_is_caught_whatever_the_threads() {
         assert_eq!(text.matches("appears on lines 101, 7001").count(), 2, "{text}");
     }
 }
+
+/// A person id repeated on the next row (the same household) is caught
+/// with the fingerprints (at the end of the stream) and without them (by
+/// the reader, which then compares each id with the one before); either
+/// way the roster is read whole and both rows are refused.
+#[test]
+fn a_repeat_on_the_next_row_is_caught_with_or_without_fingerprints() {
+    let dir = tempfile::tempdir().unwrap();
+    let roster = simulated(dir.path(), 3000, 6);
+    let members = std::fs::read_to_string(roster.join("members.csv")).unwrap();
+    let mut lines: Vec<String> = members.lines().map(str::to_string).collect();
+    let field = |line: &str, k: usize| line.split(',').nth(k).unwrap().to_string();
+    // two members of one household, past the first batch
+    let at = (5000..lines.len() - 1).find(|&i| field(&lines[i], 0) == field(&lines[i + 1], 0)).unwrap();
+    let (first, second) = (field(&lines[at], 1), field(&lines[at + 1], 1));
+    lines[at + 1] = lines[at + 1].replacen(&second, &first, 1);
+    std::fs::write(roster.join("members.csv"), lines.join("\n") + "\n").unwrap();
+    for skip in [false, true] {
+        for threads in ["1", "2"] {
+            let rejects = dir.path().join(format!("rejects{threads}{skip}.csv"));
+            let mut cmd = hhrisk();
+            cmd.args(["score", "--threads", threads, "--model"]).arg(model()).arg("--roster").arg(&roster);
+            if skip {
+                cmd.arg("--skip-duplicate-check");
+            }
+            cmd.arg("--out")
+                .arg(dir.path().join("scores.csv"))
+                .arg("--rejects")
+                .arg(&rejects)
+                .assert()
+                .success()
+                .stderr(contains("scored 2999 of 3000 households"));
+            let text = std::fs::read_to_string(&rejects).unwrap();
+            let said = format!("appears on lines {}, {}", at + 1, at + 2);
+            assert_eq!(text.matches(&said).count(), 2, "skip {skip}, {threads} threads: {text}");
+        }
+    }
+}

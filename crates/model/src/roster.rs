@@ -287,6 +287,15 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// The texts of a row's keys when they are known before it is checked:
+/// its `household_id` (a member row joined by comparing ids), its key (a
+/// village name the same, byte for byte, as the row before's).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Known<'a> {
+    pub household: Option<&'a str>,
+    pub key: Option<&'a str>,
+}
+
 /// A row checked: whether it passed, and its keys (trimmed; empty when
 /// missing or unreadable).
 pub(crate) struct Checked<'a> {
@@ -529,7 +538,7 @@ impl<'m> Layout<'m> {
         values: &mut Vec<f64>,
         issues: &mut Vec<Issue>,
     ) -> Checked<'a> {
-        self.check_joined(record, line, None, values, issues)
+        self.check_known(record, line, Known::default(), values, issues)
     }
 
     /// [`Layout::check`] of a member row already joined to its household
@@ -543,12 +552,25 @@ impl<'m> Layout<'m> {
         values: &mut Vec<f64>,
         issues: &mut Vec<Issue>,
     ) -> Checked<'a> {
+        self.check_known(record, line, Known { household, key: None }, values, issues)
+    }
+
+    /// [`Layout::check`] of a row whose keys' texts may be known already
+    /// (read from the same bytes).
+    pub fn check_known<'a>(
+        &self,
+        record: Fields<'a>,
+        line: u64,
+        known: Known<'a>,
+        values: &mut Vec<f64>,
+        issues: &mut Vec<Issue>,
+    ) -> Checked<'a> {
         let (model, file, names) = (self.model, self.file, &self.names);
-        let id = match household {
-            Some(id) => Some(Ok(id)),
-            None => record.get(self.id_at).map(trim_cell),
+        let text = |known: Option<&'a str>, at: usize| match known {
+            Some(text) => Some(Ok(text)),
+            None => record.get(at).map(trim_cell),
         };
-        let texts = [id, record.get(self.key_at).map(trim_cell)];
+        let texts = [text(known.household, self.id_at), text(known.key, self.key_at)];
         let [household, key] = texts.map(|t| match t {
             Some(Ok(t)) => t,
             _ => "",

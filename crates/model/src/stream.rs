@@ -36,7 +36,7 @@ use std::sync::{Condvar, Mutex};
 use crate::cell::same;
 use crate::expr::{Columns, Inputs, Scope};
 use crate::model::Model;
-use crate::roster::{trim_cell, Fields, Input, Issue, Layout, ReadOptions, RosterError, RowReader};
+use crate::roster::{trim_cell, Fields, Input, Issue, Known, Layout, ReadOptions, RosterError, RowReader};
 use crate::text::Records;
 
 /// What the stream hands over, household by household.
@@ -171,7 +171,7 @@ pub fn stream<W: Work>(
         let mut state = work.state();
         let mut scratch = Scratch::new(check);
         let mut batch = Batch::default();
-        let mut split = Splitter::new(h, m, &mut households.input, &mut members.input);
+        let mut split = Splitter::new(h, m, &mut households.input, &mut members.input, check);
         while split.fill(&mut batch)? {
             collector.take(work_batch(h, m, work, &mut state, &mut scratch, &batch, &hasher));
             if let Some(e) = collector.failed.take() {
@@ -187,7 +187,7 @@ pub fn stream<W: Work>(
         // core and none more, it never waits for a core held by a worker.
         let (h, m) = (&households.layout, &members.layout);
         let shared = Mutex::new(Shared {
-            split: Splitter::new(h, m, &mut households.input, &mut members.input),
+            split: Splitter::new(h, m, &mut households.input, &mut members.input, check),
             failed: None,
             ended: false,
         });
@@ -488,6 +488,9 @@ struct Splitter<'r> {
     last_person_raw: Vec<u8>,
     /// Whether `last_person_raw` is `plain`.
     last_person_plain: bool,
+    /// Whether keys are checked for repeats by fingerprints (so that the
+    /// splitter need not compare a person id with the one before).
+    fingerprints: bool,
     seq: usize,
     household_rows: u64,
     member_rows: u64,
@@ -499,6 +502,7 @@ impl<'r> Splitter<'r> {
         m_layout: &'r Layout,
         households: &'r mut Input,
         members: &'r mut Input,
+        fingerprints: bool,
     ) -> Self {
         Splitter {
             h_layout,
@@ -512,6 +516,7 @@ impl<'r> Splitter<'r> {
             last_household_raw: Vec::new(),
             last_person_raw: Vec::new(),
             last_person_plain: false,
+            fingerprints,
             seq: 0,
             household_rows: 0,
             member_rows: 0,
@@ -562,7 +567,11 @@ impl<'r> Splitter<'r> {
                 }
                 let raw_person = fields.get(m_key).unwrap_or_default();
                 let person_plain = plain(raw_person);
-                let fresh = if person_plain && self.last_person_plain {
+                let fresh = if self.fingerprints {
+                    // a repeat, next to the other or not, is found at the
+                    // end by the fingerprints: here only an empty id stops
+                    person_plain || matches!(trim_cell(raw_person), Ok(p) if !p.is_empty())
+                } else if person_plain && self.last_person_plain {
                     // no space or non-ASCII byte at the ends: the text is the bytes
                     !same(raw_person, &self.last_person_raw)
                 } else {
@@ -573,9 +582,11 @@ impl<'r> Splitter<'r> {
                         "person_id at members line {m_line} is empty or repeated"
                     )));
                 }
-                self.last_person_raw.clear();
-                self.last_person_raw.extend_from_slice(raw_person);
-                self.last_person_plain = person_plain;
+                if !self.fingerprints {
+                    self.last_person_raw.clear();
+                    self.last_person_raw.extend_from_slice(raw_person);
+                    self.last_person_plain = person_plain;
+                }
                 self.member_rows += 1;
                 self.pending = self.members.read_into(&mut batch.members)?.is_some();
             }
@@ -745,12 +756,24 @@ fn work_batch<W: Work>(
     entries.clear();
     let (mut ids, mut villages, mut lines) = (Vec::new(), Vec::new(), Vec::new());
     let mut member_ids = Vec::new();
+    let mut last_village: Option<(&[u8], &str)> = None;
     for (i, span) in batch.spans.iter().enumerate() {
         let (h_kept, m_kept, before) = (h_values.len(), m_values.len(), issues.len());
         let ids_kept = member_ids.len();
         let (line, data, ends) = batch.households.get(i);
         let fields = Fields { data, ends };
-        let household = h.check(fields, line, h_values, issues);
+        // households of a village follow one another: its name, read
+        // once, is known for the next row with the same bytes
+        let raw_village = fields.get(h.key_at);
+        let village = match (last_village, raw_village) {
+            (Some((raw, text)), Some(now)) if same(raw, now) => Some(text),
+            _ => None,
+        };
+        let household =
+            h.check_known(fields, line, Known { household: None, key: village }, h_values, issues);
+        if let (Some(raw), true) = (raw_village, household.ok) {
+            last_village = Some((raw, household.key));
+        }
         let (mut ok, id) = (household.ok, household.household);
         if check {
             seen[0].push(hasher.hash_one(id));

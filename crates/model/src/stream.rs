@@ -161,7 +161,8 @@ pub fn stream<W: Work>(
     let mut households = RowReader::open(model, &h_at.0, h_at.1, Scope::Household, options)?;
     let mut members = RowReader::open(model, &m_at.0, m_at.1, Scope::Member, options)?;
     let check = !options.skip_duplicate_check;
-    let hasher = std::hash::RandomState::new();
+    // seeded afresh each run, so that no roster can be made to collide
+    let hasher = foldhash::quality::RandomState::default();
     // household and person ids seen, as fingerprints, by each thread
     let mut fingerprints: Vec<[Seen; 2]> = Vec::new();
     let mut collector = Collector::new(collect);
@@ -424,7 +425,7 @@ fn worker<W: Work, C: FnMut(W::Output) -> Result<(), String>>(
     shared: &Mutex<Shared>,
     collector: &Ordered<W::Output, C>,
     check: bool,
-    hasher: &std::hash::RandomState,
+    hasher: &foldhash::quality::RandomState,
 ) -> [Seen; 2] {
     let mut state = work.state();
     let mut scratch = Scratch::new(check);
@@ -739,7 +740,7 @@ fn work_batch<W: Work>(
     state: &mut W::State,
     scratch: &mut Scratch,
     batch: &Batch,
-    hasher: &std::hash::RandomState,
+    hasher: &foldhash::quality::RandomState,
 ) -> Result<Done<W::Output>, StreamError> {
     let (mut accepted, mut refused) = (0, 0);
     let stride = m.stride();

@@ -755,8 +755,10 @@ fn work_batch<W: Work>(
     starts.push(0);
     issues.clear();
     entries.clear();
-    let (mut ids, mut villages, mut lines) = (Vec::new(), Vec::new(), Vec::new());
-    let mut member_ids = Vec::new();
+    let n = batch.spans.len();
+    let (mut ids, mut villages, mut lines) =
+        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let mut member_ids = Vec::with_capacity(batch.members.len());
     let mut last_village: Option<(&[u8], &str)> = None;
     for (i, span) in batch.spans.iter().enumerate() {
         let (h_kept, m_kept, before) = (h_values.len(), m_values.len(), issues.len());

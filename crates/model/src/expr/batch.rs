@@ -395,9 +395,13 @@ fn read(src: Src, x: &Columns, level: Level, out: &mut Vec<f64>) {
 /// Rows of `stride` values (`rows` of them) as columns, into `out`.
 fn transpose(values: &[f64], stride: usize, rows: usize, out: &mut Vec<f64>) {
     out.clear();
-    let rows = rows.min(values.len() / stride.max(1));
+    if stride == 0 {
+        return;
+    }
+    let rows = &values[..rows.min(values.len() / stride) * stride];
+    out.reserve(rows.len());
     for c in 0..stride {
-        out.extend((0..rows).map(|r| values[r * stride + c]));
+        out.extend(rows.chunks_exact(stride).map(|row| row[c]));
     }
 }
 

@@ -2257,22 +2257,31 @@ fn a_repeat_far_apart_is_caught_whatever_the_threads() {
     let (early, late) = (person(&lines[100]), person(&lines[7000]));
     lines[7000] = lines[7000].replacen(&late, &early, 1);
     std::fs::write(roster.join("members.csv"), lines.join("\n") + "\n").unwrap();
+    repeat_refused(dir.path(), &roster, &[], "scored 2998 of 3000 households", "appears on lines 101, 7001");
+}
+
+/// Scores `roster` with `--rejects` (and `flags`) on one and on two
+/// threads: each time the summary says `scored`, and the rejects file
+/// says `said` twice (both rows of the repeat refused).
+fn repeat_refused(dir: &Path, roster: &Path, flags: &[&str], scored: &str, said: &str) {
     for threads in ["1", "2"] {
-        let rejects = dir.path().join(format!("rejects{threads}.csv"));
+        let rejects = dir.join(format!("rejects{threads}.csv"));
         hhrisk()
-            .args(["score", "--threads", threads, "--model"])
+            .args(["score", "--threads", threads])
+            .args(flags)
+            .arg("--model")
             .arg(model())
             .arg("--roster")
-            .arg(&roster)
+            .arg(roster)
             .arg("--out")
-            .arg(dir.path().join("scores.csv"))
+            .arg(dir.join("scores.csv"))
             .arg("--rejects")
             .arg(&rejects)
             .assert()
             .success()
-            .stderr(contains("scored 2998 of 3000 households"));
+            .stderr(contains(scored));
         let text = std::fs::read_to_string(&rejects).unwrap();
-        assert_eq!(text.matches("appears on lines 101, 7001").count(), 2, "{text}");
+        assert_eq!(text.matches(said).count(), 2, "{flags:?}, {threads} threads: {text}");
     }
 }
 
@@ -2292,24 +2301,8 @@ fn a_repeat_on_the_next_row_is_caught_with_or_without_fingerprints() {
     let (first, second) = (field(&lines[at], 1), field(&lines[at + 1], 1));
     lines[at + 1] = lines[at + 1].replacen(&second, &first, 1);
     std::fs::write(roster.join("members.csv"), lines.join("\n") + "\n").unwrap();
-    for skip in [false, true] {
-        for threads in ["1", "2"] {
-            let rejects = dir.path().join(format!("rejects{threads}{skip}.csv"));
-            let mut cmd = hhrisk();
-            cmd.args(["score", "--threads", threads, "--model"]).arg(model()).arg("--roster").arg(&roster);
-            if skip {
-                cmd.arg("--skip-duplicate-check");
-            }
-            cmd.arg("--out")
-                .arg(dir.path().join("scores.csv"))
-                .arg("--rejects")
-                .arg(&rejects)
-                .assert()
-                .success()
-                .stderr(contains("scored 2999 of 3000 households"));
-            let text = std::fs::read_to_string(&rejects).unwrap();
-            let said = format!("appears on lines {}, {}", at + 1, at + 2);
-            assert_eq!(text.matches(&said).count(), 2, "skip {skip}, {threads} threads: {text}");
-        }
+    let said = format!("appears on lines {}, {}", at + 1, at + 2);
+    for flags in [&[][..], &["--skip-duplicate-check"]] {
+        repeat_refused(dir.path(), &roster, flags, "scored 2999 of 3000 households", &said);
     }
 }

@@ -51,7 +51,12 @@ fn progress(what: &'static str) -> indicatif::ProgressBar {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new_spinner();
-    let style = indicatif::ProgressStyle::with_template("{spinner} {elapsed} {human_pos} {msg} ({per_sec})")
+    // whole households a second, grouped as the count is: "918,259/s"
+    let rate = |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+        let _ = write!(w, "{}/s", indicatif::HumanCount(state.per_sec() as u64));
+    };
+    let style = indicatif::ProgressStyle::with_template("{spinner} {elapsed} {human_pos} {msg} ({rate})")
+        .map(|style| style.with_key("rate", rate))
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
     bar.set_style(style);
     bar.set_message(what);

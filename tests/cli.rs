@@ -29,6 +29,14 @@ fn hhrisk() -> Command {
 }
 
 /// Reads a CSV file into a header and rows keyed by the first column.
+/// `hhrisk score` of `roster` into `out` with the bundled model; more
+/// arguments can follow.
+fn score(roster: impl AsRef<std::ffi::OsStr>, out: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut cmd = hhrisk();
+    cmd.args(["score", "--model"]).arg(model()).arg("--roster").arg(roster).arg("--out").arg(out);
+    cmd
+}
+
 fn read_csv(path: &Path) -> (Vec<String>, BTreeMap<String, BTreeMap<String, String>>) {
     let mut r = csv::Reader::from_path(path).unwrap();
     let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
@@ -59,16 +67,7 @@ fn edited_fixture(edit: impl FnOnce(&mut String, &mut String)) -> tempfile::Temp
 fn scores_match_the_hand_calculation() {
     let out = tempfile::tempdir().unwrap();
     let scores = out.path().join("scores.csv");
-    hhrisk()
-        .args(["score", "--model"])
-        .arg(model())
-        .arg("--roster")
-        .arg(fixture())
-        .arg("--out")
-        .arg(&scores)
-        .assert()
-        .success()
-        .stderr(contains("scored 6 of 6 households"));
+    score(fixture(), &scores).assert().success().stderr(contains("scored 6 of 6 households"));
     let (header, rows) = read_csv(&scores);
     assert_eq!(
         header.join(","),
@@ -143,15 +142,7 @@ fn scores_match_the_hand_calculation() {
 fn every_item_counts_at_least_once_on_the_fixture() {
     let out = tempfile::tempdir().unwrap();
     let scores = out.path().join("scores.csv");
-    hhrisk()
-        .args(["score", "--item-columns", "--model"])
-        .arg(model())
-        .arg("--roster")
-        .arg(fixture())
-        .arg("--out")
-        .arg(&scores)
-        .assert()
-        .success();
+    score(fixture(), &scores).args(["--item-columns"]).assert().success();
     let (header, rows) = read_csv(&scores);
     let items: Vec<&String> = header.iter().filter(|h| h.starts_with("item_")).collect();
     assert_eq!(items.len(), 55);
@@ -323,15 +314,7 @@ fn bad_rows_stop_the_run_with_a_located_message_and_no_output() {
     for case in bad_rosters() {
         let roster = edited_fixture(case.edit);
         let out = roster.path().join("scores.csv");
-        let output = hhrisk()
-            .args(["score", "--model"])
-            .arg(model())
-            .arg("--roster")
-            .arg(roster.path())
-            .arg("--out")
-            .arg(&out)
-            .output()
-            .unwrap();
+        let output = score(roster.path(), &out).output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "{}: {stderr}", case.name);
         assert!(stderr.contains(case.message), "{}: expected {:?} in\n{stderr}", case.name, case.message);
@@ -347,17 +330,7 @@ fn with_rejects_every_household_is_scored_or_refused() {
     for case in bad_rosters() {
         let roster = edited_fixture(case.edit);
         let (scores, rejects) = (roster.path().join("scores.csv"), roster.path().join("rejects.csv"));
-        hhrisk()
-            .args(["score", "--model"])
-            .arg(model())
-            .arg("--roster")
-            .arg(roster.path())
-            .arg("--out")
-            .arg(&scores)
-            .arg("--rejects")
-            .arg(&rejects)
-            .assert()
-            .success();
+        score(roster.path(), &scores).arg("--rejects").arg(&rejects).assert().success();
         let (_, scored) = read_csv(&scores);
         let mut r = csv::Reader::from_path(&rejects).unwrap();
         let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
@@ -386,13 +359,7 @@ fn a_missing_declared_column_stops_with_the_header_position() {
             })
             .collect();
     });
-    hhrisk()
-        .args(["score", "--model"])
-        .arg(model())
-        .arg("--roster")
-        .arg(roster.path())
-        .arg("--out")
-        .arg(roster.path().join("s.csv"))
+    score(roster.path(), roster.path().join("s.csv"))
         .arg("--rejects")
         .arg(roster.path().join("r.csv"))
         .assert()
@@ -448,17 +415,7 @@ fn a_thresholds_file_replaces_the_default_bands() {
     let thresholds = dir.path().join("bands.toml");
     std::fs::write(&thresholds, "[bands]\n[[bands.levels]]\nname = \"alert\"\nmin = 30\n").unwrap();
     let scores = dir.path().join("scores.csv");
-    hhrisk()
-        .args(["score", "--model"])
-        .arg(model())
-        .arg("--roster")
-        .arg(fixture())
-        .arg("--out")
-        .arg(&scores)
-        .arg("--thresholds")
-        .arg(&thresholds)
-        .assert()
-        .success();
+    score(fixture(), &scores).arg("--thresholds").arg(&thresholds).assert().success();
     let (_, rows) = read_csv(&scores);
     let levels: Vec<(&str, &str)> =
         rows.iter().map(|(k, r)| (k.as_str(), r["alert_level"].as_str())).collect();
@@ -479,15 +436,7 @@ fn output_does_not_depend_on_member_row_order() {
         *m = std::iter::once(header).chain(lines).map(|l| format!("{l}\n")).collect();
     });
     let run = |roster: &Path, out: &Path| {
-        hhrisk()
-            .args(["score", "--model"])
-            .arg(model())
-            .arg("--roster")
-            .arg(roster)
-            .arg("--out")
-            .arg(out)
-            .assert()
-            .success();
+        score(roster, out).assert().success();
         std::fs::read(out).unwrap()
     };
     let dir = tempfile::tempdir().unwrap();
@@ -598,13 +547,7 @@ fn calibrate_writes_thresholds_that_score_accepts_and_figures_that_add_up() {
             [(Some(out.path().join("thresholds.toml")), &mut fitted), (None, &mut default)]
         {
             let scores = out.path().join(format!("{village}.csv"));
-            let mut cmd = hhrisk();
-            cmd.args(["score", "--model"])
-                .arg(model())
-                .arg("--roster")
-                .arg(&roster)
-                .arg("--out")
-                .arg(&scores);
+            let mut cmd = score(&roster, &scores);
             if let Some(t) = thresholds {
                 cmd.arg("--thresholds").arg(t);
             }
@@ -767,15 +710,7 @@ fn evaluate_breaks_alerts_down_from_a_scores_file() {
     let dir = tempfile::tempdir().unwrap();
     let village = repo().join("sample_villages/02_hy");
     let scores = dir.path().join("scores.csv");
-    hhrisk()
-        .args(["score", "--model"])
-        .arg(model())
-        .arg("--roster")
-        .arg(&village)
-        .arg("--out")
-        .arg(&scores)
-        .assert()
-        .success();
+    score(&village, &scores).assert().success();
     let output = hhrisk()
         .args(["evaluate", "--json", "--scores"])
         .arg(&scores)
@@ -928,28 +863,13 @@ fn the_report_draws_numbers_that_other_commands_confirm() {
     for village in ["01_bys", "02_hy", "03_cg", "04_xf"] {
         let roster = villages.join(village);
         let scores = dir.path().join(format!("{village}_t.csv"));
-        hhrisk()
-            .args(["score", "--model"])
-            .arg(model())
-            .arg("--roster")
-            .arg(&roster)
-            .arg("--out")
-            .arg(&scores)
-            .arg("--thresholds")
-            .arg(&one_band)
-            .assert()
-            .success();
+        score(&roster, &scores).arg("--thresholds").arg(&one_band).assert().success();
         let (a, k) = alerts_against_outcomes(&scores, &roster.join("outcomes.csv"));
         at_t = (at_t.0 + a, at_t.1 + k);
 
         let scores = dir.path().join(format!("{village}.csv"));
-        hhrisk()
-            .args(["score", "--item-columns", "--model"])
-            .arg(model())
-            .arg("--roster")
-            .arg(&roster)
-            .arg("--out")
-            .arg(&scores)
+        score(&roster, &scores)
+            .args(["--item-columns"])
             .arg("--thresholds")
             .arg(calibration.join("thresholds.toml"))
             .assert()
@@ -1038,15 +958,7 @@ fn the_bundled_report_is_what_its_documented_command_makes() {
 /// Scores a sample village with the model's default bands into `dir`.
 fn score_village(village: &str, dir: &Path) -> PathBuf {
     let scores = dir.join(format!("{village}_scores.csv"));
-    hhrisk()
-        .args(["score", "--model"])
-        .arg(model())
-        .arg("--roster")
-        .arg(repo().join("sample_villages").join(village))
-        .arg("--out")
-        .arg(&scores)
-        .assert()
-        .success();
+    score(repo().join("sample_villages").join(village), &scores).assert().success();
     scores
 }
 
@@ -1219,17 +1131,9 @@ fn gbk_bom_and_workbook_rosters_score_like_the_utf8_csv() {
     let dir = tempfile::tempdir().unwrap();
     let village = repo().join("sample_villages/01_bys");
     let reference = std::fs::read(score_village("01_bys", dir.path())).unwrap();
-    let score = |roster: &Path, name: &str| {
+    let scored = |roster: &Path, name: &str| {
         let out = dir.path().join(name);
-        hhrisk()
-            .args(["score", "--model"])
-            .arg(model())
-            .arg("--roster")
-            .arg(roster)
-            .arg("--out")
-            .arg(&out)
-            .assert()
-            .success();
+        score(roster, &out).assert().success();
         std::fs::read(out).unwrap()
     };
     for (kind, encode) in [
@@ -1242,7 +1146,7 @@ fn gbk_bom_and_workbook_rosters_score_like_the_utf8_csv() {
             let text = std::fs::read_to_string(village.join(file)).unwrap();
             std::fs::write(roster.join(file), encode(&text)).unwrap();
         }
-        assert!(score(&roster, &format!("{kind}.csv")) == reference, "{kind}");
+        assert!(scored(&roster, &format!("{kind}.csv")) == reference, "{kind}");
     }
 
     // the same roster as a workbook, numbers as numbers
@@ -1265,19 +1169,11 @@ fn gbk_bom_and_workbook_rosters_score_like_the_utf8_csv() {
         }
     }
     book.save(&book_path).unwrap();
-    assert!(score(&book_path, "xlsx.csv") == reference);
+    assert!(scored(&book_path, "xlsx.csv") == reference);
 
     // --bom writes a byte-order mark for Excel
     let out = dir.path().join("bom_out.csv");
-    hhrisk()
-        .args(["score", "--bom", "--model"])
-        .arg(model())
-        .arg("--roster")
-        .arg(&village)
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .success();
+    score(&village, &out).args(["--bom"]).assert().success();
     let bytes = std::fs::read(&out).unwrap();
     assert!(bytes.starts_with(&[0xEF, 0xBB, 0xBF]) && bytes[3..] == reference[..]);
 }
@@ -1384,15 +1280,7 @@ fn the_refused_corpus_is_refused_with_a_located_message_and_nothing_written() {
         let dir = case_copy(&case);
         let out = dir.path().join("scores.csv");
         std::fs::write(&out, "previous output\n").unwrap();
-        let output = hhrisk()
-            .args(["score", "--model"])
-            .arg(model())
-            .arg("--roster")
-            .arg(dir.path())
-            .arg("--out")
-            .arg(&out)
-            .output()
-            .unwrap();
+        let output = score(dir.path(), &out).output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "{name}: {stderr}");
         assert!(!stderr.contains("panicked"), "{name}: {stderr}");
@@ -1413,18 +1301,9 @@ fn a_ten_megabyte_field_is_refused_without_holding_more() {
     let households = std::fs::read_to_string(dir.path().join("households.csv")).unwrap();
     let huge = "x".repeat(10 << 20);
     std::fs::write(dir.path().join("households.csv"), households.replacen("张某某", &huge, 1)).unwrap();
-    hhrisk()
-        .args(["score", "--model"])
-        .arg(model())
-        .arg("--roster")
-        .arg(dir.path())
-        .arg("--out")
-        .arg(dir.path().join("s.csv"))
-        .assert()
-        .code(1)
-        .stderr(
-            contains("line 2, household H001: the row is 10485").and(contains("over the limit of 1 MiB")),
-        );
+    score(dir.path(), dir.path().join("s.csv")).assert().code(1).stderr(
+        contains("line 2, household H001: the row is 10485").and(contains("over the limit of 1 MiB")),
+    );
 }
 
 #[test]
@@ -1450,15 +1329,7 @@ fn the_accepted_corpus_is_handled_as_documented() {
         let name = case.file_name().unwrap().to_string_lossy().into_owned();
         let dir = case_copy(&case);
         let out = dir.path().join("scores.csv");
-        let output = hhrisk()
-            .args(["score", "--model"])
-            .arg(model())
-            .arg("--roster")
-            .arg(dir.path())
-            .arg("--out")
-            .arg(&out)
-            .output()
-            .unwrap();
+        let output = score(dir.path(), &out).output().unwrap();
         assert!(output.status.success(), "{name}: {}", String::from_utf8_lossy(&output.stderr));
         let (_, rows) = read_csv(&out);
         for expected in
@@ -1573,13 +1444,7 @@ fn a_million_columns_are_refused_at_the_header() {
     let mut header: String = (0..1_000_000).map(|i| format!("c{i},")).collect();
     header.push_str("household_id,village\nH1,x\n");
     std::fs::write(dir.path().join("households.csv"), header).unwrap();
-    hhrisk()
-        .args(["score", "--model"])
-        .arg(model())
-        .arg("--roster")
-        .arg(dir.path())
-        .arg("--out")
-        .arg(dir.path().join("s.csv"))
+    score(dir.path(), dir.path().join("s.csv"))
         .assert()
         .code(1)
         .stderr(contains("line 1 (header): 1000002 columns, over the limit of 10000"));
@@ -1990,13 +1855,8 @@ fn scores_are_the_same_bytes_whatever_the_threads() {
     let run = |roster: &Path, threads: &str| {
         let (out, rejects) =
             (dir.path().join(format!("s{threads}.csv")), dir.path().join(format!("r{threads}.csv")));
-        hhrisk()
-            .args(["score", "--threads", threads, "--model"])
-            .arg(model())
-            .arg("--roster")
-            .arg(roster)
-            .arg("--out")
-            .arg(&out)
+        score(roster, &out)
+            .args(["--threads", threads])
             .arg("--rejects")
             .arg(&rejects)
             .assert()
@@ -2192,15 +2052,7 @@ fn dispatch_lists_are_the_same_streamed_or_read_whole() {
     let dir = tempfile::tempdir().unwrap();
     let roster = simulated(dir.path(), 1500, 9);
     let scores = dir.path().join("scores.csv");
-    hhrisk()
-        .args(["score", "--model"])
-        .arg(model())
-        .arg("--roster")
-        .arg(&roster)
-        .arg("--out")
-        .arg(&scores)
-        .assert()
-        .success();
+    score(&roster, &scores).assert().success();
     // the first alerted household's members moved to the end: read whole
     let scored = std::fs::read_to_string(&scores).unwrap();
     let header: Vec<&str> = scored.lines().next().unwrap().split(',').collect();
@@ -2266,15 +2118,9 @@ fn a_repeat_far_apart_is_caught_whatever_the_threads() {
 fn repeat_refused(dir: &Path, roster: &Path, flags: &[&str], scored: &str, said: &str) {
     for threads in ["1", "2"] {
         let rejects = dir.join(format!("rejects{threads}.csv"));
-        hhrisk()
-            .args(["score", "--threads", threads])
+        score(roster, dir.join("scores.csv"))
+            .args(["--threads", threads])
             .args(flags)
-            .arg("--model")
-            .arg(model())
-            .arg("--roster")
-            .arg(roster)
-            .arg("--out")
-            .arg(dir.join("scores.csv"))
             .arg("--rejects")
             .arg(&rejects)
             .assert()

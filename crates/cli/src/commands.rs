@@ -217,30 +217,17 @@ fn check_roster(
     options: &ReadOptions,
     threads: usize,
 ) -> Result<RosterCheck, String> {
-    use hhrisk_model::stream::{stream, StreamError, Streamed, Work};
+    use hhrisk_model::stream::{each, stream, StreamError, Streamed};
 
-    /// Keeps the problems of the households refused.
-    struct Refusals;
-
-    impl Work for Refusals {
-        type State = Vec<Issue>;
-        type Output = Vec<Issue>;
-        fn state(&self) -> Vec<Issue> {
-            Vec::new()
+    // the problems of the households refused
+    let refusals = each(|household, kept: &mut Vec<Issue>| {
+        if let Streamed::Refused(issues) = household {
+            kept.extend_from_slice(issues);
         }
-        fn household(&self, state: &mut Vec<Issue>, household: Streamed<'_>) -> Result<(), String> {
-            if let Streamed::Refused(issues) = household {
-                state.extend_from_slice(issues);
-            }
-            Ok(())
-        }
-        fn output(&self, state: &mut Vec<Issue>) -> Vec<Issue> {
-            std::mem::take(state)
-        }
-    }
-
+        Ok(())
+    });
     let mut issues = Vec::new();
-    let streamed = stream(model, dir, options, threads, &Refusals, |batch| {
+    let streamed = stream(model, dir, options, threads, &refusals, |batch| {
         issues.extend(batch);
         Ok(())
     });
@@ -387,7 +374,7 @@ pub fn explain(
     unmasked: bool,
     io: Io,
 ) -> anyhow::Result<ExitCode> {
-    use hhrisk_model::stream::{stream, StreamError, Streamed, Work};
+    use hhrisk_model::stream::{each, stream, StreamError, Streamed};
     use hhrisk_score::{explain_household, Explained, Explanation};
 
     /// What became of the household asked about.
@@ -396,45 +383,26 @@ pub fn explain(
         Refused(Vec<Issue>),
     }
 
-    /// Explains the one household asked about, as the roster streams by.
-    struct Find<'s> {
-        id: &'s str,
-        scorer: Scorer<'s>,
-        unmasked: bool,
-    }
-
-    impl Work for Find<'_> {
-        type State = Vec<Found>;
-        type Output = Vec<Found>;
-        fn state(&self) -> Vec<Found> {
-            Vec::new()
-        }
-        fn household(&self, found: &mut Vec<Found>, h: Streamed<'_>) -> Result<(), String> {
-            match h {
-                Streamed::Household { id, village, line, inputs, members } if id == self.id => {
-                    let h = Explained { id, village, line, inputs, members };
-                    found.push(Found::Explained(Box::new(explain_household(&self.scorer, h, self.unmasked))));
-                }
-                Streamed::Refused(issues)
-                    if issues.iter().any(|i| i.household_id.as_deref() == Some(self.id)) =>
-                {
-                    found.push(Found::Refused(issues.to_vec()));
-                }
-                _ => {}
-            }
-            Ok(())
-        }
-        fn output(&self, found: &mut Vec<Found>) -> Vec<Found> {
-            std::mem::take(found)
-        }
-    }
-
     let model = load_model(model_path)?;
     let bands = load_bands(&model, thresholds)?;
     let scorer = Scorer::new(&model, &bands);
     let options = io.read_options(unmasked);
     // a grouped roster is streamed (as `score` reads it); any other order is read whole
-    let work = Find { id: household, scorer: scorer.clone(), unmasked };
+    let work = each(|h, found: &mut Vec<Found>| {
+        match h {
+            Streamed::Household { id, village, line, inputs, members } if id == household => {
+                let h = Explained { id, village, line, inputs, members };
+                found.push(Found::Explained(Box::new(explain_household(&scorer, h, unmasked))));
+            }
+            Streamed::Refused(issues)
+                if issues.iter().any(|i| i.household_id.as_deref() == Some(household)) =>
+            {
+                found.push(Found::Refused(issues.to_vec()));
+            }
+            _ => {}
+        }
+        Ok(())
+    });
     let mut found = Vec::new();
     let streamed = stream(&model, roster_dir, &options, io.threads, &work, |batch| {
         found.extend(batch);
@@ -894,9 +862,9 @@ fn read_alerts(scores: &Path, io: Io) -> anyhow::Result<Vec<hhrisk_monitor::disp
         );
     };
     let score = t.column("per_capita_score");
+    // only rows with an alert were kept
     Ok(t.rows
         .iter()
-        .filter(|(_, r)| r.get(l).is_some_and(|l| !l.is_empty()))
         .map(|(_, r)| hhrisk_monitor::dispatch::Alert {
             household_id: r[id].clone(),
             level: r[l].clone(),
@@ -909,7 +877,7 @@ fn read_alerts(scores: &Path, io: Io) -> anyhow::Result<Vec<hhrisk_monitor::disp
 /// members table (`name` column), by person id.
 fn read_names(
     roster: &Path,
-    alerted: &std::collections::HashSet<&str>,
+    alerted: &std::collections::HashMap<&str, Vec<usize>>,
     io: Io,
 ) -> anyhow::Result<std::collections::HashMap<String, String>> {
     let path = if hhrisk_model::text::is_workbook(roster) {
@@ -925,7 +893,7 @@ fn read_names(
         &wanted,
         |header, fields| {
             let household = header.iter().position(|h| h == "household_id");
-            household.and_then(|h| fields.get(h)).is_some_and(|h| alerted.contains(h.as_str()))
+            household.and_then(|h| fields.get(h)).is_some_and(|h| alerted.contains_key(h.as_str()))
         },
     )?;
     Ok(match (t.column("person_id"), t.column("name")) {
@@ -947,58 +915,31 @@ pub fn dispatch(
     unmasked: bool,
     io: Io,
 ) -> anyhow::Result<ExitCode> {
-    use hhrisk_model::stream::{stream, StreamError, Streamed, Work};
-    use hhrisk_monitor::dispatch::{
-        dispatch, masking_note, Alert, DispatchOptions, Dispatcher, Lines, Listed,
-    };
+    use hhrisk_model::stream::{each, stream, StreamError, Streamed};
+    use hhrisk_monitor::dispatch::{dispatch, masking_note, DispatchOptions, Dispatcher, Lines, Listed};
     use std::collections::HashMap;
-
-    /// Lists the alerted households as the roster streams by.
-    struct Lists<'a> {
-        dispatcher: Dispatcher<'a>,
-        alerts: &'a [Alert],
-        /// Household id → its alerts (a scores file may repeat one).
-        alerted: HashMap<&'a str, Vec<usize>>,
-        names: &'a HashMap<String, String>,
-    }
-
-    impl Work for Lists<'_> {
-        type State = Vec<(usize, Lines)>;
-        type Output = Vec<(usize, Lines)>;
-        fn state(&self) -> Self::State {
-            Vec::new()
-        }
-        fn household(&self, found: &mut Self::State, h: Streamed<'_>) -> Result<(), String> {
-            if let Streamed::Household { id, village, inputs, members, .. } = h {
-                for &a in self.alerted.get(id).map_or(&[][..], Vec::as_slice) {
-                    let listed = Listed { id, village, inputs, members };
-                    found.push((a, self.dispatcher.household(&self.alerts[a], listed, self.names)));
-                }
-            }
-            Ok(())
-        }
-        fn output(&self, found: &mut Self::State) -> Self::Output {
-            std::mem::take(found)
-        }
-    }
 
     let model = load_model(model_path)?;
     let options = DispatchOptions { unmasked };
     let alerts = read_alerts(scores, io)?;
-    let alerted = alerts.iter().map(|a| a.household_id.as_str()).collect();
+    // household id → its alerts (a scores file may repeat one)
+    let mut alerted: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (k, a) in alerts.iter().enumerate() {
+        alerted.entry(a.household_id.as_str()).or_default().push(k);
+    }
     let names = read_names(roster_dir, &alerted, io)?;
     // a grouped roster is streamed (as `score` reads it), any other order
     // read whole; the lists are the same
-    let mut by_id: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (k, a) in alerts.iter().enumerate() {
-        by_id.entry(a.household_id.as_str()).or_default().push(k);
-    }
-    let work = Lists {
-        dispatcher: Dispatcher::new(&model, options),
-        alerts: &alerts,
-        alerted: by_id,
-        names: &names,
-    };
+    let dispatcher = Dispatcher::new(&model, options);
+    let work = each(|h, found: &mut Vec<(usize, Lines)>| {
+        if let Streamed::Household { id, village, inputs, members, .. } = h {
+            for &a in alerted.get(id).map_or(&[][..], Vec::as_slice) {
+                let listed = Listed { id, village, inputs, members };
+                found.push((a, dispatcher.household(&alerts[a], listed, &names)));
+            }
+        }
+        Ok(())
+    });
     let mut lines: Vec<Option<Lines>> = vec![None; alerts.len()];
     let read = io.read_options(false);
     let streamed = stream(&model, roster_dir, &read, io.threads, &work, |batch| {
@@ -1008,7 +949,7 @@ pub fn dispatch(
         Ok(())
     });
     let d = match streamed {
-        Ok(_) => work.dispatcher.assemble(&alerts, lines),
+        Ok(_) => dispatcher.assemble(&alerts, lines),
         Err(StreamError::NotAligned(_)) => {
             let roster = Roster::read(&model, roster_dir, &read)?;
             dispatch(&model, &roster, &alerts, &names, options)

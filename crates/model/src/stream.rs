@@ -91,6 +91,40 @@ pub trait Work: Sync {
     fn output(&self, state: &mut Self::State) -> Self::Output;
 }
 
+/// A [`Work`] that keeps, batch by batch, what a function makes of each
+/// household: the function pushes into the batch's list (or not), and the
+/// lists are collected in file order. Made by [`each`].
+pub struct Each<T, F> {
+    f: F,
+    kept: std::marker::PhantomData<fn() -> T>,
+}
+
+/// The [`Work`] that runs `f` on every household of the stream, `f`
+/// pushing what it keeps into the list of the household's batch.
+pub fn each<T, F>(f: F) -> Each<T, F>
+where
+    F: Fn(Streamed<'_>, &mut Vec<T>) -> Result<(), String> + Sync,
+{
+    Each { f, kept: std::marker::PhantomData }
+}
+
+impl<T: Send, F> Work for Each<T, F>
+where
+    F: Fn(Streamed<'_>, &mut Vec<T>) -> Result<(), String> + Sync,
+{
+    type State = Vec<T>;
+    type Output = Vec<T>;
+    fn state(&self) -> Vec<T> {
+        Vec::new()
+    }
+    fn household(&self, kept: &mut Vec<T>, household: Streamed<'_>) -> Result<(), String> {
+        (self.f)(household, kept)
+    }
+    fn output(&self, kept: &mut Vec<T>) -> Vec<T> {
+        std::mem::take(kept)
+    }
+}
+
 /// Counts of a stream.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StreamSummary {
@@ -876,23 +910,13 @@ mod tests {
     type Seen = (String, Vec<f64>, Vec<f64>);
 
     /// Keeps what it is handed: households accepted, with their inputs.
-    struct Keep;
-
-    impl Work for Keep {
-        type State = Vec<Seen>;
-        type Output = Vec<Seen>;
-        fn state(&self) -> Vec<Seen> {
-            Vec::new()
-        }
-        fn household(&self, state: &mut Vec<Seen>, h: Streamed<'_>) -> Result<(), String> {
+    fn keep() -> impl Work<Output = Vec<Seen>> {
+        each(|h, kept: &mut Vec<Seen>| {
             if let Streamed::Household { id, inputs, .. } = h {
-                state.push((id.to_string(), inputs.household.to_vec(), inputs.members.to_vec()));
+                kept.push((id.to_string(), inputs.household.to_vec(), inputs.members.to_vec()));
             }
             Ok(())
-        }
-        fn output(&self, state: &mut Vec<Seen>) -> Vec<Seen> {
-            std::mem::take(state)
-        }
+        })
     }
 
     #[test]
@@ -909,7 +933,7 @@ mod tests {
             .collect();
         for threads in [1, 2, 3] {
             let mut streamed = Vec::new();
-            let summary = stream(&model, &dir, &ReadOptions::default(), threads, &Keep, |batch| {
+            let summary = stream(&model, &dir, &ReadOptions::default(), threads, &keep(), |batch| {
                 streamed.extend(batch);
                 Ok(())
             })
@@ -933,7 +957,7 @@ mod tests {
         lines.swap(1, 5); // a member of H003 before those of H001
         std::fs::write(tmp.join("members.csv"), lines.join("\n") + "\n").unwrap();
         for threads in [1, 2] {
-            let result = stream(&model, &tmp, &ReadOptions::default(), threads, &Keep, |_| Ok(()));
+            let result = stream(&model, &tmp, &ReadOptions::default(), threads, &keep(), |_| Ok(()));
             assert!(matches!(result, Err(StreamError::NotAligned(_))), "{result:?}");
         }
         std::fs::remove_dir_all(&tmp).unwrap();
@@ -942,7 +966,7 @@ mod tests {
     #[test]
     fn a_failing_consumer_stops_every_thread() {
         let (model, dir) = fixture();
-        let result = stream(&model, &dir, &ReadOptions::default(), 2, &Keep, |_| Err("disk full".into()));
+        let result = stream(&model, &dir, &ReadOptions::default(), 2, &keep(), |_| Err("disk full".into()));
         assert!(matches!(result, Err(StreamError::Consumer(ref m)) if m == "disk full"), "{result:?}");
     }
 }

@@ -541,22 +541,9 @@ impl<'m> Layout<'m> {
         self.check_known(record, line, Known::default(), values, issues)
     }
 
-    /// [`Layout::check`] of a member row already joined to its household
-    /// by comparing ids: `household` is that household's id (checked in
-    /// its own row), the text of this row's `household_id`.
-    pub fn check_joined<'a>(
-        &self,
-        record: Fields<'a>,
-        line: u64,
-        household: Option<&'a str>,
-        values: &mut Vec<f64>,
-        issues: &mut Vec<Issue>,
-    ) -> Checked<'a> {
-        self.check_known(record, line, Known { household, key: None }, values, issues)
-    }
-
     /// [`Layout::check`] of a row whose keys' texts may be known already
-    /// (read from the same bytes).
+    /// (read from the same bytes): a member row joined to its household by
+    /// comparing ids, a household of the same village as the row before.
     pub fn check_known<'a>(
         &self,
         record: Fields<'a>,

@@ -69,8 +69,12 @@ pub trait Work: Sync {
     type Output: Send;
     /// A worker's fresh state.
     fn state(&self) -> Self::State;
-    /// Takes one household (in file order within its batch).
-    fn household(&self, state: &mut Self::State, household: Streamed<'_>) -> Result<(), String>;
+    /// Takes one household (in file order within its batch). A work
+    /// implements this, or overrides [`Work::batch`], which alone calls it.
+    fn household(&self, state: &mut Self::State, household: Streamed<'_>) -> Result<(), String> {
+        let _ = (state, household);
+        Err("this work takes whole batches only".into())
+    }
     /// Takes a whole batch, checked. By default its households go one by
     /// one, in file order, to [`Work::household`]; a work that gains from
     /// seeing the batch at once (evaluating conditions over it) overrides
@@ -576,8 +580,9 @@ impl<'r> Splitter<'r> {
             let Some(line) = self.households.read_into(&mut batch.households)? else { break };
             self.household_rows += 1;
             let (_, data, ends) = batch.households.get(batch.households.len() - 1);
-            let id = match (Fields { data, ends }).get(h_id).map(trim_cell) {
-                Some(Ok(id)) if !id.is_empty() && id != self.last_household => id,
+            let raw_id = (Fields { data, ends }).get(h_id).unwrap_or_default();
+            let id = match trim_cell(raw_id) {
+                Ok(id) if !id.is_empty() && id != self.last_household => id,
                 _ => {
                     return Err(StreamError::NotAligned(format!(
                         "household_id at line {line} is empty or repeated"
@@ -587,7 +592,7 @@ impl<'r> Splitter<'r> {
             self.last_household.clear();
             self.last_household.push_str(id);
             self.last_household_raw.clear();
-            self.last_household_raw.extend_from_slice((Fields { data, ends }).get(h_id).unwrap_or_default());
+            self.last_household_raw.extend_from_slice(raw_id);
             // the pending member, if any, is the last record of the batch
             let first = batch.members.len() - usize::from(self.pending);
             while self.pending {
@@ -600,27 +605,10 @@ impl<'r> Splitter<'r> {
                 {
                     break;
                 }
-                let raw_person = fields.get(m_key).unwrap_or_default();
-                let person_plain = plain(raw_person);
-                let fresh = if self.fingerprints {
-                    // a repeat, next to the other or not, is found at the
-                    // end by the fingerprints: here only an empty id stops
-                    person_plain || matches!(trim_cell(raw_person), Ok(p) if !p.is_empty())
-                } else if person_plain && self.last_person_plain {
-                    // no space or non-ASCII byte at the ends: the text is the bytes
-                    !same(raw_person, &self.last_person_raw)
-                } else {
-                    matches!(trim_cell(raw_person), Ok(p) if !p.is_empty() && trim_cell(&self.last_person_raw) != Ok(p))
-                };
-                if !fresh {
+                if !self.fresh_person(fields.get(m_key).unwrap_or_default()) {
                     return Err(StreamError::NotAligned(format!(
                         "person_id at members line {m_line} is empty or repeated"
                     )));
-                }
-                if !self.fingerprints {
-                    self.last_person_raw.clear();
-                    self.last_person_raw.extend_from_slice(raw_person);
-                    self.last_person_plain = person_plain;
                 }
                 self.member_rows += 1;
                 self.pending = self.members.read_into(&mut batch.members)?.is_some();
@@ -637,6 +625,26 @@ impl<'r> Splitter<'r> {
         }
         self.seq += 1;
         Ok(!batch.spans.is_empty())
+    }
+
+    /// Whether a member's person id (its bytes in the file) may follow the
+    /// one before: not empty, and, unless fingerprints find repeats at the
+    /// end (next to each other or not), not the same as the one before.
+    fn fresh_person(&mut self, raw: &[u8]) -> bool {
+        let plain = plain(raw);
+        if self.fingerprints {
+            return plain || matches!(trim_cell(raw), Ok(p) if !p.is_empty());
+        }
+        let fresh = if plain && self.last_person_plain {
+            // no space or non-ASCII byte at the ends: the text is the bytes
+            !same(raw, &self.last_person_raw)
+        } else {
+            matches!(trim_cell(raw), Ok(p) if !p.is_empty() && trim_cell(&self.last_person_raw) != Ok(p))
+        };
+        self.last_person_raw.clear();
+        self.last_person_raw.extend_from_slice(raw);
+        self.last_person_plain = plain;
+        fresh
     }
 
     /// After the last batch: the row counts, or why the files do not fit.
@@ -819,7 +827,8 @@ fn work_batch<W: Work>(
             let (m_line, data, ends) = batch.members.get(r);
             let m_fields = Fields { data, ends };
             // the splitter matched this row's household_id to `id`
-            let member = m.check_joined(m_fields, m_line, Some(id), m_values, issues);
+            let known = Known { household: Some(id), key: None };
+            let member = m.check_known(m_fields, m_line, known, m_values, issues);
             ok &= member.ok;
             member_ids.push(member.key);
             if check {

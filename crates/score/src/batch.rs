@@ -1,11 +1,11 @@
 //! Scoring a streamed roster on every core: the [`Work`] that scores the
 //! households of a batch and writes their rows, on a worker thread.
 
-use hhrisk_model::stream::{Checked, CheckedHousehold, Streamed, Work};
+use hhrisk_model::stream::{Checked, CheckedHousehold, Work};
 use hhrisk_model::Issue;
 
 use crate::output::{ScoreColumns, ScoreWriter};
-use crate::score::{BatchScores, HouseholdScore, Scorer};
+use crate::score::{BatchScores, Scorer};
 
 /// Scores batches of households into rows of a scores file.
 #[derive(Debug, Clone)]
@@ -23,7 +23,6 @@ impl<'m> ScoreBatches<'m> {
 
 /// A worker's buffers.
 pub struct BatchState {
-    score: HouseholdScore,
     scores: BatchScores,
     writer: Option<ScoreWriter<Vec<u8>>>,
     capacity: usize,
@@ -48,35 +47,7 @@ impl Work for ScoreBatches<'_> {
     type Output = ScoredBatch;
 
     fn state(&self) -> BatchState {
-        BatchState {
-            score: HouseholdScore::default(),
-            scores: BatchScores::default(),
-            writer: None,
-            capacity: 1 << 16,
-            batch: self.empty(),
-        }
-    }
-
-    fn household(&self, state: &mut BatchState, household: Streamed<'_>) -> Result<(), String> {
-        state.batch.households += 1;
-        match household {
-            Streamed::Household { id, village, inputs, .. } => {
-                let model = self.scorer.model();
-                self.scorer.score_into(&inputs, &mut state.score);
-                if let Some(level) = state.score.alert {
-                    state.batch.alerts[level] += 1;
-                }
-                let (capacity, columns) = (state.capacity, self.columns);
-                let writer = state
-                    .writer
-                    .get_or_insert_with(|| ScoreWriter::rows(Vec::with_capacity(capacity), model, columns));
-                writer.write(model, self.scorer.bands(), id, village, &state.score).map_err(|e| e.to_string())
-            }
-            Streamed::Refused(issues) => {
-                state.batch.issues.extend_from_slice(issues);
-                Ok(())
-            }
-        }
+        BatchState { scores: BatchScores::default(), writer: None, capacity: 1 << 16, batch: self.empty() }
     }
 
     /// Scores the whole batch at once (`Scorer::score_batch`), then writes

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use hhrisk_calibrate::{calibrate, Objective, Options, Samples};
 use hhrisk_model::stream::{stream, StreamError, Streamed, Work};
 use hhrisk_model::text::Encoding;
-use hhrisk_model::{Model, ReadOptions, Roster};
+use hhrisk_model::{HouseholdView, Model, ReadOptions, Roster};
 use hhrisk_score::Scorer;
 use proptest::prelude::*;
 
@@ -24,7 +24,7 @@ impl Work for Ids {
     }
     fn household(&self, state: &mut Self::State, h: Streamed<'_>) -> Result<(), String> {
         match h {
-            Streamed::Household { id, .. } => state.0.push(id.to_string()),
+            Streamed::Household(h) => state.0.push(h.id.to_string()),
             Streamed::Refused(_) => state.1 += 1,
         }
         Ok(())
@@ -319,7 +319,7 @@ impl Work for FailOn {
     fn state(&self) {}
     fn household(&self, _: &mut (), h: Streamed<'_>) -> Result<(), String> {
         match h {
-            Streamed::Household { id, .. } if id == self.0 => Err(format!("cannot take {id}")),
+            Streamed::Household(h) if h.id == self.0 => Err(format!("cannot take {}", h.id)),
             _ => Ok(()),
         }
     }
@@ -372,7 +372,7 @@ impl Work for HoldFirst {
         Vec::new()
     }
     fn household(&self, state: &mut Vec<String>, h: Streamed<'_>) -> Result<(), String> {
-        if let Streamed::Household { id, .. } = h {
+        if let Streamed::Household(HouseholdView { id, .. }) = h {
             if id == self.first {
                 // time for the other workers to run ahead as far as they may
                 std::thread::sleep(std::time::Duration::from_millis(300));

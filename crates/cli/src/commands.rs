@@ -375,7 +375,7 @@ pub fn explain(
     io: Io,
 ) -> anyhow::Result<ExitCode> {
     use hhrisk_model::stream::{each, stream, StreamError, Streamed};
-    use hhrisk_score::{explain_household, Explained, Explanation};
+    use hhrisk_score::{explain_household, Explanation};
 
     /// What became of the household asked about.
     enum Found {
@@ -390,8 +390,7 @@ pub fn explain(
     // a grouped roster is streamed (as `score` reads it); any other order is read whole
     let work = each(|h, found: &mut Vec<Found>| {
         match h {
-            Streamed::Household { id, village, line, inputs, members } if id == household => {
-                let h = Explained { id, village, line, inputs, members };
+            Streamed::Household(h) if h.id == household => {
                 found.push(Found::Explained(Box::new(explain_household(&scorer, h, unmasked))));
             }
             Streamed::Refused(issues)
@@ -916,7 +915,7 @@ pub fn dispatch(
     io: Io,
 ) -> anyhow::Result<ExitCode> {
     use hhrisk_model::stream::{each, stream, StreamError, Streamed};
-    use hhrisk_monitor::dispatch::{dispatch, masking_note, DispatchOptions, Dispatcher, Lines, Listed};
+    use hhrisk_monitor::dispatch::{dispatch, masking_note, DispatchOptions, Dispatcher, Lines};
     use std::collections::HashMap;
 
     let model = load_model(model_path)?;
@@ -932,10 +931,9 @@ pub fn dispatch(
     // read whole; the lists are the same
     let dispatcher = Dispatcher::new(&model, options);
     let work = each(|h, found: &mut Vec<(usize, Lines)>| {
-        if let Streamed::Household { id, village, inputs, members, .. } = h {
-            for &a in alerted.get(id).map_or(&[][..], Vec::as_slice) {
-                let listed = Listed { id, village, inputs, members };
-                found.push((a, dispatcher.household(&alerts[a], listed, &names)));
+        if let Streamed::Household(h) = h {
+            for &a in alerted.get(h.id).map_or(&[][..], Vec::as_slice) {
+                found.push((a, dispatcher.household(&alerts[a], h, &names)));
             }
         }
         Ok(())

@@ -73,5 +73,5 @@ pub use model::{
     rewrite_model, rewrite_points, Category, Department, Derived, Identity, Item, Meta, Model, Parameter,
     Per, Rewrite,
 };
-pub use roster::{Household, Issue, ReadOptions, Roster, RosterError};
+pub use roster::{Household, HouseholdView, Issue, ReadOptions, Roster, RosterError};
 pub use source::Problem;

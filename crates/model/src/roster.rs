@@ -258,6 +258,22 @@ impl Said {
     }
 }
 
+/// A household that passed every check, however the roster was read
+/// (whole, or streamed in batches): what explaining and dispatching read.
+#[derive(Debug, Clone, Copy)]
+pub struct HouseholdView<'a> {
+    /// `household_id`.
+    pub id: &'a str,
+    /// `village`.
+    pub village: &'a str,
+    /// Line in households.csv.
+    pub line: u64,
+    /// Its inputs.
+    pub inputs: Inputs<'a>,
+    /// Its members' `person_id`s, in file order (trimmed, unmasked).
+    pub members: &'a [&'a str],
+}
+
 /// The keys of one row read.
 pub(crate) struct RowKeys {
     pub line: u64,

@@ -34,27 +34,18 @@ use std::path::Path;
 use std::sync::{Condvar, Mutex};
 
 use crate::cell::same;
-use crate::expr::{Columns, Inputs, Scope};
+use crate::expr::{Columns, Scope};
 use crate::model::Model;
-use crate::roster::{trim_cell, Fields, Input, Issue, Known, Layout, ReadOptions, RosterError, RowReader};
+use crate::roster::{
+    trim_cell, Fields, HouseholdView, Input, Issue, Known, Layout, ReadOptions, RosterError, RowReader,
+};
 use crate::text::Records;
 
 /// What the stream hands over, household by household.
 #[derive(Debug)]
 pub enum Streamed<'a> {
     /// A household that passed every check.
-    Household {
-        /// `household_id`.
-        id: &'a str,
-        /// `village`.
-        village: &'a str,
-        /// Line in households.csv.
-        line: u64,
-        /// Its inputs.
-        inputs: Inputs<'a>,
-        /// Its members' `person_id`s, in file order (trimmed, unmasked).
-        members: &'a [&'a str],
-    },
+    Household(HouseholdView<'a>),
     /// A household refused, with every problem found in its rows.
     Refused(&'a [Issue]),
 }
@@ -83,7 +74,13 @@ pub trait Work: Sync {
         for household in batch.households() {
             let streamed = match household {
                 CheckedHousehold::Accepted { index, id, village, line, members } => {
-                    Streamed::Household { id, village, line, inputs: batch.columns.inputs(index), members }
+                    Streamed::Household(HouseholdView {
+                        id,
+                        village,
+                        line,
+                        inputs: batch.columns.inputs(index),
+                        members,
+                    })
                 }
                 CheckedHousehold::Refused(issues) => Streamed::Refused(issues),
             };
@@ -921,7 +918,7 @@ mod tests {
     /// Keeps what it is handed: households accepted, with their inputs.
     fn keep() -> impl Work<Output = Vec<Seen>> {
         each(|h, kept: &mut Vec<Seen>| {
-            if let Streamed::Household { id, inputs, .. } = h {
+            if let Streamed::Household(HouseholdView { id, inputs, .. }) = h {
                 kept.push((id.to_string(), inputs.household.to_vec(), inputs.members.to_vec()));
             }
             Ok(())

@@ -3,9 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use hhrisk_model::expr::{Inputs, Scope};
+use hhrisk_model::expr::Scope;
 use hhrisk_model::privacy::{mask_id, mask_name};
-use hhrisk_model::{Model, Per, Roster};
+use hhrisk_model::{HouseholdView, Model, Per, Roster};
 use hhrisk_score::Scorer;
 
 use crate::table::OutTable;
@@ -66,25 +66,17 @@ pub fn dispatch(
         .map(|alert| {
             let h = by_id.get(alert.household_id.as_str())?;
             let members: Vec<&str> = roster.members_of(h).map(|(id, _)| id).collect();
-            let household =
-                Listed { id: &h.id, village: &h.village, inputs: roster.inputs(h), members: &members };
+            let household = HouseholdView {
+                id: &h.id,
+                village: &h.village,
+                line: h.line,
+                inputs: roster.inputs(h),
+                members: &members,
+            };
             Some(dispatcher.household(alert, household, names))
         })
         .collect();
     dispatcher.assemble(alerts, lines)
-}
-
-/// An alerted household found in the roster, however the roster was read.
-#[derive(Debug, Clone, Copy)]
-pub struct Listed<'a> {
-    /// `household_id`.
-    pub id: &'a str,
-    /// `village`.
-    pub village: &'a str,
-    /// Its inputs.
-    pub inputs: Inputs<'a>,
-    /// Its members' `person_id`s, unmasked, in file order.
-    pub members: &'a [&'a str],
 }
 
 /// What one alerted household adds to the dispatch: a row in the list of
@@ -117,7 +109,7 @@ impl<'m> Dispatcher<'m> {
     }
 
     /// The rows an alerted household adds.
-    pub fn household(&self, alert: &Alert, h: Listed, names: &HashMap<String, String>) -> Lines {
+    pub fn household(&self, alert: &Alert, h: HouseholdView, names: &HashMap<String, String>) -> Lines {
         let (model, options) = (self.model, self.options);
         let person = |id: &str| if options.unmasked { id.to_string() } else { mask_id(id) };
         let name_of = |id: &str| {

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use hhrisk_model::expr::{Inputs, Scope};
 use hhrisk_model::privacy::mask_id;
 use hhrisk_model::roster::Household;
-use hhrisk_model::{Model, Per, Roster};
+use hhrisk_model::{HouseholdView, Model, Per, Roster};
 
 use crate::output::format_number;
 use crate::score::{HouseholdScore, Scorer};
@@ -88,7 +88,7 @@ pub struct Explanation {
 /// Explains one accepted household of a roster.
 pub fn explain(scorer: &Scorer, roster: &Roster, h: &Household, unmasked: bool) -> Explanation {
     let members: Vec<&str> = roster.members_of(h).map(|(id, _)| id).collect();
-    let household = Explained {
+    let household = HouseholdView {
         id: &h.id,
         village: &h.village,
         line: h.line,
@@ -98,24 +98,9 @@ pub fn explain(scorer: &Scorer, roster: &Roster, h: &Household, unmasked: bool) 
     explain_household(scorer, household, unmasked)
 }
 
-/// A household to explain, however it was read.
-#[derive(Debug, Clone, Copy)]
-pub struct Explained<'a> {
-    /// `household_id`.
-    pub id: &'a str,
-    /// `village`.
-    pub village: &'a str,
-    /// Line in households.csv.
-    pub line: u64,
-    /// Its inputs.
-    pub inputs: hhrisk_model::expr::Inputs<'a>,
-    /// Its members' `person_id`s, unmasked, in file order.
-    pub members: &'a [&'a str],
-}
-
 /// [`explain`] for a household given by its inputs (from a streamed
 /// roster, say).
-pub fn explain_household(scorer: &Scorer, h: Explained, unmasked: bool) -> Explanation {
+pub fn explain_household(scorer: &Scorer, h: HouseholdView, unmasked: bool) -> Explanation {
     let model = scorer.model();
     let inputs = h.inputs;
     let score = scorer.score(&inputs);

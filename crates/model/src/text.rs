@@ -392,6 +392,15 @@ impl RawCsv {
     }
 }
 
+/// A cell's text, trimmed; undecodable bytes are an error naming the line.
+fn decoded(cell: &[u8], origin: &Origin, line: u64) -> Result<String, TableError> {
+    std::str::from_utf8(cell).map(|s| s.trim().to_string()).map_err(|_| TableError::Csv {
+        origin: origin.to_string(),
+        line,
+        message: "the text is not UTF-8 (is the file GBK? pass --encoding gbk)".into(),
+    })
+}
+
 /// A whole table read into text: its origin, header and rows (with their
 /// lines). For small tables (outcomes, returns, scores files); rosters are
 /// read record by record.
@@ -414,13 +423,7 @@ impl TextTable {
         let mut header = Vec::new();
         let mut rows = Vec::new();
         while let Some(line) = table.next(&mut record, &origin)? {
-            let fields: Result<Vec<String>, _> =
-                record.iter().map(|f| std::str::from_utf8(f).map(|s| s.trim().to_string())).collect();
-            let fields = fields.map_err(|_| TableError::Csv {
-                origin: origin.to_string(),
-                line,
-                message: "the text is not UTF-8 (is the file GBK? pass --encoding gbk)".into(),
-            })?;
+            let fields = record.iter().map(|f| decoded(f, &origin, line)).collect::<Result<Vec<_>, _>>()?;
             if line == 1 || (header.is_empty() && rows.is_empty()) {
                 header = fields;
             } else {
@@ -448,13 +451,7 @@ impl TextTable {
         let (mut header, mut at): (Vec<String>, Vec<usize>) = (Vec::new(), Vec::new());
         let (mut rows, mut fields, mut header_read) = (Vec::new(), Vec::new(), false);
         while let Some(line) = table.next(&mut record, &origin)? {
-            let text = |f: &[u8]| {
-                std::str::from_utf8(f).map(|s| s.trim().to_string()).map_err(|_| TableError::Csv {
-                    origin: origin.to_string(),
-                    line,
-                    message: "the text is not UTF-8 (is the file GBK? pass --encoding gbk)".into(),
-                })
-            };
+            let text = |f: &[u8]| decoded(f, &origin, line);
             if !header_read {
                 header_read = true;
                 let names = record.iter().map(text).collect::<Result<Vec<String>, _>>()?;

@@ -97,11 +97,7 @@ impl CellReader {
                     // no sign to look for: the first byte is a digit
                     Kind::Integer => Some(digits(cell).map(exact)),
                     Kind::Decimal => Some(decimal(cell)),
-                    Kind::Bool => Some(match cell {
-                        b"0" => Some(0.0),
-                        b"1" => Some(1.0),
-                        _ => None,
-                    }),
+                    Kind::Bool => Some(yes_no(cell)),
                     // a category's values are looked up below
                     Kind::Category | Kind::Slow => None,
                 };
@@ -146,11 +142,7 @@ impl CellReader {
         match self.kind {
             Kind::Integer => integer(cell),
             Kind::Decimal => decimal(cell),
-            Kind::Bool => match cell {
-                b"0" => Some(0.0),
-                b"1" => Some(1.0),
-                _ => None,
-            },
+            Kind::Bool => yes_no(cell),
             Kind::Category | Kind::Slow => None,
         }
     }
@@ -175,6 +167,16 @@ fn sign(cell: &[u8]) -> (bool, &[u8]) {
         Some((b'-', rest)) => (true, rest),
         Some((b'+', rest)) => (false, rest),
         _ => (false, cell),
+    }
+}
+
+/// `0` or `1`.
+#[inline]
+fn yes_no(cell: &[u8]) -> Option<f64> {
+    match cell {
+        b"0" => Some(0.0),
+        b"1" => Some(1.0),
+        _ => None,
     }
 }
 

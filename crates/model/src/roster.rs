@@ -192,6 +192,19 @@ impl Roster {
         h.members.clone().map(|i| (self.person_ids[i].as_str(), self.member_lines[i]))
     }
 
+    /// `f` of household `h` seen as a [`HouseholdView`], as a stream hands
+    /// households over.
+    pub fn with_view<T>(&self, h: &Household, f: impl FnOnce(HouseholdView) -> T) -> T {
+        let members: Vec<&str> = self.members_of(h).map(|(id, _)| id).collect();
+        f(HouseholdView {
+            id: &h.id,
+            village: &h.village,
+            line: h.line,
+            inputs: self.inputs(h),
+            members: &members,
+        })
+    }
+
     /// Number of household rows refused (at least one issue each).
     pub fn rejected_households(&self) -> usize {
         self.household_rows - self.households.len()

@@ -65,15 +65,7 @@ pub fn dispatch(
         .iter()
         .map(|alert| {
             let h = by_id.get(alert.household_id.as_str())?;
-            let members: Vec<&str> = roster.members_of(h).map(|(id, _)| id).collect();
-            let household = HouseholdView {
-                id: &h.id,
-                village: &h.village,
-                line: h.line,
-                inputs: roster.inputs(h),
-                members: &members,
-            };
-            Some(dispatcher.household(alert, household, names))
+            Some(roster.with_view(h, |household| dispatcher.household(alert, household, names)))
         })
         .collect();
     dispatcher.assemble(alerts, lines)

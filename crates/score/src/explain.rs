@@ -87,15 +87,7 @@ pub struct Explanation {
 
 /// Explains one accepted household of a roster.
 pub fn explain(scorer: &Scorer, roster: &Roster, h: &Household, unmasked: bool) -> Explanation {
-    let members: Vec<&str> = roster.members_of(h).map(|(id, _)| id).collect();
-    let household = HouseholdView {
-        id: &h.id,
-        village: &h.village,
-        line: h.line,
-        inputs: roster.inputs(h),
-        members: &members,
-    };
-    explain_household(scorer, household, unmasked)
+    roster.with_view(h, |household| explain_household(scorer, household, unmasked))
 }
 
 /// [`explain`] for a household given by its inputs (from a streamed

@@ -259,6 +259,16 @@ fn bad_rosters() -> Vec<BadRoster> {
             refused: 1,
         },
         BadRoster {
+            name: "out of range, in a file with Windows line endings",
+            edit: |h, m| {
+                *h = h.replace('\n', "\r\n");
+                *m = m.replace(",张二,child,40,", ",张二,child,130,").replace('\n', "\r\n");
+            },
+            // (the line was one too low before rosters were read by simd-csv)
+            message: "members.csv: line 3, column 5 (age), household H001, person 420921********0210: 130 is outside the allowed range 0 to 120 years",
+            refused: 1,
+        },
+        BadRoster {
             name: "duplicate household",
             edit: |h, _| *h = h.replace("H004,西河村", "H003,西河村"),
             message: "household_id H003 appears on lines 4, 5",

@@ -295,8 +295,8 @@ pub(crate) struct RowKeys {
     pub ok: bool,
 }
 
-/// One record's fields: the bytes of all fields back to back, and where
-/// each ends. Records read by the csv crate and records kept in a batch
+/// One record's fields: the bytes of all fields, each followed by a
+/// one-byte delimiter, and where each ends. Records read by the csv crate and records kept in a batch
 /// both show themselves this way to [`Layout::check`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Fields<'a> {
@@ -311,7 +311,8 @@ impl<'a> Fields<'a> {
 
     pub fn get(&self, i: usize) -> Option<&'a [u8]> {
         let end = *self.ends.get(i)?;
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        // a one-byte delimiter follows each field
+        let start = if i == 0 { 0 } else { self.ends[i - 1] + 1 };
         self.data.get(start..end)
     }
 }
@@ -380,7 +381,7 @@ pub(crate) struct Input {
 enum Source {
     /// A worksheet, through `text::Table`.
     Sheet(crate::text::Table),
-    /// CSV, straight from csv-core into record buffers.
+    /// CSV, read by simd-csv straight into record buffers.
     Csv(Box<crate::text::RawCsv>),
 }
 

@@ -5,7 +5,7 @@
 //!
 //! Each worker thread takes the reader in turn (a lock) to read the next
 //! batch of [`BATCH`] households from both files record by record
-//! (csv-core, as the csv crate reads), joining members to their household
+//! (simd-csv, see `RawCsv`), joining members to their household
 //! by comparing ids. It then checks every cell of its batch
 //! (`Layout::check`) and hands the batch to a [`Work`], which turns it into
 //! an output (rows of a scores file), while another worker reads. The

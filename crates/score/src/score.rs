@@ -144,7 +144,10 @@ impl<'m> Scorer<'m> {
 pub struct BatchScores {
     eval: BatchEval,
     fired: Vec<bool>,
-    counts: Vec<u32>,
+    /// Running count of the member rows an item fired for.
+    running: Vec<u32>,
+    /// The households an item fired for, with the count for each.
+    which: Vec<(u32, u32)>,
     scores: Vec<HouseholdScore>,
 }
 
@@ -157,8 +160,10 @@ impl Scorer<'_> {
     pub fn score_batch<'s>(&self, x: &Columns, state: &'s mut BatchScores) -> &'s [HouseholdScore] {
         let model = self.model;
         let n = x.len();
-        let BatchScores { eval, fired, counts, scores } = state;
+        let BatchScores { eval, fired, running, which, scores } = state;
         eval.load(x);
+        which.clear();
+        which.resize(n, (0, 0));
         if scores.len() < n {
             scores.resize_with(n, HouseholdScore::default);
         }
@@ -177,31 +182,44 @@ impl Scorer<'_> {
             };
             eval.bool(&item.condition, x, level, fired);
             let weighted = model.categories[item.category].weight * item.points;
-            let mut add = |h: usize, count: u32| {
-                let s = &mut scores[h];
+            // The households the item fired for, and how many times, gathered
+            // without a branch on each household: whether an item fires is
+            // as good as random, and a mispredicted branch for each of the
+            // batch's households and items would cost more than the rest.
+            let found = match item.per {
+                Per::Household => {
+                    let mut k = 0;
+                    for (h, &f) in fired.iter().enumerate() {
+                        which[k] = (h as u32, 1);
+                        k += usize::from(f);
+                    }
+                    k
+                }
+                Per::Member => {
+                    // running count of the members it fired for: household
+                    // `h` has the difference across its span
+                    let mut sum = 0u32;
+                    running.clear();
+                    running.push(0);
+                    running.extend(fired.iter().map(|&f| {
+                        sum += u32::from(f);
+                        sum
+                    }));
+                    let mut k = 0;
+                    for (h, ends) in x.starts.windows(2).enumerate() {
+                        let count = running[ends[1]] - running[ends[0]];
+                        which[k] = (h as u32, count);
+                        k += usize::from(count > 0);
+                    }
+                    k
+                }
+            };
+            for &(h, count) in &which[..found] {
+                let s = &mut scores[h as usize];
                 let points = weighted * f64::from(count);
                 s.categories[item.category] += points;
                 s.hits.push(Hit { item: index, count, points });
                 s.triggered |= item.trigger;
-            };
-            match item.per {
-                Per::Household => {
-                    for h in fired.iter().enumerate().filter_map(|(h, &f)| f.then_some(h)) {
-                        add(h, 1);
-                    }
-                }
-                Per::Member => {
-                    counts.clear();
-                    counts.resize(n, 0);
-                    for (&h, &f) in x.owner.iter().zip(fired.iter()) {
-                        counts[h] += u32::from(f);
-                    }
-                    for (h, &count) in counts.iter().enumerate() {
-                        if count > 0 {
-                            add(h, count);
-                        }
-                    }
-                }
             }
         }
         for s in scores.iter_mut() {

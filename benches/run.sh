@@ -45,6 +45,24 @@ print(f"{label:<30} {n:>10,} {best:8.2f} {n / best:>12,.0f} {rss:9.0f} {floor:>7
 PY
 }
 
+# inside HOUSEHOLDS REPEAT COMMAND...: the best time of the households part
+# of a `score --timings` run (read, check, score, write), timed inside the
+# process, with what it takes a household: the scaling without process
+# start, model loading and the final sync
+inside() {
+  python3 - "$@" <<'PY'
+import re, subprocess, sys
+households, repeat, *cmd = sys.argv[1:]
+best = None
+for _ in range(int(repeat)):
+    err = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=True).stderr
+    ms = float(re.search(r"written ([0-9.]+) ms", err).group(1))
+    best = ms if best is None else min(best, ms)
+n = int(households)
+print(f"{'  households part, inside':<30} {n:>10,} {best / 1000:8.3f} {n / best * 1000:>12,.0f}   ({best * 1000 / n:.3f} µs a household)", flush=True)
+PY
+}
+
 # floor ROSTER REPEAT: the best csv-read time
 floor() {
   local best=""
@@ -67,6 +85,7 @@ for n in "${sizes[@]}"; do
   "$bin" csv-floor --roster "$roster" >/dev/null   # warm the page cache
   f=$(floor "$roster" "$times")
   run "score" "$n" "$f" "$times" "$bin" score --model "$model" --roster "$roster" --out "$dir/scores_$n.csv"
+  inside "$n" "$((times * 2))" "$bin" score --timings --model "$model" --roster "$roster" --out "$dir/scores_$n.csv"
   if [ "$n" -eq 1000000 ]; then
     run "score --threads 1" "$n" "$f" "$times" "$bin" score --threads 1 --model "$model" --roster "$roster" \
       --out "$dir/scores_${n}_1.csv"

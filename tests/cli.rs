@@ -2162,3 +2162,26 @@ fn a_repeat_on_the_next_row_is_caught_with_or_without_fingerprints() {
         repeat_refused(dir.path(), &roster, flags, "scored 2999 of 3000 households", &said);
     }
 }
+
+#[test]
+fn timings_say_where_the_time_went_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (plain, timed) = (dir.path().join("plain.csv"), dir.path().join("timed.csv"));
+    let quiet = score(fixture(), &plain).output().unwrap();
+    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("timings"));
+    let output = score(fixture(), &timed).arg("--timings").output().unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = stderr.lines().find(|l| l.starts_with("timings: model ")).expect(&stderr);
+    // four durations and the time a household, all numbers
+    let numbers: Vec<f64> = line
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter(|w| w.contains('.'))
+        .map(|w| w.parse().unwrap())
+        .collect();
+    assert_eq!(numbers.len(), 5, "{line}");
+    let (model, households, synced, all) = (numbers[0], numbers[1], numbers[3], numbers[4]);
+    assert!(numbers[2] > 0.0, "{line}");
+    assert!((model + households + synced - all).abs() < 0.2, "the parts add up: {line}");
+    assert_eq!(std::fs::read(&plain).unwrap(), std::fs::read(&timed).unwrap());
+}

@@ -5,6 +5,7 @@ use std::io::Write;
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Instant;
 
 use anyhow::{bail, Context};
 use hhrisk_model::date::format_date;
@@ -25,6 +26,8 @@ pub struct Io {
     pub skip_duplicate_check: bool,
     /// Worker threads for streaming (1: all on the calling thread).
     pub threads: usize,
+    /// Print where the run's time went, on stderr.
+    pub timings: bool,
 }
 
 impl Io {
@@ -285,9 +288,11 @@ pub fn score(
     io: Io,
 ) -> anyhow::Result<ExitCode> {
     use hhrisk_model::stream::{stream, StreamError};
+    let start = Instant::now();
     let model = load_model(model_path)?;
     let bands = load_bands(&model, thresholds)?;
     let scorer = Scorer::new(&model, &bands);
+    let loaded = start.elapsed();
     let options = io.read_options(unmasked);
     let mut alerts: BTreeMap<usize, usize> = BTreeMap::new();
 
@@ -336,6 +341,7 @@ pub fn score(
         Err(e) => bail!("{e}"),
     };
     bar.finish_and_clear();
+    let scored = start.elapsed();
     let refused = household_rows - accepted;
     if !issues.is_empty() && rejects.is_none() {
         drop(file);
@@ -361,6 +367,19 @@ pub fn score(
     );
     if let Some(path) = rejects {
         eprintln!("refused {refused} households ({} problems) → {}", issues.len(), path.display());
+    }
+    if io.timings {
+        let done = start.elapsed();
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+        let each = (scored - loaded).as_secs_f64() * 1e6 / household_rows.max(1) as f64;
+        eprintln!(
+            "timings: model {:.1} ms; households read, checked, scored and written {:.1} ms ({each:.3} µs each); \
+             files synced and renamed {:.1} ms; in all {:.1} ms (process start and exit not included)",
+            ms(loaded),
+            ms(scored - loaded),
+            ms(done - scored),
+            ms(done)
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

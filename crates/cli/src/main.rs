@@ -86,6 +86,10 @@ enum Command {
         /// Show person ids unmasked in the rejects file and messages.
         #[arg(long)]
         unmasked: bool,
+        /// Print on stderr where the run's time went: loading the model,
+        /// the households (read, checked, scored, written), syncing.
+        #[arg(long)]
+        timings: bool,
     },
     /// Show, item by item, why a household got its score.
     Explain {
@@ -336,7 +340,13 @@ fn per_core(threads: usize) -> usize {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let io = commands::Io { encoding: cli.encoding, bom: cli.bom, skip_duplicate_check: false, threads: 1 };
+    let io = commands::Io {
+        encoding: cli.encoding,
+        bom: cli.bom,
+        skip_duplicate_check: false,
+        threads: 1,
+        timings: false,
+    };
     match cli.command {
         Command::Validate { model, roster, json, unmasked, threads } => {
             let io = commands::Io { threads: per_core(threads), ..io };
@@ -353,9 +363,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             skip_duplicate_check,
             threads,
             unmasked,
+            timings,
         } => {
             let columns = hhrisk_score::ScoreColumns { top, item_counts: item_columns };
-            let io = commands::Io { skip_duplicate_check, threads: per_core(threads), ..io };
+            let io = commands::Io { skip_duplicate_check, threads: per_core(threads), timings, ..io };
             commands::score(
                 &model,
                 &roster,

@@ -1852,7 +1852,7 @@ fn the_workbench_shows_who_enters_the_bands_and_the_tuned_suggestion() {
     }
 }
 
-/// Batches of 512 households are checked and scored on worker threads:
+/// Batches of households are checked and scored on worker threads:
 /// the scores and rejects files must not depend on how many, nor on
 /// whether the roster streams or is read whole (members out of order).
 #[test]

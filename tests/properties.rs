@@ -395,7 +395,7 @@ impl Work for HoldFirst {
 #[test]
 fn workers_run_only_a_few_batches_ahead_of_a_slow_one() {
     let dir = tempfile::tempdir().unwrap();
-    let roster_dir = roster(dir.path(), 12, 20 * 512);
+    let roster_dir = roster(dir.path(), 12, 20 * hhrisk_model::stream::BATCH);
     let model = model();
     let expected: Vec<String> = {
         let r = Roster::read(&model, &roster_dir, &ReadOptions::default()).unwrap();

@@ -75,9 +75,9 @@ impl AtomicFile {
         Ok(AtomicFile {
             target: target.to_path_buf(),
             temp,
-            // a batch of scores rows (about 38 KB for 512 households) is
+            // a batch of scores rows (about 19 KB for 256 households) is
             // larger than the buffer, so it goes to the file without a copy
-            writer: Some(BufWriter::with_capacity(1 << 15, file)),
+            writer: Some(BufWriter::with_capacity(1 << 14, file)),
             written: 0,
             asked_at: 0,
             syncer: None,

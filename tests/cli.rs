@@ -1854,7 +1854,9 @@ fn the_workbench_shows_who_enters_the_bands_and_the_tuned_suggestion() {
 
 /// Batches of households are checked and scored on worker threads:
 /// the scores and rejects files must not depend on how many, nor on
-/// whether the roster streams or is read whole (members out of order).
+/// whether the roster streams as it is, once its members are put in order
+/// (members out of order), or is read whole (a member of an unknown
+/// household).
 #[test]
 fn scores_are_the_same_bytes_whatever_the_threads() {
     let dir = tempfile::tempdir().unwrap();
@@ -1880,9 +1882,42 @@ fn scores_are_the_same_bytes_whatever_the_threads() {
     for threads in ["2", "3"] {
         assert!(run(&roster, threads) == one, "{threads} threads");
     }
-    // the whole-file path lists problems in its own order; the scores are the same
-    let whole = run(&reversed, "2");
-    assert!(whole.0 == one.0);
+    // members out of order: put in order in memory and streamed, the same
+    // scores (the problems, the same, name the moved rows' own lines), and
+    // a note that says so and how to avoid it
+    let regrouped = run(&reversed, "2");
+    assert!(regrouped.0 == one.0);
+    assert_eq!(regrouped.1.lines().count(), 3, "{}", regrouped.1);
+    score(&reversed, dir.path().join("s.csv"))
+        .args(["--rejects"])
+        .arg(dir.path().join("r.csv"))
+        .assert()
+        .stderr(contains("were put in that order in memory").and(contains("streams in constant memory")));
+    // and a member of a household that is not in households.csv as well:
+    // read whole, which reports it; the other households' scores are the same
+    let unknown = dir.path().join("unknown");
+    std::fs::create_dir(&unknown).unwrap();
+    std::fs::copy(reversed.join("households.csv"), unknown.join("households.csv")).unwrap();
+    let members = std::fs::read_to_string(reversed.join("members.csv")).unwrap();
+    // the last member again, with another valid ID number (sequence 999)
+    let last: Vec<&str> = members.lines().last().unwrap().split(',').collect();
+    let body = format!("{}999", &last[1][..14]);
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = body.bytes().zip(WEIGHTS).map(|(d, w)| u32::from(d - b'0') * w).sum();
+    let id = format!("{body}{}", b"10X98765432"[(sum % 11) as usize] as char);
+    std::fs::write(unknown.join("members.csv"), format!("{members}H_NOBODY,{id},{}\n", last[2..].join(",")))
+        .unwrap();
+    let (out, rejects) = (dir.path().join("su.csv"), dir.path().join("ru.csv"));
+    score(&unknown, &out)
+        .arg("--rejects")
+        .arg(&rejects)
+        .assert()
+        .success()
+        .stderr(contains("scored 4998 of 5000 households").and(contains("in memory").not()));
+    assert!(std::fs::read(out).unwrap() == one.0);
+    assert!(std::fs::read_to_string(rejects)
+        .unwrap()
+        .contains("household H_NOBODY is not in households.csv"));
 }
 
 /// What `hhrisk calibrate` (100 bootstrap replicates) writes to
@@ -1961,8 +1996,8 @@ fn first_household(roster: &Path) -> String {
 }
 
 /// `validate` streams a grouped roster as `score` does: the same report on
-/// any number of threads, and the same problems as the whole-file read of
-/// the same rows in another order.
+/// any number of threads, and the same problems for the same rows in
+/// another order (put in order in memory first).
 #[test]
 fn validate_reports_the_same_problems_streamed_or_read_whole() {
     let dir = tempfile::tempdir().unwrap();
@@ -1995,7 +2030,7 @@ fn validate_reports_the_same_problems_streamed_or_read_whole() {
     );
     assert_eq!(validate(&roster, "2"), one, "two threads");
     assert_eq!(validate(&roster, "3"), one, "three threads");
-    // read whole: the same counts, and the same problems at their own lines
+    // members out of order: the same counts, and the same problems at their own lines
     let whole = validate(&reversed, "2");
     for key in ["households", "members", "accepted", "rejected"] {
         assert_eq!(whole[key], one[key], "{key}");

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use hhrisk_calibrate::{calibrate, Objective, Options, Samples};
-use hhrisk_model::stream::{stream, StreamError, Streamed, Work};
+use hhrisk_model::stream::{stream, stream_regrouped, StreamError, Streamed, Work};
 use hhrisk_model::text::Encoding;
 use hhrisk_model::{HouseholdView, Model, ReadOptions, Roster};
 use hhrisk_score::Scorer;
@@ -123,7 +123,27 @@ proptest! {
                 prop_assert_eq!(accepted, whole_ids);
                 prop_assert_eq!(refused_stream, whole.rejected_households());
             }
-            Err(StreamError::NotAligned(_)) => {}
+            Err(StreamError::NotAligned(_) | StreamError::Repeated(_)) => {}
+            Err(e) => prop_assert!(false, "{e}"),
+        }
+
+        // the members shuffled: put back in order in memory, the roster
+        // streams to the same households, or goes to the whole-file path
+        rewrite(&roster_dir.join("members.csv"), |rows| shuffle(rows, seed));
+        let whole = Roster::read(&model, &roster_dir, &ReadOptions::default()).unwrap();
+        let (mut accepted, mut refused_stream) = (Vec::new(), 0);
+        match stream_regrouped(&model, &roster_dir, &ReadOptions::default(), 2, &Ids, |(ids, refused)| {
+            accepted.extend(ids);
+            refused_stream += refused;
+            Ok(())
+        }) {
+            Ok(summary) => {
+                prop_assert!(summary.regrouped_bytes > 0);
+                let whole_ids: Vec<String> = whole.households.iter().map(|h| h.id.clone()).collect();
+                prop_assert_eq!(accepted, whole_ids);
+                prop_assert_eq!(refused_stream, whole.rejected_households());
+            }
+            Err(StreamError::NotAligned(_) | StreamError::Repeated(_)) => {}
             Err(e) => prop_assert!(false, "{e}"),
         }
     }

@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use hhrisk_model::stream::{stream, Streamed, Work};
+use hhrisk_model::stream::{stream_as, MemberOrder, Streamed, Work};
 use hhrisk_model::{Model, ReadOptions, Roster};
 use libfuzzer_sys::fuzz_target;
 
@@ -51,15 +51,17 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(r) = &whole {
         assert_eq!(r.households.len() + r.rejected_households(), r.household_rows);
     }
-    // streaming, on one thread and on two: the same households as the
-    // whole-file read when it streams at all
-    for threads in [1, 2] {
+    // streaming, on one thread and on two, and with the members put in
+    // order first: the same households as the whole-file read when it
+    // streams at all
+    for (threads, order) in [(1, MemberOrder::AsItIs), (2, MemberOrder::AsItIs), (2, MemberOrder::Regrouped)] {
         let mut counts = (0, 0);
-        let streamed = stream(model(), &dir, &ReadOptions::default(), threads, &Count, |(a, r)| {
+        let count = |(a, r): (usize, usize)| {
             counts.0 += a;
             counts.1 += r;
             Ok(())
-        });
+        };
+        let streamed = stream_as(model(), &dir, &ReadOptions::default(), threads, &Count, count, order);
         if let (Ok(summary), Ok(r)) = (&streamed, &whole) {
             assert_eq!(counts, (summary.accepted, summary.refused));
             assert_eq!(summary.accepted, r.households.len());

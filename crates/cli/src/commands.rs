@@ -158,6 +158,9 @@ pub fn validate(
         let roster_json = match check_roster(m, dir, &io.read_options(unmasked), io.threads) {
             Ok(r) => {
                 valid &= r.issues.is_empty();
+                if r.regrouped_bytes > 0 {
+                    note_regrouped(dir, r.regrouped_bytes);
+                }
                 if !json {
                     println!(
                         "roster {}: {} households, {} members; {} accepted, {} refused, {} problems",
@@ -206,21 +209,24 @@ struct RosterCheck {
     household_rows: usize,
     member_rows: usize,
     accepted: usize,
-    /// Every problem, in file order.
+    /// Every problem, household by household.
     issues: Vec<Issue>,
+    /// Bytes held to put members.csv in household order (0: none).
+    regrouped_bytes: usize,
 }
 
 /// Checks every row of a roster. A roster grouped in household order is
 /// streamed on `threads` threads, with memory that does not grow with the
-/// file, as `score` reads it; any other order is read whole. The problems
-/// are the same either way.
+/// file, as `score` reads it; members in another order are put in order in
+/// memory first, and the roster is read whole only when that fails. The
+/// problems are the same either way.
 fn check_roster(
     model: &Model,
     dir: &Path,
     options: &ReadOptions,
     threads: usize,
 ) -> Result<RosterCheck, String> {
-    use hhrisk_model::stream::{each, stream, StreamError, Streamed};
+    use hhrisk_model::stream::{each, stream_as, MemberOrder, StreamError, Streamed};
 
     // the problems of the households refused
     let refusals = each(|household, kept: &mut Vec<Issue>| {
@@ -230,24 +236,34 @@ fn check_roster(
         Ok(())
     });
     let mut issues = Vec::new();
-    let streamed = stream(model, dir, options, threads, &refusals, |batch| {
-        issues.extend(batch);
-        Ok(())
-    });
+    let mut streamed = Err(StreamError::NotAligned(String::new()));
+    for order in [MemberOrder::AsItIs, MemberOrder::Regrouped] {
+        issues.clear();
+        let collect = |batch: Vec<Issue>| {
+            issues.extend(batch);
+            Ok(())
+        };
+        streamed = stream_as(model, dir, options, threads, &refusals, collect, order);
+        if !matches!(streamed, Err(StreamError::NotAligned(_))) {
+            break;
+        }
+    }
     match streamed {
         Ok(summary) => Ok(RosterCheck {
+            regrouped_bytes: summary.regrouped_bytes,
             household_rows: summary.household_rows,
             member_rows: summary.member_rows,
             accepted: summary.accepted,
             issues,
         }),
-        Err(StreamError::NotAligned(_)) => {
+        Err(StreamError::NotAligned(_) | StreamError::Repeated(_)) => {
             let r = Roster::read(model, dir, options).map_err(|e| e.to_string())?;
             Ok(RosterCheck {
                 household_rows: r.household_rows,
                 member_rows: r.member_rows,
                 accepted: r.households.len(),
                 issues: r.issues,
+                regrouped_bytes: 0,
             })
         }
         Err(e) => Err(e.to_string()),
@@ -276,6 +292,17 @@ fn issue_json(i: &Issue) -> serde_json::Value {
     })
 }
 
+/// Tells the user that members.csv was put in household order in memory,
+/// and how to avoid it.
+fn note_regrouped(roster_dir: &Path, bytes: usize) {
+    eprintln!(
+        "note: {}: the members of each household do not follow one another in the order of households.csv; \
+         they were put in that order in memory ({} MB). Sorted that way, the file streams in constant memory.",
+        roster_dir.join("members.csv").display(),
+        bytes.div_ceil(1 << 20)
+    );
+}
+
 #[allow(clippy::too_many_arguments)]
 pub fn score(
     model_path: &Path,
@@ -287,43 +314,69 @@ pub fn score(
     unmasked: bool,
     io: Io,
 ) -> anyhow::Result<ExitCode> {
-    use hhrisk_model::stream::{stream, StreamError};
+    use hhrisk_model::stream::{stream_as, MemberOrder, StreamError};
     let start = Instant::now();
     let model = load_model(model_path)?;
     let bands = load_bands(&model, thresholds)?;
     let scorer = Scorer::new(&model, &bands);
     let loaded = start.elapsed();
     let options = io.read_options(unmasked);
-    let mut alerts: BTreeMap<usize, usize> = BTreeMap::new();
 
-    // First try streaming, in batches of households checked and scored on
-    // every core; a roster whose members are not grouped in the order of
-    // its households is read whole.
-    let mut issues: Vec<Issue> = Vec::new();
-    let mut file = io.create(out)?;
-    let mut header = csv::Writer::from_writer(&mut file);
-    header.write_record(hhrisk_score::output::header(&model, columns))?;
-    header.flush()?;
-    drop(header);
+    // Stream, in batches of households checked and scored on every core.
+    // A roster whose members are not grouped in the order of its
+    // households is put in that order in memory and streamed; it is read
+    // whole only when that fails too (a member of an unknown household, a
+    // repeated id), and the whole-file read reports why.
     let bar = progress("households");
-    let mut seen = 0u64;
     let work = hhrisk_score::ScoreBatches::new(scorer.clone(), columns);
-    let streamed = stream(&model, roster_dir, &options, io.threads, &work, |batch| {
-        seen += batch.households as u64;
-        bar.set_position(seen);
-        for (level, &n) in batch.alerts.iter().enumerate() {
-            if n > 0 {
-                *alerts.entry(level).or_default() += n;
+    let mut streamed = None;
+    for order in [MemberOrder::AsItIs, MemberOrder::Regrouped] {
+        let (mut alerts, mut issues): (BTreeMap<usize, usize>, Vec<Issue>) = (BTreeMap::new(), Vec::new());
+        let mut file = io.create(out)?;
+        let mut header = csv::Writer::from_writer(&mut file);
+        header.write_record(hhrisk_score::output::header(&model, columns))?;
+        header.flush()?;
+        drop(header);
+        let mut seen = 0u64;
+        let result = stream_as(
+            &model,
+            roster_dir,
+            &options,
+            io.threads,
+            &work,
+            |batch| {
+                seen += batch.households as u64;
+                bar.set_position(seen);
+                for (level, &n) in batch.alerts.iter().enumerate() {
+                    if n > 0 {
+                        *alerts.entry(level).or_default() += n;
+                    }
+                }
+                issues.extend(batch.issues);
+                file.write_all(&batch.rows).map_err(|e| format!("cannot write {}: {e}", out.display()))
+            },
+            order,
+        );
+        match result {
+            Ok(summary) => {
+                streamed = Some((file, summary, alerts, issues));
+                break;
             }
+            Err(StreamError::NotAligned(_)) => {}
+            Err(StreamError::Repeated(_)) => break,
+            Err(StreamError::Roster(e)) => return Err(e.into()),
+            Err(e) => bail!("{e}"),
         }
-        issues.extend(batch.issues);
-        file.write_all(&batch.rows).map_err(|e| format!("cannot write {}: {e}", out.display()))
-    });
-    let (file, accepted, household_rows) = match streamed {
-        Ok(summary) => (file, summary.accepted, summary.household_rows),
-        Err(StreamError::NotAligned(_)) => {
-            drop(file);
-            alerts.clear();
+    }
+    let (file, accepted, household_rows, alerts, issues) = match streamed {
+        Some((file, summary, alerts, issues)) => {
+            if summary.regrouped_bytes > 0 {
+                note_regrouped(roster_dir, summary.regrouped_bytes);
+            }
+            (file, summary.accepted, summary.household_rows, alerts, issues)
+        }
+        None => {
+            let mut alerts = BTreeMap::new();
             let roster = Roster::read(&model, roster_dir, &options)?;
             let mut writer = ScoreWriter::new(io.create(out)?, &model, columns)?;
             let mut score = Default::default();
@@ -334,11 +387,8 @@ pub fn score(
                     *alerts.entry(level).or_default() += 1;
                 }
             }
-            issues = roster.issues;
-            (writer.finish()?, roster.households.len(), roster.household_rows)
+            (writer.finish()?, roster.households.len(), roster.household_rows, alerts, roster.issues)
         }
-        Err(StreamError::Roster(e)) => return Err(e.into()),
-        Err(e) => bail!("{e}"),
     };
     bar.finish_and_clear();
     let scored = start.elapsed();
@@ -428,7 +478,7 @@ pub fn explain(
     });
     let found = match streamed {
         Ok(_) => found.into_iter().next(),
-        Err(StreamError::NotAligned(_)) => {
+        Err(StreamError::NotAligned(_) | StreamError::Repeated(_)) => {
             let roster = Roster::read(&model, roster_dir, &options)?;
             match roster.households.iter().find(|h| h.id == household) {
                 Some(h) => {
@@ -967,7 +1017,7 @@ pub fn dispatch(
     });
     let d = match streamed {
         Ok(_) => dispatcher.assemble(&alerts, lines),
-        Err(StreamError::NotAligned(_)) => {
+        Err(StreamError::NotAligned(_) | StreamError::Repeated(_)) => {
             let roster = Roster::read(&model, roster_dir, &read)?;
             dispatch(&model, &roster, &alerts, &names, options)
         }

@@ -383,6 +383,8 @@ enum Source {
     Sheet(crate::text::Table),
     /// CSV, read by simd-csv straight into record buffers.
     Csv(Box<crate::text::RawCsv>),
+    /// A members.csv put in household order in memory.
+    Grouped(Box<crate::text::GroupedCsv>),
 }
 
 impl Input {
@@ -396,6 +398,9 @@ impl Input {
                 }
                 Ok(line)
             }
+            Source::Grouped(grouped) => grouped
+                .read(records)
+                .map_err(|source| RosterError::Io { path: self.origin.to_string(), source }),
             Source::Csv(raw) => {
                 raw.read(records).map_err(|source| RosterError::Io { path: self.origin.to_string(), source })
             }
@@ -429,6 +434,11 @@ impl<'m> RowReader<'m> {
             if header.is_empty() { (&[][..], &[][..]) } else { (header.get(0).1, header.get(0).2) };
         let layout = Layout::new(model, Fields { data, ends }, input.origin.to_string(), file, options)?;
         Ok(RowReader { layout, input, row: Records::default() })
+    }
+
+    /// Reads the rows after the header from `grouped` instead.
+    pub(crate) fn regroup(&mut self, grouped: crate::text::GroupedCsv) {
+        self.input.source = Source::Grouped(Box::new(grouped));
     }
 
     /// Number of declared columns (the length of a row of values).

@@ -466,6 +466,23 @@ impl RawCsv {
     /// Appends the next record to `records`; its line, or `None` at the
     /// end.
     pub fn read(&mut self, records: &mut Records) -> std::io::Result<Option<u64>> {
+        self.read_raw(|line, record| {
+            let raw = record.as_slice();
+            if memchr::memchr(b'"', raw).is_some() {
+                records.push_cells(line, record.unescaped_iter());
+            } else {
+                records.push_split(line, raw, record.iter().map(<[u8]>::len));
+            }
+            line
+        })
+    }
+
+    /// Hands the next record, as it is in the file, and its line to
+    /// `visit`; what it returns, or `None` at the end.
+    pub fn read_raw<T>(
+        &mut self,
+        visit: impl FnOnce(u64, &simd_csv::ZeroCopyByteRecord) -> T,
+    ) -> std::io::Result<Option<T>> {
         if self.done {
             return Ok(None);
         }
@@ -486,8 +503,7 @@ impl RawCsv {
             }
         };
         let line = self.lines.of_record_from(from);
-        let raw = record.as_slice();
-        if std::mem::take(&mut self.first) && memchr::memchr(b'\r', raw).is_some() {
+        if std::mem::take(&mut self.first) && memchr::memchr(b'\r', record.as_slice()).is_some() {
             self.done = true;
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
@@ -495,10 +511,107 @@ impl RawCsv {
                  format); save it with LF or CRLF line endings",
             ));
         }
-        if memchr::memchr(b'"', raw).is_some() {
-            records.push_cells(line, record.unescaped_iter());
+        Ok(Some(visit(line, &record)))
+    }
+}
+
+/// The rows of a members.csv that is not grouped by household in the
+/// order of households.csv, put in that order in memory, so that the
+/// roster still streams: each record kept as it is in the file, back to
+/// back (about the size of the file), with its household's place and its
+/// line (24 bytes a member). Holding the whole roster as checked values
+/// would take about 2.5 KB a household instead.
+pub struct GroupedCsv {
+    arena: Vec<u8>,
+    /// For each member row: its household's place in households.csv, its
+    /// length, where it starts in `arena` and its line; sorted by place,
+    /// a household's members in file order.
+    order: Vec<(u32, u32, u64, u64)>,
+    next: usize,
+    /// Field lengths of the record being handed over.
+    lengths: Vec<usize>,
+}
+
+impl GroupedCsv {
+    /// Reads both files (after their headers), `households_id` and
+    /// `members_id` being the `household_id` columns. `None` when a member's
+    /// household is not in households.csv, a `household_id` repeats there, or
+    /// an id cannot be read: the whole-file read reports those.
+    pub fn group(
+        households: &Path,
+        households_id: usize,
+        members: &Path,
+        members_id: usize,
+        encoding: Encoding,
+    ) -> std::io::Result<Option<GroupedCsv>> {
+        use std::hash::BuildHasher;
+        let hasher = foldhash::quality::RandomState::default();
+        // ids as the reader compares them (trimmed), as 64-bit fingerprints:
+        // a collision only sends the roster to the whole-file read, since the
+        // reader still compares the ids themselves
+        let key = |record: &simd_csv::ZeroCopyByteRecord, at: usize| {
+            let cell = record.unescape(at)?;
+            crate::roster::trim_cell(&cell).ok().filter(|id| !id.is_empty()).map(|id| hasher.hash_one(id))
+        };
+        let mut places: std::collections::HashMap<u64, u32, foldhash::fast::RandomState> = Default::default();
+        let mut raw = RawCsv::open(households, encoding)?;
+        raw.read_raw(|_, _| ())?;
+        while let Some(found) = raw.read_raw(|_, record| key(record, households_id))? {
+            let place = u32::try_from(places.len()).map_err(std::io::Error::other)?;
+            match found {
+                Some(id) if places.insert(id, place).is_none() => {}
+                _ => return Ok(None),
+            }
+        }
+        let size = std::fs::metadata(members).map_or(0, |m| m.len());
+        let mut arena = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        let mut order = Vec::new();
+        let mut raw = RawCsv::open(members, encoding)?;
+        raw.read_raw(|_, _| ())?;
+        loop {
+            let kept = raw.read_raw(|line, record| {
+                let place = *places.get(&key(record, members_id)?)?;
+                let bytes = record.as_slice();
+                order.push((place, u32::try_from(bytes.len()).ok()?, arena.len() as u64, line));
+                arena.extend_from_slice(bytes);
+                Some(())
+            })?;
+            match kept {
+                Some(Some(())) => {}
+                Some(None) => return Ok(None),
+                None => break,
+            }
+        }
+        // stable: a household's members keep their order
+        order.sort_by_key(|&(place, ..)| place);
+        Ok(Some(GroupedCsv { arena, order, next: 0, lengths: Vec::new() }))
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.arena.len() + self.order.len() * std::mem::size_of::<(u32, u32, u64, u64)>()
+    }
+
+    /// Appends the next member row, in household order, to `records`; its
+    /// line, or `None` at the end.
+    pub fn read(&mut self, records: &mut Records) -> std::io::Result<Option<u64>> {
+        let Some(&(_, len, start, line)) = self.order.get(self.next) else { return Ok(None) };
+        self.next += 1;
+        let start = usize::try_from(start).map_err(std::io::Error::other)?;
+        let raw = &self.arena[start..start + len as usize];
+        if memchr::memchr(b'"', raw).is_none() {
+            self.lengths.clear();
+            self.lengths.extend(raw.split(|&b| b == b',').map(<[u8]>::len));
+            records.push_split(line, raw, self.lengths.iter().copied());
         } else {
-            records.push_split(line, raw, record.iter().map(<[u8]>::len));
+            // a quoted field: read by the same reader as the file was
+            let mut reader =
+                simd_csv::ZeroCopyReaderBuilder::new().has_headers(false).flexible(true).from_reader(raw);
+            match reader.read_byte_record() {
+                Ok(Some(record)) => records.push_cells(line, record.unescaped_iter()),
+                Ok(None) => records.push_cells(line, std::iter::empty::<&[u8]>()),
+                Err(err) => return Err(std::io::Error::other(format!("{:?}", err.into_kind()))),
+            }
         }
         Ok(Some(line))
     }

@@ -581,9 +581,17 @@ impl GroupedCsv {
                 Some(None) => return Ok(None),
                 None => break,
             }
+            // room for the rest at the first thousand rows' size, so that
+            // the list does not double (and copy itself) as it grows
+            if order.len() == 1000 {
+                let each = arena.len() / 1000 + 1;
+                order.reserve(usize::try_from(size).unwrap_or(0) / each * 21 / 20);
+            }
         }
-        // stable: a household's members keep their order
-        order.sort_by_key(|&(place, ..)| place);
+        // by place, then where the row was in the file (the arena follows
+        // the file): a household's members keep their order, with no
+        // buffer as a stable sort would take
+        order.sort_unstable_by_key(|&(place, _, start, _)| (place, start));
         Ok(Some(GroupedCsv { arena, order, next: 0, lengths: Vec::new() }))
     }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use hhrisk_calibrate::{calibrate, Objective, Options, Samples};
-use hhrisk_model::stream::{stream, stream_regrouped, StreamError, Streamed, Work};
+use hhrisk_model::stream::{stream, stream_as, MemberOrder, StreamError, Streamed, Work};
 use hhrisk_model::text::Encoding;
 use hhrisk_model::{HouseholdView, Model, ReadOptions, Roster};
 use hhrisk_score::Scorer;
@@ -132,11 +132,12 @@ proptest! {
         rewrite(&roster_dir.join("members.csv"), |rows| shuffle(rows, seed));
         let whole = Roster::read(&model, &roster_dir, &ReadOptions::default()).unwrap();
         let (mut accepted, mut refused_stream) = (Vec::new(), 0);
-        match stream_regrouped(&model, &roster_dir, &ReadOptions::default(), 2, &Ids, |(ids, refused)| {
+        let collect = |(ids, refused): (Vec<String>, usize)| {
             accepted.extend(ids);
             refused_stream += refused;
             Ok(())
-        }) {
+        };
+        match stream_as(&model, &roster_dir, &ReadOptions::default(), 2, &Ids, collect, MemberOrder::Regrouped) {
             Ok(summary) => {
                 prop_assert!(summary.regrouped_bytes > 0);
                 let whole_ids: Vec<String> = whole.households.iter().map(|h| h.id.clone()).collect();

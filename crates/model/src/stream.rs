@@ -138,7 +138,7 @@ pub struct StreamSummary {
     /// Households refused.
     pub refused: usize,
     /// Bytes held to put members.csv in household order
-    /// ([`stream_regrouped`]); 0 when it was read as it is.
+    /// ([`MemberOrder::Regrouped`]); 0 when it was read as it is.
     pub regrouped_bytes: usize,
 }
 
@@ -150,7 +150,7 @@ pub enum StreamError {
     Roster(#[from] RosterError),
     /// The files cannot be streamed as they are (members not grouped in
     /// the order of households.csv): put the members in order
-    /// ([`stream_regrouped`]) or read the roster whole.
+    /// ([`MemberOrder::Regrouped`]) or read the roster whole.
     #[error("{0}")]
     NotAligned(String),
     /// A key repeats (or two keys' 64-bit fingerprints collide): read the
@@ -203,35 +203,23 @@ pub fn stream<W: Work>(
     stream_as(model, dir, options, threads, work, collect, MemberOrder::AsItIs)
 }
 
-/// [`stream`] for a members.csv that is not grouped by household in the
-/// order of households.csv: its rows are first put in that order in
-/// memory ([`GroupedCsv`], about the size of the file and 24 bytes a
-/// member), then the roster streams as a grouped one does, with the same
-/// results. Fails with [`StreamError::NotAligned`] when a member's household
-/// is not in households.csv, a `household_id` repeats or cannot be read, or
-/// the roster is a workbook: the whole-file read reports those.
-pub fn stream_regrouped<W: Work>(
-    model: &Model,
-    dir: &Path,
-    options: &ReadOptions,
-    threads: usize,
-    work: &W,
-    collect: impl FnMut(W::Output) -> Result<(), String> + Send,
-) -> Result<StreamSummary, StreamError> {
-    stream_as(model, dir, options, threads, work, collect, MemberOrder::Regrouped)
-}
-
 /// How members.csv is read by [`stream_as`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MemberOrder {
     /// As it is: grouped by household in the order of households.csv
     /// ([`stream`]).
     AsItIs,
-    /// Put in that order in memory first ([`stream_regrouped`]).
+    /// Not grouped that way: its rows are first put in that order in
+    /// memory ([`GroupedCsv`], about the size of the file and 24 bytes a
+    /// member), then the roster streams as a grouped one does, with the
+    /// same results. The stream fails with [`StreamError::NotAligned`] when
+    /// a member's household is not in households.csv, a `household_id`
+    /// repeats or cannot be read, or the roster is a workbook: the
+    /// whole-file read reports those.
     Regrouped,
 }
 
-/// [`stream`] or [`stream_regrouped`], as `order` says.
+/// [`stream`], reading members.csv as `order` says.
 pub fn stream_as<W: Work>(
     model: &Model,
     dir: &Path,
@@ -1045,18 +1033,23 @@ mod tests {
         })
     }
 
-    #[test]
-    fn streaming_hands_over_what_the_whole_file_read_accepts() {
-        let (model, dir) = fixture();
-        let whole = Roster::read(&model, &dir, &ReadOptions::default()).unwrap();
-        let expected: Vec<Seen> = whole
+    /// The households the whole-file read accepts, with their inputs.
+    fn accepted_whole(model: &Model, dir: &Path) -> Vec<Seen> {
+        let whole = Roster::read(model, dir, &ReadOptions::default()).unwrap();
+        whole
             .households
             .iter()
             .map(|h| {
                 let x = whole.inputs(h);
                 (h.id.clone(), x.household.to_vec(), x.members.to_vec())
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn streaming_hands_over_what_the_whole_file_read_accepts() {
+        let (model, dir) = fixture();
+        let expected = accepted_whole(&model, &dir);
         for threads in [1, 2, 3] {
             let mut streamed = Vec::new();
             let summary = stream(&model, &dir, &ReadOptions::default(), threads, &keep(), |batch| {
@@ -1090,24 +1083,17 @@ mod tests {
         lines.swap(2, 17); // and the last member (H006) second
         std::fs::write(tmp.join("members.csv"), lines.join("\n") + "\n").unwrap();
         let options = ReadOptions::default();
-        let whole = Roster::read(&model, &tmp, &options).unwrap();
-        let expected: Vec<Seen> = whole
-            .households
-            .iter()
-            .map(|h| {
-                let x = whole.inputs(h);
-                (h.id.clone(), x.household.to_vec(), x.members.to_vec())
-            })
-            .collect();
+        let expected = accepted_whole(&model, &tmp);
         for threads in [1, 2] {
             let result = stream(&model, &tmp, &options, threads, &keep(), |_| Ok(()));
             assert!(matches!(result, Err(StreamError::NotAligned(_))), "{result:?}");
             let mut streamed = Vec::new();
-            let summary = stream_regrouped(&model, &tmp, &options, threads, &keep(), |batch| {
+            let collect = |batch| {
                 streamed.extend(batch);
                 Ok(())
-            })
-            .unwrap();
+            };
+            let summary =
+                stream_as(&model, &tmp, &options, threads, &keep(), collect, MemberOrder::Regrouped).unwrap();
             assert_eq!((summary.household_rows, summary.member_rows, summary.accepted), (6, 17, 6));
             assert!(summary.regrouped_bytes > members.len() - 200, "{summary:?}");
             assert_eq!(streamed, expected, "{threads} threads");
@@ -1115,7 +1101,7 @@ mod tests {
         // a member whose household is not in households.csv: the whole-file read reports it
         let unknown = members.replacen("H006,", "H099,", 1);
         std::fs::write(tmp.join("members.csv"), unknown).unwrap();
-        let result = stream_regrouped(&model, &tmp, &options, 2, &keep(), |_| Ok(()));
+        let result = stream_as(&model, &tmp, &options, 2, &keep(), |_| Ok(()), MemberOrder::Regrouped);
         assert!(matches!(result, Err(StreamError::NotAligned(_))), "{result:?}");
         std::fs::remove_dir_all(&tmp).unwrap();
     }

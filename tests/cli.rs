@@ -1895,18 +1895,7 @@ fn scores_are_the_same_bytes_whatever_the_threads() {
         .stderr(contains("were put in that order in memory").and(contains("streams in constant memory")));
     // and a member of a household that is not in households.csv as well:
     // read whole, which reports it; the other households' scores are the same
-    let unknown = dir.path().join("unknown");
-    std::fs::create_dir(&unknown).unwrap();
-    std::fs::copy(reversed.join("households.csv"), unknown.join("households.csv")).unwrap();
-    let members = std::fs::read_to_string(reversed.join("members.csv")).unwrap();
-    // the last member again, with another valid ID number (sequence 999)
-    let last: Vec<&str> = members.lines().last().unwrap().split(',').collect();
-    let body = format!("{}999", &last[1][..14]);
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let sum: u32 = body.bytes().zip(WEIGHTS).map(|(d, w)| u32::from(d - b'0') * w).sum();
-    let id = format!("{body}{}", b"10X98765432"[(sum % 11) as usize] as char);
-    std::fs::write(unknown.join("members.csv"), format!("{members}H_NOBODY,{id},{}\n", last[2..].join(",")))
-        .unwrap();
+    let unknown = with_stranger(&reversed, dir.path(), "unknown");
     let (out, rejects) = (dir.path().join("su.csv"), dir.path().join("ru.csv"));
     score(&unknown, &out)
         .arg("--rejects")
@@ -1975,6 +1964,25 @@ fn spoil(roster: &Path, from: &[usize]) -> Vec<String> {
 /// `household` moved to the end of members.csv: no longer grouped in
 /// household order, so every command reads it whole (each household's
 /// members keep their order).
+/// A copy of `roster` in `dir/name` with one more member, of a household
+/// that is not in households.csv (`H_NOBODY`): the last member again, with
+/// another valid ID number. Such a roster is read whole.
+fn with_stranger(roster: &Path, dir: &Path, name: &str) -> PathBuf {
+    let to = dir.join(name);
+    std::fs::create_dir(&to).unwrap();
+    std::fs::copy(roster.join("households.csv"), to.join("households.csv")).unwrap();
+    let members = std::fs::read_to_string(roster.join("members.csv")).unwrap();
+    let last: Vec<&str> = members.lines().last().unwrap().split(',').collect();
+    // sequence 999, and the check character of GB 11643
+    let body = format!("{}999", &last[1][..14]);
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = body.bytes().zip(WEIGHTS).map(|(d, w)| u32::from(d - b'0') * w).sum();
+    let id = format!("{body}{}", b"10X98765432"[(sum % 11) as usize] as char);
+    std::fs::write(to.join("members.csv"), format!("{members}H_NOBODY,{id},{}\n", last[2..].join(",")))
+        .unwrap();
+    to
+}
+
 fn moved(roster: &Path, dir: &Path, name: &str, household: &str) -> PathBuf {
     let to = dir.join(name);
     std::fs::create_dir(&to).unwrap();
@@ -2048,9 +2056,10 @@ fn validate_reports_the_same_problems_streamed_or_read_whole() {
     assert_eq!(messages(&whole), messages(&one));
 }
 
-/// `explain` finds its household as the roster streams by (a grouped
-/// roster) or in the whole-file read (any other order): the same text, and
-/// the same refusal for a household with a bad row.
+/// `explain` finds its household as the roster streams by (grouped, or
+/// its members put in order in memory) or in the whole-file read (a member
+/// of an unknown household): the same text, and the same refusal for a
+/// household with a bad row.
 #[test]
 fn explain_is_the_same_streamed_or_read_whole() {
     let dir = tempfile::tempdir().unwrap();
@@ -2070,13 +2079,16 @@ fn explain_is_the_same_streamed_or_read_whole() {
             .unwrap();
         (out.status.code(), String::from_utf8(out.stdout).unwrap())
     };
+    let stranger = with_stranger(&moved, dir.path(), "stranger");
     for id in [ids[0], ids[700], ids[1499]] {
         let streamed = explain(&roster, id);
         assert_eq!(streamed.0, Some(0), "{id}");
         assert!(streamed.1.contains(&format!("Household {id} ")), "{}", streamed.1);
+        // members out of order (put in order in memory), and read whole
         assert_eq!(explain(&moved, id), streamed, "{id}");
+        assert_eq!(explain(&stranger, id), streamed, "{id}");
     }
-    for dir in [&roster, &moved] {
+    for dir in [&roster, &moved, &stranger] {
         hhrisk()
             .args(["explain", "--household", &refused, "--model"])
             .arg(model())
@@ -2090,15 +2102,16 @@ fn explain_is_the_same_streamed_or_read_whole() {
 }
 
 /// `dispatch` lists the alerted households as a grouped roster streams by,
-/// or from the whole-file read of the same rows in another order: the same
-/// files either way.
+/// as the same rows in another order do once put in order in memory, and
+/// from the whole-file read (a member of an unknown household as well):
+/// the same files each way.
 #[test]
 fn dispatch_lists_are_the_same_streamed_or_read_whole() {
     let dir = tempfile::tempdir().unwrap();
     let roster = simulated(dir.path(), 1500, 9);
     let scores = dir.path().join("scores.csv");
     score(&roster, &scores).assert().success();
-    // the first alerted household's members moved to the end: read whole
+    // the first alerted household's members moved to the end
     let scored = std::fs::read_to_string(&scores).unwrap();
     let header: Vec<&str> = scored.lines().next().unwrap().split(',').collect();
     let level = header.iter().position(|&h| h == "alert_level").unwrap();
@@ -2138,7 +2151,9 @@ fn dispatch_lists_are_the_same_streamed_or_read_whole() {
     assert!(chain.lines().count() > 100, "alerted households listed: {}", chain.lines().count());
     let listed = chain.lines().find(|l| l.starts_with(&format!("{first},"))).unwrap();
     assert!(!listed.contains("not in the roster"), "{listed}");
-    assert_eq!(dispatch(&moved, "whole"), streamed);
+    assert_eq!(dispatch(&moved, "regrouped"), streamed);
+    let stranger = with_stranger(&moved, dir.path(), "stranger");
+    assert_eq!(dispatch(&stranger, "whole"), streamed);
 }
 
 /// A person id repeated far apart (in different batches) is caught by the

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use hhrisk_model::date::format_date;
+use hhrisk_model::stream::{stream_as, MemberOrder, StreamError, StreamSummary, Work};
 use hhrisk_model::{Bands, Issue, Model, ModelError, ReadOptions, Roster};
 use hhrisk_score::output::{format_number, write_rejects};
 use hhrisk_score::{AtomicFile, ScoreColumns, ScoreWriter, Scorer};
@@ -158,9 +159,6 @@ pub fn validate(
         let roster_json = match check_roster(m, dir, &io.read_options(unmasked), io.threads) {
             Ok(r) => {
                 valid &= r.issues.is_empty();
-                if r.regrouped_bytes > 0 {
-                    note_regrouped(dir, r.regrouped_bytes);
-                }
                 if !json {
                     println!(
                         "roster {}: {} households, {} members; {} accepted, {} refused, {} problems",
@@ -211,8 +209,6 @@ struct RosterCheck {
     accepted: usize,
     /// Every problem, household by household.
     issues: Vec<Issue>,
-    /// Bytes held to put members.csv in household order (0: none).
-    regrouped_bytes: usize,
 }
 
 /// Checks every row of a roster. A roster grouped in household order is
@@ -226,7 +222,7 @@ fn check_roster(
     options: &ReadOptions,
     threads: usize,
 ) -> Result<RosterCheck, String> {
-    use hhrisk_model::stream::{each, stream_as, MemberOrder, StreamError, Streamed};
+    use hhrisk_model::stream::{each, Streamed};
 
     // the problems of the households refused
     let refusals = each(|household, kept: &mut Vec<Issue>| {
@@ -235,26 +231,12 @@ fn check_roster(
         }
         Ok(())
     });
-    let mut issues = Vec::new();
-    let mut streamed = Err(StreamError::NotAligned(String::new()));
-    for order in [MemberOrder::AsItIs, MemberOrder::Regrouped] {
-        issues.clear();
-        let collect = |batch: Vec<Issue>| {
-            issues.extend(batch);
-            Ok(())
-        };
-        streamed = stream_as(model, dir, options, threads, &refusals, collect, order);
-        if !matches!(streamed, Err(StreamError::NotAligned(_))) {
-            break;
-        }
-    }
-    match streamed {
-        Ok(summary) => Ok(RosterCheck {
-            regrouped_bytes: summary.regrouped_bytes,
+    match stream_all(model, dir, options, threads, &refusals) {
+        Ok((summary, issues)) => Ok(RosterCheck {
             household_rows: summary.household_rows,
             member_rows: summary.member_rows,
             accepted: summary.accepted,
-            issues,
+            issues: issues.into_iter().flatten().collect(),
         }),
         Err(StreamError::NotAligned(_) | StreamError::Repeated(_)) => {
             let r = Roster::read(model, dir, options).map_err(|e| e.to_string())?;
@@ -263,7 +245,6 @@ fn check_roster(
                 member_rows: r.member_rows,
                 accepted: r.households.len(),
                 issues: r.issues,
-                regrouped_bytes: 0,
             })
         }
         Err(e) => Err(e.to_string()),
@@ -303,6 +284,39 @@ fn note_regrouped(roster_dir: &Path, bytes: usize) {
     );
 }
 
+/// Streams a roster and returns the batches' outputs in file order (for
+/// works whose outputs are small: problems, explanations, lists). Members
+/// not grouped in household order are put in order in memory first, with
+/// a note. [`StreamError::NotAligned`] or [`StreamError::Repeated`] when the
+/// roster must be read whole.
+fn stream_all<W: Work>(
+    model: &Model,
+    dir: &Path,
+    options: &ReadOptions,
+    threads: usize,
+    work: &W,
+) -> Result<(StreamSummary, Vec<W::Output>), StreamError> {
+    let mut result = Err(StreamError::NotAligned(String::new()));
+    for order in [MemberOrder::AsItIs, MemberOrder::Regrouped] {
+        let mut outputs = Vec::new();
+        let collect = |output| {
+            outputs.push(output);
+            Ok(())
+        };
+        result =
+            stream_as(model, dir, options, threads, work, collect, order).map(|summary| (summary, outputs));
+        if !matches!(result, Err(StreamError::NotAligned(_))) {
+            break;
+        }
+    }
+    if let Ok((summary, _)) = &result {
+        if summary.regrouped_bytes > 0 {
+            note_regrouped(dir, summary.regrouped_bytes);
+        }
+    }
+    result
+}
+
 #[allow(clippy::too_many_arguments)]
 pub fn score(
     model_path: &Path,
@@ -314,7 +328,6 @@ pub fn score(
     unmasked: bool,
     io: Io,
 ) -> anyhow::Result<ExitCode> {
-    use hhrisk_model::stream::{stream_as, MemberOrder, StreamError};
     let start = Instant::now();
     let model = load_model(model_path)?;
     let bands = load_bands(&model, thresholds)?;
@@ -443,7 +456,7 @@ pub fn explain(
     unmasked: bool,
     io: Io,
 ) -> anyhow::Result<ExitCode> {
-    use hhrisk_model::stream::{each, stream, StreamError, Streamed};
+    use hhrisk_model::stream::{each, Streamed};
     use hhrisk_score::{explain_household, Explanation};
 
     /// What became of the household asked about.
@@ -456,7 +469,7 @@ pub fn explain(
     let bands = load_bands(&model, thresholds)?;
     let scorer = Scorer::new(&model, &bands);
     let options = io.read_options(unmasked);
-    // a grouped roster is streamed (as `score` reads it); any other order is read whole
+    // the roster is streamed (as `score` reads it), or read whole when it must be
     let work = each(|h, found: &mut Vec<Found>| {
         match h {
             Streamed::Household(h) if h.id == household => {
@@ -471,13 +484,8 @@ pub fn explain(
         }
         Ok(())
     });
-    let mut found = Vec::new();
-    let streamed = stream(&model, roster_dir, &options, io.threads, &work, |batch| {
-        found.extend(batch);
-        Ok(())
-    });
-    let found = match streamed {
-        Ok(_) => found.into_iter().next(),
+    let found = match stream_all(&model, roster_dir, &options, io.threads, &work) {
+        Ok((_, found)) => found.into_iter().flatten().next(),
         Err(StreamError::NotAligned(_) | StreamError::Repeated(_)) => {
             let roster = Roster::read(&model, roster_dir, &options)?;
             match roster.households.iter().find(|h| h.id == household) {
@@ -983,7 +991,7 @@ pub fn dispatch(
     unmasked: bool,
     io: Io,
 ) -> anyhow::Result<ExitCode> {
-    use hhrisk_model::stream::{each, stream, StreamError, Streamed};
+    use hhrisk_model::stream::{each, Streamed};
     use hhrisk_monitor::dispatch::{dispatch, masking_note, DispatchOptions, Dispatcher, Lines};
     use std::collections::HashMap;
 
@@ -996,8 +1004,8 @@ pub fn dispatch(
         alerted.entry(a.household_id.as_str()).or_default().push(k);
     }
     let names = read_names(roster_dir, &alerted, io)?;
-    // a grouped roster is streamed (as `score` reads it), any other order
-    // read whole; the lists are the same
+    // the roster is streamed (as `score` reads it), or read whole when it
+    // must be; the lists are the same
     let dispatcher = Dispatcher::new(&model, options);
     let work = each(|h, found: &mut Vec<(usize, Lines)>| {
         if let Streamed::Household(h) = h {
@@ -1007,16 +1015,15 @@ pub fn dispatch(
         }
         Ok(())
     });
-    let mut lines: Vec<Option<Lines>> = vec![None; alerts.len()];
     let read = io.read_options(false);
-    let streamed = stream(&model, roster_dir, &read, io.threads, &work, |batch| {
-        for (a, l) in batch {
-            lines[a] = Some(l);
+    let d = match stream_all(&model, roster_dir, &read, io.threads, &work) {
+        Ok((_, batches)) => {
+            let mut lines: Vec<Option<Lines>> = vec![None; alerts.len()];
+            for (a, l) in batches.into_iter().flatten() {
+                lines[a] = Some(l);
+            }
+            dispatcher.assemble(&alerts, lines)
         }
-        Ok(())
-    });
-    let d = match streamed {
-        Ok(_) => dispatcher.assemble(&alerts, lines),
         Err(StreamError::NotAligned(_) | StreamError::Repeated(_)) => {
             let roster = Roster::read(&model, roster_dir, &read)?;
             dispatch(&model, &roster, &alerts, &names, options)

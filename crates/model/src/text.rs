@@ -875,6 +875,44 @@ mod tests {
         assert_eq!(read[1].1[0], b"x\ry");
     }
 
+    #[test]
+    fn grouped_members_come_in_household_order_with_their_own_lines_and_fields() {
+        let (dir, households) = file_of(b"household_id,village\r\nH2,x\r\nH1,y\r\nH3,z\r\n");
+        let members = dir.join("members.csv");
+        // out of order, CRLF, a quoted name holding a comma, a quote and a line break
+        std::fs::write(
+            &members,
+            b"household_id,person_id,name\r\nH1,p1,a\r\nH3,p5,\"b, \"\"c\"\"\r\nd\"\r\nH2,p2,e\r\nH1,p3,f\r\n H2 ,p4,g\r\n",
+        )
+        .unwrap();
+        let mut grouped = GroupedCsv::group(&households, 0, &members, 0, Encoding::Utf8).unwrap().unwrap();
+        let mut records = Records::default();
+        while grouped.read(&mut records).unwrap().is_some() {}
+        let read: Vec<(u64, Vec<Vec<u8>>)> = (0..records.len())
+            .map(|r| {
+                let (line, data, ends) = records.get(r);
+                let fields = crate::roster::Fields { data, ends };
+                (line, (0..fields.len()).map(|i| fields.get(i).unwrap().to_vec()).collect())
+            })
+            .collect();
+        let row = |line: u64, cells: [&str; 3]| (line, cells.iter().map(|c| c.as_bytes().to_vec()).collect());
+        assert_eq!(
+            read,
+            [
+                // (the quoted name spans lines 3 and 4)
+                row(5, ["H2", "p2", "e"]),
+                row(7, [" H2 ", "p4", "g"]),
+                row(2, ["H1", "p1", "a"]),
+                row(6, ["H1", "p3", "f"]),
+                row(3, ["H3", "p5", "b, \"c\"\r\nd"]),
+            ]
+        );
+        // a member of a household not in households.csv: not put in order
+        std::fs::write(&members, b"household_id,person_id\nH1,p1\nH9,p2\n").unwrap();
+        assert!(GroupedCsv::group(&households, 0, &members, 0, Encoding::Utf8).unwrap().is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     proptest::proptest! {
         #[test]
         fn raw_records_agree_with_the_csv_crate_on_any_written_table(

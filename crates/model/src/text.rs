@@ -290,6 +290,7 @@ impl Records {
 
     /// Appends a record as it was in the file, `raw`, its fields of
     /// `lengths` bytes each with a one-byte delimiter between them.
+    #[inline(always)]
     fn push_split(&mut self, line: u64, raw: &[u8], lengths: impl ExactSizeIterator<Item = usize>) {
         let (d, e, n) = (self.data_used, self.ends_used, lengths.len());
         self.reserve(raw.len(), n);
@@ -410,6 +411,7 @@ struct Lines {
 impl Lines {
     /// The next break at or after the ones passed, if the source has been
     /// read that far.
+    #[inline]
     fn next(&mut self) -> Option<(u64, bool)> {
         if self.breaks.is_empty() {
             let mut noted = self.noted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -420,6 +422,7 @@ impl Lines {
     }
 
     /// Passes the breaks before `offset`.
+    #[inline]
     fn pass(&mut self, offset: u64) {
         while let Some((at, feed)) = self.next().filter(|&(at, _)| at < offset) {
             debug_assert!(at < offset);
@@ -430,6 +433,7 @@ impl Lines {
 
     /// The line of the record read from `offset` on: the reader skips the
     /// blank lines (line breaks one after another) before it.
+    #[inline]
     fn of_record_from(&mut self, offset: u64) -> u64 {
         self.pass(offset);
         let mut at = offset;
@@ -465,6 +469,7 @@ impl RawCsv {
 
     /// Appends the next record to `records`; its line, or `None` at the
     /// end.
+    #[inline]
     pub fn read(&mut self, records: &mut Records) -> std::io::Result<Option<u64>> {
         self.read_raw(|line, record| {
             let raw = record.as_slice();
@@ -479,6 +484,7 @@ impl RawCsv {
 
     /// Hands the next record, as it is in the file, and its line to
     /// `visit`; what it returns, or `None` at the end.
+    #[inline(always)]
     pub fn read_raw<T>(
         &mut self,
         visit: impl FnOnce(u64, &simd_csv::ZeroCopyByteRecord) -> T,

@@ -158,6 +158,11 @@ fn to_units(value: f64) -> i64 {
 
 /// Appends a number of units (10⁻⁴) as [`format_number`] writes it.
 fn push_units(out: &mut Vec<u8>, units: i64) {
+    // the commonest number of a scores file: a category with no points
+    if units == 0 {
+        out.push(b'0');
+        return;
+    }
     let scale = 10u64.pow(DECIMALS);
     if units < 0 {
         out.push(b'-');

@@ -231,8 +231,9 @@ impl Table {
 /// Records read back to back into one buffer: the bytes of their fields,
 /// each followed by one byte that is not part of it (the delimiter, so
 /// that a record is copied from the file in one piece), and where each
-/// field ends (relative to its record's start), with each record's line. Cleared and refilled without freeing, so a batch of
-/// records costs no allocation once the buffers have grown.
+/// field ends (relative to its record's start), with each record's line.
+/// Cleared and refilled without freeing, so a batch of records costs no
+/// allocation once the buffers have grown.
 #[derive(Debug, Default)]
 pub struct Records {
     /// Field bytes; only the first `data_used` are records.

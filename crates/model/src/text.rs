@@ -570,8 +570,10 @@ impl GroupedCsv {
                 _ => return Ok(None),
             }
         }
-        let size = std::fs::metadata(members).map_or(0, |m| m.len());
-        let mut arena = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        // sized for the file, when the memory is there (else it grows)
+        let size = usize::try_from(std::fs::metadata(members).map_or(0, |m| m.len())).unwrap_or(usize::MAX);
+        let mut arena = Vec::new();
+        let _ = arena.try_reserve_exact(size);
         let mut order = Vec::new();
         let mut raw = RawCsv::open(members, encoding)?;
         raw.read_raw(|_, _| ())?;
@@ -592,7 +594,7 @@ impl GroupedCsv {
             // the list does not double (and copy itself) as it grows
             if order.len() == 1000 {
                 let each = arena.len() / 1000 + 1;
-                order.reserve(usize::try_from(size).unwrap_or(0) / each * 21 / 20);
+                let _ = order.try_reserve((size / each).saturating_mul(21) / 20);
             }
         }
         // by place, then where the row was in the file (the arena follows

@@ -1948,16 +1948,25 @@ fn simulated(dir: &Path, households: usize, seed: u64) -> PathBuf {
 /// in `from` sick, a value the model does not allow: their households are
 /// refused. Returns those households' ids.
 fn spoil(roster: &Path, from: &[usize]) -> Vec<String> {
+    edit_members(roster, |lines| {
+        let mut spoiled = Vec::new();
+        for &start in from {
+            let at = (start..lines.len()).find(|&k| lines[k].contains(",healthy,")).unwrap();
+            lines[at] = lines[at].replacen(",healthy,", ",sick,", 1);
+            spoiled.push(lines[at].split(',').next().unwrap().to_string());
+        }
+        spoiled
+    })
+}
+
+/// Rewrites `roster`'s members.csv after `edit` has changed its lines
+/// (the header is line 0); what `edit` returns.
+fn edit_members<T>(roster: &Path, edit: impl FnOnce(&mut Vec<String>) -> T) -> T {
     let members = std::fs::read_to_string(roster.join("members.csv")).unwrap();
     let mut lines: Vec<String> = members.lines().map(str::to_string).collect();
-    let mut spoiled = Vec::new();
-    for &start in from {
-        let at = (start..lines.len()).find(|&k| lines[k].contains(",healthy,")).unwrap();
-        lines[at] = lines[at].replacen(",healthy,", ",sick,", 1);
-        spoiled.push(lines[at].split(',').next().unwrap().to_string());
-    }
+    let result = edit(&mut lines);
     std::fs::write(roster.join("members.csv"), lines.join("\n") + "\n").unwrap();
-    spoiled
+    result
 }
 
 /// The same rows as `roster`, in `dir/name`, with the members of
@@ -2163,12 +2172,11 @@ fn dispatch_lists_are_the_same_streamed_or_read_whole() {
 fn a_repeat_far_apart_is_caught_whatever_the_threads() {
     let dir = tempfile::tempdir().unwrap();
     let roster = simulated(dir.path(), 3000, 5);
-    let members = std::fs::read_to_string(roster.join("members.csv")).unwrap();
-    let mut lines: Vec<String> = members.lines().map(str::to_string).collect();
-    let person = |line: &str| line.split(',').nth(1).unwrap().to_string();
-    let (early, late) = (person(&lines[100]), person(&lines[7000]));
-    lines[7000] = lines[7000].replacen(&late, &early, 1);
-    std::fs::write(roster.join("members.csv"), lines.join("\n") + "\n").unwrap();
+    edit_members(&roster, |lines| {
+        let person = |line: &str| line.split(',').nth(1).unwrap().to_string();
+        let (early, late) = (person(&lines[100]), person(&lines[7000]));
+        lines[7000] = lines[7000].replacen(&late, &early, 1);
+    });
     repeat_refused(dir.path(), &roster, &[], "scored 2998 of 3000 households", "appears on lines 101, 7001");
 }
 
@@ -2199,14 +2207,14 @@ fn repeat_refused(dir: &Path, roster: &Path, flags: &[&str], scored: &str, said:
 fn a_repeat_on_the_next_row_is_caught_with_or_without_fingerprints() {
     let dir = tempfile::tempdir().unwrap();
     let roster = simulated(dir.path(), 3000, 6);
-    let members = std::fs::read_to_string(roster.join("members.csv")).unwrap();
-    let mut lines: Vec<String> = members.lines().map(str::to_string).collect();
-    let field = |line: &str, k: usize| line.split(',').nth(k).unwrap().to_string();
-    // two members of one household, past the first batch
-    let at = (5000..lines.len() - 1).find(|&i| field(&lines[i], 0) == field(&lines[i + 1], 0)).unwrap();
-    let (first, second) = (field(&lines[at], 1), field(&lines[at + 1], 1));
-    lines[at + 1] = lines[at + 1].replacen(&second, &first, 1);
-    std::fs::write(roster.join("members.csv"), lines.join("\n") + "\n").unwrap();
+    let at = edit_members(&roster, |lines| {
+        let field = |line: &str, k: usize| line.split(',').nth(k).unwrap().to_string();
+        // two members of one household, past the first batch
+        let at = (5000..lines.len() - 1).find(|&i| field(&lines[i], 0) == field(&lines[i + 1], 0)).unwrap();
+        let (first, second) = (field(&lines[at], 1), field(&lines[at + 1], 1));
+        lines[at + 1] = lines[at + 1].replacen(&second, &first, 1);
+        at
+    });
     let said = format!("appears on lines {}, {}", at + 1, at + 2);
     for flags in [&[][..], &["--skip-duplicate-check"]] {
         repeat_refused(dir.path(), &roster, flags, "scored 2999 of 3000 households", &said);

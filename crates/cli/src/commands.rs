@@ -231,7 +231,7 @@ fn check_roster(
         }
         Ok(())
     });
-    match stream_all(model, dir, options, threads, &refusals) {
+    match stream_all(model, dir, options, threads, &refusals).map_err(|e| e.to_string())? {
         Ok((summary, issues)) => Ok(RosterCheck {
             household_rows: summary.household_rows,
             member_rows: summary.member_rows,
@@ -284,27 +284,33 @@ fn note_regrouped(roster_dir: &Path, bytes: usize) {
     );
 }
 
-/// Streams a roster and returns the batches' outputs in file order (for
-/// works whose outputs are small: problems, explanations, lists). Members
-/// not grouped in household order are put in order in memory first, with
-/// a note. [`StreamError::NotAligned`] or [`StreamError::Repeated`] when the
-/// roster must be read whole.
-fn stream_all<W: Work>(
+/// A roster streamed: its counts and what was collected; or why it must be
+/// read whole.
+type Outcome<S> = Result<(StreamSummary, S), StreamError>;
+
+/// Streams a roster as it is and, when its members are not grouped in
+/// household order, again with them put in that order in memory (with a
+/// note). Each attempt starts from `fresh()`, to which `collect` adds the
+/// batches' outputs in file order. `Err(NotAligned | Repeated)` inside when
+/// the roster must be read whole.
+fn stream_fresh<W: Work, S>(
     model: &Model,
     dir: &Path,
     options: &ReadOptions,
     threads: usize,
     work: &W,
-) -> Result<(StreamSummary, Vec<W::Output>), StreamError> {
+    mut fresh: impl FnMut() -> anyhow::Result<S>,
+    mut collect: impl FnMut(&mut S, W::Output) -> Result<(), String> + Send,
+) -> anyhow::Result<Outcome<S>>
+where
+    S: Send,
+{
     let mut result = Err(StreamError::NotAligned(String::new()));
     for order in [MemberOrder::AsItIs, MemberOrder::Regrouped] {
-        let mut outputs = Vec::new();
-        let collect = |output| {
-            outputs.push(output);
-            Ok(())
-        };
-        result =
-            stream_as(model, dir, options, threads, work, collect, order).map(|summary| (summary, outputs));
+        let mut state = fresh()?;
+        let streamed =
+            stream_as(model, dir, options, threads, work, |output| collect(&mut state, output), order);
+        result = streamed.map(|summary| (summary, state));
         if !matches!(result, Err(StreamError::NotAligned(_))) {
             break;
         }
@@ -314,7 +320,32 @@ fn stream_all<W: Work>(
             note_regrouped(dir, summary.regrouped_bytes);
         }
     }
-    result
+    Ok(result)
+}
+
+/// [`stream_fresh`] keeping every batch's output (for works whose outputs
+/// are small: problems, explanations, lists).
+fn stream_all<W: Work>(
+    model: &Model,
+    dir: &Path,
+    options: &ReadOptions,
+    threads: usize,
+    work: &W,
+) -> anyhow::Result<Outcome<Vec<W::Output>>> {
+    let keep = |outputs: &mut Vec<W::Output>, output| {
+        outputs.push(output);
+        Ok(())
+    };
+    stream_fresh(model, dir, options, threads, work, || Ok(Vec::new()), keep)
+}
+
+/// What `score` collects from a stream: the scores file, the alerts by
+/// level, the problems and the households seen (for the progress bar).
+struct Scoring {
+    file: AtomicFile,
+    alerts: BTreeMap<usize, usize>,
+    issues: Vec<Issue>,
+    seen: u64,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -342,53 +373,32 @@ pub fn score(
     // repeated id), and the whole-file read reports why.
     let bar = progress("households");
     let work = hhrisk_score::ScoreBatches::new(scorer.clone(), columns);
-    let mut streamed = None;
-    for order in [MemberOrder::AsItIs, MemberOrder::Regrouped] {
-        let (mut alerts, mut issues): (BTreeMap<usize, usize>, Vec<Issue>) = (BTreeMap::new(), Vec::new());
+    // each attempt writes a fresh scores file
+    let fresh = || -> anyhow::Result<Scoring> {
         let mut file = io.create(out)?;
         let mut header = csv::Writer::from_writer(&mut file);
         header.write_record(hhrisk_score::output::header(&model, columns))?;
         header.flush()?;
         drop(header);
-        let mut seen = 0u64;
-        let result = stream_as(
-            &model,
-            roster_dir,
-            &options,
-            io.threads,
-            &work,
-            |batch| {
-                seen += batch.households as u64;
-                bar.set_position(seen);
-                for (level, &n) in batch.alerts.iter().enumerate() {
-                    if n > 0 {
-                        *alerts.entry(level).or_default() += n;
-                    }
-                }
-                issues.extend(batch.issues);
-                file.write_all(&batch.rows).map_err(|e| format!("cannot write {}: {e}", out.display()))
-            },
-            order,
-        );
-        match result {
-            Ok(summary) => {
-                streamed = Some((file, summary, alerts, issues));
-                break;
+        Ok(Scoring { file, alerts: BTreeMap::new(), issues: Vec::new(), seen: 0 })
+    };
+    let collect = |s: &mut Scoring, batch: hhrisk_score::ScoredBatch| {
+        s.seen += batch.households as u64;
+        bar.set_position(s.seen);
+        for (level, &n) in batch.alerts.iter().enumerate() {
+            if n > 0 {
+                *s.alerts.entry(level).or_default() += n;
             }
-            Err(StreamError::NotAligned(_)) => {}
-            Err(StreamError::Repeated(_)) => break,
-            Err(StreamError::Roster(e)) => return Err(e.into()),
-            Err(e) => bail!("{e}"),
         }
-    }
+        s.issues.extend(batch.issues);
+        s.file.write_all(&batch.rows).map_err(|e| format!("cannot write {}: {e}", out.display()))
+    };
+    let streamed = stream_fresh(&model, roster_dir, &options, io.threads, &work, fresh, collect)?;
     let (file, accepted, household_rows, alerts, issues) = match streamed {
-        Some((file, summary, alerts, issues)) => {
-            if summary.regrouped_bytes > 0 {
-                note_regrouped(roster_dir, summary.regrouped_bytes);
-            }
+        Ok((summary, Scoring { file, alerts, issues, .. })) => {
             (file, summary.accepted, summary.household_rows, alerts, issues)
         }
-        None => {
+        Err(StreamError::NotAligned(_) | StreamError::Repeated(_)) => {
             let mut alerts = BTreeMap::new();
             let roster = Roster::read(&model, roster_dir, &options)?;
             let mut writer = ScoreWriter::new(io.create(out)?, &model, columns)?;
@@ -402,6 +412,8 @@ pub fn score(
             }
             (writer.finish()?, roster.households.len(), roster.household_rows, alerts, roster.issues)
         }
+        Err(StreamError::Roster(e)) => return Err(e.into()),
+        Err(e) => bail!("{e}"),
     };
     bar.finish_and_clear();
     let scored = start.elapsed();
@@ -484,7 +496,7 @@ pub fn explain(
         }
         Ok(())
     });
-    let found = match stream_all(&model, roster_dir, &options, io.threads, &work) {
+    let found = match stream_all(&model, roster_dir, &options, io.threads, &work)? {
         Ok((_, found)) => found.into_iter().flatten().next(),
         Err(StreamError::NotAligned(_) | StreamError::Repeated(_)) => {
             let roster = Roster::read(&model, roster_dir, &options)?;
@@ -1016,7 +1028,7 @@ pub fn dispatch(
         Ok(())
     });
     let read = io.read_options(false);
-    let d = match stream_all(&model, roster_dir, &read, io.threads, &work) {
+    let d = match stream_all(&model, roster_dir, &read, io.threads, &work)? {
         Ok((_, batches)) => {
             let mut lines: Vec<Option<Lines>> = vec![None; alerts.len()];
             for (a, l) in batches.into_iter().flatten() {

@@ -229,7 +229,8 @@ pub fn stream_as<W: Work>(
     collect: impl FnMut(W::Output) -> Result<(), String> + Send,
     order: MemberOrder,
 ) -> Result<StreamSummary, StreamError> {
-    let (h_at, m_at) = if crate::text::is_workbook(dir) {
+    let workbook = crate::text::is_workbook(dir);
+    let (h_at, m_at) = if workbook {
         ((dir.to_path_buf(), "households"), (dir.to_path_buf(), "members"))
     } else {
         ((dir.join("households.csv"), "households"), (dir.join("members.csv"), "members"))
@@ -238,7 +239,7 @@ pub fn stream_as<W: Work>(
     let mut members = RowReader::open(model, &m_at.0, m_at.1, Scope::Member, options)?;
     let mut regrouped_bytes = 0;
     if order == MemberOrder::Regrouped {
-        if crate::text::is_workbook(dir) {
+        if workbook {
             return Err(StreamError::NotAligned("a workbook's members are not put in order".into()));
         }
         let grouped = GroupedCsv::group(

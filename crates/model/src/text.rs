@@ -365,13 +365,9 @@ pub struct RawCsv {
     done: bool,
 }
 
-/// The carriage returns and line feeds of a stream, `(offset, is_lf)`, as
-/// its bytes are read, and how many bytes have been read.
-#[derive(Debug, Default)]
-struct Breaks {
-    found: Vec<(u64, bool)>,
-    read: u64,
-}
+/// The carriage returns and line feeds of a stream, `(offset, is_lf)`,
+/// as its bytes are read.
+type Breaks = Vec<(u64, bool)>;
 
 /// A source that notes where its line breaks fall as it is read (one
 /// vectorised search a buffer), so that each record gets its line
@@ -390,9 +386,7 @@ impl<R: Read> Read for Noted<R> {
         self.read += n as u64;
         let mut noted = self.noted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         noted
-            .found
             .extend(memchr::memchr2_iter(b'\n', b'\r', bytes).map(|i| (start + i as u64, bytes[i] == b'\n')));
-        noted.read = self.read;
         Ok(n)
     }
 }
@@ -403,8 +397,6 @@ struct Lines {
     noted: Arc<Mutex<Breaks>>,
     /// Breaks not yet passed, taken from `noted` a buffer at a time.
     breaks: VecDeque<(u64, bool)>,
-    /// Offset up to which `breaks` holds every break.
-    known: u64,
     /// Line feeds passed.
     feeds: u64,
 }
@@ -416,8 +408,7 @@ impl Lines {
     fn next(&mut self) -> Option<(u64, bool)> {
         if self.breaks.is_empty() {
             let mut noted = self.noted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            self.breaks.extend(noted.found.drain(..));
-            self.known = noted.read;
+            self.breaks.extend(noted.drain(..));
         }
         self.breaks.front().copied()
     }
@@ -425,8 +416,7 @@ impl Lines {
     /// Passes the breaks before `offset`.
     #[inline]
     fn pass(&mut self, offset: u64) {
-        while let Some((at, feed)) = self.next().filter(|&(at, _)| at < offset) {
-            debug_assert!(at < offset);
+        while let Some((_, feed)) = self.next().filter(|&(at, _)| at < offset) {
             self.feeds += u64::from(feed);
             self.breaks.pop_front();
         }

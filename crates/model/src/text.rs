@@ -815,14 +815,19 @@ mod tests {
                 Err(e) => break Err(e),
             }
         };
-        let mut out = Vec::new();
-        for r in 0..records.len() {
-            let (line, data, ends) = records.get(r);
-            let fields = crate::roster::Fields { data, ends };
-            out.push((line, (0..fields.len()).map(|i| fields.get(i).unwrap().to_vec()).collect()));
-        }
         std::fs::remove_dir_all(&dir).unwrap();
-        result.map(|()| out)
+        result.map(|()| lines_and_fields(&records))
+    }
+
+    /// Each record's line and fields.
+    fn lines_and_fields(records: &Records) -> Read {
+        (0..records.len())
+            .map(|r| {
+                let (line, data, ends) = records.get(r);
+                let fields = crate::roster::Fields { data, ends };
+                (line, (0..fields.len()).map(|i| fields.get(i).unwrap().to_vec()).collect())
+            })
+            .collect()
     }
 
     /// The fields of each record as the csv crate reads them (the
@@ -887,13 +892,7 @@ mod tests {
         let mut grouped = GroupedCsv::group(&households, 0, &members, 0, Encoding::Utf8).unwrap().unwrap();
         let mut records = Records::default();
         while grouped.read(&mut records).unwrap().is_some() {}
-        let read: Vec<(u64, Vec<Vec<u8>>)> = (0..records.len())
-            .map(|r| {
-                let (line, data, ends) = records.get(r);
-                let fields = crate::roster::Fields { data, ends };
-                (line, (0..fields.len()).map(|i| fields.get(i).unwrap().to_vec()).collect())
-            })
-            .collect();
+        let read = lines_and_fields(&records);
         let row = |line: u64, cells: [&str; 3]| (line, cells.iter().map(|c| c.as_bytes().to_vec()).collect());
         assert_eq!(
             read,

@@ -22,6 +22,8 @@ pub(crate) struct CellReader {
     /// Whether some marker starts with a digit, so that numbers must be
     /// compared with the markers too.
     digit_marker: bool,
+    /// For a category column: its words found by one probe.
+    table: Option<Table>,
     default: Option<f64>,
     min: f64,
     max: f64,
@@ -75,8 +77,10 @@ impl CellReader {
                 .collect();
             words.splice(0..0, values);
         }
+        let table = matches!(kind, Kind::Category).then(|| Table::new(&words)).flatten();
         CellReader {
             kind,
+            table,
             words,
             digit_marker: markers.iter().any(|m| m.as_bytes().first().is_some_and(u8::is_ascii_digit)),
             default: column.default,
@@ -89,6 +93,13 @@ impl CellReader {
     /// one of the common forms; `None` sends it to `Column::parse_cell`.
     #[inline]
     pub(crate) fn fast(&self, cell: &[u8]) -> Option<f64> {
+        // a category cell written exactly as one of its words
+        if let Some(word) = self.table.as_ref().and_then(|t| t.find(&self.words, cell)) {
+            return match word.value {
+                None => self.default,
+                Some(v) => self.in_range(v),
+            };
+        }
         // the commonest cell of all: digits from end to end, in a number
         // column that no marker starting with a digit complicates
         if let (Some(a), Some(z)) = (cell.first(), cell.last()) {
@@ -150,6 +161,78 @@ impl CellReader {
     #[inline]
     fn in_range(&self, value: f64) -> Option<f64> {
         (value >= self.min && value <= self.max).then_some(value)
+    }
+}
+
+/// Where each of a category column's words is, by a hash of its length
+/// and a few of its bytes: a cell is compared with one word at most,
+/// where a scan of the words compared it with each in turn. Only exact
+/// cells are found (no trimming); anything else goes the long way.
+#[derive(Debug, Clone)]
+struct Table {
+    /// Multiplier of the hash, the first of a fixed list that gives each
+    /// word a slot of its own.
+    seed: u32,
+    /// `1 +` the index of the word in each slot; 0 for none.
+    slots: [u8; 64],
+}
+
+impl Table {
+    /// `None` when two words cannot be told apart by the hash (the same
+    /// length and the same bytes where it looks), or there are too many.
+    fn new(words: &[Word]) -> Option<Table> {
+        let mut seeds = (0u32..256).map(|k| 0x9E37_79B9u32.wrapping_add(k.wrapping_mul(0x6A09_E667)) | 1);
+        seeds.find_map(|seed| {
+            let mut slots = [0u8; 64];
+            for (i, word) in words.iter().enumerate() {
+                // an empty word (the empty cell) is found before; a word
+                // repeated is found at its first place
+                if word.bytes.is_empty() || words[..i].iter().any(|w| w.bytes == word.bytes) {
+                    continue;
+                }
+                let slot = &mut slots[Table::slot(seed, &word.bytes)];
+                if *slot != 0 {
+                    return None;
+                }
+                *slot = u8::try_from(i + 1).ok()?;
+            }
+            Some(Table { seed, slots })
+        })
+    }
+
+    #[inline]
+    fn slot(seed: u32, cell: &[u8]) -> usize {
+        let n = cell.len();
+        let byte = |i: usize| u32::from(cell.get(i).copied().unwrap_or(0));
+        let key = byte(0) | byte(n / 2) << 8 | byte(n.wrapping_sub(1)) << 16 | (n as u32) << 24;
+        (key.wrapping_mul(seed) >> 26) as usize
+    }
+
+    /// The word that `cell` is, byte for byte.
+    #[inline]
+    fn find<'w>(&self, words: &'w [Word], cell: &[u8]) -> Option<&'w Word> {
+        let at = usize::from(self.slots[Table::slot(self.seed, cell)]).checked_sub(1)?;
+        words.get(at).filter(|w| equal(&w.bytes, cell))
+    }
+}
+
+/// Byte equality of two texts, as a few word compares when short.
+#[inline]
+fn equal(a: &[u8], b: &[u8]) -> bool {
+    fn ends<const N: usize>(s: &[u8]) -> Option<(&[u8; N], &[u8; N])> {
+        Some((s.first_chunk::<N>()?, s.last_chunk::<N>()?))
+    }
+    if a.len() != b.len() {
+        return false;
+    }
+    // overlapping first and last chunks cover the text
+    match a.len() {
+        0 => true,
+        1 => a[0] == b[0],
+        2..4 => ends::<2>(a) == ends::<2>(b),
+        4..8 => ends::<4>(a) == ends::<4>(b),
+        8..=16 => ends::<8>(a) == ends::<8>(b),
+        _ => a == b,
     }
 }
 
@@ -304,7 +387,8 @@ mod tests {
         assert_eq!(dec.fast(b"1e3"), None);
         assert_eq!(dec.fast("\u{3000}5".as_bytes()), None);
         let cat = CellReader::new(&columns()[3], &missing());
-        assert_eq!(cat.fast("健康".as_bytes()), None, "non-ASCII at the ends: parse_cell trims");
+        assert_eq!(cat.fast("健康".as_bytes()), Some(1.0), "a value as written, whatever its bytes");
+        assert_eq!(cat.fast("健康\u{3000}".as_bytes()), None, "non-ASCII at the ends: parse_cell trims");
         assert_eq!(cat.fast(b"A"), Some(0.0));
         assert_eq!(cat.fast(b"-"), None, "a marker with no default");
         for c in columns() {
@@ -356,7 +440,43 @@ mod tests {
         assert_eq!(dec.fast(b"1234567890123.45"), Some(1234567890123.45));
     }
 
+    #[test]
+    fn category_words_are_found_by_the_table_or_by_a_scan() {
+        let values: Vec<String> =
+            ["aXbc", "aYbc", "none", "compulsory", "high_school", "健康", "x"].map(String::from).into();
+        let scanned = column(ColumnType::Category(values.clone()), Some(9.0));
+        let tabled = column(ColumnType::Category(values[2..].to_vec()), Some(9.0));
+        let (scan, table) = (CellReader::new(&scanned, &missing()), CellReader::new(&tabled, &missing()));
+        assert!(scan.table.is_none(), "aXbc and aYbc have the same length, ends and middle");
+        assert!(table.table.is_some());
+        // non-ASCII at the ends: found by the table, left to parse_cell by a scan
+        assert_eq!(table.fast("健康".as_bytes()), Some(3.0));
+        assert_eq!(table.fast("无".as_bytes()), Some(9.0), "a marker");
+        assert_eq!(scan.fast("健康".as_bytes()), None);
+        for (reader, c, from) in [(&scan, &scanned, 0), (&table, &tabled, 2)] {
+            for (i, v) in values[from..].iter().enumerate().filter(|(_, v)| v.is_ascii()) {
+                assert_eq!(reader.fast(v.as_bytes()), Some(i as f64), "{v}");
+            }
+            assert_eq!(reader.fast(b" none "), Some(0.0 + 2.0 - from as f64), "trimmed the long way");
+            assert_eq!(reader.fast(b"nonE"), None);
+            assert_eq!(reader.fast(b"compulsorx"), None);
+            for cell in ["无", "健康", " none", "none ", "x ", "nonex", "", "N/A", "high_schoo", "\u{3000}x"]
+            {
+                agrees(c, cell.as_bytes());
+            }
+        }
+    }
+
     proptest::proptest! {
+        #[test]
+        fn short_texts_are_equal_as_slices_are(
+            a in proptest::collection::vec(0u8..4, 0..20),
+            b in proptest::collection::vec(0u8..4, 0..20),
+        ) {
+            proptest::prop_assert_eq!(equal(&a, &b), a == b);
+            proptest::prop_assert!(equal(&a, &a));
+        }
+
         #[test]
         fn fast_reading_never_disagrees(cell in "[ 0-9.+\\-eE/NA无—健康]{0,12}") {
             for c in columns() {

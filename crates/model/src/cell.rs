@@ -93,6 +93,14 @@ impl CellReader {
     /// one of the common forms; `None` sends it to `Column::parse_cell`.
     #[inline]
     pub(crate) fn fast(&self, cell: &[u8]) -> Option<f64> {
+        // the commonest cell of all: one digit (yes/no, counts, grades)
+        if let (&[digit @ b'0'..=b'9'], false) = (cell, self.digit_marker) {
+            match self.kind {
+                Kind::Bool if digit <= b'1' => return self.in_range(f64::from(digit - b'0')),
+                Kind::Integer | Kind::Decimal => return self.in_range(f64::from(digit - b'0')),
+                _ => {}
+            }
+        }
         // a category cell written exactly as one of its words
         if let Some(word) = self.table.as_ref().and_then(|t| t.find(&self.words, cell)) {
             return match word.value {
@@ -100,7 +108,7 @@ impl CellReader {
                 Some(v) => self.in_range(v),
             };
         }
-        // the commonest cell of all: digits from end to end, in a number
+        // then digits from end to end, in a number
         // column that no marker starting with a digit complicates
         if let (Some(a), Some(z)) = (cell.first(), cell.last()) {
             if a.is_ascii_digit() && z.is_ascii_digit() && !self.digit_marker {
@@ -357,12 +365,42 @@ mod tests {
 
     /// Whatever `fast` answers, `parse_cell` answers the same.
     fn agrees(c: &Column, cell: &[u8]) {
-        let reader = CellReader::new(c, &missing());
+        agrees_with(c, cell, &missing());
+        agrees_with(c, cell, &no_digit_marker());
+    }
+
+    fn agrees_with(c: &Column, cell: &[u8], missing: &[String]) {
+        let reader = CellReader::new(c, missing);
         if let Some(v) = reader.fast(cell) {
             let text = std::str::from_utf8(cell).expect("fast read only UTF-8");
-            let slow = c.parse_cell(text, &missing());
+            let slow = c.parse_cell(text, missing);
             assert_eq!(slow.map(f64::to_bits), Ok(v.to_bits()), "{:?} {text:?}", c.ty);
         }
+    }
+
+    /// Markers as models write them: none starts with a digit, so that
+    /// numbers take the quickest ways.
+    fn no_digit_marker() -> Vec<String> {
+        ["", "N/A", "-", "无"].iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn one_digit_is_read_by_the_column_type() {
+        let read = |c: &Column, cell: &[u8]| CellReader::new(c, &no_digit_marker()).fast(cell);
+        let [int, dec, yes_no, cat, date] = columns().try_into().expect("five columns");
+        for d in b'0'..=b'9' {
+            let v = Some(f64::from(d - b'0'));
+            assert_eq!(read(&int, &[d]), v);
+            assert_eq!(read(&dec, &[d]), v);
+            assert_eq!(read(&yes_no, &[d]), v.filter(|&v| v <= 1.0), "2 to 9 are not yes/no");
+            assert_eq!(read(&cat, &[d]), None);
+            assert_eq!(read(&date, &[d]), None);
+            for c in columns() {
+                agrees(&c, &[d]);
+            }
+        }
+        let small = Column { max: Some(5.0), ..int };
+        assert_eq!(read(&small, b"6"), None, "out of range: parse_cell words it");
     }
 
     fn columns() -> Vec<Column> {

@@ -388,6 +388,14 @@ enum Source {
 }
 
 impl Input {
+    /// Bytes read so far and bytes left, for a CSV file.
+    pub fn progress(&self) -> Option<(u64, u64)> {
+        match &self.source {
+            Source::Csv(raw) => raw.progress(),
+            Source::Sheet(_) | Source::Grouped(_) => None,
+        }
+    }
+
     /// Appends the next record to `records`; its line, or `None` at the end.
     pub fn read_into(&mut self, records: &mut Records) -> Result<Option<u64>, RosterError> {
         match &mut self.source {

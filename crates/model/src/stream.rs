@@ -165,7 +165,9 @@ pub enum StreamError {
 /// Households in a batch. 256 rather than 512: the same time at 1M
 /// households (and 0.4 % fewer instructions), half the buffers a worker
 /// keeps warm, and 8 % less time at 10k, where the last batch leaves a
-/// core idle; 128 costs more a batch than it saves.
+/// core idle; 128 costs more a batch than it saves. The first batches and
+/// those near the end of households.csv are smaller (see
+/// `Splitter::batch_size`).
 pub const BATCH: usize = 256;
 
 /// A batch of households with their members, joined but not yet checked.
@@ -644,7 +646,8 @@ impl<'r> Splitter<'r> {
             batch.members.push_fields(line, data, ends);
         }
         let (h_id, m_id, m_key) = (self.h_layout.id_at, self.m_layout.id_at, self.m_layout.key_at);
-        while batch.spans.len() < BATCH {
+        let size = self.batch_size();
+        while batch.spans.len() < size {
             let Some(line) = self.households.read_into(&mut batch.households)? else { break };
             self.household_rows += 1;
             let (_, data, ends) = batch.households.get(batch.households.len() - 1);
@@ -693,6 +696,24 @@ impl<'r> Splitter<'r> {
         }
         self.seq += 1;
         Ok(!batch.spans.is_empty())
+    }
+
+    /// Households in the next batch: [`BATCH`], but fewer in the first
+    /// batches, so that every thread starts soon, and near the end of
+    /// households.csv (going by its size), so that no thread is left
+    /// working a long last batch while the others have none. The sizes
+    /// follow from the files alone, never from the number of threads.
+    fn batch_size(&self) -> usize {
+        let first = BATCH >> 3usize.saturating_sub(self.seq);
+        // households left, at the bytes a household so far
+        let left = match self.households.progress() {
+            Some((read, left)) if self.household_rows > 0 && read > 0 => {
+                usize::try_from(u128::from(left) * u128::from(self.household_rows) / u128::from(read))
+                    .unwrap_or(usize::MAX)
+            }
+            _ => usize::MAX,
+        };
+        first.min((left / 4).max(BATCH / 8))
     }
 
     /// Whether a member's person id (its bytes in the file) may follow the
@@ -1045,6 +1066,51 @@ mod tests {
                 (h.id.clone(), x.household.to_vec(), x.members.to_vec())
             })
             .collect()
+    }
+
+    /// A roster of `n` households alike (the first of the test roster,
+    /// with its members), under a fresh folder.
+    fn copies(n: usize, name: &str) -> std::path::PathBuf {
+        let (_, source) = fixture();
+        let dir = std::env::temp_dir().join(format!("hhrisk-stream-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for file in ["households.csv", "members.csv"] {
+            let text = std::fs::read_to_string(source.join(file)).unwrap();
+            let mut lines = text.lines();
+            let mut out = format!("{}\n", lines.next().unwrap());
+            let first: Vec<&str> = lines.filter(|l| l.starts_with("H001,")).collect();
+            for k in 0..n {
+                for row in &first {
+                    out.push_str(&format!("C{k:05}{}\n", &row[4..]));
+                }
+            }
+            std::fs::write(dir.join(file), out).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn batches_are_smaller_at_the_start_and_near_the_end() {
+        let (model, _) = fixture();
+        let dir = copies(3000, "batches");
+        let options = ReadOptions::default();
+        let open = |file: &str, scope| RowReader::open(&model, &dir.join(file), "", scope, &options).unwrap();
+        let (mut households, mut members) =
+            (open("households.csv", Scope::Household), open("members.csv", Scope::Member));
+        let (h, m) = (&households.layout, &members.layout);
+        let mut split = Splitter::new(h, m, &mut households.input, &mut members.input, true);
+        let (mut batch, mut sizes) = (Batch::default(), Vec::new());
+        while split.fill(&mut batch).unwrap() {
+            sizes.push(batch.spans.len());
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+        // By hand: 32, 64 and 128 to start, then 256 until 2016 are read
+        // and 984 left; then a quarter of those left each time (245: the
+        // header's bytes make the estimate a little low), 32 at least.
+        let tail = [245, 184, 138, 104, 78, 58, 44, 33, 32, 32, 32, 4];
+        let expected: Vec<usize> = [32, 64, 128].into_iter().chain([256; 7]).chain(tail).collect();
+        assert_eq!(sizes, expected);
+        assert_eq!(sizes.iter().sum::<usize>(), 3000);
     }
 
     #[test]

@@ -431,6 +431,8 @@ fn field_ends(raw: &[u8], ends: &mut [usize]) -> usize {
 /// error that says so.
 pub struct RawCsv {
     reader: simd_csv::Splitter<Noted<Box<dyn Read + Send>>>,
+    /// The file's size in bytes, when known.
+    size: Option<u64>,
     lines: Lines,
     first: bool,
     done: bool,
@@ -511,6 +513,7 @@ impl Lines {
 impl RawCsv {
     /// Opens a CSV file (decoding it to UTF-8 if needed, as [`Table`]).
     pub fn open(path: &Path, encoding: Encoding) -> std::io::Result<RawCsv> {
+        let size = std::fs::metadata(path).ok().map(|m| m.len());
         let (mut source, _) = open(path, encoding)?;
         // a UTF-8 byte-order mark is dropped here, so that offsets in the
         // stream are those the reader sees
@@ -525,7 +528,7 @@ impl RawCsv {
             .has_headers(false)
             .buffer_capacity(1 << 16)
             .from_reader(Noted { inner: source, read: 0, noted: Arc::clone(&lines.noted) });
-        Ok(RawCsv { reader, lines, first: true, done: false })
+        Ok(RawCsv { reader, size, lines, first: true, done: false })
     }
 
     /// Appends the next record to `records`; its line, or `None` at the
@@ -533,6 +536,13 @@ impl RawCsv {
     #[inline]
     pub fn read(&mut self, records: &mut Records) -> std::io::Result<Option<u64>> {
         self.read_raw(|line, raw| records.push_raw(line, raw).map(|()| line))?.transpose()
+    }
+
+    /// Bytes read so far and bytes left, when the file's size is known
+    /// (of the text as read: after decoding, for a file that is not UTF-8).
+    pub fn progress(&self) -> Option<(u64, u64)> {
+        let read = self.reader.position();
+        self.size.map(|size| (read, size.saturating_sub(read)))
     }
 
     /// Hands the next record, as it is in the file, and its line to

@@ -8,7 +8,8 @@
 #   benches/run.sh --huge     # also 10M households (about 4 GB of CSV)
 #
 # Each timing is the best of $HHRISK_BENCH_REPEAT runs (default 3; 1 for
-# 10M), the floor too, measured just before: machines shared with other
+# 10M; 5 and 2 times as many at 10k and 100k, which take milliseconds),
+# the floor too, measured just before: machines shared with other
 # work vary from run to run, and the best run is the one least disturbed.
 # Rosters go to $HHRISK_BENCH_DIR (default: a folder under the system's
 # temporary directory); they are reused when present.
@@ -79,6 +80,9 @@ for n in "${sizes[@]}"; do
   roster="$dir/flat_$n"
   times=$repeat
   [ "$n" -ge 10000000 ] && times=1
+  # a short run is disturbed by a moment's load: more runs for the best
+  [ "$n" -le 10000 ] && times=$((repeat * 5))
+  [ "$n" -gt 10000 ] && [ "$n" -le 100000 ] && times=$((repeat * 2))
   if [ ! -f "$roster/members.csv" ]; then
     run "simulate" "$n" - 1 "$bin" simulate --out "$roster" --households "$n" --flat
   fi

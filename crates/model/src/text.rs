@@ -415,7 +415,7 @@ fn field_ends(raw: &[u8], ends: &mut [usize]) -> usize {
 /// A CSV file read straight into [`Records`]: simd-csv's splitter finds
 /// where each record ends (its quotes and line feeds, many bytes at
 /// once); a record with no quote, nearly every one, is then copied in one
-/// piece and cut at its commas eight bytes at a time ([`field_ends`]),
+/// piece and cut at its commas eight bytes at a time (`field_ends`),
 /// and a record with a quote is read by simd-csv's zero-copy reader.
 /// Reading is a large share of `score`'s work: reading and joining the
 /// 100k-household roster took 0.78 G instructions with simd-csv's

@@ -308,8 +308,12 @@ impl Records {
     #[inline(always)]
     fn push_unquoted(&mut self, line: u64, raw: &[u8]) {
         let (d, e) = (self.data_used, self.ends_used);
-        // at most a field a byte, and one more
-        self.reserve(raw.len(), raw.len() + 1);
+        // room for a field a byte and one more; a long record (a file with
+        // no line breaks, say) has its commas counted, so that its ends
+        // take no more room than its fields
+        let fields =
+            if raw.len() <= LONG_RECORD { raw.len() } else { memchr::memchr_iter(b',', raw).count() };
+        self.reserve(raw.len(), fields + 1);
         self.data[d..d + raw.len()].copy_from_slice(raw);
         let count = field_ends(raw, &mut self.ends[e..]);
         self.data_used += raw.len();
@@ -354,6 +358,10 @@ impl Records {
         self.ends.resize(ends, 0);
     }
 }
+
+/// Bytes beyond which a record's commas are counted before its field
+/// ends are written (`Records::push_unquoted`).
+const LONG_RECORD: usize = 1 << 12;
 
 /// A record that holds a quote, as it was in the file, read by the same
 /// reader as the file (for its fields, unescaped).
@@ -891,6 +899,25 @@ mod tests {
     fn csv_fields(bytes: &[u8]) -> Vec<Vec<Vec<u8>>> {
         let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes);
         reader.byte_records().map(|r| r.unwrap().iter().map(<[u8]>::to_vec).collect()).collect()
+    }
+
+    /// Records longer than `LONG_RECORD` have their commas counted first:
+    /// the same fields, and a record with no comma takes one end, not one a
+    /// byte (a file with no line breaks would otherwise take eight times
+    /// its size).
+    #[test]
+    fn long_records_are_cut_the_same_and_take_room_for_their_fields() {
+        let wide = format!("{},{}", "x".repeat(LONG_RECORD), "y,".repeat(LONG_RECORD));
+        let flat = "z".repeat(100 * LONG_RECORD);
+        let bytes = format!("a,b\n{wide}\n{flat}\n");
+        assert_eq!(
+            raw_records(bytes.as_bytes()).unwrap().into_iter().map(|(_, f)| f).collect::<Vec<_>>(),
+            csv_fields(bytes.as_bytes())
+        );
+        let mut records = Records::default();
+        records.push_unquoted(1, flat.as_bytes());
+        assert_eq!(records.get(0).2, &[flat.len()][..]);
+        assert!(records.ends.len() <= 1024, "{} ends kept for one field", records.ends.len());
     }
 
     #[test]

@@ -521,8 +521,10 @@ impl Lines {
 impl RawCsv {
     /// Opens a CSV file (decoding it to UTF-8 if needed, as [`Table`]).
     pub fn open(path: &Path, encoding: Encoding) -> std::io::Result<RawCsv> {
-        let size = std::fs::metadata(path).ok().map(|m| m.len());
-        let (mut source, _) = open(path, encoding)?;
+        let (mut source, read_as) = open(path, encoding)?;
+        // the reader's offsets are in UTF-8: a decoded file's size in
+        // bytes does not tell how far it has gone
+        let size = std::fs::metadata(path).ok().map(|m| m.len()).filter(|_| read_as == "utf-8");
         // a UTF-8 byte-order mark is dropped here, so that offsets in the
         // stream are those the reader sees
         let mut head = Vec::with_capacity(3);
@@ -546,8 +548,8 @@ impl RawCsv {
         self.read_raw(|line, raw| records.push_raw(line, raw).map(|()| line))?.transpose()
     }
 
-    /// Bytes read so far and bytes left, when the file's size is known
-    /// (of the text as read: after decoding, for a file that is not UTF-8).
+    /// Bytes read so far and bytes left, for a UTF-8 file whose size is
+    /// known.
     pub fn progress(&self) -> Option<(u64, u64)> {
         let read = self.reader.position();
         self.size.map(|size| (read, size.saturating_sub(read)))

@@ -296,8 +296,9 @@ pub(crate) struct RowKeys {
 }
 
 /// One record's fields: the bytes of all fields, each followed by a
-/// one-byte delimiter, and where each ends. Records read by the csv crate and records kept in a batch
-/// both show themselves this way to [`Layout::check`].
+/// one-byte delimiter, and where each ends. Records read by the csv crate
+/// and records kept in a batch both show themselves this way to
+/// [`Layout::check`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Fields<'a> {
     pub data: &'a [u8],

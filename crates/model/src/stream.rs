@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 use std::hash::BuildHasher;
 use std::ops::Range;
 use std::path::Path;
-use std::sync::{Condvar, Mutex};
+use std::sync::{Condvar, Mutex, PoisonError};
 
 use crate::cell::same;
 use crate::expr::{Columns, Scope};
@@ -304,9 +304,15 @@ pub fn stream_as<W: Work>(
                 // named, so that a profiler tells the threads apart
                 let worker = std::thread::Builder::new()
                     .name("hhrisk-worker".into())
-                    .spawn_scoped(scope, move || worker(h, m, work, shared, collector, check, hasher))
-                    .map_err(|e| StreamError::Consumer(format!("cannot start a thread: {e}")))?;
-                workers.push(worker);
+                    .spawn_scoped(scope, move || worker(h, m, work, shared, collector, check, hasher));
+                match worker {
+                    Ok(worker) => workers.push(worker),
+                    Err(e) => {
+                        // those started stop at their next batch
+                        stop(shared, collector);
+                        return Err(StreamError::Consumer(format!("cannot start a thread: {e}")));
+                    }
+                }
             }
             for worker in workers {
                 match worker.join() {
@@ -526,6 +532,32 @@ struct Shared<'r> {
     ended: bool,
 }
 
+/// Ends the stream for every worker: no more batches are cut, and those
+/// waiting for their turn to be collected wake up to stop.
+fn stop<O, C>(shared: &Mutex<Shared>, collector: &Ordered<O, C>) {
+    shared.lock().unwrap_or_else(PoisonError::into_inner).ended = true;
+    let mut c = collector.state.lock().unwrap_or_else(PoisonError::into_inner);
+    if c.failed.is_none() {
+        c.failed = Some(StreamError::Consumer("a thread failed".into()));
+    }
+    drop(c);
+    collector.advanced.notify_all();
+}
+
+/// Stops the stream (see [`stop`]) when the worker that holds it unwinds.
+struct Stops<'a, 'r, O, C> {
+    shared: &'a Mutex<Shared<'r>>,
+    collector: &'a Ordered<O, C>,
+}
+
+impl<O, C> Drop for Stops<'_, '_, O, C> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            stop(self.shared, self.collector);
+        }
+    }
+}
+
 fn worker<W: Work, C: FnMut(W::Output) -> Result<(), String>>(
     h: &Layout,
     m: &Layout,
@@ -538,12 +570,10 @@ fn worker<W: Work, C: FnMut(W::Output) -> Result<(), String>>(
     let mut state = work.state();
     let mut scratch = Scratch::new(check);
     let mut batch = Batch::default();
-    // the others stop at their next batch
-    let stop_all = || {
-        if let Ok(mut shared) = shared.lock() {
-            shared.ended = true;
-        }
-    };
+    // a worker that panics stops the others, which would otherwise wait
+    // for its batch to be collected, forever
+    let _stops = Stops { shared, collector };
+    let stop_all = || stop(shared, collector);
     loop {
         {
             let Ok(mut shared) = shared.lock() else { return scratch.seen };
@@ -564,15 +594,23 @@ fn worker<W: Work, C: FnMut(W::Output) -> Result<(), String>>(
         }
         let seq = batch.seq;
         let result = work_batch(h, m, work, &mut state, &mut scratch, &batch, hasher);
-        let Ok(mut c) = collector.state.lock() else {
-            stop_all();
-            return scratch.seen;
+        let mut c = match collector.state.lock() {
+            Ok(c) => c,
+            Err(poisoned) => {
+                // released first: stopping takes the lock again
+                drop(poisoned);
+                stop_all();
+                return scratch.seen;
+            }
         };
         c.take(result);
         collector.advanced.notify_all();
         let waited =
             collector.advanced.wait_while(c, |c| c.failed.is_none() && seq >= c.next + collector.ahead);
-        if !matches!(waited, Ok(c) if c.failed.is_none()) {
+        let go_on = matches!(&waited, Ok(c) if c.failed.is_none());
+        // released first: stopping takes the lock again
+        drop(waited);
+        if !go_on {
             stop_all();
             return scratch.seen;
         }
@@ -1184,6 +1222,32 @@ mod tests {
         let result = stream_as(&model, &tmp, &options, 2, &keep(), |_| Ok(()), MemberOrder::Regrouped);
         assert!(matches!(result, Err(StreamError::NotAligned(_))), "{result:?}");
         std::fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    #[test]
+    fn a_worker_that_panics_stops_the_others() {
+        // a panic in the third batch: the other workers go on until they
+        // are too far ahead of it, and used to wait there for its batch
+        let dir = copies(3_000, "panic", false);
+        for threads in [2, 3] {
+            let (model, dir) = (fixture().0, dir.clone());
+            let (sender, receiver) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let work = each(|household, _: &mut Vec<()>| match household {
+                    Streamed::Household(h) if h.id == "C00100" => panic!("a bug in the work"),
+                    _ => Ok(()),
+                });
+                let result = stream(&model, &dir, &ReadOptions::default(), threads, &work, |_| Ok(()));
+                let _ = sender.send(result);
+            });
+            // a hang fails the test instead of stopping the suite
+            let result = receiver.recv_timeout(std::time::Duration::from_secs(120));
+            assert!(
+                matches!(result, Ok(Err(StreamError::Consumer(ref m))) if m == "a thread failed"),
+                "{threads} threads: {result:?}"
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

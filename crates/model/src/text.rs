@@ -350,12 +350,17 @@ impl Records {
     }
 
     /// Makes room for `bytes` more field bytes and `fields` more ends.
+    /// Only what is needed is zeroed (the capacity doubles as it must):
+    /// zeroing all of it touched pages that a batch never used.
     fn reserve(&mut self, bytes: usize, fields: usize) {
-        let grow = |need: usize, len: usize| if need > len { need.max(2 * len).max(1024) } else { len };
-        let data = grow(self.data_used + bytes, self.data.len());
-        self.data.resize(data, 0);
-        let ends = grow(self.ends_used + fields, self.ends.len());
-        self.ends.resize(ends, 0);
+        let need = self.data_used + bytes;
+        if need > self.data.len() {
+            self.data.resize(need, 0);
+        }
+        let need = self.ends_used + fields;
+        if need > self.ends.len() {
+            self.ends.resize(need, 0);
+        }
     }
 }
 

@@ -52,34 +52,95 @@ fn looks_utf8(bytes: &[u8]) -> bool {
 /// Opens a text file as a UTF-8 byte stream, decoding it if needed.
 /// Returns the stream and the name of the encoding read.
 pub fn open(path: &Path, encoding: Encoding) -> std::io::Result<(Box<dyn Read + Send>, &'static str)> {
-    let mut file = File::open(path)?;
-    let mut head = vec![0u8; SNIFF];
-    let mut n = 0;
-    while n < SNIFF {
-        match file.read(&mut head[n..])? {
-            0 => break,
-            k => n += k,
+    let sniffed = Sniffed::open(path, encoding)?;
+    let name = sniffed.name();
+    if sniffed.plain() {
+        // the CSV readers skip a UTF-8 byte-order mark; no decoding needed
+        let whole = std::io::Cursor::new(sniffed.head).chain(sniffed.file);
+        return Ok((Box::new(BufReader::with_capacity(1 << 16, whole)), name));
+    }
+    Ok((Box::new(BufReader::with_capacity(1 << 16, sniffed.decoder())), name))
+}
+
+/// [`open`] for a reader that buffers its input itself, with a UTF-8
+/// byte-order mark dropped: a UTF-8 file is read as it is, from where
+/// its text starts, with no buffer and no copy between.
+fn open_unbuffered(path: &Path, encoding: Encoding) -> std::io::Result<(Box<dyn Read + Send>, &'static str)> {
+    use std::io::{Seek, SeekFrom};
+    let mut sniffed = Sniffed::open(path, encoding)?;
+    let name = sniffed.name();
+    let mark = if sniffed.head.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
+    if sniffed.plain() {
+        // back to the start, so that the head's buffer is not copied on;
+        // a pipe cannot seek, and reads the head first
+        if sniffed.file.seek(SeekFrom::Start(mark as u64)).is_ok() {
+            return Ok((Box::new(sniffed.file), name));
+        }
+        sniffed.head.drain(..mark);
+        return Ok((Box::new(std::io::Cursor::new(sniffed.head).chain(sniffed.file)), name));
+    }
+    let mut source = BufReader::with_capacity(1 << 16, sniffed.decoder());
+    // a decoder may hand on the mark
+    let mut head = Vec::with_capacity(3);
+    (&mut source).take(3).read_to_end(&mut head)?;
+    if head == b"\xEF\xBB\xBF" {
+        head.clear();
+    }
+    Ok((Box::new(std::io::Cursor::new(head).chain(source)), name))
+}
+
+/// A file opened, with its first bytes read to tell its encoding.
+struct Sniffed {
+    file: File,
+    /// The first [`SNIFF`] bytes (fewer in a shorter file), read.
+    head: Vec<u8>,
+    encoding: &'static encoding_rs::Encoding,
+    utf16: bool,
+}
+
+impl Sniffed {
+    fn open(path: &Path, encoding: Encoding) -> std::io::Result<Sniffed> {
+        let mut file = File::open(path)?;
+        let mut head = vec![0u8; SNIFF];
+        let mut n = 0;
+        while n < SNIFF {
+            match file.read(&mut head[n..])? {
+                0 => break,
+                k => n += k,
+            }
+        }
+        head.truncate(n);
+        let utf16 = head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]);
+        let encoding = match encoding {
+            Encoding::Utf8 => encoding_rs::UTF_8,
+            Encoding::Gb18030 => encoding_rs::GB18030,
+            Encoding::Auto if utf16 || looks_utf8(&head) => encoding_rs::UTF_8,
+            Encoding::Auto => encoding_rs::GB18030,
+        };
+        Ok(Sniffed { file, head, encoding, utf16 })
+    }
+
+    /// Whether the file is read as it is (UTF-8).
+    fn plain(&self) -> bool {
+        self.encoding == encoding_rs::UTF_8 && !self.utf16
+    }
+
+    fn name(&self) -> &'static str {
+        match self.encoding.name() {
+            _ if self.utf16 => "utf-16",
+            "gb18030" => "gb18030",
+            "UTF-8" => "utf-8",
+            other => other,
         }
     }
-    head.truncate(n);
-    let utf16 = head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]);
-    let chosen = match encoding {
-        Encoding::Utf8 => encoding_rs::UTF_8,
-        Encoding::Gb18030 => encoding_rs::GB18030,
-        Encoding::Auto if utf16 || looks_utf8(&head) => encoding_rs::UTF_8,
-        Encoding::Auto => encoding_rs::GB18030,
-    };
-    let whole = std::io::Cursor::new(head).chain(file);
-    if chosen == encoding_rs::UTF_8 && !utf16 {
-        // the CSV readers skip a UTF-8 byte-order mark; no decoding needed
-        return Ok((Box::new(BufReader::with_capacity(1 << 16, whole)), "utf-8"));
+
+    /// The whole file, decoded to UTF-8.
+    fn decoder(
+        self,
+    ) -> encoding_rs_io::DecodeReaderBytes<std::io::Chain<std::io::Cursor<Vec<u8>>, File>, Vec<u8>> {
+        let whole = std::io::Cursor::new(self.head).chain(self.file);
+        DecodeReaderBytesBuilder::new().encoding(Some(self.encoding)).bom_override(true).build(whole)
     }
-    let decoder = DecodeReaderBytesBuilder::new().encoding(Some(chosen)).bom_override(true).build(whole);
-    let name = if utf16 { "utf-16" } else { chosen.name() };
-    Ok((
-        Box::new(BufReader::with_capacity(1 << 16, decoder)),
-        if name == "gb18030" { "gb18030" } else { name },
-    ))
 }
 
 /// Where a table comes from.
@@ -526,18 +587,12 @@ impl Lines {
 impl RawCsv {
     /// Opens a CSV file (decoding it to UTF-8 if needed, as [`Table`]).
     pub fn open(path: &Path, encoding: Encoding) -> std::io::Result<RawCsv> {
-        let (mut source, read_as) = open(path, encoding)?;
+        // a UTF-8 byte-order mark is dropped, so that offsets in the
+        // stream are those the reader sees
+        let (source, read_as) = open_unbuffered(path, encoding)?;
         // the reader's offsets are in UTF-8: a decoded file's size in
         // bytes does not tell how far it has gone
         let size = std::fs::metadata(path).ok().map(|m| m.len()).filter(|_| read_as == "utf-8");
-        // a UTF-8 byte-order mark is dropped here, so that offsets in the
-        // stream are those the reader sees
-        let mut head = Vec::with_capacity(3);
-        (&mut source).take(3).read_to_end(&mut head)?;
-        if head == b"\xEF\xBB\xBF" {
-            head.clear();
-        }
-        let source: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(head).chain(source));
         let lines = Lines::default();
         let reader = simd_csv::SplitterBuilder::new()
             .has_headers(false)
@@ -874,7 +929,14 @@ mod tests {
     /// Every record `RawCsv` reads from `bytes`: its line and fields.
     fn raw_records(bytes: &[u8]) -> std::io::Result<Read> {
         let (dir, path) = file_of(bytes);
-        let mut raw = RawCsv::open(&path, Encoding::Utf8)?;
+        let result = raw_records_of(&path, Encoding::Utf8);
+        std::fs::remove_dir_all(&dir).unwrap();
+        result
+    }
+
+    /// Every record `RawCsv` reads from the file at `path`.
+    fn raw_records_of(path: &Path, encoding: Encoding) -> std::io::Result<Read> {
+        let mut raw = RawCsv::open(path, encoding)?;
         let mut records = Records::default();
         let result = loop {
             match raw.read(&mut records) {
@@ -883,8 +945,40 @@ mod tests {
                 Err(e) => break Err(e),
             }
         };
-        std::fs::remove_dir_all(&dir).unwrap();
         result.map(|()| lines_and_fields(&records))
+    }
+
+    /// A named pipe cannot seek back over the bytes read to tell the
+    /// encoding: those are read first, and the records are those of the
+    /// same bytes in a file (longer than those bytes, with and without a
+    /// byte-order mark, as UTF-8 and as GB18030).
+    #[test]
+    fn a_pipe_reads_as_a_file_does() {
+        let rows: String = (0..10_000).map(|i| format!("{i},村{i},x\n")).collect();
+        let plain = format!("id,village,note\n{rows}");
+        assert!(plain.len() > SNIFF);
+        let marked = [&b"\xEF\xBB\xBF"[..], plain.as_bytes()].concat();
+        let gb = encoding_rs::GB18030.encode(&plain).0.into_owned();
+        for (bytes, encoding) in
+            [(plain.as_bytes(), Encoding::Auto), (&marked[..], Encoding::Auto), (&gb[..], Encoding::Gb18030)]
+        {
+            let (dir, file) = file_of(bytes);
+            let pipe = dir.join("pipe.csv");
+            let made = std::process::Command::new("mkfifo").arg(&pipe).status().unwrap();
+            assert!(made.success(), "mkfifo failed");
+            let writer = {
+                let (pipe, bytes) = (pipe.clone(), bytes.to_vec());
+                std::thread::spawn(move || std::fs::write(pipe, bytes).unwrap())
+            };
+            let piped = raw_records_of(&pipe, encoding).unwrap();
+            writer.join().unwrap();
+            let read = raw_records_of(&file, encoding).unwrap();
+            assert_eq!(piped.len(), 10_001);
+            assert_eq!(piped[0].1[0], b"id", "the byte-order mark is dropped");
+            assert_eq!(piped, read);
+            assert_eq!(read[10_000].1, [b"9999".to_vec(), "村9999".as_bytes().to_vec(), b"x".to_vec()]);
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
     }
 
     /// Each record's line and fields.

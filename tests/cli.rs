@@ -2180,11 +2180,11 @@ fn a_repeat_far_apart_is_caught_whatever_the_threads() {
     repeat_refused(dir.path(), &roster, &[], "scored 2998 of 3000 households", "appears on lines 101, 7001");
 }
 
-/// Scores `roster` with `--rejects` (and `flags`) on one and on two
+/// Scores `roster` with `--rejects` (and `flags`) on one, two and three
 /// threads: each time the summary says `scored`, and the rejects file
 /// says `said` twice (both rows of the repeat refused).
 fn repeat_refused(dir: &Path, roster: &Path, flags: &[&str], scored: &str, said: &str) {
-    for threads in ["1", "2"] {
+    for threads in ["1", "2", "3"] {
         let rejects = dir.join(format!("rejects{threads}.csv"));
         score(roster, dir.join("scores.csv"))
             .args(["--threads", threads])

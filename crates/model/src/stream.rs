@@ -264,11 +264,9 @@ pub fn stream_as<W: Work>(
     let check = !options.skip_duplicate_check;
     // seeded afresh each run, so that no roster can be made to collide
     let hasher = foldhash::quality::RandomState::default();
-    // household and person ids seen, as fingerprints, by each thread
-    let mut fingerprints: Vec<[Seen; 2]> = Vec::new();
     let mut collector = Collector::new(collect);
 
-    let (counts, mut summary) = if threads <= 1 {
+    let (counts, mut summary, repeats) = if threads <= 1 {
         let (h, m) = (&households.layout, &members.layout);
         let mut state = work.state();
         let mut scratch = Scratch::new(check);
@@ -280,8 +278,9 @@ pub fn stream_as<W: Work>(
                 return Err(e);
             }
         }
-        fingerprints.push(scratch.seen);
-        (split.finish()?, collector.summary)
+        // household and person ids seen, as fingerprints
+        let repeats = Seen::repeats(&Seen::take_share(&mut [scratch.seen], 0, 1));
+        (split.finish()?, collector.summary, repeats)
     } else {
         // No reader thread: each worker takes the splitter in turn to cut
         // its next batch, then checks and works it while another reads.
@@ -297,27 +296,30 @@ pub fn stream_as<W: Work>(
         // collected waits: memory holds a few batches, never the file
         let ahead = 2 * threads + 2;
         let collector = Ordered { state: Mutex::new(collector), advanced: Condvar::new(), ahead };
+        let ending = Ending::new(threads);
         let result = std::thread::scope(|scope| -> Result<(), StreamError> {
-            let (shared, hasher, collector) = (&shared, &hasher, &collector);
+            let together = Together { shared: &shared, collector: &collector, ending: &ending };
+            let hasher = &hasher;
             let mut workers = Vec::with_capacity(threads);
-            for _ in 0..threads {
+            for started in 0..threads {
                 // named, so that a profiler tells the threads apart
                 let worker = std::thread::Builder::new()
                     .name("hhrisk-worker".into())
-                    .spawn_scoped(scope, move || worker(h, m, work, shared, collector, check, hasher));
+                    .spawn_scoped(scope, move || worker(h, m, work, together, check, hasher));
                 match worker {
                     Ok(worker) => workers.push(worker),
                     Err(e) => {
-                        // those started stop at their next batch
-                        stop(shared, collector);
+                        // those started stop at their next batch, and do
+                        // not wait for the others at the end
+                        stop(&shared, &collector);
+                        ending.fewer(started);
                         return Err(StreamError::Consumer(format!("cannot start a thread: {e}")));
                     }
                 }
             }
             for worker in workers {
-                match worker.join() {
-                    Ok(seen) => fingerprints.push(seen),
-                    Err(_) => return Err(StreamError::Consumer("a thread failed".into())),
+                if worker.join().is_err() {
+                    return Err(StreamError::Consumer("a thread failed".into()));
                 }
             }
             Ok(())
@@ -330,20 +332,17 @@ pub fn stream_as<W: Work>(
         if let Some(e) = collected.failed.or(failed) {
             return Err(e);
         }
-        (split.finish()?, collected.summary)
+        let repeats = ending.state.into_inner().unwrap_or_else(PoisonError::into_inner).repeats;
+        (split.finish()?, collected.summary, repeats)
     };
     summary.household_rows = counts.0 as usize;
     summary.member_rows = counts.1 as usize;
     summary.regrouped_bytes = regrouped_bytes;
-    if check {
-        let (households, people) = fingerprints.into_iter().map(|[h, p]| (h, p)).unzip();
-        let (a, b) = Seen::repeats(households, people, threads.max(1));
-        if a {
-            return Err(StreamError::Repeated("a household_id repeats in households.csv".into()));
-        }
-        if b {
-            return Err(StreamError::Repeated("a person_id repeats in members.csv".into()));
-        }
+    if repeats.0 {
+        return Err(StreamError::Repeated("a household_id repeats in households.csv".into()));
+    }
+    if repeats.1 {
+        return Err(StreamError::Repeated("a person_id repeats in members.csv".into()));
     }
     Ok(summary)
 }
@@ -370,64 +369,122 @@ impl Seen {
         }
     }
 
-    /// Whether a fingerprint repeats within the keys seen by all the
-    /// threads, for households and for people: bucket by bucket (the
-    /// buckets shared out over `threads` threads), that bucket of every
-    /// thread goes into one hash set, which a repeat fails to enter.
-    fn repeats(households: Vec<Seen>, people: Vec<Seen>, threads: usize) -> (bool, bool) {
-        // one job per kind of key and bucket: that bucket of every thread,
-        // households' and people's buckets in turn, so that each share of
-        // the jobs holds as many of either
-        let gather = |sets: Vec<Seen>| {
-            let mut buckets: Vec<Vec<Vec<u64>>> = (0..256).map(|_| Vec::new()).collect();
-            for set in sets {
-                for (bucket, keys) in buckets.iter_mut().zip(set.buckets) {
-                    if !keys.is_empty() {
-                        bucket.push(keys);
-                    }
+    /// Share `share` of `shares` of the buckets of every set in `sets`,
+    /// taken out of them: one job per kind of key and bucket, that bucket
+    /// of every set (households' and people's buckets in turn, so that
+    /// each share holds as many of either).
+    fn take_share(sets: &mut [[Seen; 2]], share: usize, shares: usize) -> Vec<(bool, Vec<Vec<u64>>)> {
+        let mut jobs = Vec::new();
+        for bucket in (share..256).step_by(shares.max(1)) {
+            for kind in 0..2 {
+                let lists: Vec<Vec<u64>> = sets
+                    .iter_mut()
+                    .filter_map(|set| set[kind].buckets.get_mut(bucket))
+                    .map(std::mem::take)
+                    .filter(|list| !list.is_empty())
+                    .collect();
+                if !lists.is_empty() {
+                    jobs.push((kind == 0, lists));
                 }
             }
-            buckets
-        };
-        let jobs: Vec<(bool, Vec<Vec<u64>>)> = gather(households)
-            .into_iter()
-            .zip(gather(people))
-            .flat_map(|(h, p)| [(true, h), (false, p)])
-            .filter(|(_, lists)| !lists.is_empty())
-            .collect();
-        let check = |part: &[(bool, Vec<Vec<u64>>)]| {
-            let mut found = (false, false);
-            let mut set = Keys::default();
-            for (household, lists) in part {
-                if repeats_in(lists, &mut set) {
-                    if *household {
-                        found.0 = true;
-                    } else {
-                        found.1 = true;
-                    }
-                }
-            }
-            found
-        };
-        // a small roster's keys are checked here: starting threads would
-        // take longer than the check
-        let keys: usize = jobs.iter().flat_map(|(_, lists)| lists).map(Vec::len).sum();
-        if threads <= 1 || keys < PARALLEL_CHECK {
-            return check(&jobs);
         }
-        let share = jobs.len().div_ceil(threads).max(1);
-        let found: Vec<(bool, bool)> = std::thread::scope(|scope| {
-            let handles: Vec<_> = jobs.chunks(share).map(|part| scope.spawn(move || check(part))).collect();
-            // a thread that failed counts as a repeat: the whole-file path decides
-            handles.into_iter().map(|h| h.join().unwrap_or((true, true))).collect()
-        });
-        found.iter().fold((false, false), |acc, f| (acc.0 || f.0, acc.1 || f.1))
+        jobs
+    }
+
+    /// Whether a fingerprint repeats in a job (see [`Seen::take_share`]),
+    /// among household ids and among person ids: each job's lists go into
+    /// one hash set, which a repeat fails to enter.
+    fn repeats(jobs: &[(bool, Vec<Vec<u64>>)]) -> (bool, bool) {
+        let mut found = (false, false);
+        let mut set = Keys::default();
+        for (household, lists) in jobs {
+            if repeats_in(lists, &mut set) {
+                if *household {
+                    found.0 = true;
+                } else {
+                    found.1 = true;
+                }
+            }
+        }
+        found
     }
 }
 
-/// Keys below which the repeat check runs on the calling thread (about a
-/// millisecond of work).
-const PARALLEL_CHECK: usize = 1 << 18;
+/// The end of a stream on several workers: each leaves its fingerprints
+/// here when it runs out of batches and, once all have, checks a share
+/// of the buckets of all of them. The check takes every core, and no
+/// thread is started for it.
+struct Ending {
+    state: Mutex<Left>,
+    all_in: Condvar,
+}
+
+/// What the workers left.
+struct Left {
+    /// Workers started.
+    expected: usize,
+    arrived: usize,
+    sets: Vec<[Seen; 2]>,
+    /// A worker failed: the stream fails, and nothing is checked.
+    failed: bool,
+    /// A repeat found among household ids, among person ids.
+    repeats: (bool, bool),
+}
+
+impl Ending {
+    fn new(workers: usize) -> Ending {
+        let left =
+            Left { expected: workers, arrived: 0, sets: Vec::new(), failed: false, repeats: (false, false) };
+        Ending { state: Mutex::new(left), all_in: Condvar::new() }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Left> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Leaves a worker's fingerprints, waits for the others' and checks
+    /// its share; `failed`: the worker stopped on a failure.
+    fn arrive(&self, seen: [Seen; 2], failed: bool) {
+        let mut left = self.lock();
+        let share = left.arrived;
+        left.arrived += 1;
+        left.failed |= failed;
+        left.sets.push(seen);
+        self.all_in.notify_all();
+        let mut left =
+            self.all_in.wait_while(left, |l| l.arrived < l.expected).unwrap_or_else(PoisonError::into_inner);
+        if left.failed {
+            return;
+        }
+        let shares = left.expected;
+        let jobs = Seen::take_share(&mut left.sets, share, shares);
+        drop(left);
+        let found = Seen::repeats(&jobs);
+        // the lists are freed here, on every core
+        drop(jobs);
+        let mut left = self.lock();
+        left.repeats.0 |= found.0;
+        left.repeats.1 |= found.1;
+    }
+
+    /// A worker that panicked: the others stop waiting for it, and
+    /// nothing is checked. `arrived`: it had arrived already.
+    fn give_up(&self, arrived: bool) {
+        let mut left = self.lock();
+        left.failed = true;
+        left.arrived += usize::from(!arrived);
+        self.all_in.notify_all();
+    }
+
+    /// Only `started` workers could be started: those do not wait for
+    /// the others, and nothing is checked.
+    fn fewer(&self, started: usize) {
+        let mut left = self.lock();
+        left.expected = started;
+        left.failed = true;
+        self.all_in.notify_all();
+    }
+}
 
 /// A set of fingerprints, reused from bucket to bucket.
 type Keys = std::collections::HashSet<u64, std::hash::BuildHasherDefault<Spread>>;
@@ -544,16 +601,34 @@ fn stop<O, C>(shared: &Mutex<Shared>, collector: &Ordered<O, C>) {
     collector.advanced.notify_all();
 }
 
-/// Stops the stream (see [`stop`]) when the worker that holds it unwinds.
-struct Stops<'a, 'r, O, C> {
+/// What the workers share: the splitter, the collector and the end.
+struct Together<'a, 'r, O, C> {
     shared: &'a Mutex<Shared<'r>>,
     collector: &'a Ordered<O, C>,
+    ending: &'a Ending,
+}
+
+impl<O, C> Clone for Together<'_, '_, O, C> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<O, C> Copy for Together<'_, '_, O, C> {}
+
+/// Stops the stream (see [`stop`]) when the worker that holds it unwinds,
+/// and tells the end not to wait for it.
+struct Stops<'a, 'r, O, C> {
+    together: Together<'a, 'r, O, C>,
+    /// The worker has left its fingerprints.
+    arrived: bool,
 }
 
 impl<O, C> Drop for Stops<'_, '_, O, C> {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            stop(self.shared, self.collector);
+            stop(self.together.shared, self.together.collector);
+            self.together.ending.give_up(self.arrived);
         }
     }
 }
@@ -562,34 +637,37 @@ fn worker<W: Work, C: FnMut(W::Output) -> Result<(), String>>(
     h: &Layout,
     m: &Layout,
     work: &W,
-    shared: &Mutex<Shared>,
-    collector: &Ordered<W::Output, C>,
+    together: Together<'_, '_, W::Output, C>,
     check: bool,
     hasher: &foldhash::quality::RandomState,
-) -> [Seen; 2] {
+) {
+    let Together { shared, collector, ending } = together;
     let mut state = work.state();
     let mut scratch = Scratch::new(check);
     let mut batch = Batch::default();
     // a worker that panics stops the others, which would otherwise wait
-    // for its batch to be collected, forever
-    let _stops = Stops { shared, collector };
+    // for its batch to be collected, or for it at the end, forever
+    let mut stops = Stops { together, arrived: false };
     let stop_all = || stop(shared, collector);
-    loop {
+    // whether the worker stops on a failure
+    let failed = loop {
         {
-            let Ok(mut shared) = shared.lock() else { return scratch.seen };
+            let Ok(mut shared) = shared.lock() else { break true };
             if shared.ended {
-                return scratch.seen;
+                // (another worker read the last batch, or failed)
+                break false;
             }
             match shared.split.fill(&mut batch) {
                 Ok(true) => {}
-                Ok(false) => shared.ended = true,
+                Ok(false) => {
+                    shared.ended = true;
+                    break false;
+                }
                 Err(e) => {
                     shared.failed = Some(e);
                     shared.ended = true;
+                    break true;
                 }
-            }
-            if shared.ended {
-                return scratch.seen;
             }
         }
         let seq = batch.seq;
@@ -600,7 +678,7 @@ fn worker<W: Work, C: FnMut(W::Output) -> Result<(), String>>(
                 // released first: stopping takes the lock again
                 drop(poisoned);
                 stop_all();
-                return scratch.seen;
+                break true;
             }
         };
         c.take(result);
@@ -612,9 +690,13 @@ fn worker<W: Work, C: FnMut(W::Output) -> Result<(), String>>(
         drop(waited);
         if !go_on {
             stop_all();
-            return scratch.seen;
+            break true;
         }
-    }
+    };
+    // the buffers go before the wait at the end
+    drop((state, batch));
+    stops.arrived = true;
+    ending.arrive(scratch.seen, failed);
 }
 
 /// Reads both files and cuts them into batches of joined households.
@@ -1039,41 +1121,42 @@ mod tests {
     }
 
     #[test]
-    fn repeats_are_found_on_the_calling_thread_and_on_several() {
+    fn repeats_are_found_whichever_share_holds_them() {
         // keys spread over every bucket, as fingerprints are
         let key = |i: u64| i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        // fewer keys than the threshold, and more
-        for n in [1_000, 2 * PARALLEL_CHECK as u64] {
-            // two workers' sets; the second also holds key `repeat`
-            let sets = |repeat: Option<u64>| {
-                let (mut a, mut b) = (super::Seen::new(true), super::Seen::new(true));
-                for i in 0..n {
-                    if i % 2 == 0 { &mut a } else { &mut b }.push(key(i));
-                }
-                if let Some(r) = repeat {
-                    b.push(key(r));
-                }
-                vec![a, b]
-            };
-            let none = || vec![super::Seen::new(true)];
-            for threads in [1, 2, 3] {
-                assert_eq!(
-                    super::Seen::repeats(none(), sets(None), threads),
-                    (false, false),
-                    "{n} {threads}"
-                );
-                assert_eq!(
-                    super::Seen::repeats(none(), sets(Some(n / 2)), threads),
-                    (false, true),
-                    "{n} {threads}"
-                );
-                assert_eq!(
-                    super::Seen::repeats(sets(Some(0)), none(), threads),
-                    (true, false),
-                    "{n} {threads}"
-                );
+        // two workers' sets, households' and people's; the second worker
+        // also holds person key `person` and household key `household`
+        let sets = |person: Option<u64>, household: Option<u64>| {
+            let mut sets = [
+                [super::Seen::new(true), super::Seen::new(true)],
+                [super::Seen::new(true), super::Seen::new(true)],
+            ];
+            for i in 0..10_000 {
+                sets[(i % 2) as usize][1].push(key(i));
+                sets[(i % 2) as usize][0].push(key(i + 20_000));
             }
+            person.into_iter().for_each(|p| sets[1][1].push(key(p)));
+            household.into_iter().for_each(|h| sets[1][0].push(key(h + 20_000)));
+            sets
+        };
+        for shares in [1, 2, 3] {
+            let found = |mut sets: [[super::Seen; 2]; 2]| {
+                let found = (0..shares)
+                    .map(|share| super::Seen::repeats(&super::Seen::take_share(&mut sets, share, shares)))
+                    .fold((false, false), |a, f| (a.0 || f.0, a.1 || f.1));
+                // every bucket was in one share
+                assert!(sets.iter().flatten().flat_map(|s| &s.buckets).all(Vec::is_empty));
+                found
+            };
+            assert_eq!(found(sets(None, None)), (false, false), "{shares}");
+            assert_eq!(found(sets(Some(4_444), None)), (false, true), "{shares}");
+            assert_eq!(found(sets(None, Some(7))), (true, false), "{shares}");
+            // a person key equal to a household key is no repeat
+            assert_eq!(found(sets(Some(20_007), None)), (false, false), "{shares}");
         }
+        // nothing kept (--skip-duplicate-check): nothing to check
+        let mut none = [[super::Seen::new(false), super::Seen::new(false)]];
+        assert!(super::Seen::take_share(&mut none, 0, 1).is_empty());
     }
 
     fn fixture() -> (Model, std::path::PathBuf) {

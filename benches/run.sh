@@ -64,6 +64,27 @@ print(f"{'  households part, inside':<30} {n:>10,} {best / 1000:8.3f} {n / best 
 PY
 }
 
+# scaling SMALL LARGE CYCLES: the households part per household at 10k
+# against 1M, measured in turn (ten 10k runs and two 1M runs a cycle, the
+# best of each), so that both sizes see the same load on the machine; a
+# round of `inside` lines above can catch one size in a busy spell
+scaling() {
+  python3 - "$@" <<'PY'
+import re, statistics, subprocess, sys
+small, large, cycles, *cmd = sys.argv[1:]
+def inside(roster):
+    err = subprocess.run([*cmd, "--roster", roster], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=True).stderr
+    return float(re.search(r"written ([0-9.]+) ms", err).group(1))
+above = []
+for _ in range(int(cycles)):
+    a = min(inside(small) for _ in range(10)) / 10_000
+    b = min(inside(large) for _ in range(2)) / 1_000_000
+    above.append(100 * (a / b - 1))
+each = ", ".join(f"{x:+.1f}" for x in above)
+print(f"scaling: 10k households take {statistics.median(above):+.1f} % a household against 1M (median of {cycles} cycles: {each})", flush=True)
+PY
+}
+
 # floor ROSTER REPEAT: the best csv-read time
 floor() {
   local best=""
@@ -102,3 +123,4 @@ for n in "${sizes[@]}"; do
 done
 run "calibrate (LOVO, 1000 boot.)" 100000 - "$repeat" "$bin" calibrate --model "$model" \
   --samples "$dir/flat_100000" --out "$dir/calibration"
+scaling "$dir/flat_10000" "$dir/flat_1000000" 6 "$bin" score --timings --model "$model" --out "$dir/scores_scaling.csv"

@@ -72,8 +72,10 @@ fn open_unbuffered(path: &Path, encoding: Encoding) -> std::io::Result<(Box<dyn 
     let mark = if sniffed.head.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
     if sniffed.plain() {
         // back to the start, so that the head's buffer is not copied on;
-        // a pipe cannot seek, and reads the head first
-        if sniffed.file.seek(SeekFrom::Start(mark as u64)).is_ok() {
+        // anything but a plain file (a pipe, a terminal, a device, which
+        // may not seek or may pretend to) reads the head first
+        let regular = sniffed.file.metadata().is_ok_and(|m| m.is_file());
+        if regular && sniffed.file.seek(SeekFrom::Start(mark as u64)).is_ok() {
             return Ok((Box::new(sniffed.file), name));
         }
         sniffed.head.drain(..mark);

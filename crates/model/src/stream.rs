@@ -21,10 +21,12 @@
 //! or many.
 //!
 //! When the files turn out not to be aligned (a member whose household is
-//! neither the current nor the next one), or a key repeats, streaming
-//! stops with [`StreamError::NotAligned`] and the caller reads the roster
-//! whole with [`Roster::read`](crate::Roster::read), which joins any order
-//! and refuses every row of a repeated key. The results are the same
+//! neither the current nor the next one), streaming stops with
+//! [`StreamError::NotAligned`]; when a key repeats (found by the workers
+//! at the end, from 64-bit fingerprints of the keys), with
+//! [`StreamError::Repeated`]. The caller then reads the roster whole with
+//! [`Roster::read`](crate::Roster::read), which joins any order and
+//! refuses every row of a repeated key. The results are the same
 //! households scored or refused.
 
 use std::collections::BTreeMap;

@@ -532,6 +532,10 @@ struct Collector<O, C> {
     summary: StreamSummary,
     /// The first failure of a batch or of `collect`: the stream stops.
     failed: Option<StreamError>,
+    /// Workers asleep until the batches before theirs are collected: a
+    /// worker that collects wakes them only when there are some (waking
+    /// is a system call, and most batches find nobody asleep).
+    sleepers: usize,
 }
 
 impl<O, C: FnMut(O) -> Result<(), String>> Collector<O, C> {
@@ -542,6 +546,7 @@ impl<O, C: FnMut(O) -> Result<(), String>> Collector<O, C> {
             waiting: BTreeMap::new(),
             summary: StreamSummary::default(),
             failed: None,
+            sleepers: 0,
         }
     }
 
@@ -684,9 +689,15 @@ fn worker<W: Work, C: FnMut(W::Output) -> Result<(), String>>(
             }
         };
         c.take(result);
-        collector.advanced.notify_all();
-        let waited =
+        if c.sleepers > 0 {
+            collector.advanced.notify_all();
+        }
+        c.sleepers += 1;
+        let mut waited =
             collector.advanced.wait_while(c, |c| c.failed.is_none() && seq >= c.next + collector.ahead);
+        if let Ok(c) = &mut waited {
+            c.sleepers -= 1;
+        }
         let go_on = matches!(&waited, Ok(c) if c.failed.is_none());
         // released first: stopping takes the lock again
         drop(waited);
@@ -1307,6 +1318,42 @@ mod tests {
         let result = stream_as(&model, &tmp, &options, 2, &keep(), |_| Ok(()), MemberOrder::Regrouped);
         assert!(matches!(result, Err(StreamError::NotAligned(_))), "{result:?}");
         std::fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    #[test]
+    fn workers_far_ahead_sleep_until_their_turn_and_wake() {
+        // the third batch takes long: the other workers get more than a
+        // few batches ahead, sleep, and must be woken when it is collected
+        let dir = copies(3_000, "ahead", false);
+        for threads in [2, 3] {
+            let (model, dir) = (fixture().0, dir.clone());
+            let (sender, receiver) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let work = each(|household, kept: &mut Vec<String>| {
+                    if let Streamed::Household(h) = household {
+                        if h.id == "C00100" {
+                            std::thread::sleep(std::time::Duration::from_millis(200));
+                        }
+                        kept.push(h.id.to_string());
+                    }
+                    Ok(())
+                });
+                let mut ids = Vec::new();
+                // (the copies repeat person ids from household to household)
+                let options = ReadOptions { skip_duplicate_check: true, ..ReadOptions::default() };
+                let result = stream(&model, &dir, &options, threads, &work, |batch| {
+                    ids.extend(batch);
+                    Ok(())
+                });
+                let _ = sender.send((result.map(|s| s.accepted), ids));
+            });
+            // a worker left asleep hangs the stream: that fails the test
+            let (accepted, ids) = receiver.recv_timeout(std::time::Duration::from_secs(120)).unwrap();
+            assert_eq!(accepted.unwrap(), 3_000, "{threads} threads");
+            let expected: Vec<String> = (0..3_000).map(|k| format!("C{k:05}")).collect();
+            assert_eq!(ids, expected, "{threads} threads: in file order");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

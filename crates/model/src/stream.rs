@@ -1320,6 +1320,16 @@ mod tests {
         std::fs::remove_dir_all(&tmp).unwrap();
     }
 
+    /// What `f` returns, run on a thread of its own: a stream that hangs
+    /// fails the test after two minutes instead of stopping the suite.
+    fn unless_it_hangs<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = sender.send(f());
+        });
+        receiver.recv_timeout(std::time::Duration::from_secs(120)).expect("the stream hung")
+    }
+
     #[test]
     fn workers_far_ahead_sleep_until_their_turn_and_wake() {
         // the third batch takes long: the other workers get more than a
@@ -1327,8 +1337,8 @@ mod tests {
         let dir = copies(3_000, "ahead", false);
         for threads in [2, 3] {
             let (model, dir) = (fixture().0, dir.clone());
-            let (sender, receiver) = std::sync::mpsc::channel();
-            std::thread::spawn(move || {
+            // a worker left asleep hangs the stream
+            let (accepted, ids) = unless_it_hangs(move || {
                 let work = each(|household, kept: &mut Vec<String>| {
                     if let Streamed::Household(h) = household {
                         if h.id == "C00100" {
@@ -1345,10 +1355,8 @@ mod tests {
                     ids.extend(batch);
                     Ok(())
                 });
-                let _ = sender.send((result.map(|s| s.accepted), ids));
+                (result.map(|s| s.accepted), ids)
             });
-            // a worker left asleep hangs the stream: that fails the test
-            let (accepted, ids) = receiver.recv_timeout(std::time::Duration::from_secs(120)).unwrap();
             assert_eq!(accepted.unwrap(), 3_000, "{threads} threads");
             let expected: Vec<String> = (0..3_000).map(|k| format!("C{k:05}")).collect();
             assert_eq!(ids, expected, "{threads} threads: in file order");
@@ -1363,19 +1371,15 @@ mod tests {
         let dir = copies(3_000, "panic", false);
         for threads in [2, 3] {
             let (model, dir) = (fixture().0, dir.clone());
-            let (sender, receiver) = std::sync::mpsc::channel();
-            std::thread::spawn(move || {
+            let result = unless_it_hangs(move || {
                 let work = each(|household, _: &mut Vec<()>| match household {
                     Streamed::Household(h) if h.id == "C00100" => panic!("a bug in the work"),
                     _ => Ok(()),
                 });
-                let result = stream(&model, &dir, &ReadOptions::default(), threads, &work, |_| Ok(()));
-                let _ = sender.send(result);
+                stream(&model, &dir, &ReadOptions::default(), threads, &work, |_| Ok(()))
             });
-            // a hang fails the test instead of stopping the suite
-            let result = receiver.recv_timeout(std::time::Duration::from_secs(120));
             assert!(
-                matches!(result, Ok(Err(StreamError::Consumer(ref m))) if m == "a thread failed"),
+                matches!(result, Err(StreamError::Consumer(ref m)) if m == "a thread failed"),
                 "{threads} threads: {result:?}"
             );
         }

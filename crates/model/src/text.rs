@@ -64,22 +64,23 @@ pub fn open(path: &Path, encoding: Encoding) -> std::io::Result<(Box<dyn Read + 
 
 /// [`open`] for a reader that buffers its input itself, with a UTF-8
 /// byte-order mark dropped: a UTF-8 file is read as it is, from where
-/// its text starts, with no buffer and no copy between.
-fn open_unbuffered(path: &Path, encoding: Encoding) -> std::io::Result<(Box<dyn Read + Send>, &'static str)> {
+/// its text starts, with no buffer and no copy between. Also returns the
+/// file's size when it is a plain UTF-8 file: a decoded file's size in
+/// bytes does not tell how far its UTF-8 text has gone, nor a pipe's.
+fn open_unbuffered(path: &Path, encoding: Encoding) -> std::io::Result<(Box<dyn Read + Send>, Option<u64>)> {
     use std::io::{Seek, SeekFrom};
     let mut sniffed = Sniffed::open(path, encoding)?;
-    let name = sniffed.name();
     let mark = if sniffed.head.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
     if sniffed.plain() {
         // back to the start, so that the head's buffer is not copied on;
         // anything but a plain file (a pipe, a terminal, a device, which
         // may not seek or may pretend to) reads the head first
-        let regular = sniffed.file.metadata().is_ok_and(|m| m.is_file());
-        if regular && sniffed.file.seek(SeekFrom::Start(mark as u64)).is_ok() {
-            return Ok((Box::new(sniffed.file), name));
+        let size = sniffed.file.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+        if size.is_some() && sniffed.file.seek(SeekFrom::Start(mark as u64)).is_ok() {
+            return Ok((Box::new(sniffed.file), size));
         }
         sniffed.head.drain(..mark);
-        return Ok((Box::new(std::io::Cursor::new(sniffed.head).chain(sniffed.file)), name));
+        return Ok((Box::new(std::io::Cursor::new(sniffed.head).chain(sniffed.file)), None));
     }
     let mut source = BufReader::with_capacity(1 << 16, sniffed.decoder());
     // a decoder may hand on the mark
@@ -88,7 +89,7 @@ fn open_unbuffered(path: &Path, encoding: Encoding) -> std::io::Result<(Box<dyn 
     if head == b"\xEF\xBB\xBF" {
         head.clear();
     }
-    Ok((Box::new(std::io::Cursor::new(head).chain(source)), name))
+    Ok((Box::new(std::io::Cursor::new(head).chain(source)), None))
 }
 
 /// A file opened, with its first bytes read to tell its encoding.
@@ -127,12 +128,12 @@ impl Sniffed {
         self.encoding == encoding_rs::UTF_8 && !self.utf16
     }
 
+    /// The name of the encoding read, as `--encoding` spells it.
     fn name(&self) -> &'static str {
-        match self.encoding.name() {
-            _ if self.utf16 => "utf-16",
-            "gb18030" => "gb18030",
-            "UTF-8" => "utf-8",
-            other => other,
+        match (self.utf16, self.plain()) {
+            (true, _) => "utf-16",
+            (false, true) => "utf-8",
+            (false, false) => "gb18030",
         }
     }
 
@@ -507,7 +508,7 @@ fn field_ends(raw: &[u8], ends: &mut [usize]) -> usize {
 /// error that says so.
 pub struct RawCsv {
     reader: simd_csv::Splitter<Noted<Box<dyn Read + Send>>>,
-    /// The file's size in bytes, when known.
+    /// The file's size in bytes, when it is a plain UTF-8 file.
     size: Option<u64>,
     lines: Lines,
     first: bool,
@@ -591,10 +592,7 @@ impl RawCsv {
     pub fn open(path: &Path, encoding: Encoding) -> std::io::Result<RawCsv> {
         // a UTF-8 byte-order mark is dropped, so that offsets in the
         // stream are those the reader sees
-        let (source, read_as) = open_unbuffered(path, encoding)?;
-        // the reader's offsets are in UTF-8: a decoded file's size in
-        // bytes does not tell how far it has gone
-        let size = std::fs::metadata(path).ok().map(|m| m.len()).filter(|_| read_as == "utf-8");
+        let (source, size) = open_unbuffered(path, encoding)?;
         let lines = Lines::default();
         let reader = simd_csv::SplitterBuilder::new()
             .has_headers(false)

@@ -71,7 +71,7 @@ fn scores_match_the_hand_calculation() {
     let (header, rows) = read_csv(&scores);
     assert_eq!(
         header.join(","),
-        "household_id,village,members,total_points,per_capita_score,cat_demographics,cat_income,cat_medical,\
+        "household_id,village,members,total_points,per_capita_score,score,cat_demographics,cat_income,cat_medical,\
          cat_education,cat_employment,cat_housing,cat_dibao_edge,cat_rigid_expense,alert_level,top_items,triggered_by"
     );
     let row =
@@ -1234,7 +1234,7 @@ fn diff_reports_changes_gradual_exit_and_drift() {
     assert_eq!(first["items_added"], serde_json::json!(["H02"]));
     assert_eq!(v["gradual_exit"].as_array().unwrap().len(), 1);
     assert!(v["gradual_exit"][0]["note"].as_str().unwrap().contains("365 days"));
-    assert_eq!(v["drift"][0]["quantity"], "per_capita_score");
+    assert_eq!(v["drift"][0]["quantity"], "score");
     assert_eq!(v["drift"][0]["level"], "stable");
 
     // halve every income: the population no longer looks like the sample

@@ -65,7 +65,7 @@ impl Options {
 pub struct BandMin {
     /// Band name.
     pub level: String,
-    /// Lowest per-capita score in the band.
+    /// Lowest score in the band.
     pub min_score: f64,
 }
 

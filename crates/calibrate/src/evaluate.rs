@@ -23,7 +23,7 @@ pub struct BandFigures {
     pub level: String,
     /// Label.
     pub label: Option<String>,
-    /// Lowest per-capita score in the band.
+    /// Lowest score in the band.
     pub min_score: f64,
     /// Score where the next more severe band starts (`None` for the top).
     pub below: Option<f64>,

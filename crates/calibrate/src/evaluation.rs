@@ -18,7 +18,8 @@ pub struct Record {
     pub village: String,
     /// `alert_level`, `None` when not alerted.
     pub alert_level: Option<String>,
-    /// `per_capita_score`, when the file has it (orders the bands).
+    /// `score` (or, in an older file, `per_capita_score`), when the file
+    /// has it (orders the bands).
     pub score: Option<f64>,
     /// Verified need, `None` when not verified.
     pub need: Option<bool>,
@@ -297,7 +298,9 @@ pub fn read_scores(
             "line 1 (header): needs `household_id` and `alert_level`, as `hhrisk score` writes".into()
         ));
     };
-    let (village_at, score_at) = (t.column("village"), t.column("per_capita_score"));
+    // the normalised `score` bands apply to; a scores file written before
+    // it existed has only `per_capita_score`, which was then the same
+    let (village_at, score_at) = (t.column("village"), t.column("score").or(t.column("per_capita_score")));
     Ok(t.rows
         .iter()
         .map(|(_, row)| {

@@ -1,4 +1,4 @@
-//! The likelihood table: for each range of per-capita score, the share of
+//! The likelihood table: for each range of score, the share of
 //! households that verification found in need, as the Poverty Probability
 //! Index publishes one.
 

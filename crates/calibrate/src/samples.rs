@@ -5,9 +5,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use hhrisk_model::text::{is_workbook, Encoding, TextTable};
+use hhrisk_model::Normalise;
 use hhrisk_model::{Model, ReadOptions, Roster, RosterError};
 use hhrisk_score::{HouseholdScore, ScoreMatrix, Scorer};
-use ndarray::{Array1, Axis};
+use ndarray::{Array1, Array2, Axis};
 
 /// Why samples could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -54,7 +55,7 @@ pub struct Samples {
     pub triggered: Vec<bool>,
     /// Item counts, category totals and members.
     pub matrix: ScoreMatrix,
-    /// Per household: per-capita score.
+    /// Per household: the normalised score bands apply to.
     pub score: Array1<f64>,
     /// Households read but without an outcome (left out).
     pub unverified: usize,
@@ -169,7 +170,7 @@ impl Samples {
         let village = villages_of.iter().map(|v| villages.binary_search(v).unwrap_or(0)).collect();
         let matrix = ScoreMatrix::from_scores(scores.iter(), model.items.len(), model.categories.len());
         let triggered = scores.iter().map(|s| s.triggered).collect();
-        let score = matrix.per_capita();
+        let score = matrix.score.clone();
         Ok(Samples { villages, village, ids, need, triggered, matrix, score, unverified, rosters })
     }
 
@@ -183,16 +184,52 @@ impl Samples {
         self.need.is_empty()
     }
 
-    /// Per-capita scores with other item points (same order as the
-    /// model's items), category weights kept.
+    /// Scores under the model's normalisation with other item points
+    /// (same order as the model's items), category weights kept.
+    /// Computed as the scorer computes it, `(total - undivided) / divisor +
+    /// undivided`, so that the model's own points give back the scores
+    /// to the last bit.
     pub fn rescore(&self, model: &Model, points: &[f64]) -> Array1<f64> {
-        let weighted: Array1<f64> = model
-            .items
-            .iter()
-            .zip(points)
-            .map(|(item, p)| model.categories[item.category].weight * p)
-            .collect();
-        self.matrix.item_counts.dot(&weighted) / &self.matrix.members
+        let weighted = |keep: &dyn Fn(&hhrisk_model::Item) -> bool| -> Array1<f64> {
+            model
+                .items
+                .iter()
+                .zip(points)
+                .map(|(item, p)| if keep(item) { model.categories[item.category].weight * p } else { 0.0 })
+                .collect()
+        };
+        let total = self.matrix.item_counts.dot(&weighted(&|_| true));
+        let divisor = self.divisor(model.scoring.normalise);
+        if model.items.iter().all(|i| i.divide) {
+            return total / divisor;
+        }
+        let undivided = self.matrix.item_counts.dot(&weighted(&|i| !i.divide));
+        (total - &undivided) / divisor + undivided
+    }
+
+    /// What each household divides its points by under `normalise`.
+    pub fn divisor(&self, normalise: Normalise) -> Array1<f64> {
+        let m = &self.matrix;
+        m.members.iter().zip(&m.equivalents).map(|(&n, &e)| normalise.divisor(n, e)).collect()
+    }
+
+    /// The design matrix under `normalise`: per household and item,
+    /// category weight × count, divided by the household's divisor unless
+    /// the item says `divide = false`; a household's score is this row ·
+    /// points.
+    pub fn features(&self, model: &Model, normalise: Normalise) -> Array2<f64> {
+        let divisor = self.divisor(normalise);
+        let mut x = self.matrix.item_counts.clone();
+        for (j, item) in model.items.iter().enumerate() {
+            let weight = model.categories[item.category].weight;
+            let mut column = x.column_mut(j);
+            if item.divide {
+                column.zip_mut_with(&divisor, |v, d| *v = weight * *v / d);
+            } else {
+                column.mapv_inplace(|v| weight * v);
+            }
+        }
+        x
     }
 
     /// Per household, whether item `j` counted.

@@ -39,12 +39,10 @@ pub enum TuneError {
     OneClass,
 }
 
-/// The design matrix: per household and item, category weight × count ÷
-/// members, so that a household's per-capita score is this row · points.
+/// The design matrix under the model's normalisation (see
+/// [`Samples::features`]): a household's score is its row · points.
 pub fn features(model: &Model, samples: &Samples) -> Array2<f64> {
-    let weights: Array1<f64> = model.items.iter().map(|i| model.categories[i.category].weight).collect();
-    let members = samples.matrix.members.view().insert_axis(Axis(1));
-    &samples.matrix.item_counts * &weights / members
+    samples.features(model, model.scoring.normalise)
 }
 
 /// Fits the regression on the households `rows`; returns the coefficient

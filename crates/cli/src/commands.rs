@@ -938,7 +938,7 @@ pub enum FormatArg {
 /// only the columns used).
 fn read_alerts(scores: &Path, io: Io) -> anyhow::Result<Vec<hhrisk_monitor::dispatch::Alert>> {
     use hhrisk_model::text::TextTable;
-    let wanted = ["household_id", "alert_level", "per_capita_score"];
+    let wanted = ["household_id", "alert_level", "score", "per_capita_score"];
     let t = TextTable::read_columns(scores, "scores", io.encoding, &wanted, |header, fields| {
         let level = header.iter().position(|h| h == "alert_level");
         level.and_then(|l| fields.get(l)).is_some_and(|l| !l.is_empty())
@@ -949,7 +949,8 @@ fn read_alerts(scores: &Path, io: Io) -> anyhow::Result<Vec<hhrisk_monitor::disp
             t.origin
         );
     };
-    let score = t.column("per_capita_score");
+    // `score` (bands apply to it); an older file has only `per_capita_score`
+    let score = t.column("score").or(t.column("per_capita_score"));
     // only rows with an alert were kept
     Ok(t.rows
         .iter()

@@ -1,4 +1,4 @@
-//! Warning bands: the per-capita score intervals that raise an alert.
+//! Warning bands: the score intervals that raise an alert.
 
 use std::path::Path;
 
@@ -6,7 +6,7 @@ use crate::error::ModelError;
 use crate::raw::{RawBands, RawThresholds};
 use crate::source::{Problem, SourceFile};
 
-/// One warning band: households whose per-capita score is at least `min`
+/// One warning band: households whose score (normalised, see `Scoring`) is at least `min`
 /// (and below the next more severe band) get this alert level.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Band {
@@ -16,7 +16,7 @@ pub struct Band {
     pub label: Option<String>,
     /// English label.
     pub label_en: Option<String>,
-    /// Lowest per-capita score in the band.
+    /// Lowest score in the band.
     pub min: f64,
 }
 
@@ -31,7 +31,7 @@ pub struct Bands {
 }
 
 impl Bands {
-    /// The alert level (index into `levels`) of a per-capita score, raised
+    /// The alert level (index into `levels`) of a score, raised
     /// to the trigger band when a trigger item fired. `None`: no alert.
     pub fn level(&self, per_capita: f64, triggered: bool) -> Option<usize> {
         let by_score = self.levels.iter().position(|b| per_capita >= b.min);

@@ -62,6 +62,7 @@ pub mod model;
 pub mod privacy;
 mod raw;
 pub mod roster;
+pub mod scoring;
 mod source;
 pub mod stream;
 pub mod text;
@@ -74,4 +75,5 @@ pub use model::{
     Per, Rewrite,
 };
 pub use roster::{Household, HouseholdView, Issue, ReadOptions, Roster, RosterError};
+pub use scoring::{equivalence_scale, Normalise, Scoring};
 pub use source::Problem;

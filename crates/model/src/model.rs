@@ -15,6 +15,7 @@ use crate::expr::{
     parse, Ast, AstKind, BoolExpr, Checker, ExprError, Scope, Symbol, Symbols, Type, RESERVED,
 };
 use crate::raw::{RawColumn, RawItem, RawModel};
+use crate::scoring::{Normalise, Scoring};
 use crate::source::{Problem, SourceFile};
 
 /// Cell texts that mean "missing" when a model does not list its own.
@@ -49,6 +50,8 @@ pub struct Model {
     pub bands: Bands,
     /// How person ids are checked, and what they fill or check.
     pub identity: Option<Identity>,
+    /// How points become the score that bands apply to.
+    pub scoring: Scoring,
 }
 
 /// Person ids that are resident ID numbers: their form and check digit
@@ -179,6 +182,12 @@ pub struct Item {
     /// Indexes into [`Model::columns`] of the columns the condition reads,
     /// directly or through derived values.
     pub reads: Vec<usize>,
+    /// Whether the item's points are divided by the household's divisor
+    /// (see [`Scoring`]); `divide = false` adds them whole.
+    pub divide: bool,
+    /// Whether the item is switched off (`off = true`): kept in the file,
+    /// never scored.
+    pub off: bool,
 }
 
 impl Model {
@@ -231,6 +240,11 @@ pub struct Rewrite {
     pub band_mins: HashMap<String, f64>,
     /// Items whose `trigger = true` becomes `false` (switched off).
     pub untrigger: Vec<String>,
+    /// Item id → why: items that get `off = true`, with the reason as a
+    /// comment on the same line.
+    pub off: Vec<(String, String)>,
+    /// The normalisation written into `[scoring]`.
+    pub normalise: Option<Normalise>,
 }
 
 fn toml_number(v: f64) -> String {
@@ -251,6 +265,12 @@ pub fn rewrite_model(text: &str, path: &str, rewrite: &Rewrite) -> Result<String
     for it in &raw.items {
         if let Some(&p) = rewrite.points.get(it.id.get_ref()) {
             edits.push((it.points.span(), toml_number(p)));
+        }
+        if let Some((_, why)) = rewrite.off.iter().find(|(id, _)| id == it.id.get_ref()).filter(|_| !it.off) {
+            let end = it.points.span().end;
+            let line_end = text[end..].find('\n').map_or(text.len(), |i| end + i);
+            let why = why.replace(['\n', '\r'], " ");
+            edits.push((line_end..line_end, format!("\noff = true  # {why}")));
         }
         if let Some(t) =
             it.trigger.as_ref().filter(|t| *t.get_ref() && rewrite.untrigger.contains(it.id.get_ref()))
@@ -274,6 +294,23 @@ pub fn rewrite_model(text: &str, path: &str, rewrite: &Rewrite) -> Result<String
             if let Some(&min) = rewrite.band_mins.get(b.name.get_ref()) {
                 edits.push((b.min.span(), toml_number(min)));
             }
+        }
+    }
+    if let Some(n) = rewrite.normalise {
+        let value = format!("\"{n}\"");
+        match raw.scoring.as_ref().and_then(|s| s.normalise.as_ref()) {
+            Some(old) => edits.push((old.span(), value)),
+            None => match text.find("\n[scoring]") {
+                Some(at) => {
+                    let end = at + "\n[scoring]".len();
+                    let line_end = text[end..].find('\n').map_or(text.len(), |i| end + i);
+                    edits.push((line_end..line_end, format!("\nnormalise = {value}")));
+                }
+                None => {
+                    let sep = if text.ends_with('\n') { "" } else { "\n" };
+                    edits.push((text.len()..text.len(), format!("{sep}\n[scoring]\nnormalise = {value}\n")));
+                }
+            },
         }
     }
     edits.sort_by_key(|(span, _)| std::cmp::Reverse(span.start));
@@ -557,6 +594,7 @@ fn build(raw: RawModel, src: &SourceFile, problems: &mut Vec<Problem>) -> Model 
     problems.retain(|p| seen.insert((p.line, p.column, p.message.clone())));
 
     let identity = raw.identity.and_then(|i| check_identity(i, src, &columns, &parameters, problems));
+    let scoring = check_scoring(raw.scoring, src, &columns, identity.as_ref(), problems);
     Model {
         path: src.path.clone(),
         meta,
@@ -569,7 +607,63 @@ fn build(raw: RawModel, src: &SourceFile, problems: &mut Vec<Problem>) -> Model 
         items,
         bands,
         identity,
+        scoring,
     }
+}
+
+fn check_scoring(
+    raw: Option<crate::raw::RawScoring>,
+    src: &SourceFile,
+    columns: &[Column],
+    identity: Option<&Identity>,
+    problems: &mut Vec<Problem>,
+) -> Scoring {
+    let context = "scoring";
+    let Some(raw) = raw else {
+        return Scoring { age_column: identity.and_then(|i| i.age_column), ..Scoring::default() };
+    };
+    let normalise = match &raw.normalise {
+        None => Normalise::default(),
+        Some(n) => Normalise::parse(n.get_ref()).unwrap_or_else(|| {
+            let names: Vec<String> = Normalise::ALL.iter().map(|n| format!("\"{n}\"")).collect();
+            problems.push(src.problem(
+                n.span().start,
+                context,
+                format!("normalise is one of {}, not \"{}\"", names.join(", "), n.get_ref()),
+            ));
+            Normalise::default()
+        }),
+    };
+    let age_column = match &raw.age_column {
+        Some(name) => {
+            let found = columns.iter().position(|c| {
+                c.name == *name.get_ref()
+                    && c.file == Scope::Member
+                    && matches!(c.ty, ColumnType::Integer | ColumnType::Decimal)
+            });
+            if found.is_none() {
+                problems.push(src.problem(
+                    name.span().start,
+                    context,
+                    format!(
+                        "\"{}\" is not a declared member column of ages (type integer or decimal)",
+                        name.get_ref()
+                    ),
+                ));
+            }
+            found
+        }
+        None => identity.and_then(|i| i.age_column),
+    };
+    if normalise == Normalise::Equivalence && age_column.is_none() && raw.age_column.is_none() {
+        let at = raw.normalise.as_ref().map_or(0, |n| n.span().start);
+        problems.push(src.problem(
+            at,
+            context,
+            "the equivalence scale needs ages: add `age_column = \"<member column of ages>\"` to [scoring]",
+        ));
+    }
+    Scoring { normalise, age_column }
 }
 
 fn check_identity(
@@ -887,6 +981,8 @@ fn check_item(
         trigger: it.trigger.as_ref().is_some_and(|t| *t.get_ref()),
         rationale: it.rationale,
         reads,
+        divide: it.divide,
+        off: it.off,
     })
 }
 
@@ -1003,6 +1099,60 @@ department = "civil_affairs"
         let out = rewrite_points(&text, "m.toml", &new).unwrap();
         assert_eq!(out, text.replace("points = 10 #", "points = 7 #"));
         assert_eq!(Model::from_toml(&out, "m.toml").unwrap().items[0].points, 7.0);
+    }
+
+    #[test]
+    fn the_scoring_table_is_checked() {
+        let m = Model::from_toml(BASE, "m.toml").unwrap();
+        assert_eq!(m.scoring, Scoring::default());
+        assert!(m.items[0].divide && !m.items[0].off);
+        let text = format!("{BASE}divide = false\noff = true\n[scoring]\nnormalise = \"total\"\n");
+        let m = Model::from_toml(&text, "m.toml").unwrap();
+        assert_eq!(m.scoring.normalise, Normalise::Total);
+        assert!(!m.items[0].divide && m.items[0].off);
+        one_problem(
+            &format!("{BASE}[scoring]\nnormalise = \"per-head\"\n"),
+            "m.toml:39:13: scoring: normalise is one of \"per_capita\", \"total\"",
+        );
+        one_problem(
+            &format!("{BASE}[scoring]\nnormalise = \"equivalence\"\n"),
+            "the equivalence scale needs ages",
+        );
+        one_problem(
+            &format!("{BASE}[scoring]\nnormalise = \"equivalence\"\nage_column = \"health\"\n"),
+            "m.toml:40:14: scoring: \"health\" is not a declared member column of ages",
+        );
+        let aged = BASE.replace(
+            "[[categories]]",
+            "[[columns]]\nname = \"age\"\nfile = \"members\"\ntype = \"integer\"\n\n[[categories]]",
+        );
+        let m = Model::from_toml(
+            &format!("{aged}[scoring]\nnormalise = \"equivalence\"\nage_column = \"age\"\n"),
+            "m.toml",
+        )
+        .unwrap();
+        assert_eq!((m.scoring.normalise, m.scoring.age_column), (Normalise::Equivalence, Some(2)));
+    }
+
+    #[test]
+    fn fitted_points_switch_items_off_and_set_the_normalisation() {
+        let rewrite = Rewrite {
+            points: [("I01".to_string(), 0.0)].into(),
+            off: vec![("I01".to_string(), "fitted points fell to 0".to_string())],
+            normalise: Some(Normalise::SqrtMembers),
+            ..Rewrite::default()
+        };
+        let out = rewrite_model(BASE, "m.toml", &rewrite).unwrap();
+        assert!(out.contains("points = 0\noff = true  # fitted points fell to 0\n"), "{out}");
+        assert!(out.ends_with("\n[scoring]\nnormalise = \"sqrt_members\"\n"), "{out}");
+        let m = Model::from_toml(&out, "m.toml").unwrap();
+        assert!(m.items[0].off);
+        assert_eq!(m.scoring.normalise, Normalise::SqrtMembers);
+        // a second rewrite replaces the normalisation in place
+        let again = Rewrite { normalise: Some(Normalise::Total), ..Rewrite::default() };
+        let out = rewrite_model(&out, "m.toml", &again).unwrap();
+        assert_eq!(Model::from_toml(&out, "m.toml").unwrap().scoring.normalise, Normalise::Total);
+        assert_eq!(out.matches("[scoring]").count(), 1);
     }
 
     #[test]

@@ -25,6 +25,15 @@ pub(crate) struct RawModel {
     pub bands: Option<RawBands>,
     #[serde(default)]
     pub identity: Option<RawIdentity>,
+    #[serde(default)]
+    pub scoring: Option<RawScoring>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawScoring {
+    pub normalise: Option<Spanned<String>>,
+    pub age_column: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -116,6 +125,14 @@ pub(crate) struct RawItem {
     pub main: bool,
     pub trigger: Option<Spanned<bool>>,
     pub rationale: Option<String>,
+    #[serde(default = "yes")]
+    pub divide: bool,
+    #[serde(default)]
+    pub off: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Deserialize)]

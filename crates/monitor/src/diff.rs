@@ -16,7 +16,7 @@ pub struct State {
     pub village: String,
     /// Alert level name.
     pub level: Option<String>,
-    /// Per-capita score.
+    /// The normalised score bands apply to.
     pub score: f64,
     /// Per-capita subtotal of each category.
     pub categories: Vec<f64>,
@@ -45,7 +45,7 @@ pub fn snapshot(model: &Model, bands: &Bands, roster: &Roster) -> BTreeMap<Strin
             State {
                 village: h.village.clone(),
                 level: s.alert.map(|a| bands.levels[a].name.clone()),
-                score: s.per_capita,
+                score: s.score,
                 categories: (0..s.categories.len()).map(|c| s.category_per_capita(c)).collect(),
                 items: s.hits.iter().map(|hit| (model.items[hit.item].id.clone(), hit.count)).collect(),
                 on_dibao: class.map(|c| c.format_value(x.household[c.slot]) == "dibao"),
@@ -68,9 +68,9 @@ pub struct Change {
     pub old_level: Option<String>,
     /// Alert level now.
     pub new_level: Option<String>,
-    /// Per-capita score before.
+    /// Score before.
     pub old_score: Option<f64>,
-    /// Per-capita score now.
+    /// Score now.
     pub new_score: Option<f64>,
     /// Items that count now and did not (or count more often).
     pub items_added: Vec<String>,
@@ -90,7 +90,7 @@ pub struct GradualExit {
 /// The population stability index of one quantity.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Drift {
-    /// `per_capita_score` or `cat_<id>`.
+    /// `score` or `cat_<id>`.
     pub quantity: String,
     /// The index.
     pub psi: f64,
@@ -130,7 +130,7 @@ fn item_changes(old: &BTreeMap<String, u32>, new: &BTreeMap<String, u32>) -> (Ve
     (added, removed)
 }
 
-/// Compares two snapshots. `reference` holds the per-capita score and
+/// Compares two snapshots. `reference` holds the score and
 /// category subtotals of the population the bands were fitted on (the
 /// calibration sample; `None`: the old snapshot). `gradual_exit_days`
 /// comes from the model's parameters.
@@ -201,7 +201,7 @@ pub fn diff(
         None => ("the old snapshot".to_string(), columns(old)),
     };
     let now = columns(new);
-    let names: Vec<String> = std::iter::once("per_capita_score".to_string())
+    let names: Vec<String> = std::iter::once("score".to_string())
         .chain(model.categories.iter().map(|c| format!("cat_{}", c.id)))
         .collect();
     let drift: Vec<Drift> = names
@@ -225,7 +225,7 @@ pub fn diff(
     let mut warnings = Vec::new();
     if let Some(d) = drift.first().filter(|d| d.level == "shifted") {
         warnings.push(format!(
-            "the per-capita scores have shifted (PSI {:.2} against {reference_name}): the bands were fitted on a \
+            "the scores have shifted (PSI {:.2} against {reference_name}): the bands were fitted on a \
              population that no longer looks like this one; recalibrate before trusting their precision",
             d.psi
         ));

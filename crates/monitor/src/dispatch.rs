@@ -17,7 +17,7 @@ pub struct Alert {
     pub household_id: String,
     /// `alert_level`.
     pub level: String,
-    /// `per_capita_score`, as written.
+    /// `score` (or an older file's `per_capita_score`), as written.
     pub score: String,
 }
 
@@ -201,7 +201,7 @@ impl<'m> Dispatcher<'m> {
             .iter()
             .map(|cols| {
                 let mut header: Vec<String> =
-                    ["household_id", "village", "alert_level", "per_capita_score", "items", "members"]
+                    ["household_id", "village", "alert_level", "score", "items", "members"]
                         .iter()
                         .map(|s| s.to_string())
                         .collect();
@@ -215,7 +215,7 @@ impl<'m> Dispatcher<'m> {
                 "household_id",
                 "village",
                 "alert_level",
-                "per_capita_score",
+                "score",
                 "departments",
                 "items_by_department",
                 "masking",

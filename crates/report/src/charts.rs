@@ -209,7 +209,7 @@ impl Chart for Distribution<'_> {
             .map_err(fail)?;
         chart
             .configure_mesh()
-            .x_desc(l.t("per_capita_score"))
+            .x_desc(l.t("score"))
             .y_desc(l.t("households"))
             .y_label_formatter(&|v| format!("{v:.0}"))
             .label_style(font(14))

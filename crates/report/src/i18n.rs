@@ -25,10 +25,10 @@ impl Lang {
         let (zh, en) = match key {
             "title" => ("低收入人口监测预警评估报告", "Low-income household early-warning report"),
             "threshold" => (
-                "精确率、召回率与预警量随人均分值阈值的变化",
-                "Precision, recall and alert volume by per-capita score threshold",
+                "精确率、召回率与预警量随分值阈值的变化",
+                "Precision, recall and alert volume by score threshold",
             ),
-            "score_threshold" => ("人均分值阈值", "per-capita score threshold"),
+            "score_threshold" => ("分值阈值", "score threshold"),
             "share" => ("比例", "share"),
             "precision" => ("精确率", "precision"),
             "precision_ci" => ("精确率95%置信区间", "precision, 95 % interval"),
@@ -39,11 +39,10 @@ impl Lang {
             "pr_curve" => ("精确率—召回率曲线", "Precision–recall curve"),
             "current" => ("现行分值", "current points"),
             "tuned" => ("调优分值", "tuned points"),
-            "distribution" => (
-                "人均分值分布：核实有需要与无需要的家庭",
-                "Per-capita scores of households that did and did not need help",
-            ),
-            "per_capita_score" => ("人均分值", "per-capita score"),
+            "distribution" => {
+                ("分值分布：核实有需要与无需要的家庭", "Scores of households that did and did not need help")
+            }
+            "score" => ("分值（预警区间所用）", "score (what the bands apply to)"),
             "households" => ("户数", "households"),
             "in_need" => ("核实有救助需要", "verified in need"),
             "not_in_need" => ("核实无救助需要", "verified not in need"),

@@ -73,6 +73,14 @@ pub struct Explanation {
     pub total_points: f64,
     /// Per-capita score.
     pub per_capita_score: f64,
+    /// The model's normalisation (`per_capita`, `total` …).
+    pub normalise: &'static str,
+    /// What the divided points were divided by.
+    pub divisor: f64,
+    /// Points of items with `divide = false`, added whole.
+    pub undivided_points: f64,
+    /// The normalised score the bands apply to.
+    pub score: f64,
     /// Alert level name, if any.
     pub alert_level: Option<String>,
     /// Whether a trigger item fired.
@@ -112,6 +120,10 @@ pub fn explain_household(scorer: &Scorer, h: HouseholdView, unmasked: bool) -> E
         member_ids: ids,
         total_points: score.total,
         per_capita_score: score.per_capita,
+        normalise: model.scoring.normalise.name(),
+        divisor: score.divisor,
+        undivided_points: score.undivided,
+        score: score.score,
         alert_level: score.alert.map(|a| scorer.bands().levels[a].name.clone()),
         triggered: score.triggered,
         categories: categories(model, &score),
@@ -196,15 +208,38 @@ impl Explanation {
             if self.members == 1 { "" } else { "s" }
         );
         let _ = writeln!(s, "Members: {}", self.member_ids.join(", "));
-        let _ = writeln!(
-            s,
-            "Score: {} points / {} members = {} per capita; alert: {}{}",
-            format_number(self.total_points),
-            self.members,
-            format_number(self.per_capita_score),
+        let alert = format!(
+            "alert: {}{}",
             self.alert_level.as_deref().unwrap_or("none"),
             if self.triggered { " (a trigger item fired)" } else { "" }
         );
+        if self.normalise == "per_capita" && self.undivided_points == 0.0 {
+            let _ = writeln!(
+                s,
+                "Score: {} points / {} members = {} per capita; {alert}",
+                format_number(self.total_points),
+                self.members,
+                format_number(self.per_capita_score),
+            );
+        } else {
+            let _ = writeln!(
+                s,
+                "Score ({}): ({} points - {} undivided) / {} + {} = {}; {alert}",
+                self.normalise,
+                format_number(self.total_points),
+                format_number(self.undivided_points),
+                format_number(self.divisor),
+                format_number(self.undivided_points),
+                format_number(self.score),
+            );
+            let _ = writeln!(
+                s,
+                "       ({} per capita: {} points / {} members)",
+                format_number(self.per_capita_score),
+                format_number(self.total_points),
+                self.members
+            );
+        }
         let _ = writeln!(s, "\nItems that counted, largest first:");
         for it in &self.items {
             let _ = writeln!(

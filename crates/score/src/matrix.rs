@@ -14,6 +14,11 @@ use crate::score::HouseholdScore;
 pub struct ScoreMatrix {
     /// Co-resident members per household.
     pub members: Array1<f64>,
+    /// Equivalence scale per household (see
+    /// [`HouseholdScore::equivalents`]).
+    pub equivalents: Array1<f64>,
+    /// The normalised score per household, as scored.
+    pub score: Array1<f64>,
     /// Households × items: 0/1 for household items, matching members for
     /// per-member items.
     pub item_counts: Array2<f64>,
@@ -32,11 +37,15 @@ impl ScoreMatrix {
         let n = scores.len();
         let mut m = ScoreMatrix {
             members: Array1::zeros(n),
+            equivalents: Array1::zeros(n),
+            score: Array1::zeros(n),
             item_counts: Array2::zeros((n, items)),
             category_totals: Array2::zeros((n, categories)),
         };
         for (row, s) in scores.enumerate() {
             m.members[row] = s.members as f64;
+            m.equivalents[row] = s.equivalents;
+            m.score[row] = s.score;
             for hit in &s.hits {
                 m.item_counts[[row, hit.item]] = f64::from(hit.count);
             }

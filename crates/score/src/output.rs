@@ -258,6 +258,7 @@ pub fn header(model: &Model, columns: ScoreColumns) -> Vec<String> {
         "members".into(),
         "total_points".into(),
         "per_capita_score".into(),
+        "score".into(),
     ];
     header.extend(model.categories.iter().map(|c| format!("cat_{}", c.id)));
     header.extend(["alert_level".to_string(), "top_items".into(), "triggered_by".into()]);
@@ -329,7 +330,7 @@ impl<W: Write> ScoreWriter<W> {
         push_text(row, &neutralise(village))?;
         row.push(b',');
         row.extend_from_slice(itoa::Buffer::new().format(s.members).as_bytes());
-        for v in [s.total, s.per_capita] {
+        for v in [s.total, s.per_capita, s.score] {
             row.push(b',');
             push_units(row, to_units(v));
         }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use hhrisk_model::expr::{BatchEval, BoolFn, Columns, CountFn, Inputs, Level};
-use hhrisk_model::{Bands, Model, Per};
+use hhrisk_model::{equivalence_scale, Bands, Model, Per};
 
 /// One item that fired for a household.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -27,6 +27,19 @@ pub struct HouseholdScore {
     pub total: f64,
     /// `total / members`.
     pub per_capita: f64,
+    /// The modified OECD equivalence scale of the household (see
+    /// [`hhrisk_model::equivalence_scale`]), from the model's age column;
+    /// the number of members when the model names none.
+    pub equivalents: f64,
+    /// What the divided points are divided by, under the model's
+    /// normalisation.
+    pub divisor: f64,
+    /// Contributions of the items with `divide = false`, part of `total`.
+    pub undivided: f64,
+    /// The normalised score that bands apply to: `(total - undivided) /
+    /// divisor + undivided` (exactly `total / members` under
+    /// `per_capita` when every item is divided).
+    pub score: f64,
     /// Sum of contributions per category (not divided by members), in
     /// model order.
     pub categories: Vec<f64>,
@@ -62,6 +75,8 @@ pub struct Scorer<'m> {
     /// Each item's condition as a closure (see `BoolExpr::to_fn`), shared
     /// by the clones of a scorer on worker threads.
     conditions: Arc<[Condition]>,
+    /// Slot in a member row of the age column, for the equivalence scale.
+    age_slot: Option<usize>,
 }
 
 /// An item's condition, compiled for its scope.
@@ -90,7 +105,8 @@ impl<'m> Scorer<'m> {
                 Per::Member => Condition::Member(item.condition.to_count_fn()),
             })
             .collect();
-        Scorer { model, bands, conditions }
+        let age_slot = model.scoring.age_column.map(|c| model.columns[c].slot);
+        Scorer { model, bands, conditions, age_slot }
     }
 
     /// The model.
@@ -118,7 +134,11 @@ impl<'m> Scorer<'m> {
         out.categories.resize(model.categories.len(), 0.0);
         out.hits.clear();
         out.triggered = false;
+        out.undivided = 0.0;
         for (index, (item, condition)) in model.items.iter().zip(self.conditions.iter()).enumerate() {
+            if item.off {
+                continue;
+            }
             let count = match condition {
                 Condition::Household(fires) => u32::from(fires(inputs, 0)),
                 Condition::Member(count) => count(inputs),
@@ -128,14 +148,34 @@ impl<'m> Scorer<'m> {
             }
             let points = model.categories[item.category].weight * item.points * f64::from(count);
             out.categories[item.category] += points;
+            if !item.divide {
+                out.undivided += points;
+            }
             out.hits.push(Hit { item: index, count, points });
             out.triggered |= item.trigger;
         }
+        out.equivalents = match self.age_slot {
+            Some(slot) => {
+                equivalence_scale((0..inputs.count).map(|m| inputs.members[m * inputs.stride + slot]))
+            }
+            None => out.members as f64,
+        };
+        self.finish(out);
+    }
+
+    /// Total, per-capita and normalised scores and the alert level, once
+    /// the hits, category subtotals and equivalence scale are in.
+    fn finish(&self, s: &mut HouseholdScore) {
         // Summing the categories (not the hits) keeps total and subtotals
         // consistent to the last bit.
-        out.total = out.categories.iter().sum();
-        out.per_capita = out.total / out.members as f64;
-        out.alert = self.bands.level(out.per_capita, out.triggered);
+        s.total = s.categories.iter().sum();
+        let members = s.members as f64;
+        s.per_capita = s.total / members;
+        s.divisor = self.model.scoring.normalise.divisor(members, s.equivalents);
+        // `undivided` is exactly 0 when no such item fired, so the score is
+        // then `total / divisor` to the last bit
+        s.score = (s.total - s.undivided) / s.divisor + s.undivided;
+        s.alert = self.bands.level(s.score, s.triggered);
     }
 }
 
@@ -174,8 +214,16 @@ impl Scorer<'_> {
             s.categories.resize(model.categories.len(), 0.0);
             s.hits.clear();
             s.triggered = false;
+            s.undivided = 0.0;
+            s.equivalents = match self.age_slot {
+                Some(slot) => equivalence_scale(x.span(h).map(|m| x.members[m * x.member_stride + slot])),
+                None => s.members as f64,
+            };
         }
         for (index, item) in model.items.iter().enumerate() {
+            if item.off {
+                continue;
+            }
             let level = match item.per {
                 Per::Household => Level::Household,
                 Per::Member => Level::Member,
@@ -218,14 +266,15 @@ impl Scorer<'_> {
                 let s = &mut scores[h as usize];
                 let points = weighted * f64::from(count);
                 s.categories[item.category] += points;
+                if !item.divide {
+                    s.undivided += points;
+                }
                 s.hits.push(Hit { item: index, count, points });
                 s.triggered |= item.trigger;
             }
         }
         for s in scores.iter_mut() {
-            s.total = s.categories.iter().sum();
-            s.per_capita = s.total / s.members as f64;
-            s.alert = self.bands.level(s.per_capita, s.triggered);
+            self.finish(s);
         }
         scores
     }
@@ -235,6 +284,7 @@ impl Scorer<'_> {
 mod tests {
     use super::*;
     use crate::matrix::ScoreMatrix;
+    use hhrisk_model::expr::Columns;
 
     /// Two categories (weights 1 and 0.5), a household item, a per-member
     /// item, a negative item and a trigger.
@@ -329,6 +379,50 @@ min = 2
         assert_eq!(s.category_per_capita(1), -1.0);
         // top items: positive contributions only, largest first
         assert_eq!(s.top_items(3).iter().map(|h| h.item).collect::<Vec<_>>(), [0, 3]);
+    }
+
+    #[test]
+    fn normalisations_and_undivided_items() {
+        // Three members aged 65, 70 and 30 with a car and one cost: total 3
+        // (see above), of which COST's 2 is undivided here.
+        let members = [(65.0, 0.0), (70.0, 25000.0), (30.0, 0.0)];
+        let flat: Vec<f64> = members.iter().flat_map(|&(a, c)| [a, c]).collect();
+        let x = Inputs { household: &[1.0], members: &flat, stride: 2, count: 3 };
+        let with = |scoring: &str| {
+            let text = MODEL.replace("trigger = true\n", "trigger = true\ndivide = false\n") + scoring;
+            let model = Model::from_toml(&text, "t.toml").unwrap();
+            let s = Scorer::new(&model, &model.bands).score(&x);
+            let columns = Columns {
+                household: &[1.0],
+                household_stride: 1,
+                members: &flat,
+                member_stride: 2,
+                starts: &[0, 3],
+                owner: &[0, 0, 0],
+            };
+            let batch = Scorer::new(&model, &model.bands).score_batch(&columns, &mut BatchScores::default())
+                [0]
+            .clone();
+            assert_eq!(batch, s, "{scoring}");
+            s
+        };
+        // divided part 3 - 2 = 1; equivalence scale of three adults 2
+        let s = with("");
+        assert_eq!(
+            (s.total, s.per_capita, s.undivided, s.divisor, s.score),
+            (3.0, 1.0, 2.0, 3.0, 1.0 / 3.0 + 2.0)
+        );
+        assert_eq!(with("[scoring]\nnormalise = \"total\"\n").score, 3.0);
+        assert_eq!(with("[scoring]\nnormalise = \"sqrt_members\"\n").score, 1.0 / 3f64.sqrt() + 2.0);
+        let s = with("[scoring]\nnormalise = \"equivalence\"\nage_column = \"age\"\n");
+        assert_eq!((s.equivalents, s.score), (2.0, 0.5 + 2.0));
+        // "high" starts at 5: under `total` with CAR off, 6 + 2 = 8 alerts
+        let text = MODEL.replace("points = -10\n", "points = -10\noff = true\n")
+            + "[scoring]\nnormalise = \"total\"\n";
+        let model = Model::from_toml(&text, "t.toml").unwrap();
+        let s = Scorer::new(&model, &model.bands).score(&x);
+        assert_eq!((s.total, s.score, s.alert), (8.0, 8.0, Some(0)));
+        assert!(s.hits.iter().all(|h| h.item != 2), "an item that is off never counts");
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub struct Edits {
 pub struct BandEdit {
     /// Band name, one of the model's.
     pub level: String,
-    /// Lowest per-capita score in the band.
+    /// Lowest score in the band.
     pub min_score: f64,
 }
 

@@ -184,6 +184,7 @@ async fn save(
             .collect(),
         band_mins: model.bands.levels.iter().map(|b| (b.name.clone(), b.min)).collect(),
         untrigger: request.edits.off.clone(),
+        ..hhrisk_model::Rewrite::default()
     };
     let text = match hhrisk_model::rewrite_model(&w.model_text, &w.model_path.display().to_string(), &rewrite)
     {

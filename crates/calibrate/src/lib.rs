@@ -19,6 +19,7 @@ pub mod fit;
 pub mod folds;
 pub mod intervals;
 pub mod likelihood;
+pub mod logistic;
 pub mod metrics;
 pub mod samples;
 pub mod tune;

@@ -4,9 +4,9 @@
 //! can follow the suggestion.
 
 use hhrisk_model::Model;
-use linfa::prelude::*;
-use linfa_logistic::LogisticRegression;
-use ndarray::{Array1, Array2, Axis};
+use ndarray::{Array1, Array2};
+
+use crate::logistic::{Design, Problem};
 
 use crate::samples::Samples;
 
@@ -18,13 +18,11 @@ pub struct TuneOptions {
     /// Largest relative change of an item's points (0.5: at most half
     /// again, at least half); defaults to `0.5`.
     pub max_change: f64,
-    /// Iterations of the solver; defaults to `1000`.
-    pub max_iterations: u64,
 }
 
 impl Default for TuneOptions {
     fn default() -> Self {
-        TuneOptions { alpha: 1.0, max_change: 0.5, max_iterations: 1000 }
+        TuneOptions { alpha: 1.0, max_change: 0.5 }
     }
 }
 
@@ -53,21 +51,19 @@ pub fn coefficients(
     rows: &[usize],
     options: &TuneOptions,
 ) -> Result<Array1<f64>, TuneError> {
-    let records = x.select(Axis(0), rows);
-    let targets: Array1<bool> = rows.iter().map(|&i| need[i]).collect();
+    let targets: Vec<bool> = rows.iter().map(|&i| need[i]).collect();
     if targets.iter().all(|&t| t) || targets.iter().all(|&t| !t) {
         return Err(TuneError::OneClass);
     }
-    let dataset = Dataset::new(records, targets);
-    let fitted = LogisticRegression::default()
-        .alpha(options.alpha)
-        .max_iterations(options.max_iterations)
-        .fit(&dataset)
-        .map_err(|e| TuneError::Fit(e.to_string()))?;
-    // linfa-logistic calls the more frequent label "positive": flip the
-    // signs when that is "not in need".
-    let sign = if fitted.labels().pos.class { 1.0 } else { -1.0 };
-    Ok(fitted.params() * sign)
+    let design = Design::from_rows(x, rows);
+    let weights = vec![1.0; rows.len()];
+    let bounds = vec![(f64::NEG_INFINITY, f64::INFINITY); x.ncols()];
+    let c = if options.alpha > 0.0 { 1.0 / options.alpha } else { f64::INFINITY };
+    let fitted = Problem { x: &design, y: &targets, weights: &weights, c, bounds: &bounds }.fit(None);
+    if fitted.coefficients.iter().any(|b| !b.is_finite()) {
+        return Err(TuneError::Fit("the coefficients did not stay finite".into()));
+    }
+    Ok(Array1::from(fitted.coefficients))
 }
 
 /// Turns coefficients into integer points near the current ones: scaled

@@ -2243,3 +2243,130 @@ fn timings_say_where_the_time_went_and_change_nothing() {
     assert!((model + households + synced - all).abs() < 0.2, "the parts add up: {line}");
     assert_eq!(std::fs::read(&plain).unwrap(), std::fs::read(&timed).unwrap());
 }
+
+/// `hhrisk fit` on the bundled sample villages: a complete model that
+/// `score` reads, and a fit.json whose held-out figures show the fitted
+/// points ranking better than the bundled ones, with the paired test.
+#[test]
+fn fit_learns_points_that_rank_better_on_unseen_villages() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("fitted.toml");
+    hhrisk()
+        .args(["fit", "--replicates", "200", "--model"])
+        .arg(model())
+        .arg("--samples")
+        .arg(repo().join("sample_villages"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(contains("held out (each village scored by points fitted without it)"))
+        .stderr(contains("fitted.fit.json"));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("fitted.fit.json")).unwrap()).unwrap();
+    assert_eq!(v["normalise"], "per_capita");
+    assert_eq!(v["normalise_chosen_by"], "model");
+    let ap = &v["held_out"]["average_precision"];
+    let (current, fitted) = (ap["current"].as_f64().unwrap(), ap["fitted"].as_f64().unwrap());
+    assert!(fitted > current + 0.03, "held-out average precision {current} → {fitted}");
+    // the paired test at the current model's alert volume: more households
+    // in need found only by the fitted points, significantly, and a
+    // bootstrap interval of the difference in precision above 0
+    let t = &v["held_out"]["paired_test"];
+    assert!(t["tuned_only"].as_u64().unwrap() > t["current_only"].as_u64().unwrap(), "{t}");
+    assert!(t["p_value"].as_f64().unwrap() < 0.05, "{t}");
+    assert!(t["difference_ci"]["lo"].as_f64().unwrap() > 0.0, "{t}");
+    // rounding to integers costs little ranking power
+    let auc = &v["held_out"]["auc"];
+    assert!((auc["fitted"].as_f64().unwrap() - auc["fitted_unrounded"].as_f64().unwrap()).abs() < 0.01);
+    // every item is reported; points within ±20, signs kept, dropped
+    // items at 0
+    let items = v["items"].as_array().unwrap();
+    assert_eq!(items.len(), 55);
+    for it in items {
+        let (p, now) = (it["points"].as_f64().unwrap(), it["current_points"].as_f64().unwrap());
+        assert!(p.abs() <= 20.0 && p.fract() == 0.0, "{it}");
+        assert!(p * now >= 0.0, "sign kept: {it}");
+        let trigger = it["trigger"].as_bool().unwrap();
+        assert_eq!(it["dropped"].as_bool().unwrap(), p == 0.0 && !trigger, "{it}");
+        assert_eq!(it["fold_points"].as_array().unwrap().len(), 4);
+        assert!(it["points_sd"].as_f64().is_some());
+    }
+    assert!(items.iter().any(|it| it["points"].as_f64().unwrap().abs() == 20.0));
+    // the written model: same items, new points, dropped items off with a
+    // comment, and usable by `score`
+    let text = std::fs::read_to_string(&out).unwrap();
+    let dropped: Vec<&str> =
+        items.iter().filter(|it| it["dropped"] == true).map(|it| it["item"].as_str().unwrap()).collect();
+    assert!(!dropped.is_empty());
+    assert_eq!(text.matches("off = true  # hhrisk fit: the fitted points fell to 0").count(), dropped.len());
+    let scores = dir.path().join("scores.csv");
+    hhrisk()
+        .args(["score", "--model"])
+        .arg(&out)
+        .arg("--roster")
+        .arg(repo().join("sample_villages/01_bys"))
+        .arg("--out")
+        .arg(&scores)
+        .assert()
+        .success();
+    // the fitted bands alert in the scores file
+    assert!(std::fs::read_to_string(&scores).unwrap().contains(",red,"));
+    // the input model is never the output
+    hhrisk()
+        .args(["fit", "--model"])
+        .arg(model())
+        .arg("--samples")
+        .arg(repo().join("sample_villages"))
+        .arg("--out")
+        .arg(model())
+        .assert()
+        .failure()
+        .stderr(contains("is the input model"));
+}
+
+/// `--normalise auto` tries every normalisation held out, says which it
+/// chose, and writes it into the model.
+#[test]
+fn fit_chooses_the_normalisation_on_unseen_villages() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("auto.toml");
+    hhrisk()
+        .args(["fit", "--replicates", "100", "--normalise", "auto", "--json", "--model"])
+        .arg(model())
+        .arg("--samples")
+        .arg(repo().join("sample_villages"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("auto.fit.json")).unwrap()).unwrap();
+    let tried = v["candidates"].as_array().unwrap();
+    let names: Vec<&str> = tried.iter().map(|c| c["normalise"].as_str().unwrap()).collect();
+    assert_eq!(names, ["per_capita", "total", "sqrt_members", "equivalence"]);
+    let best = tried
+        .iter()
+        .max_by(|a, b| {
+            a["average_precision"].as_f64().unwrap().total_cmp(&b["average_precision"].as_f64().unwrap())
+        })
+        .unwrap();
+    assert_eq!(v["normalise"], best["normalise"]);
+    assert_eq!(v["normalise_chosen_by"], "auto");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        text.contains(&format!("[scoring]\nnormalise = {}\n", best["normalise"])),
+        "{}",
+        &text[text.len() - 200..]
+    );
+    hhrisk()
+        .args(["fit", "--normalise", "per-head", "--model"])
+        .arg(model())
+        .arg("--samples")
+        .arg(repo().join("sample_villages"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .failure()
+        .stderr(contains("choose per_capita, total, sqrt_members, equivalence or auto"));
+}

@@ -468,6 +468,49 @@ fn as_flags(n: usize, rows: &[usize]) -> Vec<bool> {
     out
 }
 
+/// Two alert rules on the same households: their accuracy, and a paired
+/// test of the difference (McNemar on the households in need that only
+/// one of them alerts; a village bootstrap interval for the difference in
+/// precision, `new` minus `current`).
+pub(crate) fn paired_comparison(
+    current: &[bool],
+    new: &[bool],
+    need: &[bool],
+    groups: &[Vec<usize>],
+    options: &Options,
+) -> (Comparison, PairedTest) {
+    let all: Vec<usize> = (0..need.len()).collect();
+    let comparison = Comparison {
+        current: accuracy(current, need, groups, &all, options),
+        tuned: accuracy(new, need, groups, &all, options),
+    };
+    let (mut current_only, mut tuned_only) = (0, 0);
+    for i in 0..need.len() {
+        if need[i] && current[i] && !new[i] {
+            current_only += 1;
+        }
+        if need[i] && new[i] && !current[i] {
+            tuned_only += 1;
+        }
+    }
+    let difference = |rows: &[usize]| {
+        let c = Counts::of(current, need, rows.iter().copied());
+        let d = Counts::of(new, need, rows.iter().copied());
+        d.precision().zip(c.precision()).map(|(a, b)| a - b)
+    };
+    let diffs: Vec<f64> =
+        resample(groups, options.replicates, options.seed, difference).into_iter().flatten().collect();
+    let test = PairedTest {
+        method: "mcnemar-exact",
+        current_only,
+        tuned_only,
+        p_value: mcnemar_exact(current_only, tuned_only),
+        precision_difference: difference(&all).unwrap_or(0.0),
+        difference_ci: percentile_interval(diffs),
+    };
+    (comparison, test)
+}
+
 fn tune_and_compare(
     model: &Model,
     samples: &Samples,
@@ -509,35 +552,7 @@ fn tune_and_compare(
             lovo_tuned[i] = true;
         }
     }
-    let lovo = Comparison {
-        current: accuracy(held_out_alerts, need, groups, &all, options),
-        tuned: accuracy(&lovo_tuned, need, groups, &all, options),
-    };
-
-    let (mut current_only, mut tuned_only) = (0, 0);
-    for i in 0..n {
-        if need[i] && held_out_alerts[i] && !lovo_tuned[i] {
-            current_only += 1;
-        }
-        if need[i] && lovo_tuned[i] && !held_out_alerts[i] {
-            tuned_only += 1;
-        }
-    }
-    let difference = |rows: &[usize]| {
-        let c = Counts::of(held_out_alerts, need, rows.iter().copied());
-        let d = Counts::of(&lovo_tuned, need, rows.iter().copied());
-        d.precision().zip(c.precision()).map(|(a, b)| a - b)
-    };
-    let diffs: Vec<f64> =
-        resample(groups, options.replicates, options.seed, difference).into_iter().flatten().collect();
-    let paired_test = PairedTest {
-        method: "mcnemar-exact",
-        current_only,
-        tuned_only,
-        p_value: mcnemar_exact(current_only, tuned_only),
-        precision_difference: difference(&all).unwrap_or(0.0),
-        difference_ci: percentile_interval(diffs),
-    };
+    let (lovo, paired_test) = paired_comparison(held_out_alerts, &lovo_tuned, need, groups, options);
 
     let points = model
         .items

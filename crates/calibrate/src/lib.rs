@@ -21,7 +21,9 @@ pub mod intervals;
 pub mod likelihood;
 pub mod logistic;
 pub mod metrics;
+pub mod ranking;
 pub mod samples;
+pub mod scorecard;
 pub mod tune;
 
 pub use calibrate::{

@@ -700,6 +700,217 @@ pub fn calibrate(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `NEW.fit.json` beside `NEW.toml`.
+pub fn fit_json_path(out: &Path) -> std::path::PathBuf {
+    out.with_extension("fit.json")
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn fit(
+    model_path: &Path,
+    samples_dir: &Path,
+    out: &Path,
+    objective: &str,
+    fit: &hhrisk_calibrate::scorecard::FitOptions,
+    replicates: usize,
+    seed: u64,
+    json: bool,
+    io: Io,
+) -> anyhow::Result<ExitCode> {
+    use hhrisk_calibrate::{calibrate, scorecard::fit_points, Options};
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same(model_path, out) {
+        bail!("--out {} is the input model; write the fitted model to a new file", out.display());
+    }
+    let (model, samples, objective) = load_samples(model_path, samples_dir, objective, io)?;
+    let mut options = Options::new(&model, objective);
+    if options.bands.is_empty() {
+        bail!("{}: the model declares no bands; fit needs them to place the alerts", model_path.display());
+    }
+    options.replicates = replicates;
+    options.seed = seed;
+    let card = fit_points(&model, &samples, fit, &options)?;
+
+    // the fitted model: the input file with new points, dropped items
+    // switched off, the normalisation, then its bands fitted again
+    let text = std::fs::read_to_string(model_path)
+        .with_context(|| format!("cannot read {}", model_path.display()))?;
+    let shown = out.display().to_string();
+    let fit_json = fit_json_path(out);
+    let fit_json_name = fit_json
+        .file_name()
+        .map_or_else(|| fit_json.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let mut rewrite = hhrisk_model::Rewrite { normalise: Some(card.normalise), ..Default::default() };
+    for (item, fitted) in model.items.iter().zip(&card.items) {
+        if item.off {
+            continue;
+        }
+        rewrite.points.insert(item.id.clone(), fitted.points);
+        if fitted.dropped {
+            rewrite.off.push((
+                item.id.clone(),
+                format!(
+                    "hhrisk fit: the fitted points fell to 0 (coefficient {:.4}, was {} points); see {fit_json_name}",
+                    fitted.coefficient,
+                    format_number(item.points)
+                ),
+            ));
+        }
+    }
+    let fitted_text =
+        hhrisk_model::rewrite_model(&text, &shown, &rewrite).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let new_model = Model::from_toml(&fitted_text, &shown).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let points: Vec<f64> = new_model.items.iter().map(|i| if i.off { 0.0 } else { i.points }).collect();
+    let mut rescored = samples.clone();
+    rescored.score = samples.rescore(&new_model, &points);
+    let bands = calibrate(&new_model, &rescored, &options);
+    let rewrite = hhrisk_model::Rewrite {
+        band_mins: bands.bands.iter().map(|b| (b.level.clone(), b.min_score)).collect(),
+        ..Default::default()
+    };
+    let fitted_text =
+        hhrisk_model::rewrite_model(&fitted_text, &shown, &rewrite).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let held = &card.held_out;
+    let header = format!(
+        "# Points fitted by hhrisk fit from {} on {} ({} households with outcomes, {} villages):\n\
+         # class-weighted L2 logistic regression (C = {}, chosen by leave-one-village-out), normalise = {},\n\
+         # largest points ±{}, {}. Held out, average precision {} with the current points, {} with these.\n\
+         # Bands fitted again on the same villages. Every figure: {fit_json_name}\n",
+        model_path.display(),
+        samples_dir.display(),
+        samples.len(),
+        samples.villages.len(),
+        card.penalty.c,
+        card.normalise,
+        card.max_points,
+        if card.sign_constraints { "items keep their authors' signs" } else { "signs chosen by the data" },
+        held.average_precision.current.map_or("–".into(), |v| format!("{v:.3}")),
+        held.average_precision.fitted.map_or("–".into(), |v| format!("{v:.3}")),
+    );
+    let mut report = serde_json::to_value(&card)?;
+    report["model"] = json!(model_path.display().to_string());
+    report["households"] = json!(samples.len());
+    report["fitted_bands"] = json!({
+        "objective": bands.objective,
+        "objective_met": bands.objective_met,
+        "bands": bands.bands,
+        "band_figures": bands.band_figures,
+        "in_sample": bands.in_sample,
+        "leave_one_village_out": bands.leave_one_village_out.accuracy,
+        "likelihood": bands.likelihood,
+        "warnings": bands.warnings,
+    });
+    let json_text = serde_json::to_string_pretty(&report)? + "\n";
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    for (path, body) in [(out.to_path_buf(), header + &fitted_text), (fit_json.clone(), json_text.clone())] {
+        let mut file =
+            AtomicFile::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
+        file.write_all(body.as_bytes())?;
+        file.commit().with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    for w in card.warnings.iter().chain(&bands.warnings) {
+        eprintln!("warning: {w}");
+    }
+    if json {
+        print!("{json_text}");
+    } else {
+        print!("{}", fit_summary(&card, &bands, &samples));
+    }
+    eprintln!("wrote {}, {}", out.display(), fit_json.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn fit_summary(
+    card: &hhrisk_calibrate::scorecard::Scorecard,
+    bands: &hhrisk_calibrate::Calibration,
+    samples: &hhrisk_calibrate::Samples,
+) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let f3 = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.3}"));
+    let _ = writeln!(
+        s,
+        "fitted on {} households in {} villages; normalise = {} ({}); C = {} (chosen by leave-one-village-out)",
+        samples.len(),
+        samples.villages.len(),
+        card.normalise,
+        match card.normalise_chosen_by {
+            "auto" => "chosen: it ranks best on villages left out",
+            "model" => "the model's",
+            _ => "as asked",
+        },
+        card.penalty.c
+    );
+    if card.candidates.len() > 1 {
+        let _ = writeln!(s, "\nnormalisations tried (held out, fitted points):");
+        for c in &card.candidates {
+            let _ = writeln!(
+                s,
+                "  {:<13} average precision {}   AUC {}{}",
+                c.normalise.name(),
+                f3(c.average_precision),
+                f3(c.auc),
+                if c.normalise == card.normalise { "   ← chosen" } else { "" }
+            );
+        }
+    }
+    let h = &card.held_out;
+    let _ = writeln!(s, "\nheld out (each village scored by points fitted without it):");
+    let _ = writeln!(s, "                     current   fitted   (before rounding)");
+    for (name, p) in [("average precision", h.average_precision), ("AUC", h.auc)] {
+        let _ = writeln!(
+            s,
+            "  {:<18} {:>7}  {:>7}   ({})",
+            name,
+            f3(p.current),
+            f3(p.fitted),
+            f3(p.fitted_unrounded)
+        );
+    }
+    let t = &h.paired_test;
+    let _ = writeln!(
+        s,
+        "  at the current model's alert volume ({} alerts): precision {} → {}; difference {:+.1} points {} \
+         (village bootstrap), McNemar p = {:.3} ({} households in need found only by the current points, {} only by the fitted)",
+        h.at_current_volume.current.alerts,
+        percent(h.at_current_volume.current.precision),
+        percent(h.at_current_volume.tuned.precision),
+        100.0 * t.precision_difference,
+        interval(t.difference_ci),
+        t.p_value,
+        t.current_only,
+        t.tuned_only
+    );
+    let dropped: Vec<&str> = card.items.iter().filter(|i| i.dropped).map(|i| i.item.as_str()).collect();
+    let changed = card.items.iter().filter(|i| i.constraint != "off" && i.points != i.current_points).count();
+    let _ = writeln!(
+        s,
+        "\nitems: {} with new points, {} switched off (points fell to 0){}{}",
+        changed,
+        dropped.len(),
+        if dropped.is_empty() { "" } else { ": " },
+        dropped.join(", ")
+    );
+    let _ = writeln!(s, "\nbands of the fitted model:");
+    for b in &bands.band_figures {
+        let _ = writeln!(
+            s,
+            "  {} {:>8}  {:>5} households  precision {} {}",
+            pad(&b.level, 8),
+            format!("≥ {}", format_number(b.min_score)),
+            b.households,
+            percent(b.precision),
+            interval(b.precision_ci)
+        );
+    }
+    s
+}
+
 /// Pads to a display width, counting CJK characters as two columns.
 fn pad(text: &str, width: usize) -> String {
     let shown: usize = text.chars().map(|c| if c >= '\u{1100}' { 2 } else { 1 }).sum();

@@ -150,6 +150,48 @@ enum Command {
         #[arg(long, default_value_t = 0.5)]
         max_change: f64,
     },
+    /// Fit item points to the verified outcomes of sample villages: writes
+    /// a complete model with integer points learned by a class-weighted,
+    /// penalised logistic regression (the penalty chosen by
+    /// leave-one-village-out), its bands fitted again, and NEW.fit.json
+    /// beside it with every figure measured on villages the points were
+    /// not fitted on.
+    Fit {
+        /// The indicator model (TOML) whose items are fitted.
+        #[arg(long)]
+        model: PathBuf,
+        /// Sample villages: a roster folder, or a folder of roster folders,
+        /// each with outcomes.csv.
+        #[arg(long)]
+        samples: PathBuf,
+        /// The model to write (NEW.toml); NEW.fit.json goes beside it.
+        #[arg(long)]
+        out: PathBuf,
+        /// Largest magnitude of an item's fitted points.
+        #[arg(long, default_value_t = 20)]
+        max_points: u32,
+        /// Let the data choose each item's sign (by default an item keeps
+        /// the sign its author gave it, and may fall to 0).
+        #[arg(long)]
+        free_signs: bool,
+        /// per_capita, total, sqrt_members, equivalence, or auto (the one
+        /// that ranks best on villages left out); default: the model's.
+        #[arg(long)]
+        normalise: Option<String>,
+        /// What the bands of the fitted model must achieve (as for
+        /// calibrate).
+        #[arg(long, default_value = "recall-at-precision-lower=0.59")]
+        objective: String,
+        /// Bootstrap replicates for the intervals.
+        #[arg(long, default_value_t = 1000)]
+        replicates: usize,
+        /// Seed of the bootstraps.
+        #[arg(long, default_value_t = 2024)]
+        seed: u64,
+        /// Print NEW.fit.json instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
     /// Measure the accuracy of alerts: from a scores file and outcomes, or
     /// from published counts alone.
     Evaluate {
@@ -401,6 +443,39 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ..hhrisk_calibrate::tune::TuneOptions::default()
             });
             commands::calibrate(&model, &samples, &out, &objective, bands, replicates, seed, json, tune, io)
+        }
+        Command::Fit {
+            model,
+            samples,
+            out,
+            max_points,
+            free_signs,
+            normalise,
+            objective,
+            replicates,
+            seed,
+            json,
+        } => {
+            let normalise = match normalise.as_deref() {
+                None => hhrisk_calibrate::scorecard::NormaliseChoice::Model,
+                Some("auto") => hhrisk_calibrate::scorecard::NormaliseChoice::Auto,
+                Some(name) => match hhrisk_model::Normalise::parse(name) {
+                    Some(n) => hhrisk_calibrate::scorecard::NormaliseChoice::Given(n),
+                    None => anyhow::bail!(
+                        "--normalise {name}: choose per_capita, total, sqrt_members, equivalence or auto"
+                    ),
+                },
+            };
+            if max_points == 0 {
+                anyhow::bail!("--max-points must be at least 1 (20: the largest item gets ±20 points)");
+            }
+            let fit = hhrisk_calibrate::scorecard::FitOptions {
+                max_points,
+                free_signs,
+                normalise,
+                ..hhrisk_calibrate::scorecard::FitOptions::default()
+            };
+            commands::fit(&model, &samples, &out, &objective, &fit, replicates, seed, json, io)
         }
         Command::Evaluate { scores, outcomes, roster, model, alerts, verified, json } => {
             match (alerts, verified, scores, outcomes) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end benchmark: generates large rosters with `hhrisk simulate`,
-# scores them, calibrates on 100,000 households, and prints wall time,
+# scores them, calibrates and fits points on 100,000 households, and prints wall time,
 # throughput, peak memory and the ratio to the csv-read floor (the csv crate
 # alone reading the same two files record by record, on one thread).
 #
@@ -123,4 +123,10 @@ for n in "${sizes[@]}"; do
 done
 run "calibrate (LOVO, 1000 boot.)" 100000 - "$repeat" "$bin" calibrate --model "$model" \
   --samples "$dir/flat_100000" --out "$dir/calibration"
+run "calibrate --tune" 100000 - "$repeat" "$bin" calibrate --tune --model "$model" \
+  --samples "$dir/flat_100000" --out "$dir/calibration_tuned"
+run "fit (nested LOVO)" 100000 - "$repeat" "$bin" fit --model "$model" \
+  --samples "$dir/flat_100000" --out "$dir/fitted/fitted.toml"
+run "fit --normalise auto" 100000 - 1 "$bin" fit --normalise auto --model "$model" \
+  --samples "$dir/flat_100000" --out "$dir/fitted/auto.toml"
 scaling "$dir/flat_10000" "$dir/flat_1000000" 6 "$bin" score --timings --model "$model" --out "$dir/scores_scaling.csv"

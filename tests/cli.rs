@@ -2370,3 +2370,28 @@ fn fit_chooses_the_normalisation_on_unseen_villages() {
         .failure()
         .stderr(contains("choose per_capita, total, sqrt_members, equivalence or auto"));
 }
+
+#[test]
+fn the_readme_shows_what_fit_prints() {
+    let out = tempfile::tempdir().unwrap();
+    let output = hhrisk()
+        .args(["fit", "--normalise", "auto", "--model"])
+        .arg(model())
+        .arg("--samples")
+        .arg(repo().join("sample_villages"))
+        .arg("--out")
+        .arg(out.path().join("fitted.toml"))
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let printed = String::from_utf8(output.stdout).unwrap();
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let start = readme.find("fitted on 1225 households").expect("the README shows a fit");
+    let block = &readme[start..start + readme[start..].find("```").unwrap()];
+    for line in block.lines() {
+        assert!(
+            printed.contains(line),
+            "README line not in the output (regenerate the README's session):\n{line}"
+        );
+    }
+}

@@ -5,9 +5,10 @@ use hhrisk_model::{Bands, Model};
 
 use crate::bootstrap::{percentile_interval, resample};
 use crate::curve::{sweep, Objective, Point};
-use crate::evaluate::{alerted, band_figures, levels, BandFigures};
+use crate::evaluate::{alerted, band_figures, levels, precision_rises, BandFigures};
 use crate::fit::{fit, BandName};
 use crate::folds::leave_one_village_out;
+use crate::household_size::SizeGroup;
 use crate::intervals::{households_to_verify, CONFIDENCE};
 use crate::likelihood;
 use crate::metrics::{Accuracy, Counts};
@@ -34,6 +35,9 @@ pub struct Options {
     pub likelihood_bins: usize,
     /// Suggest tuned item points and compare them; defaults to `None`.
     pub tune: Option<TuneOptions>,
+    /// Warn when a household-size group's alert rate is more than this
+    /// many times its need rate, or less than its inverse; defaults to 2.
+    pub size_warning_factor: f64,
 }
 
 impl Options {
@@ -56,6 +60,7 @@ impl Options {
             margins: vec![0.05, 0.10],
             likelihood_bins: 10,
             tune: None,
+            size_warning_factor: crate::household_size::DEFAULT_FACTOR,
         }
     }
 }
@@ -160,6 +165,8 @@ pub struct VerificationPlan {
 /// Everything calibration found, as written to calibration.json.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Calibration {
+    /// The model's normalisation: what the scores and bands are in.
+    pub normalise: hhrisk_model::Normalise,
     /// The objective.
     pub objective: Objective,
     /// Whether the objective could be met on all villages.
@@ -188,6 +195,9 @@ pub struct Calibration {
     /// What each item does: how often it counts, and the accuracy of the
     /// fitted bands without it.
     pub items: Vec<ItemEffect>,
+    /// Alert rate, need rate, precision and recall of the fitted bands by
+    /// household size (1, 2, 3, 4–5, 6+ members), on all sample households.
+    pub by_household_size: Vec<SizeGroup>,
     /// Tuned item points beside the current ones (with `--tune`).
     pub tuned: Option<Tuned>,
     /// Things the analyst should know (objective not met, empty bands …).
@@ -278,19 +288,41 @@ pub fn calibrate(model: &Model, samples: &Samples, options: &Options) -> Calibra
     let (need, triggered) = (&samples.need, &samples.triggered);
     let groups = by_village(samples);
     let all: Vec<usize> = (0..samples.len()).collect();
-    let trigger = model
-        .bands
-        .trigger
-        .and_then(|t| options.bands.iter().position(|b| b.name == model.bands.levels[t].name));
     let mut warnings = Vec::new();
-
-    let fitted = fit(&scores, need, triggered, &all, &options.objective, &options.bands, trigger);
+    // Fit the bands asked for; while precision does not rise with severity
+    // (the data cannot tell the bands apart), fit one band fewer, dropping
+    // the most severe name, and say so.
+    let mut names = options.bands.clone();
+    let (fitted, trigger) = loop {
+        let trigger = trigger_index(model, &names);
+        let fitted = fit(&scores, need, triggered, &all, &options.objective, &names, trigger);
+        let Some(f) = &fitted else { break (fitted, trigger) };
+        let figures = band_figures(&f.bands, &levels(&f.bands, &scores, triggered), need, &all);
+        if names.len() <= 1 || precision_rises(&figures) {
+            break (fitted, trigger);
+        }
+        let shown: Vec<String> = figures
+            .iter()
+            .map(|f| format!("{} {}", f.level, f.chance_of_need.as_deref().unwrap_or("empty")))
+            .collect();
+        warnings.push(format!(
+            "{} bands cannot be told apart on these villages (chance of need by band: {}): precision must rise \
+             with severity, so {} band{} fitted instead, without {}",
+            names.len(),
+            shown.join(", "),
+            names.len() - 1,
+            if names.len() == 2 { " is" } else { "s are" },
+            names[0].name
+        ));
+        names.remove(0);
+    };
     let (bands, met) =
         fitted.as_ref().map_or_else(|| (Bands::default(), false), |f| (f.bands.clone(), f.met));
     if !met {
         warnings.push(format!(
-            "the objective {:?} cannot be met on these villages; the bands come as close as the data allow",
-            options.objective
+            "the objective cannot be met on these villages: {}. {}; the bands come as close as the data allow",
+            options.objective.describe(),
+            capitalise(&options.objective.fallback())
         ));
     }
     let lv = levels(&bands, &scores, triggered);
@@ -301,7 +333,7 @@ pub fn calibrate(model: &Model, samples: &Samples, options: &Options) -> Calibra
     }
 
     let (folds, held_out_alerts) =
-        leave_one_village_out(&scores, need, triggered, &groups, &options.objective, &options.bands, trigger);
+        leave_one_village_out(&scores, need, triggered, &groups, &options.objective, &names, trigger);
     let fold_results: Vec<FoldResult> = folds
         .iter()
         .map(|f| FoldResult {
@@ -361,6 +393,8 @@ pub fn calibrate(model: &Model, samples: &Samples, options: &Options) -> Calibra
     }
 
     let in_sample = accuracy(&fitted_alerts, need, &groups, &all, options);
+    let sizes = size_table(samples, &fitted_alerts);
+    warnings.extend(crate::household_size::warnings(&sizes, options.size_warning_factor));
     let items = item_effects(model, samples, &bands, &in_sample);
     let tuned = match options.tune {
         Some(t) => {
@@ -376,6 +410,7 @@ pub fn calibrate(model: &Model, samples: &Samples, options: &Options) -> Calibra
     };
 
     Calibration {
+        normalise: model.scoring.normalise,
         objective: options.objective,
         objective_met: met,
         bands: band_mins(&bands),
@@ -393,9 +428,30 @@ pub fn calibrate(model: &Model, samples: &Samples, options: &Options) -> Calibra
         verification_plan,
         curve: thin(sweep(&scores, need, triggered, &all), MAX_CURVE_POINTS),
         items,
+        by_household_size: sizes,
         tuned,
         warnings,
     }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
+}
+
+/// The band trigger items raise a household to, among `names`: the
+/// model's trigger band, or the most severe band fitted when that one was
+/// not.
+fn trigger_index(model: &Model, names: &[BandName]) -> Option<usize> {
+    let t = model.bands.trigger?;
+    names.iter().position(|b| b.name == model.bands.levels[t].name).or((!names.is_empty()).then_some(0))
+}
+
+/// Alerts by household size among the sample households.
+pub fn size_table(samples: &Samples, alerted: &[bool]) -> Vec<SizeGroup> {
+    let rows =
+        (0..samples.len()).map(|i| (samples.matrix.members[i] as usize, alerted[i], Some(samples.need[i])));
+    crate::household_size::by_household_size(rows, true)
 }
 
 /// Most curve points written to calibration.json.
@@ -580,9 +636,17 @@ pub fn thresholds_toml(calibration: &Calibration, options: &Options, header: &st
         s.push_str(&format!("trigger = {}\n", toml_string(t)));
     }
     for (b, band) in calibration.bands.iter().enumerate() {
-        s.push_str("\n[[bands.levels]]\n");
+        s.push('\n');
+        if let Some(f) = calibration.band_figures.get(b) {
+            s.push_str(&format!(
+                "# chance of need in the sample villages: {} ({} households)\n",
+                f.chance_of_need.as_deref().unwrap_or("no household"),
+                f.households
+            ));
+        }
+        s.push_str("[[bands.levels]]\n");
         s.push_str(&format!("name = {}\n", toml_string(&band.level)));
-        if let Some(name) = options.bands.get(b) {
+        if let Some(name) = options.bands.iter().find(|n| n.name == band.level) {
             if let Some(l) = &name.label {
                 s.push_str(&format!("label = {}\n", toml_string(l)));
             }

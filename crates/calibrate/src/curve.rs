@@ -120,6 +120,45 @@ impl Objective {
         }
     }
 
+    /// The objective in plain words.
+    pub fn describe(&self) -> String {
+        let pc = |v: f64| format!("{} %", (1000.0 * v).round() / 10.0);
+        match *self {
+            Objective::RecallAtPrecision { target, lower_bound: true } => format!(
+                "find as many households in need as possible while the lower 95 % bound of precision stays at or above {}",
+                pc(target)
+            ),
+            Objective::RecallAtPrecision { target, lower_bound: false } => {
+                format!("find as many households in need as possible while precision stays at or above {}", pc(target))
+            }
+            Objective::PrecisionAtRecall { target } => {
+                format!("alert as precisely as possible while finding at least {} of the households in need", pc(target))
+            }
+            Objective::Budget { share } => {
+                format!("find as many households in need as possible alerting at most {} of households", pc(share))
+            }
+            Objective::FBeta { beta } => format!("the best F-beta with beta = {beta} (recall weighs {beta} times precision)"),
+        }
+    }
+
+    /// What [`Objective::pick`] does instead when the objective cannot be
+    /// met, in plain words.
+    pub fn fallback(&self) -> String {
+        match *self {
+            Objective::RecallAtPrecision { lower_bound: true, .. } => {
+                "the alerts start where the lower 95 % bound of precision is highest instead".into()
+            }
+            Objective::RecallAtPrecision { lower_bound: false, .. } => {
+                "the alerts start where precision is highest instead".into()
+            }
+            Objective::PrecisionAtRecall { .. } => "the alerts start where recall is highest instead".into(),
+            Objective::Budget { .. } => {
+                "the alerts start at the highest score instead (the fewest alerts)".into()
+            }
+            Objective::FBeta { .. } => "nothing else: it can always be met".into(),
+        }
+    }
+
     /// Picks a point of the curve. Among equally good points the one with
     /// fewer alerts wins. The flag says whether the objective's constraint
     /// was met; when it cannot be, the point closest to meeting it is

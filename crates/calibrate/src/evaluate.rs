@@ -35,6 +35,24 @@ pub struct BandFigures {
     pub precision: Option<f64>,
     /// Clopper–Pearson interval of that precision.
     pub precision_ci: Option<Interval>,
+    /// The chance of need in the band with its 95 % interval, in words
+    /// (`71 % (65 – 76 %)`): what a department can expect of an alert of
+    /// this level.
+    pub chance_of_need: Option<String>,
+}
+
+/// `71 % (65 – 76 %)`: a share with its Clopper–Pearson interval.
+pub fn chance(k: u64, n: u64) -> Option<String> {
+    let ci = clopper_pearson(k, n, CONFIDENCE)?;
+    let pc = |v: f64| format!("{:.0}", 100.0 * v);
+    Some(format!("{} % ({} – {} %)", pc(k as f64 / n as f64), pc(ci.lo), pc(ci.hi)))
+}
+
+/// Whether precision rises with severity: each band (most severe first)
+/// holds households and is more precise than the next less severe one.
+pub fn precision_rises(figures: &[BandFigures]) -> bool {
+    figures.iter().all(|f| f.households > 0)
+        && figures.windows(2).all(|w| w[0].precision.unwrap_or(0.0) > w[1].precision.unwrap_or(0.0))
 }
 
 /// Figures of each band over the households `rows`.
@@ -62,6 +80,7 @@ pub fn band_figures(
                 in_need: c.true_alerts,
                 precision: c.precision(),
                 precision_ci: clopper_pearson(c.true_alerts, c.alerts, CONFIDENCE),
+                chance_of_need: chance(c.true_alerts, c.alerts),
             }
         })
         .collect()

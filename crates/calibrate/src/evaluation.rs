@@ -23,6 +23,8 @@ pub struct Record {
     pub score: Option<f64>,
     /// Verified need, `None` when not verified.
     pub need: Option<bool>,
+    /// `members`, when the file has it.
+    pub members: Option<usize>,
     /// Verification batch.
     pub batch: Option<String>,
     /// Departments the household's fired items are referred to.
@@ -75,6 +77,10 @@ pub struct Evaluation {
     pub by_department: Vec<Group>,
     /// By household type.
     pub by_household_type: Vec<Group>,
+    /// Alert rate, need rate, precision and recall by household size (1,
+    /// 2, 3, 4–5, 6+ members); empty when the scores file has no
+    /// `members` column.
+    pub by_household_size: Vec<crate::household_size::SizeGroup>,
     /// What could not be measured, and why.
     pub notes: Vec<String>,
 }
@@ -117,8 +123,10 @@ fn group<'a>(
         .collect()
 }
 
-/// Evaluates scored households against outcomes.
-pub fn evaluate(records: &[Record]) -> Evaluation {
+/// Evaluates scored households against outcomes; warns when a household
+/// size group's alert rate departs from its need rate by more than
+/// `size_warning_factor`.
+pub fn evaluate(records: &[Record], size_warning_factor: f64) -> Evaluation {
     let mut notes = Vec::new();
     let verified_not_alerted = records.iter().filter(|r| r.alert_level.is_none() && r.need.is_some()).count();
     let measure_recall = verified_not_alerted > 0;
@@ -153,6 +161,15 @@ pub fn evaluate(records: &[Record]) -> Evaluation {
     }
     let by_household_type =
         group(records, |r| r.types.iter().map(|t| t.to_string()).collect(), measure_recall);
+    let by_household_size = if records.iter().all(|r| r.members.is_some()) && !records.is_empty() {
+        let rows = records.iter().map(|r| (r.members.unwrap_or(0), r.alert_level.is_some(), r.need));
+        let table = crate::household_size::by_household_size(rows, measure_recall);
+        notes.extend(crate::household_size::warnings(&table, size_warning_factor));
+        table
+    } else {
+        notes.push("no breakdown by household size: the scores file has no `members` column".to_string());
+        Vec::new()
+    };
     Evaluation {
         scored: records.len() as u64,
         unverified_alerts: unverified,
@@ -168,6 +185,7 @@ pub fn evaluate(records: &[Record]) -> Evaluation {
         by_batch: group(records, |r| r.batch.clone().into_iter().collect(), measure_recall),
         by_department,
         by_household_type,
+        by_household_size,
         notes,
     }
 }
@@ -301,6 +319,7 @@ pub fn read_scores(
     // the normalised `score` bands apply to; a scores file written before
     // it existed has only `per_capita_score`, which was then the same
     let (village_at, score_at) = (t.column("village"), t.column("score").or(t.column("per_capita_score")));
+    let members_at = t.column("members");
     Ok(t.rows
         .iter()
         .map(|(_, row)| {
@@ -313,6 +332,7 @@ pub fn read_scores(
                 alert_level: (!level.is_empty()).then(|| level.to_string()),
                 score: get(score_at).parse().ok(),
                 need: outcome.map(|o| o.0),
+                members: get(members_at).parse().ok(),
                 batch: outcome.and_then(|o| o.1.clone()),
                 household_id: id,
                 departments: Vec::new(),
@@ -369,6 +389,7 @@ mod tests {
                 _ => 0.0,
             }),
             need,
+            members: None,
             batch: Some(if id < "h4" { "1" } else { "2" }.into()),
             departments: if level.is_some() { vec!["education".into()] } else { vec![] },
             types,
@@ -387,7 +408,7 @@ mod tests {
             record("h5", "B", None, Some(true), vec!["disability"]),
             record("h6", "A", None, Some(false), vec![]),
         ];
-        let e = evaluate(&records);
+        let e = evaluate(&records, 2.0);
         // verified alerts h1 h2 h3: 2 of 3; in need h1 h3 h5: 2 of 3 found
         assert_eq!((e.alerts, e.verified, e.unverified_alerts), (3, 2, 1));
         assert_eq!(e.precision, Some(2.0 / 3.0));
@@ -422,7 +443,7 @@ mod tests {
             record("h2", "A", Some("red"), Some(false), vec![]),
             record("h5", "A", None, None, vec![]),
         ];
-        let e = evaluate(&records);
+        let e = evaluate(&records, 2.0);
         assert_eq!(e.recall, None);
         assert!(e.notes[0].contains("recall"));
     }

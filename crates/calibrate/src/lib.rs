@@ -17,6 +17,7 @@ pub mod evaluate;
 pub mod evaluation;
 pub mod fit;
 pub mod folds;
+pub mod household_size;
 pub mod intervals;
 pub mod likelihood;
 pub mod logistic;
@@ -27,8 +28,8 @@ pub mod scorecard;
 pub mod tune;
 
 pub use calibrate::{
-    by_village, calibrate, thresholds_toml, BandMin, Baseline, Calibration, FoldResult, LeaveOneVillageOut,
-    Options, Spread, VerificationPlan, VillageAccuracy,
+    by_village, calibrate, size_table, thresholds_toml, BandMin, Baseline, Calibration, FoldResult,
+    LeaveOneVillageOut, Options, Spread, VerificationPlan, VillageAccuracy,
 };
 pub use curve::Objective;
 pub use samples::{SampleError, Samples};

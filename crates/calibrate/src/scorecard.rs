@@ -13,8 +13,9 @@ use hhrisk_model::{Model, Normalise};
 use ndarray::Array2;
 
 use crate::bootstrap::resample;
-use crate::calibrate::{by_village, paired_comparison, Options};
+use crate::calibrate::{by_village, paired_comparison, size_table, Options};
 use crate::folds::leave_one_village_out;
+use crate::household_size::SizeGroup;
 use crate::logistic::{balanced_weights, Design, LogisticFit, Problem};
 use crate::ranking::{auc, average_precision};
 use crate::samples::Samples;
@@ -169,6 +170,17 @@ pub struct HeldOut {
     /// alerted by one rule only, and a village bootstrap interval for the
     /// difference in precision.
     pub paired_test: PairedTest,
+    /// Those held-out alerts by household size.
+    pub by_household_size: SizeComparison,
+}
+
+/// Alerts by household size of the current and the fitted points.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SizeComparison {
+    /// The current model's held-out alerts.
+    pub current: Vec<SizeGroup>,
+    /// The fitted points' held-out alerts, at the same volume.
+    pub fitted: Vec<SizeGroup>,
 }
 
 /// A figure for the current points, the fitted points before rounding,
@@ -561,6 +573,10 @@ pub fn fit_points(
         villages,
         at_current_volume,
         paired_test,
+        by_household_size: SizeComparison {
+            current: size_table(samples, &current_alerts),
+            fitted: size_table(samples, &fitted_alerts),
+        },
     };
     if let (Some(now), Some(new)) = (held_out.average_precision.current, held_out.average_precision.fitted) {
         if new < now {

@@ -615,6 +615,7 @@ pub fn calibrate(
     seed: u64,
     json: bool,
     tune: Option<hhrisk_calibrate::tune::TuneOptions>,
+    size_warning_factor: f64,
     io: Io,
 ) -> anyhow::Result<ExitCode> {
     use hhrisk_calibrate::{calibrate, fit::BandName, thresholds_toml, Options};
@@ -644,17 +645,23 @@ pub fn calibrate(
     options.replicates = replicates;
     options.seed = seed;
     options.tune = tune;
+    options.size_warning_factor = size_warning_factor;
     let result = calibrate(&model, &samples, &options);
 
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let header = format!(
-        "Warning bands fitted by hhrisk calibrate\nmodel: {} ({} {})\nsamples: {} ({} households with outcomes)\nobjective: {:?}",
+        "Warning bands fitted by hhrisk calibrate\nmodel: {} ({} {})\nsamples: {} ({} households with outcomes)\nobjective: {}{}",
         model_path.display(),
         model.meta.name,
         model.meta.version,
         samples_dir.display(),
         samples.len(),
-        result.objective
+        result.objective.describe(),
+        if result.objective_met {
+            String::new()
+        } else {
+            format!(" (not met on these villages: {})", result.objective.fallback())
+        }
     );
     let write = |name: &str, text: &str| -> anyhow::Result<()> {
         let path = out.join(name);
@@ -673,13 +680,20 @@ pub fn calibrate(
             tuned.points.iter().map(|p| (p.item.clone(), p.suggested)).collect();
         let rewritten = hhrisk_model::rewrite_points(&text, &model_path.display().to_string(), &points)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let held = &tuned.leave_one_village_out;
         let note = format!(
             "# Tuned by hhrisk calibrate --tune from {} on {}: item points suggested by a logistic\n\
-             # regression, each kept on its sign and within {:.0} % of its value. Review before adopting;\n\
-             # calibration.json (\"tuned\") compares it with the current points.\n\n",
+             # regression, each kept on its sign and within {:.0} % of its value. Fitted on all {} sample\n\
+             # villages, so its accuracy on them is optimistic. Tuned without each village and measured on it,\n\
+             # at the current points' alert volume: precision {} with the current points, {} tuned (McNemar\n\
+             # p = {:.3}). Review before adopting; calibration.json (\"tuned\") has the whole comparison.\n\n",
             model_path.display(),
             samples_dir.display(),
-            100.0 * tuned.options.max_change
+            100.0 * tuned.options.max_change,
+            samples.villages.len(),
+            percent(held.current.precision),
+            percent(held.tuned.precision),
+            tuned.paired_test.p_value
         );
         write("tuned.toml", &(note + &rewritten))?;
     }
@@ -700,6 +714,14 @@ pub fn calibrate(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Checks `--size-warning-factor`.
+pub fn size_factor(factor: f64) -> anyhow::Result<f64> {
+    if !(factor.is_finite() && factor > 1.0) {
+        bail!("--size-warning-factor {factor}: give a number above 1 (2: warn when a size group is alerted twice as often as it is in need, or half as often)");
+    }
+    Ok(factor)
+}
+
 /// `NEW.fit.json` beside `NEW.toml`.
 pub fn fit_json_path(out: &Path) -> std::path::PathBuf {
     out.with_extension("fit.json")
@@ -715,6 +737,7 @@ pub fn fit(
     replicates: usize,
     seed: u64,
     json: bool,
+    size_warning_factor: f64,
     io: Io,
 ) -> anyhow::Result<ExitCode> {
     use hhrisk_calibrate::{calibrate, scorecard::fit_points, Options};
@@ -732,6 +755,7 @@ pub fn fit(
     }
     options.replicates = replicates;
     options.seed = seed;
+    options.size_warning_factor = size_warning_factor;
     let card = fit_points(&model, &samples, fit, &options)?;
 
     // the fitted model: the input file with new points, dropped items
@@ -769,6 +793,15 @@ pub fn fit(
     let bands = calibrate(&new_model, &rescored, &options);
     let rewrite = hhrisk_model::Rewrite {
         band_mins: bands.bands.iter().map(|b| (b.level.clone(), b.min_score)).collect(),
+        // bands the data could not tell apart are taken out
+        drop_bands: new_model
+            .bands
+            .levels
+            .iter()
+            .filter(|l| !bands.bands.iter().any(|b| b.level == l.name))
+            .map(|l| l.name.clone())
+            .collect(),
+        band_trigger: bands.trigger_band.clone(),
         ..Default::default()
     };
     let fitted_text =
@@ -803,6 +836,7 @@ pub fn fit(
         "likelihood": bands.likelihood,
         "warnings": bands.warnings,
     });
+    report["by_household_size"] = serde_json::to_value(&bands.by_household_size)?;
     let json_text = serde_json::to_string_pretty(&report)? + "\n";
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -896,6 +930,20 @@ fn fit_summary(
         if dropped.is_empty() { "" } else { ": " },
         dropped.join(", ")
     );
+    let sizes = &h.by_household_size;
+    let _ = writeln!(s, "\nheld-out alerts by household size (current → fitted):");
+    for (c, f) in sizes.current.iter().zip(&sizes.fitted) {
+        let _ = writeln!(
+            s,
+            "  {:<4} members: need rate {:>7}   alert rate {:>7} → {:>7}   precision {:>7} → {:>7}",
+            c.group,
+            percent(c.need_rate),
+            percent(c.alert_rate),
+            percent(f.alert_rate),
+            percent(c.precision),
+            percent(f.precision)
+        );
+    }
     let _ = writeln!(s, "\nbands of the fitted model:");
     for b in &bands.band_figures {
         let _ = writeln!(
@@ -906,6 +954,32 @@ fn fit_summary(
             b.households,
             percent(b.precision),
             interval(b.precision_ci)
+        );
+    }
+    s
+}
+
+/// The table by household size, as text (empty for no table).
+fn size_section(groups: &[hhrisk_calibrate::household_size::SizeGroup]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    if groups.is_empty() {
+        return s;
+    }
+    let _ = writeln!(s, "\nby household size:");
+    let _ = writeln!(s, "  members  households  in need   alerts  alert rate  need rate  precision   recall");
+    for g in groups {
+        let _ = writeln!(
+            s,
+            "  {:<7} {:>11} {:>8} {:>8} {:>11} {:>10} {:>10} {:>8}",
+            g.group,
+            g.households,
+            g.in_need,
+            g.alerts,
+            percent(g.alert_rate),
+            percent(g.need_rate),
+            percent(g.precision),
+            percent(g.recall)
         );
     }
     s
@@ -932,7 +1006,7 @@ fn summary(r: &hhrisk_calibrate::Calibration, samples: &hhrisk_calibrate::Sample
     if samples.unverified > 0 {
         let _ = writeln!(s, "({} households without an outcome left out)", samples.unverified);
     }
-    let _ = writeln!(s, "\nfitted bands (per-capita score):");
+    let _ = writeln!(s, "\nfitted bands (score, normalise = {}):", r.normalise);
     for b in &r.band_figures {
         let _ = writeln!(
             s,
@@ -965,10 +1039,17 @@ fn summary(r: &hhrisk_calibrate::Calibration, samples: &hhrisk_calibrate::Sample
     for f in &r.leave_one_village_out.folds {
         line(&mut s, &f.village, &f.accuracy);
     }
+    out_sizes(&mut s, &r.by_household_size);
     if let Some(t) = &r.tuned {
-        let _ = writeln!(s, "\ntuned points, at the same alert volume as the current points:");
+        let _ = writeln!(
+            s,
+            "\ntuned points (tuned.toml is fitted on all {} sample villages: its in-sample rows are optimistic; the \
+             leave-one-village-out rows tune without each village and measure on it), at the same alert volume as \
+             the current points:",
+            samples.villages.len()
+        );
         line(&mut s, "current, in sample", &t.in_sample.current);
-        line(&mut s, "tuned, in sample", &t.in_sample.tuned);
+        line(&mut s, "tuned, in sample (optimistic)", &t.in_sample.tuned);
         line(&mut s, "current, leave-one-village-out", &t.leave_one_village_out.current);
         line(&mut s, "tuned, leave-one-village-out", &t.leave_one_village_out.tuned);
         let p = &t.paired_test;
@@ -988,8 +1069,17 @@ fn summary(r: &hhrisk_calibrate::Calibration, samples: &hhrisk_calibrate::Sample
             .map(|p| format!("{} {}→{}", p.item, format_number(p.current), format_number(p.suggested)))
             .collect();
         let _ = writeln!(s, "  {} items change: {}", changed.len(), changed.join(", "));
+        let _ = writeln!(
+            s,
+            "  (--tune keeps each item on its sign and within --max-change of its points; `hhrisk fit` learns points \
+             without that cage, with the penalty chosen on villages left out)"
+        );
     }
     s
+}
+
+fn out_sizes(s: &mut String, groups: &[hhrisk_calibrate::household_size::SizeGroup]) {
+    s.push_str(&size_section(groups));
 }
 
 pub fn evaluate_counts(alerts: u64, verified: u64, json: bool) -> anyhow::Result<ExitCode> {
@@ -1015,6 +1105,7 @@ pub fn evaluate(
     roster: Option<&Path>,
     model: Option<&Path>,
     json: bool,
+    size_warning_factor: f64,
     io: Io,
 ) -> anyhow::Result<ExitCode> {
     use hhrisk_calibrate::evaluation;
@@ -1042,7 +1133,7 @@ pub fn evaluate(
         }
         None => notes.push("no roster: give --roster for the breakdown by household type".to_string()),
     }
-    let mut result = evaluation::evaluate(&records);
+    let mut result = evaluation::evaluate(&records, size_warning_factor);
     result.notes.extend(notes);
     if json {
         println!("{}", serde_json::to_string_pretty(&result)?);
@@ -1087,6 +1178,7 @@ pub fn evaluate(
     section(&mut out, "batch", &result.by_batch);
     section(&mut out, "department", &result.by_department);
     section(&mut out, "household type", &result.by_household_type);
+    out.push_str(&size_section(&result.by_household_size));
     for n in &result.notes {
         let _ = writeln!(out, "note: {n}");
     }

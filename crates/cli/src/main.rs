@@ -149,6 +149,10 @@ enum Command {
         /// With --tune: the largest relative change of an item's points.
         #[arg(long, default_value_t = 0.5)]
         max_change: f64,
+        /// Warn when a household-size group's alert rate is more than this
+        /// many times its need rate (or less than its inverse).
+        #[arg(long, default_value_t = 2.0)]
+        size_warning_factor: f64,
     },
     /// Fit item points to the verified outcomes of sample villages: writes
     /// a complete model with integer points learned by a class-weighted,
@@ -191,6 +195,10 @@ enum Command {
         /// Print NEW.fit.json instead of a summary.
         #[arg(long)]
         json: bool,
+        /// Warn when a household-size group's alert rate is more than this
+        /// many times its need rate (or less than its inverse).
+        #[arg(long, default_value_t = 2.0)]
+        size_warning_factor: f64,
     },
     /// Measure the accuracy of alerts: from a scores file and outcomes, or
     /// from published counts alone.
@@ -217,6 +225,10 @@ enum Command {
         /// Print one JSON object instead of a table.
         #[arg(long)]
         json: bool,
+        /// Warn when a household-size group's alert rate is more than this
+        /// many times its need rate (or less than its inverse).
+        #[arg(long, default_value_t = 2.0)]
+        size_warning_factor: f64,
     },
     /// Write a report (HTML page, charts, summary) of a calibration on sample villages.
     Report {
@@ -437,12 +449,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             tune,
             max_change,
+            size_warning_factor,
         } => {
             let tune = tune.then_some(hhrisk_calibrate::tune::TuneOptions {
                 max_change,
                 ..hhrisk_calibrate::tune::TuneOptions::default()
             });
-            commands::calibrate(&model, &samples, &out, &objective, bands, replicates, seed, json, tune, io)
+            let factor = commands::size_factor(size_warning_factor)?;
+            commands::calibrate(
+                &model, &samples, &out, &objective, bands, replicates, seed, json, tune, factor, io,
+            )
         }
         Command::Fit {
             model,
@@ -455,7 +471,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             replicates,
             seed,
             json,
+            size_warning_factor,
         } => {
+            let factor = commands::size_factor(size_warning_factor)?;
             let normalise = match normalise.as_deref() {
                 None => hhrisk_calibrate::scorecard::NormaliseChoice::Model,
                 Some("auto") => hhrisk_calibrate::scorecard::NormaliseChoice::Auto,
@@ -475,13 +493,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 normalise,
                 ..hhrisk_calibrate::scorecard::FitOptions::default()
             };
-            commands::fit(&model, &samples, &out, &objective, &fit, replicates, seed, json, io)
+            commands::fit(&model, &samples, &out, &objective, &fit, replicates, seed, json, factor, io)
         }
-        Command::Evaluate { scores, outcomes, roster, model, alerts, verified, json } => {
+        Command::Evaluate {
+            scores,
+            outcomes,
+            roster,
+            model,
+            alerts,
+            verified,
+            json,
+            size_warning_factor,
+        } => {
+            let factor = commands::size_factor(size_warning_factor)?;
             match (alerts, verified, scores, outcomes) {
                 (Some(a), Some(v), _, _) => commands::evaluate_counts(a, v, json),
                 (_, _, Some(s), Some(o)) => {
-                    commands::evaluate(&s, &o, roster.as_deref(), model.as_deref(), json, io)
+                    commands::evaluate(&s, &o, roster.as_deref(), model.as_deref(), json, factor, io)
                 }
                 _ => anyhow::bail!(
                     "give --scores FILE --outcomes FILE_OR_ROSTER_DIR, or --alerts N --verified K"

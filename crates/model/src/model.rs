@@ -245,6 +245,10 @@ pub struct Rewrite {
     pub off: Vec<(String, String)>,
     /// The normalisation written into `[scoring]`.
     pub normalise: Option<Normalise>,
+    /// Bands whose `[[bands.levels]]` table is taken out.
+    pub drop_bands: Vec<String>,
+    /// The band `[bands] trigger` names (when the file names one).
+    pub band_trigger: Option<String>,
 }
 
 fn toml_number(v: f64) -> String {
@@ -291,9 +295,19 @@ pub fn rewrite_model(text: &str, path: &str, rewrite: &Rewrite) -> Result<String
     }
     if let Some(bands) = &raw.bands {
         for b in &bands.levels {
-            if let Some(&min) = rewrite.band_mins.get(b.name.get_ref()) {
+            if rewrite.drop_bands.contains(b.name.get_ref()) {
+                // from the table's header to the next table (or the end)
+                let start =
+                    text[..b.name.span().start].rfind("[[bands.levels]]").unwrap_or(b.name.span().start);
+                let after = b.min.span().end.max(b.name.span().end);
+                let end = text[after..].find("\n[").map_or(text.len(), |i| after + i + 1);
+                edits.push((start..end, String::new()));
+            } else if let Some(&min) = rewrite.band_mins.get(b.name.get_ref()) {
                 edits.push((b.min.span(), toml_number(min)));
             }
+        }
+        if let (Some(old), Some(new)) = (&bands.trigger, &rewrite.band_trigger) {
+            edits.push((old.span(), format!("\"{}\"", new.replace('\\', "\\\\").replace('"', "\\\""))));
         }
     }
     if let Some(n) = rewrite.normalise {
@@ -1132,6 +1146,30 @@ department = "civil_affairs"
         )
         .unwrap();
         assert_eq!((m.scoring.normalise, m.scoring.age_column), (Normalise::Equivalence, Some(2)));
+    }
+
+    #[test]
+    fn bands_can_be_taken_out() {
+        let text = format!(
+            "{BASE}\n[bands]\ntrigger = \"red\"\n\n[[bands.levels]]\nname = \"red\"\nmin = 20\n\n[[bands.levels]]\nname = \"orange\"\nmin = 10\n\n[[bands.levels]]\nname = \"yellow\"\nmin = 5\n"
+        );
+        assert_eq!(Model::from_toml(&text, "m.toml").unwrap().bands.levels.len(), 3);
+        let rewrite = Rewrite {
+            drop_bands: vec!["red".into()],
+            band_trigger: Some("orange".into()),
+            band_mins: [("orange".to_string(), 12.5)].into(),
+            ..Rewrite::default()
+        };
+        let out = rewrite_model(&text, "m.toml", &rewrite).unwrap();
+        let m = Model::from_toml(&out, "m.toml").unwrap();
+        let names: Vec<(&str, f64)> = m.bands.levels.iter().map(|b| (b.name.as_str(), b.min)).collect();
+        assert_eq!(names, [("orange", 12.5), ("yellow", 5.0)]);
+        assert_eq!(m.bands.trigger, Some(0));
+        assert!(!out.contains("\"red\""), "{out}");
+        // the last table too
+        let rewrite = Rewrite { drop_bands: vec!["yellow".into()], ..Rewrite::default() };
+        let out = rewrite_model(&text, "m.toml", &rewrite).unwrap();
+        assert_eq!(Model::from_toml(&out, "m.toml").unwrap().bands.levels.len(), 2);
     }
 
     #[test]

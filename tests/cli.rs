@@ -2276,6 +2276,14 @@ fn fit_learns_points_that_rank_better_on_unseen_villages() {
     assert!(t["tuned_only"].as_u64().unwrap() > t["current_only"].as_u64().unwrap(), "{t}");
     assert!(t["p_value"].as_f64().unwrap() < 0.05, "{t}");
     assert!(t["difference_ci"]["lo"].as_f64().unwrap() > 0.0, "{t}");
+    // alerts by household size: of the fitted model's bands, and held out
+    // for the current and the fitted points at the same volume
+    assert_eq!(v["by_household_size"].as_array().unwrap().len(), 5);
+    let sizes = &v["held_out"]["by_household_size"];
+    let alerts =
+        |k: &str| sizes[k].as_array().unwrap().iter().map(|g| g["alerts"].as_u64().unwrap()).sum::<u64>();
+    assert_eq!(alerts("current"), alerts("fitted"));
+    assert_eq!(alerts("current"), v["held_out"]["at_current_volume"]["current"]["alerts"].as_u64().unwrap());
     // rounding to integers costs little ranking power
     let auc = &v["held_out"]["auc"];
     assert!((auc["fitted"].as_f64().unwrap() - auc["fitted_unrounded"].as_f64().unwrap()).abs() < 0.01);
@@ -2394,4 +2402,97 @@ fn the_readme_shows_what_fit_prints() {
             "README line not in the output (regenerate the README's session):\n{line}"
         );
     }
+}
+
+/// `evaluate --json` and `calibrate` break alerts down by household size;
+/// the figures are counted again here from the scores file and the
+/// outcomes, by hand.
+#[test]
+fn alerts_by_household_size_are_counted_and_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let scores = score_village("01_bys", dir.path());
+    let village = repo().join("sample_villages/01_bys");
+    let output = hhrisk()
+        .args(["evaluate", "--json", "--scores"])
+        .arg(&scores)
+        .arg("--outcomes")
+        .arg(&village)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let (_, rows) = read_csv(&scores);
+    let (_, outcomes) = read_csv(&village.join("outcomes.csv"));
+    let group = |m: usize| match m {
+        1 => "1",
+        2 => "2",
+        3 => "3",
+        4 | 5 => "4–5",
+        _ => "6+",
+    };
+    let table = v["by_household_size"].as_array().unwrap();
+    assert_eq!(
+        table.iter().map(|g| g["group"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["1", "2", "3", "4–5", "6+"]
+    );
+    for g in table {
+        let name = g["group"].as_str().unwrap();
+        let mine: Vec<_> = rows.values().filter(|r| group(r["members"].parse().unwrap()) == name).collect();
+        let alerted = |r: &BTreeMap<String, String>| !r["alert_level"].is_empty();
+        let needy = |r: &BTreeMap<String, String>| outcomes[&r["household_id"]]["verified_need"] == "1";
+        let (n, alerts) = (mine.len() as u64, mine.iter().filter(|r| alerted(r)).count() as u64);
+        let in_need = mine.iter().filter(|r| needy(r)).count() as u64;
+        let hits = mine.iter().filter(|r| alerted(r) && needy(r)).count() as u64;
+        assert_eq!(g["households"], n, "{g}");
+        assert_eq!(g["alerts"], alerts, "{g}");
+        assert_eq!(g["in_need"], in_need, "{g}");
+        let close =
+            |key: &str, want: f64| assert!((g[key].as_f64().unwrap() - want).abs() < 1e-6, "{key}: {g}");
+        close("alert_rate", alerts as f64 / n as f64);
+        close("need_rate", in_need as f64 / n as f64);
+        close("precision", hits as f64 / alerts as f64);
+        close("recall", hits as f64 / in_need as f64);
+    }
+
+    // calibrate: in calibration.json, with a warning past the factor
+    let out = dir.path().join("calibration");
+    hhrisk()
+        .args(["calibrate", "--replicates", "50", "--model"])
+        .arg(model())
+        .arg("--samples")
+        .arg(repo().join("sample_villages"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(contains("by household size:"))
+        .stderr(contains(
+            "households of 6+ members: 9 % alerted but 30 % in need (less than 1/2 of the need rate)",
+        ));
+    let c: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("calibration.json")).unwrap()).unwrap();
+    let sizes = c["by_household_size"].as_array().unwrap();
+    assert_eq!(sizes.iter().map(|g| g["households"].as_u64().unwrap()).sum::<u64>(), 1225);
+    assert_eq!(sizes[0]["alerts"], 155);
+    // a larger factor silences it; a factor of 1 or less is refused
+    hhrisk()
+        .args(["calibrate", "--replicates", "20", "--size-warning-factor", "4", "--model"])
+        .arg(model())
+        .arg("--samples")
+        .arg(repo().join("sample_villages"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success()
+        .stderr(contains("alerted but").not());
+    hhrisk()
+        .args(["calibrate", "--size-warning-factor", "1", "--model"])
+        .arg(model())
+        .arg("--samples")
+        .arg(repo().join("sample_villages"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .failure()
+        .stderr(contains("give a number above 1"));
 }

@@ -662,3 +662,123 @@ pub fn thresholds_toml(calibration: &Calibration, options: &Options, header: &st
 fn toml_string(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::samples::Samples;
+    use hhrisk_score::ScoreMatrix;
+    use ndarray::{Array1, Array2};
+
+    const MODEL: &str = r#"
+[model]
+name = "t"
+version = "1"
+source = "test"
+[[departments]]
+id = "d"
+name = "d"
+[[columns]]
+name = "car"
+file = "households"
+type = "bool"
+[[categories]]
+id = "c"
+name = "c"
+[[items]]
+id = "A"
+category = "c"
+name = "a"
+when = "car"
+points = 1
+department = "d"
+[bands]
+trigger = "yellow"
+[[bands.levels]]
+name = "red"
+min = 200
+[[bands.levels]]
+name = "orange"
+min = 100
+[[bands.levels]]
+name = "yellow"
+min = 50
+"#;
+
+    /// 300 households in 3 villages scored 1 to 300, one member each. The
+    /// chance of need is 50 % in the top third, 80 % in the middle and 20 %
+    /// at the bottom: no three bands can have precision rising with
+    /// severity above the middle.
+    fn samples() -> Samples {
+        let n = 300;
+        let score: Array1<f64> = (1..=n).map(|i| i as f64).collect();
+        let need: Vec<bool> = (1..=n)
+            .map(|i| match i {
+                201.. => i % 2 == 0,
+                101..=200 => i % 5 != 0,
+                _ => i % 5 == 0,
+            })
+            .collect();
+        Samples {
+            villages: vec!["a".into(), "b".into(), "c".into()],
+            village: (0..n).map(|i| i % 3).collect(),
+            ids: (0..n).map(|i| format!("h{i:03}")).collect(),
+            need,
+            triggered: vec![false; n],
+            matrix: ScoreMatrix {
+                members: Array1::ones(n),
+                equivalents: Array1::ones(n),
+                score: score.clone(),
+                item_counts: Array2::zeros((n, 1)),
+                category_totals: score.clone().insert_axis(ndarray::Axis(1)),
+            },
+            score,
+            unverified: 0,
+            rosters: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn bands_whose_precision_cannot_rise_are_merged_and_said() {
+        let model = Model::from_toml(MODEL, "t.toml").unwrap();
+        let options = Options {
+            replicates: 50,
+            ..Options::new(&model, Objective::RecallAtPrecision { target: 0.45, lower_bound: false })
+        };
+        let c = calibrate(&model, &samples(), &options);
+        assert!(c.bands.len() < 3, "{:?}", c.band_figures);
+        assert!(
+            c.warnings.iter().any(|w| w.starts_with("3 bands cannot be told apart on these villages")),
+            "{:?}",
+            c.warnings
+        );
+        // what is left rises with severity, and keeps the trigger band
+        assert!(crate::evaluate::precision_rises(&c.band_figures), "{:?}", c.band_figures);
+        assert_eq!(c.trigger_band.as_deref(), Some("yellow"));
+        assert!(c.band_figures.iter().all(|b| b.chance_of_need.is_some()));
+        // the size table covers every household (all of one member here)
+        assert_eq!(c.by_household_size[0].households, 300);
+        assert_eq!(c.by_household_size.iter().map(|g| g.households).sum::<u64>(), 300);
+    }
+
+    #[test]
+    fn the_objective_not_met_is_said_in_plain_words() {
+        let model = Model::from_toml(MODEL, "t.toml").unwrap();
+        let options = Options {
+            replicates: 20,
+            ..Options::new(&model, Objective::RecallAtPrecision { target: 0.99, lower_bound: true })
+        };
+        let c = calibrate(&model, &samples(), &options);
+        assert!(!c.objective_met);
+        let w = c.warnings.iter().find(|w| w.contains("cannot be met")).unwrap();
+        assert!(
+            w.starts_with(
+                "the objective cannot be met on these villages: find as many households in need as possible while \
+                 the lower 95 % bound of precision stays at or above 99 %. The alerts start where the lower 95 % \
+                 bound of precision is highest instead"
+            ),
+            "{w}"
+        );
+        assert!(!w.contains('{') && !w.contains("RecallAtPrecision"), "{w}");
+    }
+}

@@ -102,6 +102,54 @@ fn row(out: &mut String, name: &str, a: &Accuracy) {
     );
 }
 
+/// The fitted bands by household size: alert rate against need rate.
+fn size_table(s: &mut String, l: Lang, groups: &[hhrisk_calibrate::household_size::SizeGroup]) {
+    if groups.is_empty() {
+        return;
+    }
+    let h: [&str; 9] = match l {
+        Lang::Zh => [
+            "按家庭人口分组（校准后的预警区间，样本内）",
+            "人口",
+            "户数",
+            "核实有需要",
+            "预警户数",
+            "预警率",
+            "有需要比例",
+            "精确率",
+            "召回率",
+        ],
+        Lang::En => [
+            "By household size (fitted bands, in sample)",
+            "Members",
+            "Households",
+            "Verified in need",
+            "Alerts",
+            "Alert rate",
+            "Need rate",
+            "Precision",
+            "Recall",
+        ],
+    };
+    let _ = writeln!(s, "<h2>{}</h2>\n<table>", h[0]);
+    let _ = writeln!(s, "<tr>{}</tr>", h[1..].iter().map(|x| format!("<th>{x}</th>")).collect::<String>());
+    for g in groups {
+        let _ = writeln!(
+            s,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(g.group),
+            g.households,
+            g.in_need,
+            g.alerts,
+            pct(g.alert_rate),
+            pct(g.need_rate),
+            pct(g.precision),
+            pct(g.recall)
+        );
+    }
+    s.push_str("</table>\n");
+}
+
 /// index.html: text, tables and the charts (SVG, with PNG beside them).
 /// It references only the chart files and needs nothing from the network.
 pub fn page(r: &Report) -> String {
@@ -175,6 +223,7 @@ pub fn page(r: &Report) -> String {
         );
     }
     s.push_str("</table>\n");
+    size_table(&mut s, l, &c.by_household_size);
 
     for (stem, key) in CHARTS {
         let _ = writeln!(
@@ -284,6 +333,30 @@ pub fn summary(r: &Report) -> String {
             b.in_need,
             pct(b.precision)
         );
+    }
+    if !c.by_household_size.is_empty() {
+        let (head, cols) = match l {
+            Lang::Zh => ("按家庭人口分组（校准后的预警区间，样本内）", "| 人口 | 户数 | 核实有需要 | 预警户数 | 预警率 | 有需要比例 | 精确率 | 召回率 |"),
+            Lang::En => (
+                "By household size (fitted bands, in sample)",
+                "| Members | Households | Verified in need | Alerts | Alert rate | Need rate | Precision | Recall |",
+            ),
+        };
+        let _ = writeln!(s, "\n{head}\n\n{cols}\n|---|---:|---:|---:|---:|---:|---:|---:|");
+        for g in &c.by_household_size {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                g.group,
+                g.households,
+                g.in_need,
+                g.alerts,
+                pct(g.alert_rate),
+                pct(g.need_rate),
+                pct(g.precision),
+                pct(g.recall)
+            );
+        }
     }
     s
 }

@@ -2252,7 +2252,7 @@ fn fit_learns_points_that_rank_better_on_unseen_villages() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("fitted.toml");
     hhrisk()
-        .args(["fit", "--replicates", "200", "--model"])
+        .args(["fit", "--replicates", "200", "--normalise", "per_capita", "--model"])
         .arg(model())
         .arg("--samples")
         .arg(repo().join("sample_villages"))
@@ -2265,7 +2265,7 @@ fn fit_learns_points_that_rank_better_on_unseen_villages() {
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("fitted.fit.json")).unwrap()).unwrap();
     assert_eq!(v["normalise"], "per_capita");
-    assert_eq!(v["normalise_chosen_by"], "model");
+    assert_eq!(v["normalise_chosen_by"], "--normalise");
     let ap = &v["held_out"]["average_precision"];
     let (current, fitted) = (ap["current"].as_f64().unwrap(), ap["fitted"].as_f64().unwrap());
     assert!(fitted > current + 0.03, "held-out average precision {current} → {fitted}");
@@ -2495,4 +2495,47 @@ fn alerts_by_household_size_are_counted_and_warned_about() {
         .assert()
         .failure()
         .stderr(contains("give a number above 1"));
+}
+
+/// A model without bands, and without a stated normalisation: `fit`
+/// chooses the normalisation on villages left out, fits Xiaochang's three
+/// bands and writes them into the model, which `score` then applies.
+#[test]
+fn fit_gives_a_bandless_model_its_bands() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(model()).unwrap();
+    let (from, to) = (
+        text.find("[bands]").unwrap(),
+        text.find("# ===================================================================== items").unwrap(),
+    );
+    let bandless = dir.path().join("bandless.toml");
+    std::fs::write(&bandless, format!("{}{}", &text[..from], &text[to..])).unwrap();
+    let out = dir.path().join("fitted.toml");
+    hhrisk()
+        .args(["fit", "--replicates", "50", "--model"])
+        .arg(&bandless)
+        .arg("--samples")
+        .arg(repo().join("sample_villages"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(contains("the model states none ([scoring] normalise)"));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("fitted.fit.json")).unwrap()).unwrap();
+    assert_eq!(v["normalise_chosen_by"], "auto (the model states none)");
+    assert_eq!(v["candidates"].as_array().unwrap().len(), 4);
+    let fitted = std::fs::read_to_string(&out).unwrap();
+    assert!(fitted.contains("[[bands.levels]]\nname = \"red\""), "{fitted}");
+    let scores = dir.path().join("scores.csv");
+    hhrisk()
+        .args(["score", "--model"])
+        .arg(&out)
+        .arg("--roster")
+        .arg(repo().join("sample_villages/02_hy"))
+        .arg("--out")
+        .arg(&scores)
+        .assert()
+        .success()
+        .stderr(contains("alerts: red"));
 }

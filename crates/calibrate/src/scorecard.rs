@@ -24,7 +24,8 @@ use crate::tune::{top_n, Comparison, PairedTest, TuneError};
 /// Which normalisation to fit under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum NormaliseChoice {
-    /// The model's own (`[scoring] normalise`).
+    /// The model's own when it states one (`[scoring] normalise`); else
+    /// as `Auto`.
     #[default]
     Model,
     /// This one.
@@ -70,7 +71,7 @@ pub const DEFAULT_PENALTY: f64 = 1.0;
 pub struct Scorecard {
     /// The normalisation of the fitted model.
     pub normalise: Normalise,
-    /// `model`, `--normalise` or `auto`.
+    /// `model`, `--normalise`, `auto`, or `auto (the model states none)`.
     pub normalise_chosen_by: &'static str,
     /// Held-out figures of each normalisation tried.
     pub candidates: Vec<Candidate>,
@@ -425,7 +426,11 @@ pub fn fit_points(
         ));
     }
     let bounds = bounds(model, options.free_signs);
-    let candidates: Vec<Normalise> = match options.normalise {
+    let choice = match options.normalise {
+        NormaliseChoice::Model if !model.scoring.stated => NormaliseChoice::Auto,
+        other => other,
+    };
+    let candidates: Vec<Normalise> = match choice {
         NormaliseChoice::Model => vec![model.scoring.normalise],
         NormaliseChoice::Given(n) => vec![n],
         NormaliseChoice::Auto => Normalise::ALL
@@ -433,7 +438,7 @@ pub fn fit_points(
             .filter(|&n| n != Normalise::Equivalence || model.scoring.age_column.is_some())
             .collect(),
     };
-    if options.normalise == NormaliseChoice::Auto && model.scoring.age_column.is_none() {
+    if choice == NormaliseChoice::Auto && model.scoring.age_column.is_none() {
         warnings.push(
             "equivalence was not tried: the model names no age column ([scoring] or [identity] age_column)"
                 .into(),
@@ -589,6 +594,7 @@ pub fn fit_points(
     Ok(Scorecard {
         normalise,
         normalise_chosen_by: match options.normalise {
+            NormaliseChoice::Model if choice == NormaliseChoice::Auto => "auto (the model states none)",
             NormaliseChoice::Model => "model",
             NormaliseChoice::Given(_) => "--normalise",
             NormaliseChoice::Auto => "auto",

@@ -750,8 +750,18 @@ pub fn fit(
     }
     let (model, samples, objective) = load_samples(model_path, samples_dir, objective, io)?;
     let mut options = Options::new(&model, objective);
-    if options.bands.is_empty() {
-        bail!("{}: the model declares no bands; fit needs them to place the alerts", model_path.display());
+    let bandless = options.bands.is_empty();
+    if bandless {
+        // a model without bands gets Xiaochang's three
+        options.bands =
+            [("red", "红色预警", "Red"), ("orange", "橙色预警", "Orange"), ("yellow", "黄色预警", "Yellow")]
+                .into_iter()
+                .map(|(name, label, label_en)| hhrisk_calibrate::fit::BandName {
+                    name: name.into(),
+                    label: Some(label.into()),
+                    label_en: Some(label_en.into()),
+                })
+                .collect();
     }
     options.replicates = replicates;
     options.seed = seed;
@@ -804,8 +814,18 @@ pub fn fit(
         band_trigger: bands.trigger_band.clone(),
         ..Default::default()
     };
-    let fitted_text =
+    let mut fitted_text =
         hhrisk_model::rewrite_model(&fitted_text, &shown, &rewrite).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if bandless {
+        let bands_text =
+            hhrisk_calibrate::thresholds_toml(&bands, &options, "Warning bands fitted by hhrisk fit");
+        fitted_text = format!("{}\n\n{bands_text}", fitted_text.trim_end());
+    }
+    // the file must read back as the model it describes
+    let check = Model::from_toml(&fitted_text, &shown).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if check.bands.levels.len() != bands.bands.len() {
+        bail!("internal error: the fitted model's bands did not read back; please report it");
+    }
     let held = &card.held_out;
     let header = format!(
         "# Points fitted by hhrisk fit from {} on {} ({} households with outcomes, {} villages):\n\
@@ -875,6 +895,9 @@ fn fit_summary(
         card.normalise,
         match card.normalise_chosen_by {
             "auto" => "chosen: it ranks best on villages left out",
+            "auto (the model states none)" => {
+                "the model states none ([scoring] normalise), so the one that ranks best on villages left out"
+            }
             "model" => "the model's",
             _ => "as asked",
         },

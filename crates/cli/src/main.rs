@@ -179,7 +179,8 @@ enum Command {
         #[arg(long)]
         free_signs: bool,
         /// per_capita, total, sqrt_members, equivalence, or auto (the one
-        /// that ranks best on villages left out); default: the model's.
+        /// that ranks best on villages left out); default: the model's
+        /// `[scoring] normalise` when it states one, else auto.
         #[arg(long)]
         normalise: Option<String>,
         /// What the bands of the fitted model must achieve (as for

@@ -677,7 +677,7 @@ fn check_scoring(
             "the equivalence scale needs ages: add `age_column = \"<member column of ages>\"` to [scoring]",
         ));
     }
-    Scoring { normalise, age_column }
+    Scoring { normalise, age_column, stated: raw.normalise.is_some() }
 }
 
 fn check_identity(
@@ -1146,6 +1146,8 @@ department = "civil_affairs"
         )
         .unwrap();
         assert_eq!((m.scoring.normalise, m.scoring.age_column), (Normalise::Equivalence, Some(2)));
+        assert!(m.scoring.stated);
+        assert!(!Model::from_toml(BASE, "m.toml").unwrap().scoring.stated);
     }
 
     #[test]

@@ -78,6 +78,10 @@ pub struct Scoring {
     /// ages in whole years (for `equivalence`): `[scoring] age_column`, or
     /// else `[identity] age_column`.
     pub age_column: Option<usize>,
+    /// Whether the model states `normalise` (rather than taking the
+    /// default): `hhrisk fit` keeps a stated normalisation and chooses one
+    /// on villages left out otherwise.
+    pub stated: bool,
 }
 
 /// Age from which the modified OECD scale counts a member as an adult.

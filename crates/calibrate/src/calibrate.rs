@@ -12,10 +12,11 @@ use crate::household_size::SizeGroup;
 use crate::intervals::{households_to_verify, CONFIDENCE};
 use crate::likelihood;
 use crate::metrics::{Accuracy, Counts};
+use crate::ranking::{auc, average_precision};
 use crate::samples::Samples;
 use crate::tune::{
-    coefficients, features, mcnemar_exact, suggest, top_n, Comparison, ItemSuggestion, PairedTest, TuneError,
-    TuneOptions, Tuned,
+    coefficients, features, mcnemar_exact, suggest, top_n, Comparison, HeldOutRanking, ItemSuggestion,
+    PairedTest, TuneError, TuneOptions, Tuned,
 };
 
 /// How to calibrate.
@@ -597,12 +598,21 @@ fn tune_and_compare(
     };
 
     let mut lovo_tuned = vec![false; n];
+    let mut ranking = Vec::new();
     for (v, rows) in groups.iter().enumerate() {
         let train: Vec<usize> =
             groups.iter().enumerate().filter(|(w, _)| *w != v).flat_map(|(_, r)| r.iter().copied()).collect();
         let beta_v = coefficients(&x, need, &train, t)?;
         let points_v = suggest(&current, &beta_v, &fires_in(&train), t.max_change);
         let scores_v = samples.rescore(model, &points_v);
+        let current_scores = samples.score.as_slice().map_or_else(|| samples.score.to_vec(), <[f64]>::to_vec);
+        let tuned_scores = scores_v.as_slice().map_or_else(|| scores_v.to_vec(), <[f64]>::to_vec);
+        ranking.push([
+            average_precision(&current_scores, need, rows),
+            average_precision(&tuned_scores, need, rows),
+            auc(&current_scores, need, rows),
+            auc(&tuned_scores, need, rows),
+        ]);
         let volume_v = rows.iter().filter(|&&i| held_out_alerts[i]).count();
         for i in top_n(&scores_v, triggered, rows, volume_v) {
             lovo_tuned[i] = true;
@@ -622,7 +632,25 @@ fn tune_and_compare(
             fires: samples.fires(j).filter(|&f| f).count() as f64 / n.max(1) as f64,
         })
         .collect();
-    Ok(Tuned { options: *t, points, in_sample, leave_one_village_out: lovo, paired_test })
+    let mean = |k: usize| {
+        let v: Vec<f64> = ranking.iter().filter_map(|r: &[Option<f64>; 4]| r[k]).collect();
+        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+    };
+    let held_out_ranking = HeldOutRanking {
+        average_precision_current: mean(0),
+        average_precision_tuned: mean(1),
+        auc_current: mean(2),
+        auc_tuned: mean(3),
+    };
+    Ok(Tuned {
+        options: *t,
+        fitted_on: "all sample villages: its in-sample figures are optimistic; leave_one_village_out and held_out_ranking tune without each village and measure on it",
+        points,
+        in_sample,
+        leave_one_village_out: lovo,
+        held_out_ranking,
+        paired_test,
+    })
 }
 
 /// The fitted bands as a thresholds file for `hhrisk score --thresholds`.

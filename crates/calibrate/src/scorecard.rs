@@ -417,12 +417,19 @@ pub fn fit_points(
         return Err(TuneError::OneClass);
     }
     let groups = by_village(samples);
+    if groups.len() < 2 {
+        return Err(TuneError::Fit(format!(
+            "fit needs sample households in at least 2 villages, to measure the points on a village they were not \
+             fitted on; these are all in {}",
+            samples.villages.first().map_or("none", String::as_str)
+        )));
+    }
     let mut warnings = Vec::new();
     if groups.len() < 3 {
         warnings.push(format!(
-            "only {} sample village(s): the penalty cannot be chosen on villages left out, C = {DEFAULT_PENALTY} is used{}",
+            "only {} sample villages: the penalty cannot be chosen on villages left out inside the training \
+             villages, C = {DEFAULT_PENALTY} is used in each fold",
             groups.len(),
-            if groups.len() < 2 { ", and no figure below is measured on an unseen village" } else { "" }
         ));
     }
     let bounds = bounds(model, options.free_signs);

@@ -192,6 +192,8 @@ pub struct PairedTest {
 pub struct Tuned {
     /// How the suggestion was made.
     pub options: TuneOptions,
+    /// What the suggested points (and `tuned.toml`) are fitted on.
+    pub fitted_on: &'static str,
     /// Per item.
     pub points: Vec<ItemSuggestion>,
     /// On all sample households, tuned points alerting as many
@@ -200,8 +202,24 @@ pub struct Tuned {
     /// Points tuned without each village, measured on it at the volume the
     /// current points' bands (fitted without it) alert there; pooled.
     pub leave_one_village_out: Comparison,
+    /// Ranking power of the current and tuned points, each village scored
+    /// by points tuned without it (mean over villages).
+    pub held_out_ranking: HeldOutRanking,
     /// Paired test of the leave-one-village-out comparison.
     pub paired_test: PairedTest,
+}
+
+/// Average precision and AUC held out, as `hhrisk fit` reports them.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct HeldOutRanking {
+    /// With the current points.
+    pub average_precision_current: Option<f64>,
+    /// With the tuned points.
+    pub average_precision_tuned: Option<f64>,
+    /// With the current points.
+    pub auc_current: Option<f64>,
+    /// With the tuned points.
+    pub auc_tuned: Option<f64>,
 }
 
 /// Current and tuned points on the same households and alert volume.

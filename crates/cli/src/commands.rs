@@ -1085,6 +1085,16 @@ fn summary(r: &hhrisk_calibrate::Calibration, samples: &hhrisk_calibrate::Sample
             100.0 * p.precision_difference,
             interval(p.difference_ci)
         );
+        let r = &t.held_out_ranking;
+        let f3 = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.3}"));
+        let _ = writeln!(
+            s,
+            "  held out, each village ranked by points tuned without it: average precision {} → {}, AUC {} → {}",
+            f3(r.average_precision_current),
+            f3(r.average_precision_tuned),
+            f3(r.auc_current),
+            f3(r.auc_tuned)
+        );
         let changed: Vec<String> = t
             .points
             .iter()

@@ -2539,3 +2539,34 @@ fn fit_gives_a_bandless_model_its_bands() {
         .success()
         .stderr(contains("alerts: red"));
 }
+
+/// The final fit of `hhrisk fit --free-signs` on the bundled villages is
+/// scikit-learn's `LogisticRegression(C=0.1, class_weight="balanced")` on
+/// the same features: values from `tests/reference/fit_sklearn.py`
+/// (scikit-learn 1.9.1, features rebuilt there from `score
+/// --item-columns`; largest difference over the 55 coefficients 6.9e-07).
+#[test]
+fn fit_coefficients_match_scikit_learn_on_the_sample_villages() {
+    let dir = tempfile::tempdir().unwrap();
+    hhrisk()
+        .args(["fit", "--free-signs", "--normalise", "total", "--replicates", "20", "--model"])
+        .arg(model())
+        .arg("--samples")
+        .arg(repo().join("sample_villages"))
+        .arg("--out")
+        .arg(dir.path().join("free.toml"))
+        .assert()
+        .success();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("free.fit.json")).unwrap()).unwrap();
+    assert_eq!(v["penalty"]["c"], 0.1);
+    assert_eq!(v["sign_constraints"], false);
+    let reference =
+        [("D05", 0.235937), ("D07", 0.389262), ("I01", 1.371662), ("M03", 0.212165), ("H02", 0.374911)];
+    for (id, want) in reference {
+        let it = v["items"].as_array().unwrap().iter().find(|i| i["item"] == id).unwrap();
+        let got = it["coefficient"].as_f64().unwrap();
+        assert!((got - want).abs() < 2e-6, "{id}: {got} against scikit-learn's {want}");
+        assert_eq!(it["constraint"], "free");
+    }
+}

@@ -2330,7 +2330,7 @@ fn fit_learns_points_that_rank_better_on_unseen_villages() {
         .arg(model())
         .assert()
         .failure()
-        .stderr(contains("is the input model"));
+        .stderr(contains("is the same file as the input --model"));
 }
 
 /// `--normalise auto` tries every normalisation held out, says which it
@@ -2569,4 +2569,96 @@ fn fit_coefficients_match_scikit_learn_on_the_sample_villages() {
         assert!((got - want).abs() < 2e-6, "{id}: {got} against scikit-learn's {want}");
         assert_eq!(it["constraint"], "free");
     }
+}
+
+/// No output may be an input of the same run, nor two outputs one file,
+/// nor an output a folder or a device: each is refused before anything is
+/// read, naming the flags, and the inputs are left byte for byte.
+#[test]
+fn outputs_never_overwrite_inputs_or_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let roster = dir.path().join("r");
+    std::fs::create_dir(&roster).unwrap();
+    for f in ["households.csv", "members.csv"] {
+        std::fs::copy(fixture().join(f), roster.join(f)).unwrap();
+    }
+    let model_copy = dir.path().join("model.toml");
+    std::fs::copy(model(), &model_copy).unwrap();
+    let before: Vec<Vec<u8>> = ["households.csv", "members.csv"]
+        .iter()
+        .map(|f| std::fs::read(roster.join(f)).unwrap())
+        .chain([std::fs::read(&model_copy).unwrap()])
+        .collect();
+    let score_to = |out: &Path, rejects: Option<&Path>| {
+        let mut c = hhrisk();
+        c.args(["score", "--model"]).arg(&model_copy).arg("--roster").arg(&roster).arg("--out").arg(out);
+        if let Some(r) = rejects {
+            c.arg("--rejects").arg(r);
+        }
+        c.assert().failure()
+    };
+    score_to(&roster.join("households.csv"), None)
+        .stderr(contains("--out").and(contains("is the same file as the input --roster")));
+    // by another name
+    score_to(&roster.join("../r/members.csv"), None).stderr(contains("the same file as the input --roster"));
+    score_to(&model_copy, None).stderr(contains("is the same file as the input --model"));
+    score_to(&dir.path().join("s.csv"), Some(&roster.join("members.csv")))
+        .stderr(contains("--rejects").and(contains("the same file as the input --roster")));
+    let x = dir.path().join("x.csv");
+    score_to(&x, Some(&x)).stderr(contains("--out and --rejects are the same file"));
+    assert!(!x.exists(), "nothing written");
+    score_to(dir.path(), None).stderr(contains("is a folder"));
+    score_to(Path::new("/dev/null"), None).stderr(contains("not a regular file"));
+    let after: Vec<Vec<u8>> = ["households.csv", "members.csv"]
+        .iter()
+        .map(|f| std::fs::read(roster.join(f)).unwrap())
+        .chain([std::fs::read(&model_copy).unwrap()])
+        .collect();
+    assert!(before == after, "the inputs are untouched");
+
+    // feedback: a return file is not the outcomes written
+    let returns = dir.path().join("returns.csv");
+    std::fs::write(&returns, "household_id,verified_need\n").unwrap();
+    std::fs::create_dir(dir.path().join("dispatch")).unwrap();
+    hhrisk()
+        .args(["feedback", "--dispatch"])
+        .arg(dir.path().join("dispatch"))
+        .arg("--returns")
+        .arg(&returns)
+        .arg("--out")
+        .arg(&returns)
+        .assert()
+        .failure()
+        .stderr(contains("--out").and(contains("the same file as the input --returns")));
+    assert_eq!(std::fs::read_to_string(&returns).unwrap(), "household_id,verified_need\n");
+
+    // dispatch never writes its lists into the roster's folder
+    let scores = dir.path().join("scores.csv");
+    score(roster.clone(), &scores).assert().success();
+    hhrisk()
+        .args(["dispatch", "--model"])
+        .arg(model())
+        .arg("--scores")
+        .arg(&scores)
+        .arg("--roster")
+        .arg(&roster)
+        .arg("--out")
+        .arg(&roster)
+        .assert()
+        .failure()
+        .stderr(contains("holds the input --roster"));
+
+    // simulate does not replace a roster unless asked
+    hhrisk()
+        .args(["simulate", "--villages", "1", "--households", "20", "--flat", "--out"])
+        .arg(&roster)
+        .assert()
+        .failure()
+        .stderr(contains("already holds a roster").and(contains("--force")));
+    assert!(before[0] == std::fs::read(roster.join("households.csv")).unwrap());
+    hhrisk()
+        .args(["simulate", "--villages", "1", "--households", "20", "--flat", "--force", "--out"])
+        .arg(&roster)
+        .assert()
+        .success();
 }

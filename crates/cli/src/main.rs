@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod commands;
+mod guard;
 
 /// Household risk scoring: check an indicator model, score a roster,
 /// explain a household's score.
@@ -366,6 +367,9 @@ enum Command {
         /// Write one roster holding every village instead of one per village.
         #[arg(long)]
         flat: bool,
+        /// Replace the rosters a folder already holds.
+        #[arg(long)]
+        force: bool,
     },
     /// Read a roster's two files with the csv crate alone, record by
     /// record: the floor that scoring is measured against (benchmarks).
@@ -394,7 +398,81 @@ fn per_core(threads: usize) -> usize {
     }
 }
 
+/// The run's inputs and outputs, checked before anything is read (see
+/// [`guard`]).
+fn guard_files(command: &Command) -> anyhow::Result<()> {
+    use guard::{check, check_folder, folder_files, roster_files, samples_files, Named};
+    let tag = |flag: &'static str, paths: Vec<PathBuf>| paths.into_iter().map(move |p| (flag, p));
+    let folder_out = |flag: &'static str, dir: &PathBuf, names: &[&str]| -> anyhow::Result<Vec<Named>> {
+        if dir.exists() && !dir.is_dir() {
+            anyhow::bail!("{flag} {}: is a file; give a folder", dir.display());
+        }
+        Ok(names.iter().map(|n| (flag, dir.join(n))).collect())
+    };
+    match command {
+        Command::Score { model, roster, out, thresholds, rejects, .. } => {
+            let mut inputs: Vec<Named> = vec![("--model", model.clone())];
+            inputs.extend(tag("--roster", roster_files(roster)));
+            inputs.extend(thresholds.iter().map(|t| ("--thresholds", t.clone())));
+            let mut outputs: Vec<Named> = vec![("--out", out.clone())];
+            outputs.extend(rejects.iter().map(|r| ("--rejects", r.clone())));
+            check(&inputs, &outputs)
+        }
+        Command::Calibrate { model, samples, out, .. } => {
+            let mut inputs: Vec<Named> = vec![("--model", model.clone())];
+            inputs.extend(tag("--samples", samples_files(samples)));
+            check(&inputs, &folder_out("--out", out, &["thresholds.toml", "calibration.json", "tuned.toml"])?)
+        }
+        Command::Fit { model, samples, out, .. } => {
+            let mut inputs: Vec<Named> = vec![("--model", model.clone())];
+            inputs.extend(tag("--samples", samples_files(samples)));
+            check(&inputs, &[("--out", out.clone()), ("--out (its .fit.json)", commands::fit_json_path(out))])
+        }
+        Command::Report { model, samples, out, .. } => {
+            let mut inputs: Vec<Named> = vec![("--model", model.clone())];
+            inputs.extend(tag("--samples", samples_files(samples)));
+            check(&inputs, &folder_out("--out", out, &["index.html", "summary.md", "report.json"])?)
+        }
+        Command::Dispatch { model, scores, roster, out, .. } => {
+            let mut inputs: Vec<Named> = vec![("--model", model.clone()), ("--scores", scores.clone())];
+            inputs.extend(tag("--roster", roster_files(roster)));
+            check_folder("--out", out, &inputs)
+        }
+        Command::Feedback { dispatch, returns, out, .. } => {
+            let mut inputs: Vec<Named> = tag("--dispatch", folder_files(dispatch)).collect();
+            inputs.extend(tag("--returns", returns.clone()));
+            check(&inputs, &[("--out", out.clone())])
+        }
+        Command::Diff { model, old, new, thresholds, samples, changes: Some(changes), .. } => {
+            let mut inputs: Vec<Named> = vec![("--model", model.clone())];
+            inputs.extend(tag("--old", roster_files(old)));
+            inputs.extend(tag("--new", roster_files(new)));
+            inputs.extend(thresholds.iter().map(|t| ("--thresholds", t.clone())));
+            inputs.extend(samples.iter().flat_map(|s| tag("--samples", samples_files(s))));
+            check(&inputs, &[("--changes", changes.clone())])
+        }
+        Command::Simulate { out, force: false, .. } => {
+            if out.exists() && !out.is_dir() {
+                anyhow::bail!("--out {}: is a file; give a folder", out.display());
+            }
+            if let Some(found) =
+                samples_files(out).into_iter().find(|f| f.ends_with("households.csv") && f.is_file())
+            {
+                anyhow::bail!(
+                    "--out {} already holds a roster ({}): simulated villages would replace it; choose another \
+                     folder, or add --force to replace it",
+                    out.display(),
+                    found.display()
+                );
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    guard_files(&cli.command)?;
     let io = commands::Io {
         encoding: cli.encoding,
         bom: cli.bom,
@@ -548,7 +626,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 io,
             )
         }
-        Command::Simulate { out, villages, households, seed, flat } => {
+        Command::Simulate { out, villages, households, seed, flat, force: _ } => {
             let options = hhrisk_simulate::Options {
                 villages,
                 households,

@@ -63,15 +63,38 @@ impl Syncer {
 }
 
 impl AtomicFile {
-    /// Starts writing `target`.
+    /// Starts writing `target`: into a new file beside it, created
+    /// exclusively under a name no other run uses (never following a
+    /// symbolic link), renamed over `target` by [`AtomicFile::commit`] and
+    /// removed on every other path. A target that exists and is not a
+    /// regular file (a folder, a device, a pipe) is refused. Temporary
+    /// files of the same target left by runs that died are removed.
     pub fn create(target: &Path) -> std::io::Result<AtomicFile> {
+        if let Ok(meta) = std::fs::metadata(target) {
+            if !meta.is_file() {
+                let what = if meta.is_dir() { "a folder" } else { "not a regular file" };
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("{} is {what}; give the path of a file to write", target.display()),
+                ));
+            }
+        }
         let dir = match target.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
         };
         let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-        let file = File::create(&temp)?;
+        let prefix = format!(".{name}.hhrisk-");
+        remove_stale(&dir, &prefix);
+        let mut attempt = 0u32;
+        let (temp, file) = loop {
+            let temp = dir.join(format!("{prefix}{}-{:016x}.tmp", std::process::id(), random_tag(attempt)));
+            match std::fs::OpenOptions::new().write(true).create_new(true).open(&temp) {
+                Ok(file) => break (temp, file),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 16 => attempt += 1,
+                Err(e) => return Err(e),
+            }
+        };
         Ok(AtomicFile {
             target: target.to_path_buf(),
             temp,
@@ -86,14 +109,53 @@ impl AtomicFile {
 
     /// Flushes, syncs and renames the file into place.
     pub fn commit(mut self) -> std::io::Result<()> {
-        if let Some(w) = self.writer.take() {
+        let Some(w) = self.writer.take() else { return Err(std::io::Error::other("file already committed")) };
+        let done = (|| {
             let file = w.into_inner().map_err(|e| e.into_error())?;
             if let Some(syncer) = self.syncer.take() {
                 syncer.finish()?;
             }
             file.sync_all()?;
+            drop(file);
+            std::fs::rename(&self.temp, &self.target)
+        })();
+        if done.is_err() {
+            let _ = std::fs::remove_file(&self.temp);
         }
-        std::fs::rename(&self.temp, &self.target)
+        done
+    }
+}
+
+/// A number no other temporary file of this process has had, nor likely
+/// any other process: the standard library's randomly seeded hasher over
+/// the time, a counter and `attempt`.
+fn random_tag(attempt: u32) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    h.write_u32(attempt);
+    if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        h.write_u128(t.as_nanos());
+    }
+    h.finish()
+}
+
+/// Removes `dir/{prefix}{pid}-{tag}.tmp` files whose process is gone: what
+/// a killed run left. Only where a process can be looked up (`/proc`).
+fn remove_stale(dir: &Path, prefix: &str) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(prefix).and_then(|r| r.strip_suffix(".tmp")) else { continue };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
+        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+        if is_file && pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 }
 
@@ -523,6 +585,37 @@ mod tests {
         f.commit().unwrap();
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "no temporary file left");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn temporary_files_are_exclusive_and_cleaned_up() {
+        let dir = std::env::temp_dir().join(format!("hhrisk-atomic-excl-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let target = dir.join("out.csv");
+        // a run that died left its temporary file: the next one removes it
+        let stale = dir.join(".out.csv.hhrisk-4000000000-00000000000000aa.tmp");
+        std::fs::write(&stale, "half").unwrap();
+        // two writers of one target in one process do not share a file
+        let mut a = AtomicFile::create(&target).unwrap();
+        assert!(!stale.exists(), "a dead run's temporary file is removed");
+        let mut b = AtomicFile::create(&target).unwrap();
+        assert_ne!(a.temp, b.temp);
+        a.write_all(b"aaaa").unwrap();
+        b.write_all(b"bb").unwrap();
+        a.commit().unwrap();
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "aaaa");
+        drop(b);
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "no temporary file left");
+        // a folder or a device is not a file to write
+        let e = AtomicFile::create(&dir).err().unwrap();
+        assert!(e.to_string().contains("is a folder"), "{e}");
+        #[cfg(unix)]
+        assert!(AtomicFile::create(Path::new("/dev/null"))
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("not a regular file"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

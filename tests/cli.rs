@@ -2662,3 +2662,41 @@ fn outputs_never_overwrite_inputs_or_each_other() {
         .assert()
         .success();
 }
+
+/// A closed pipe (`hhrisk … | head -1`) or a failing standard output or
+/// error ends the program quietly with a non-zero status, never a panic.
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_or_a_full_disk_ends_quietly() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let calibrate = |out: &str| {
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("hhrisk"));
+        c.args(["calibrate", "--json", "--replicates", "10", "--model"])
+            .arg(model())
+            .arg("--samples")
+            .arg(repo().join("sample_villages"))
+            .arg("--out")
+            .arg(dir.path().join(out));
+        c
+    };
+    // the JSON is far larger than a pipe's buffer: read a little, close
+    let mut child = calibrate("a").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut first = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(141), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("panicked"));
+    // a full disk behind standard output, then behind standard error
+    let full = || std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let output = calibrate("b").stdout(full()).output().unwrap();
+    assert_eq!(output.status.code(), Some(74));
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("panicked"));
+    let output = std::process::Command::new(assert_cmd::cargo::cargo_bin("hhrisk"))
+        .args(["validate", "--model", "/nonexistent.toml"])
+        .stderr(full())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(74));
+}

@@ -639,10 +639,34 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Exit status when standard output or error cannot be written: a closed
+/// pipe (128 + SIGPIPE, as a shell reports a command killed by it), or
+/// another failure (`EX_IOERR`).
+const BROKEN_PIPE: u8 = 141;
+const OUTPUT_FAILED: u8 = 74;
+
 fn main() -> ExitCode {
+    // `print!` and `eprint!` panic when their stream fails (a pipe closed
+    // by `head`, a full disk): end quietly, with a status that says so
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied());
+        if let Some(m) = message.filter(|m| m.starts_with("failed printing to std")) {
+            std::process::exit(i32::from(if m.contains("Broken pipe") {
+                BROKEN_PIPE
+            } else {
+                OUTPUT_FAILED
+            }));
+        }
+        default_hook(info);
+    }));
     match run(Cli::parse()) {
         Ok(code) => code,
-        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) if is_broken_pipe(&err) => ExitCode::from(BROKEN_PIPE),
         Err(err) => {
             eprintln!("error: {err}");
             for cause in err.chain().skip(1) {

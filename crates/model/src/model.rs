@@ -483,6 +483,18 @@ fn build(raw: RawModel, src: &SourceFile, problems: &mut Vec<Problem>) -> Model 
     let mut departments: Vec<Department> = Vec::new();
     for d in raw.departments {
         let id = d.id.get_ref().clone();
+        // `dispatch` names a file after the id: nothing that could leave
+        // its folder, hide it or clash with a roster
+        if id.is_empty()
+            || id.len() > 64
+            || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            problems.push(src.problem(
+                d.id.span().start,
+                format!("department {id}"),
+                "department ids are 1 to 64 ASCII letters, digits, `_` or `-` (`dispatch` names a file after each)",
+            ));
+        }
         if departments.iter().any(|x| x.id == id) {
             problems.push(src.problem(
                 d.id.span().start,
@@ -1193,6 +1205,18 @@ department = "civil_affairs"
         let out = rewrite_model(&out, "m.toml", &again).unwrap();
         assert_eq!(Model::from_toml(&out, "m.toml").unwrap().scoring.normalise, Normalise::Total);
         assert_eq!(out.matches("[scoring]").count(), 1);
+    }
+
+    #[test]
+    fn department_ids_are_safe_file_names() {
+        for bad in ["../roster", "a/b", "households.csv", "", ".hidden", "民政"] {
+            let text = BASE
+                .replace("id = \"civil_affairs\"", &format!("id = \"{bad}\""))
+                .replace("department = \"civil_affairs\"", &format!("department = \"{bad}\""));
+            one_problem(&text, "department ids are 1 to 64 ASCII letters");
+        }
+        let text = BASE.replace("civil_affairs", "civil-affairs_2");
+        assert!(Model::from_toml(&text, "m.toml").is_ok());
     }
 
     #[test]

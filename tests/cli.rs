@@ -2700,3 +2700,42 @@ fn a_closed_pipe_or_a_full_disk_ends_quietly() {
         .unwrap();
     assert_eq!(output.status.code(), Some(74));
 }
+
+/// LF, CRLF (as Excel on Windows saves) and CR alone (old Mac software):
+/// every reader reads the same tables: rosters, outcomes, scores files,
+/// the members `evaluate` reads for household types.
+#[test]
+fn every_reader_takes_any_line_ending() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = repo().join("sample_villages/02_hy");
+    let mut results = Vec::new();
+    for (name, ending) in [("lf", "\n"), ("crlf", "\r\n"), ("cr", "\r")] {
+        let roster = dir.path().join(name);
+        std::fs::create_dir(&roster).unwrap();
+        for f in ["households.csv", "members.csv", "outcomes.csv"] {
+            let text = std::fs::read_to_string(source.join(f)).unwrap().replace("\r\n", "\n");
+            std::fs::write(roster.join(f), text.replace('\n', ending)).unwrap();
+        }
+        let scores = dir.path().join(format!("{name}.csv"));
+        score(roster.clone(), &scores).assert().success();
+        // the scores file itself, given back with the same line ending
+        let written = std::fs::read_to_string(&scores).unwrap().replace("\r\n", "\n");
+        std::fs::write(&scores, written.replace('\n', ending)).unwrap();
+        let output = hhrisk()
+            .args(["evaluate", "--json", "--scores"])
+            .arg(&scores)
+            .arg("--outcomes")
+            .arg(&roster)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{name}: {}", String::from_utf8_lossy(&output.stderr));
+        results.push((name, written, String::from_utf8(output.stdout).unwrap()));
+    }
+    for (name, scores, evaluation) in &results[1..] {
+        assert!(scores == &results[0].1, "{name}: the scores differ from LF's");
+        assert!(evaluation == &results[0].2, "{name}: the evaluation differs from LF's");
+    }
+    // household types need the members' ages: they are all there
+    let v: serde_json::Value = serde_json::from_str(&results[1].2).unwrap();
+    assert!(v["by_household_type"].as_array().unwrap().iter().any(|g| g["name"] == "elderly_only"), "{v}");
+}

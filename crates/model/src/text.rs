@@ -71,6 +71,13 @@ fn open_unbuffered(path: &Path, encoding: Encoding) -> std::io::Result<(Box<dyn 
     use std::io::{Seek, SeekFrom};
     let mut sniffed = Sniffed::open(path, encoding)?;
     let mark = if sniffed.head.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
+    if sniffed.plain() && cr_only(&sniffed.head) {
+        // lines ending in CR alone (old Mac software): read through a
+        // filter that makes them line feeds, the one case that pays for it
+        sniffed.head.drain(..mark);
+        let whole = std::io::Cursor::new(std::mem::take(&mut sniffed.head)).chain(sniffed.file);
+        return Ok((Box::new(LineFeeds::new(whole)), None));
+    }
     if sniffed.plain() {
         // back to the start, so that the head's buffer is not copied on;
         // anything but a plain file (a pipe, a terminal, a device, which
@@ -261,7 +268,12 @@ impl Table {
         let (stream, _) =
             open(path, encoding).map_err(|source| TableError::Io { origin: origin.to_string(), source })?;
         Ok((
-            Table::Csv(csv::ReaderBuilder::new().flexible(true).has_headers(false).from_reader(stream)),
+            Table::Csv(
+                csv::ReaderBuilder::new()
+                    .flexible(true)
+                    .has_headers(false)
+                    .from_reader(Box::new(LineFeeds::new(stream)) as Box<dyn Read + Send>),
+            ),
             origin,
         ))
     }
@@ -288,6 +300,62 @@ impl Table {
                 *record = r;
                 line
             })),
+        }
+    }
+}
+
+/// Whether the first line of a file's head ends in a CR that no LF
+/// follows (outside quotes).
+fn cr_only(head: &[u8]) -> bool {
+    let mut quoted = false;
+    for (i, &b) in head.iter().enumerate() {
+        match b {
+            b'"' => quoted = !quoted,
+            b'\n' if !quoted => return false,
+            b'\r' if !quoted => return head.get(i + 1).is_some_and(|&b| b != b'\n'),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// A reader that turns CRLF and a lone CR into LF, so that the csv
+/// crate, which counts lines by their line feeds, names the same lines
+/// whatever the line endings (and cells spanning lines read the same).
+struct LineFeeds<R> {
+    inner: R,
+    /// The last byte handed on was a CR turned into LF: a LF right after
+    /// it is dropped.
+    after_cr: bool,
+}
+
+impl<R: Read> LineFeeds<R> {
+    fn new(inner: R) -> Self {
+        LineFeeds { inner, after_cr: false }
+    }
+}
+
+impl<R: Read> Read for LineFeeds<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let n = self.inner.read(buf)?;
+            if n == 0 {
+                return Ok(0);
+            }
+            let mut out = 0;
+            for i in 0..n {
+                let b = buf[i];
+                if b == b'\n' && std::mem::take(&mut self.after_cr) {
+                    continue;
+                }
+                self.after_cr = b == b'\r';
+                buf[out] = if b == b'\r' { b'\n' } else { b };
+                out += 1;
+            }
+            // a chunk that was a single dropped LF hands on nothing: read on
+            if out > 0 {
+                return Ok(out);
+            }
         }
     }
 }
@@ -777,9 +845,13 @@ impl TextTable {
         let mut record = csv::ByteRecord::new();
         let mut header = Vec::new();
         let mut rows = Vec::new();
+        let mut header_read = false;
         while let Some(line) = table.next(&mut record, &origin)? {
             let fields = record.iter().map(|f| decoded(f, &origin, line)).collect::<Result<Vec<_>, _>>()?;
-            if line == 1 || (header.is_empty() && rows.is_empty()) {
+            // the first record is the header, whatever line the reader
+            // gives it
+            if !header_read {
+                header_read = true;
                 header = fields;
             } else {
                 rows.push((line, fields));
@@ -1052,9 +1124,11 @@ mod tests {
     }
 
     #[test]
-    fn lines_ending_in_a_bare_carriage_return_are_refused_clearly() {
-        let err = raw_records(b"household_id,village\rH1,x\rH2,y\r").unwrap_err();
-        assert!(err.to_string().contains("LF or CRLF"), "{err}");
+    fn lines_ending_in_a_bare_carriage_return_read_as_line_feeds() {
+        let read = raw_records(b"household_id,village\rH1,x\rH2,\"y\rz\"\r").unwrap();
+        let lines: Vec<u64> = read.iter().map(|r| r.0).collect();
+        assert_eq!(lines, [1, 2, 3]);
+        assert_eq!(read[2].1, [b"H2".to_vec(), b"y\nz".to_vec()]);
         // a carriage return inside quotes, further down, is data
         let read = raw_records(b"a,b\n\"x\ry\",1\n").unwrap();
         assert_eq!(read[1].1[0], b"x\ry");
@@ -1132,5 +1206,63 @@ mod tests {
                 proptest::prop_assert_eq!(read.into_iter().map(|r| r.1).collect::<Vec<_>>(), csv_fields(&bytes));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod line_end_tests {
+    use super::*;
+
+    /// Outcomes, returns and scores files are read by [`TextTable`]: the
+    /// same table whatever the line endings (LF, CRLF as Excel on Windows
+    /// saves, CR alone as old Mac software did), with the lines named
+    /// alike.
+    #[test]
+    fn every_line_ending_reads_the_same_table() {
+        let dir = std::env::temp_dir().join(format!("hhrisk-line-ends-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let lf = "household_id,verified_need,note\nH1,1,\"two\nlines\"\nH2,0,x\n";
+        let mut tables = Vec::new();
+        for (name, text) in
+            [("lf", lf.to_string()), ("crlf", lf.replace('\n', "\r\n")), ("cr", lf.replace('\n', "\r"))]
+        {
+            let path = dir.join(format!("{name}.csv"));
+            std::fs::write(&path, text).unwrap();
+            for sheet_reader in [true, false] {
+                let t = if sheet_reader {
+                    TextTable::read(&path, "outcomes", Encoding::Auto).unwrap()
+                } else {
+                    TextTable::read_columns(
+                        &path,
+                        "outcomes",
+                        Encoding::Auto,
+                        &["household_id", "verified_need", "note"],
+                        |_, _| true,
+                    )
+                    .unwrap()
+                };
+                let cells: Vec<Vec<String>> = t.rows.iter().map(|(_, r)| r.clone()).collect();
+                tables.push((
+                    name,
+                    t.header.clone(),
+                    cells,
+                    t.rows.iter().map(|(l, _)| *l).collect::<Vec<_>>(),
+                ));
+            }
+        }
+        let want_cells: Vec<Vec<String>> = vec![
+            vec!["H1".into(), "1".into(), "two\nlines".into()],
+            vec!["H2".into(), "0".into(), "x".into()],
+        ];
+        for (name, header, cells, lines) in &tables {
+            assert_eq!(header, &["household_id", "verified_need", "note"], "{name}");
+            let cells: Vec<Vec<String>> = cells
+                .iter()
+                .map(|r| r.iter().map(|c| c.replace("\r\n", "\n").replace('\r', "\n")).collect())
+                .collect();
+            assert_eq!(cells, want_cells, "{name}");
+            assert_eq!(lines, &[2, 4], "{name}: lines");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

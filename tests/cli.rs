@@ -2739,3 +2739,46 @@ fn every_reader_takes_any_line_ending() {
     let v: serde_json::Value = serde_json::from_str(&results[1].2).unwrap();
     assert!(v["by_household_type"].as_array().unwrap().iter().any(|g| g["name"] == "elderly_only"), "{v}");
 }
+
+/// Limits hold while reading: a households.csv that is `/dev/zero` fails
+/// fast in bounded memory, and a small workbook claiming a cell at
+/// XFD1048576 is refused before its grid is allocated.
+#[cfg(unix)]
+#[test]
+fn files_that_are_no_tables_fail_fast_in_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let roster = dir.path().join("zero");
+    std::fs::create_dir(&roster).unwrap();
+    std::fs::copy(fixture().join("members.csv"), roster.join("members.csv")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", roster.join("households.csv")).unwrap();
+    for command in ["score", "validate"] {
+        let mut c = hhrisk();
+        c.args([command, "--model"]).arg(model()).arg("--roster").arg(&roster);
+        if command == "score" {
+            c.arg("--out").arg(dir.path().join("s.csv"));
+        }
+        c.timeout(std::time::Duration::from_secs(60)).assert().failure().stderr(
+            contains("households.csv").and(contains("without a line break; this is not a CSV table")),
+        );
+    }
+
+    let book_path = dir.path().join("stray.xlsx");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let households = book.add_worksheet().set_name("households").unwrap();
+    households.write_string(0, 0, "household_id").unwrap();
+    households.write_string(1_048_575, 16_383, "x").unwrap();
+    book.add_worksheet().set_name("members").unwrap().write_string(0, 0, "household_id").unwrap();
+    book.save(&book_path).unwrap();
+    assert!(std::fs::metadata(&book_path).unwrap().len() < 10_000);
+    hhrisk()
+        .args(["validate", "--model"])
+        .arg(model())
+        .arg("--roster")
+        .arg(&book_path)
+        .timeout(std::time::Duration::from_secs(60))
+        .assert()
+        .failure()
+        .stderr(contains(
+            "line 1048576: a cell in column 16384, more than 10000 columns from the first used",
+        ));
+}

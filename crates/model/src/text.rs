@@ -57,9 +57,65 @@ pub fn open(path: &Path, encoding: Encoding) -> std::io::Result<(Box<dyn Read + 
     if sniffed.plain() {
         // the CSV readers skip a UTF-8 byte-order mark; no decoding needed
         let whole = std::io::Cursor::new(sniffed.head).chain(sniffed.file);
-        return Ok((Box::new(BufReader::with_capacity(1 << 16, whole)), name));
+        return Ok((Box::new(BufReader::with_capacity(1 << 16, Bounded::new(whole))), name));
     }
-    Ok((Box::new(BufReader::with_capacity(1 << 16, sniffed.decoder())), name))
+    Ok((Box::new(BufReader::with_capacity(1 << 16, Bounded::new(sniffed.decoder()))), name))
+}
+
+/// Longest line a table may have, checked while reading: far above a row
+/// ([`crate::roster::MAX_ROW_BYTES`], whose check names the household once
+/// the row is read), so that only a file that is no table at all (a binary
+/// file, `/dev/zero`) meets it, after 64 MiB at most.
+pub const MAX_LINE_BYTES: u64 = 64 << 20;
+
+/// A reader that refuses a line (outside quotes) longer than
+/// [`MAX_LINE_BYTES`] as it goes, so that a file without line breaks (a
+/// binary file, `/dev/zero`) fails fast in bounded memory instead of being
+/// buffered whole as one record.
+struct Bounded<R> {
+    inner: R,
+    /// Bytes since the last line feed outside quotes.
+    since: u64,
+    quoted: bool,
+    /// Line feeds seen (outside and inside quotes), for the message.
+    lines: u64,
+}
+
+impl<R: Read> Bounded<R> {
+    fn new(inner: R) -> Self {
+        Bounded { inner, since: 0, quoted: false, lines: 0 }
+    }
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut at = 0;
+        for i in memchr::memchr2_iter(b'"', b'\n', &buf[..n]) {
+            if buf[i] == b'"' {
+                self.quoted = !self.quoted;
+                continue;
+            }
+            self.lines += 1;
+            if !self.quoted {
+                self.since = 0;
+                at = i + 1;
+            }
+        }
+        self.since += (n - at) as u64;
+        if self.since > MAX_LINE_BYTES {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "line {}: more than {} MiB without a line break; this is not a CSV table (a binary file, or a \
+                     quote left open?)",
+                    self.lines + 1,
+                    MAX_LINE_BYTES >> 20
+                ),
+            ));
+        }
+        Ok(n)
+    }
 }
 
 /// [`open`] for a reader that buffers its input itself, with a UTF-8
@@ -76,7 +132,7 @@ fn open_unbuffered(path: &Path, encoding: Encoding) -> std::io::Result<(Box<dyn 
         // filter that makes them line feeds, the one case that pays for it
         sniffed.head.drain(..mark);
         let whole = std::io::Cursor::new(std::mem::take(&mut sniffed.head)).chain(sniffed.file);
-        return Ok((Box::new(LineFeeds::new(whole)), None));
+        return Ok((Box::new(Bounded::new(LineFeeds::new(whole))), None));
     }
     if sniffed.plain() {
         // back to the start, so that the head's buffer is not copied on;
@@ -84,10 +140,10 @@ fn open_unbuffered(path: &Path, encoding: Encoding) -> std::io::Result<(Box<dyn 
         // may not seek or may pretend to) reads the head first
         let size = sniffed.file.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
         if size.is_some() && sniffed.file.seek(SeekFrom::Start(mark as u64)).is_ok() {
-            return Ok((Box::new(sniffed.file), size));
+            return Ok((Box::new(Bounded::new(sniffed.file)), size));
         }
         sniffed.head.drain(..mark);
-        return Ok((Box::new(std::io::Cursor::new(sniffed.head).chain(sniffed.file)), None));
+        return Ok((Box::new(Bounded::new(std::io::Cursor::new(sniffed.head).chain(sniffed.file))), None));
     }
     let mut source = BufReader::with_capacity(1 << 16, sniffed.decoder());
     // a decoder may hand on the mark
@@ -96,7 +152,7 @@ fn open_unbuffered(path: &Path, encoding: Encoding) -> std::io::Result<(Box<dyn 
     if head == b"\xEF\xBB\xBF" {
         head.clear();
     }
-    Ok((Box::new(std::io::Cursor::new(head).chain(source)), None))
+    Ok((Box::new(Bounded::new(std::io::Cursor::new(head).chain(source))), None))
 }
 
 /// A file opened, with its first bytes read to tell its encoding.
@@ -235,6 +291,80 @@ fn cell_text(cell: &Data) -> String {
     }
 }
 
+/// Most columns a sheet may use.
+pub const MAX_SHEET_COLUMNS: u32 = 10_000;
+
+/// Most fields (rows × columns of the used range, empty rows left out) a
+/// sheet may hold: 50 million, far above a county's roster.
+pub const MAX_SHEET_FIELDS: u64 = 50_000_000;
+
+/// The rows of an `.xlsx` sheet, read cell by cell: the used range is
+/// checked before any row is built, so that a small file claiming a cell at
+/// `XFD1048576` is refused instead of allocating the whole grid. Rows keep
+/// their sheet line; empty rows are left out; every row is as wide as the
+/// used columns.
+fn xlsx_rows<RS: Read + std::io::Seek>(
+    book: &mut calamine::Xlsx<RS>,
+    sheet: &str,
+) -> Result<Vec<(u64, csv::ByteRecord)>, String> {
+    let mut reader = book.worksheet_cells_reader(sheet).map_err(|e| e.to_string())?;
+    let mut cells: Vec<(u32, u32, String)> = Vec::new();
+    let (mut low, mut high) = (u32::MAX, 0u32);
+    while let Some(cell) = reader.next_cell().map_err(|e| e.to_string())? {
+        let (row, column) = cell.get_position();
+        let text = cell_text(&Data::from(cell.get_value().clone()));
+        if text.is_empty() {
+            continue;
+        }
+        (low, high) = (low.min(column), high.max(column));
+        if high - low >= MAX_SHEET_COLUMNS {
+            return Err(format!(
+                "line {}: a cell in column {}, more than {MAX_SHEET_COLUMNS} columns from the first used; this is \
+                 not a roster sheet (delete the stray cells)",
+                u64::from(row) + 1,
+                u64::from(column) + 1
+            ));
+        }
+        if cells.len() as u64 >= MAX_SHEET_FIELDS {
+            return Err(format!("more than {MAX_SHEET_FIELDS} cells; split the sheet"));
+        }
+        cells.push((row, column, text));
+    }
+    cells.sort_by_key(|&(row, column, _)| (row, column));
+    let width = if cells.is_empty() { 0 } else { (high - low + 1) as usize };
+    let mut rows_used = 0u64;
+    let mut last = None;
+    for &(row, _, _) in &cells {
+        if last != Some(row) {
+            rows_used += 1;
+            last = Some(row);
+        }
+    }
+    if rows_used * width as u64 > MAX_SHEET_FIELDS {
+        return Err(format!(
+            "{rows_used} rows of {width} columns: more than {MAX_SHEET_FIELDS} fields; split the sheet, or delete \
+             stray cells far from the table"
+        ));
+    }
+    let mut rows: Vec<(u64, csv::ByteRecord)> = Vec::new();
+    let mut fields: Vec<String> = Vec::new();
+    let mut current = None;
+    for (row, column, text) in cells {
+        if current != Some(row) {
+            if let Some(r) = current {
+                rows.push((u64::from(r) + 1, csv::ByteRecord::from(std::mem::take(&mut fields))));
+            }
+            fields = vec![String::new(); width];
+            current = Some(row);
+        }
+        fields[(column - low) as usize] = text;
+    }
+    if let Some(r) = current {
+        rows.push((u64::from(r) + 1, csv::ByteRecord::from(fields)));
+    }
+    Ok(rows)
+}
+
 impl Table {
     /// Opens a CSV file, or sheet `sheet` of a workbook.
     pub fn open(path: &Path, sheet: &str, encoding: Encoding) -> Result<(Table, Origin), TableError> {
@@ -248,6 +378,10 @@ impl Table {
                     "no sheet named \"{sheet}\" (the workbook has: {})",
                     names.join(", ")
                 )));
+            }
+            if let calamine::Sheets::Xlsx(xlsx) = &mut book {
+                let rows = xlsx_rows(xlsx, sheet).map_err(err)?;
+                return Ok((Table::Sheet(rows.into_iter()), origin));
             }
             let range = book.worksheet_range(sheet).map_err(|e| err(e.to_string()))?;
             let first = range.start().map_or(0, |(row, _)| u64::from(row));

@@ -2782,3 +2782,40 @@ fn files_that_are_no_tables_fail_fast_in_bounded_memory() {
             "line 1048576: a cell in column 16384, more than 10000 columns from the first used",
         ));
 }
+
+/// A NUL byte in a cell is refused where it is; a number too large for any
+/// roster is "out of range", not "not a number".
+#[test]
+fn nul_bytes_and_huge_numbers_are_named_for_what_they_are() {
+    let roster = edited_fixture(|h, _| {
+        let mut lines: Vec<String> = h.lines().map(String::from).collect();
+        let header: Vec<&str> = lines[0].split(',').collect();
+        let (cars, income) = (
+            header.iter().position(|c| *c == "cars").unwrap(),
+            header.iter().position(|c| *c == "annual_net_income").unwrap(),
+        );
+        let edit = |line: &str, at: usize, value: &str| {
+            let mut cells: Vec<String> = line.split(',').map(String::from).collect();
+            cells[at] = value.to_string();
+            cells.join(",")
+        };
+        lines[1] = edit(&lines[1], cars, "99999999999999999999");
+        lines[2] = edit(&lines[2], income, "1e400");
+        lines[3] = lines[3].replacen(",", ",\0", 2);
+        *h = lines.join("\n") + "\n";
+    });
+    hhrisk()
+        .args(["validate", "--model"])
+        .arg(model())
+        .arg("--roster")
+        .arg(roster.path())
+        .assert()
+        .failure()
+        .stderr(
+            contains("line 2, column 8 (cars), household H001: \"99999999999999999999\" is out of range")
+                .and(contains(
+                    "line 3, column 5 (annual_net_income), household H002: \"1e400\" is out of range",
+                ))
+                .and(contains("line 4, column 2 (village), household H003: a NUL byte in the cell")),
+        );
+}

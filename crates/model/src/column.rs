@@ -64,7 +64,24 @@ pub struct Column {
     pub missing_values: Option<Vec<String>>,
 }
 
+/// Digits with an optional sign: a whole number, whatever its size.
+fn is_digits(text: &str) -> bool {
+    let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
 impl Column {
+    /// The message for a number too large for any roster.
+    fn too_large(&self, text: &str) -> String {
+        let range = match (self.min, self.max) {
+            (Some(lo), Some(hi)) => format!("; the column allows {lo} to {hi}"),
+            (Some(lo), None) => format!("; the column allows {lo} and more"),
+            (None, Some(hi)) => format!("; the column allows up to {hi}"),
+            (None, None) => String::new(),
+        };
+        format!("\"{text}\" is out of range: too large a number for any roster{range}")
+    }
+
     /// Reads one cell into the evaluator's number form. `missing` is the
     /// model's list of missing-value markers. The error says what is wrong
     /// and how to fix it.
@@ -93,6 +110,7 @@ impl Column {
             }
             ColumnType::Integer => match text.parse::<i64>() {
                 Ok(v) if v.unsigned_abs() < (1 << 53) => v as f64,
+                _ if is_digits(text) => return Err(self.too_large(text)),
                 _ => return Err(format!("\"{text}\" is not a whole number; write digits only, like 42")),
             },
             ColumnType::Decimal => match text.parse::<f64>() {
@@ -100,6 +118,12 @@ impl Column {
                     if v.is_finite() && text.bytes().all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b)) =>
                 {
                     v
+                }
+                Ok(v)
+                    if v.is_infinite()
+                        && text.bytes().all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b)) =>
+                {
+                    return Err(self.too_large(text))
                 }
                 _ => {
                     return Err(format!(

@@ -635,6 +635,14 @@ impl<'m> Layout<'m> {
                 ),
             ));
         }
+        if memchr::memchr(0, record.data).is_some() {
+            let at = (0..record.len()).find(|&i| record.get(i).is_some_and(|c| c.contains(&0)));
+            issues.push(issue(
+                at,
+                "a NUL byte in the cell: the file is damaged or not text (is it UTF-16? save it as UTF-8)"
+                    .into(),
+            ));
+        }
         if record.len() != names.len() {
             issues.push(issue(
                 None,

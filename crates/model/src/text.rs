@@ -951,6 +951,14 @@ impl GroupedCsv {
 
 /// A cell's text, trimmed; undecodable bytes are an error naming the line.
 fn decoded(cell: &[u8], origin: &Origin, line: u64) -> Result<String, TableError> {
+    if cell.contains(&0) {
+        return Err(TableError::Csv {
+            origin: origin.to_string(),
+            line,
+            message: "a NUL byte in a cell: the file is damaged or not text (is it UTF-16? save it as UTF-8)"
+                .into(),
+        });
+    }
     std::str::from_utf8(cell).map(|s| s.trim().to_string()).map_err(|_| TableError::Csv {
         origin: origin.to_string(),
         line,

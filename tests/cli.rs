@@ -2819,3 +2819,29 @@ fn nul_bytes_and_huge_numbers_are_named_for_what_they_are() {
                 .and(contains("line 4, column 2 (village), household H003: a NUL byte in the cell")),
         );
 }
+
+/// A quote left open at the end of a file is named once, at its line,
+/// instead of as a cascade of short rows and households without members.
+#[test]
+fn a_quote_left_open_is_one_message() {
+    let roster = edited_fixture(|_, m| {
+        let mut lines: Vec<String> = m.lines().map(String::from).collect();
+        let mut cells: Vec<String> = lines[10].split(',').map(String::from).collect();
+        cells[2] = format!("\"{}", cells[2]);
+        lines[10] = cells.join(",");
+        *m = lines.join("\n") + "\n";
+    });
+    let output = hhrisk()
+        .args(["validate", "--model"])
+        .arg(model())
+        .arg("--roster")
+        .arg(roster.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let all = format!("{stdout}{stderr}");
+    assert!(all.contains("members.csv: line 11: a quote (\") opens there and is never closed"), "{all}");
+    assert!(!all.contains("has no members") && !all.contains("ends before this column"), "{all}");
+}

@@ -79,21 +79,46 @@ struct Bounded<R> {
     quoted: bool,
     /// Line feeds seen (outside and inside quotes), for the message.
     lines: u64,
+    /// The line of the quote that opened the current quoted text.
+    quote_line: u64,
+    /// The last byte read (a line feed before the first).
+    prev: u8,
 }
 
 impl<R: Read> Bounded<R> {
     fn new(inner: R) -> Self {
-        Bounded { inner, since: 0, quoted: false, lines: 0 }
+        Bounded { inner, since: 0, quoted: false, lines: 0, quote_line: 0, prev: b'\n' }
     }
 }
 
 impl<R: Read> Read for Bounded<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
+        if n == 0 && self.quoted && !buf.is_empty() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "line {}: a quote (\") opens there and is never closed, so the rest of the file would be one \
+                     cell; close it, or write a quote inside a cell as two (\"\")",
+                    self.quote_line
+                ),
+            ));
+        }
         let mut at = 0;
         for i in memchr::memchr2_iter(b'"', b'\n', &buf[..n]) {
             if buf[i] == b'"' {
-                self.quoted = !self.quoted;
+                // as the CSV readers take quotes: one opens a field only at
+                // its start (or right after a closing one: `""` inside
+                // quotes), any one closes; elsewhere it is text
+                let before = if i > 0 { buf[i - 1] } else { self.prev };
+                if self.quoted {
+                    self.quoted = false;
+                } else if matches!(before, b',' | b'\n' | b'\r' | b'"' | 0xBF) {
+                    self.quoted = true;
+                    if before != b'"' {
+                        self.quote_line = self.lines + 1;
+                    }
+                }
                 continue;
             }
             self.lines += 1;
@@ -101,6 +126,9 @@ impl<R: Read> Read for Bounded<R> {
                 self.since = 0;
                 at = i + 1;
             }
+        }
+        if n > 0 {
+            self.prev = buf[n - 1];
         }
         self.since += (n - at) as u64;
         if self.since > MAX_LINE_BYTES {
@@ -1354,6 +1382,32 @@ mod tests {
 #[cfg(test)]
 mod line_end_tests {
     use super::*;
+
+    fn through_bounded(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        // small reads, so that quotes fall on both sides of a boundary
+        let mut r = Bounded::new(bytes);
+        let mut buf = [0u8; 3];
+        loop {
+            match r.read(&mut buf)? {
+                0 => return Ok(out),
+                k => out.extend_from_slice(&buf[..k]),
+            }
+        }
+    }
+
+    #[test]
+    fn a_quote_left_open_is_named_once_and_quotes_in_text_are_text() {
+        let err = through_bounded(b"a,b\n1,\"x\n2,y\n3,z\n").unwrap_err();
+        assert!(err.to_string().starts_with("line 2: a quote (\") opens there and is never closed"), "{err}");
+        // a quote inside an unquoted cell is text; doubled quotes inside
+        // quotes are one quote; a quoted cell may span lines
+        for fine in
+            [&b"a,b\n1,12\" TV\n2,y\n"[..], b"a,b\n1,\"say \"\"hi\"\"\"\n2,\"two\nlines\"\n", b"\"a\",b\n"]
+        {
+            assert_eq!(through_bounded(fine).unwrap(), fine);
+        }
+    }
 
     /// Outcomes, returns and scores files are read by [`TextTable`]: the
     /// same table whatever the line endings (LF, CRLF as Excel on Windows

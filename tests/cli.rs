@@ -2845,3 +2845,35 @@ fn a_quote_left_open_is_one_message() {
     assert!(all.contains("members.csv: line 11: a quote (\") opens there and is never closed"), "{all}");
     assert!(!all.contains("has no members") && !all.contains("ends before this column"), "{all}");
 }
+
+/// UTF-16 without a byte-order mark is read as UTF-16 (what some exports
+/// write); a byte-order mark in the middle of a file (two files joined) is
+/// named at its line.
+#[test]
+fn utf16_without_a_mark_reads_and_a_mark_inside_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain.csv");
+    score(fixture(), &plain).assert().success();
+    for (name, big_endian) in [("le", false), ("be", true)] {
+        let roster = dir.path().join(name);
+        std::fs::create_dir(&roster).unwrap();
+        for f in ["households.csv", "members.csv"] {
+            let text = std::fs::read_to_string(fixture().join(f)).unwrap();
+            let bytes: Vec<u8> = text
+                .encode_utf16()
+                .flat_map(|u| if big_endian { u.to_be_bytes() } else { u.to_le_bytes() })
+                .collect();
+            std::fs::write(roster.join(f), bytes).unwrap();
+        }
+        let out = dir.path().join(format!("{name}.csv"));
+        score(roster, &out).assert().success();
+        assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&plain).unwrap(), "{name}");
+    }
+    let joined = edited_fixture(|_, m| {
+        let rows: Vec<&str> = m.lines().collect();
+        *m = format!("{}\n\u{feff}{}\n", rows[..8].join("\n"), rows[8..].join("\n"));
+    });
+    score(joined.path(), joined.path().join("s.csv")).assert().failure().stderr(
+        contains("members.csv").and(contains("line 9: a byte-order mark (U+FEFF) in the middle of the file")),
+    );
+}

@@ -49,6 +49,25 @@ fn looks_utf8(bytes: &[u8]) -> bool {
     }
 }
 
+/// UTF-16 little- or big-endian, told by where the zero bytes fall in a
+/// file's head (at least 16 bytes, and a zero in most places of one parity
+/// and almost none of the other); `None` for anything else.
+fn utf16_without_mark(head: &[u8]) -> Option<&'static encoding_rs::Encoding> {
+    let pairs = head.len() / 2;
+    if pairs < 8 {
+        return None;
+    }
+    let zeros = |parity: usize| head.iter().skip(parity).step_by(2).take(pairs).filter(|&&b| b == 0).count();
+    let (even, odd) = (zeros(0), zeros(1));
+    if odd * 2 > pairs && even * 20 < pairs {
+        Some(encoding_rs::UTF_16LE)
+    } else if even * 2 > pairs && odd * 20 < pairs {
+        Some(encoding_rs::UTF_16BE)
+    } else {
+        None
+    }
+}
+
 /// Opens a text file as a UTF-8 byte stream, decoding it if needed.
 /// Returns the stream and the name of the encoding read.
 pub fn open(path: &Path, encoding: Encoding) -> std::io::Result<(Box<dyn Read + Send>, &'static str)> {
@@ -83,11 +102,13 @@ struct Bounded<R> {
     quote_line: u64,
     /// The last byte read (a line feed before the first).
     prev: u8,
+    /// Bytes read so far.
+    offset: u64,
 }
 
 impl<R: Read> Bounded<R> {
     fn new(inner: R) -> Self {
-        Bounded { inner, since: 0, quoted: false, lines: 0, quote_line: 0, prev: b'\n' }
+        Bounded { inner, since: 0, quoted: false, lines: 0, quote_line: 0, prev: b'\n', offset: 0 }
     }
 }
 
@@ -104,6 +125,20 @@ impl<R: Read> Read for Bounded<R> {
                 ),
             ));
         }
+        // a byte-order mark is only at the very start: elsewhere, two files
+        // were joined and a cell would start with it unseen
+        let from = if self.offset == 0 { 3.min(n) } else { 0 };
+        if let Some(k) = memchr::memmem::find(&buf[from..n], b"\xEF\xBB\xBF") {
+            let line = self.lines + 1 + memchr::memchr_iter(b'\n', &buf[..from + k]).count() as u64;
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "line {line}: a byte-order mark (U+FEFF) in the middle of the file: were two files joined? \
+                     remove it (and any second header row)"
+                ),
+            ));
+        }
+        self.offset += n as u64;
         let mut at = 0;
         for i in memchr::memchr2_iter(b'"', b'\n', &buf[..n]) {
             if buf[i] == b'"' {
@@ -204,12 +239,17 @@ impl Sniffed {
             }
         }
         head.truncate(n);
-        let utf16 = head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]);
-        let encoding = match encoding {
-            Encoding::Utf8 => encoding_rs::UTF_8,
-            Encoding::Gb18030 => encoding_rs::GB18030,
-            Encoding::Auto if utf16 || looks_utf8(&head) => encoding_rs::UTF_8,
-            Encoding::Auto => encoding_rs::GB18030,
+        let marked = head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]);
+        // UTF-16 without a byte-order mark: text in ASCII has a zero byte
+        // in every other place
+        let unmarked = if marked { None } else { utf16_without_mark(&head) };
+        let utf16 = marked || unmarked.is_some();
+        let encoding = match (encoding, unmarked) {
+            (_, Some(e)) => e,
+            (Encoding::Utf8, _) => encoding_rs::UTF_8,
+            (Encoding::Gb18030, _) => encoding_rs::GB18030,
+            (Encoding::Auto, _) if utf16 || looks_utf8(&head) => encoding_rs::UTF_8,
+            (Encoding::Auto, _) => encoding_rs::GB18030,
         };
         Ok(Sniffed { file, head, encoding, utf16 })
     }

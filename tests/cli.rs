@@ -2877,3 +2877,53 @@ fn utf16_without_a_mark_reads_and_a_mark_inside_is_named() {
         contains("members.csv").and(contains("line 9: a byte-order mark (U+FEFF) in the middle of the file")),
     );
 }
+
+/// A workbook whose members' household_id is merged over the household's
+/// rows (a common layout): the rows under the merged cell have no id, so
+/// the household is refused, naming them, instead of being scored with
+/// fewer members.
+#[test]
+fn merged_household_ids_refuse_the_household_instead_of_losing_members() {
+    let dir = tempfile::tempdir().unwrap();
+    let book_path = dir.path().join("merged.xlsx");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    for sheet_name in ["households", "members"] {
+        let mut r = csv::Reader::from_path(fixture().join(format!("{sheet_name}.csv"))).unwrap();
+        let sheet = book.add_worksheet().set_name(sheet_name).unwrap();
+        for (c, h) in r.headers().unwrap().iter().enumerate() {
+            sheet.write_string(0, c as u16, h).unwrap();
+        }
+        let records: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+        for (i, rec) in records.iter().enumerate() {
+            for (c, cell) in rec.iter().enumerate() {
+                let row = i as u32 + 1;
+                // members' rows 2-4 (H001's three) under one merged cell
+                if sheet_name == "members" && c == 0 && (1..=3).contains(&row) {
+                    continue;
+                }
+                match cell.parse::<f64>() {
+                    Ok(v) if cell.len() < 15 => sheet.write_number(row, c as u16, v).unwrap(),
+                    _ => sheet.write_string(row, c as u16, cell).unwrap(),
+                };
+            }
+        }
+        if sheet_name == "members" {
+            sheet.merge_range(1, 0, 3, 0, "H001", &rust_xlsxwriter::Format::new()).unwrap();
+        }
+    }
+    book.save(&book_path).unwrap();
+    let rejects = dir.path().join("rejects.csv");
+    score(&book_path, dir.path().join("s.csv")).arg("--rejects").arg(&rejects).assert().success();
+    let text = std::fs::read_to_string(&rejects).unwrap();
+    for line in [3, 4] {
+        assert!(
+            text.contains(&format!("H001,2,members,{line},,420921********"))
+                || text.contains(&format!("H001,2,merged.xlsx (members),{line}"))
+                || text.contains(&format!(",{line},")),
+            "{text}"
+        );
+    }
+    assert!(text.contains("has no household_id and follows household H001 (line 2)"), "{text}");
+    let scores = std::fs::read_to_string(dir.path().join("s.csv")).unwrap();
+    assert!(!scores.lines().any(|l| l.starts_with("H001,")), "H001 is not scored with one member");
+}

@@ -908,6 +908,35 @@ fn assemble(dir: &Path, mut households: Table, mut members: Table, options: &Rea
     for id in &refused_ids {
         refused_households.insert(id, true);
     }
+    // A member row without a household_id, below rows of a household (as
+    // a workbook's merged cells leave them): it is most likely that
+    // household's member, so the household is refused rather than scored
+    // without it.
+    let mut above: Option<(&str, u64)> = None;
+    for row in &members.rows {
+        if !row.household.is_empty() {
+            above = Some((&row.household, row.line));
+            continue;
+        }
+        let Some((id, line)) = above else { continue };
+        if !by_id.contains_key(id) {
+            continue;
+        }
+        refused_households.insert(id, true);
+        issues.push(Issue {
+            file: members.path.clone(),
+            line: row.line,
+            column: None,
+            household_id: Some(id.to_string()),
+            household_line: None,
+            person_id: (!row.key.is_empty()).then(|| show(&row.key)),
+            message: format!(
+                "this member row has no household_id and follows household {id} (line {line}), as merged cells \
+                 leave it: household {id} is refused rather than scored without this member; write the \
+                 household_id on every member row"
+            ),
+        });
+    }
     for (i, bad) in bad_member.iter().enumerate() {
         if *bad {
             refused_households.insert(&members.rows[i].household, true);

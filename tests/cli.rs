@@ -2927,3 +2927,25 @@ fn merged_household_ids_refuse_the_household_instead_of_losing_members() {
     let scores = std::fs::read_to_string(dir.path().join("s.csv")).unwrap();
     assert!(!scores.lines().any(|l| l.starts_with("H001,")), "H001 is not scored with one member");
 }
+
+/// Ids are joined as written, but one that differs from a household's
+/// only by letter case or full-width letters (`h001`, `Ｈ００１`), and a
+/// header name that differs only by case, are named as likely mistakes.
+#[test]
+fn ids_and_headers_that_differ_only_by_case_or_width_are_named() {
+    let roster = edited_fixture(|_, m| {
+        let mut lines: Vec<String> = m.lines().map(String::from).collect();
+        lines[1] = lines[1].replacen("H001", "h001", 1);
+        lines[5] = lines[5].replacen("H003", "Ｈ００３", 1);
+        *m = lines.join("\n") + "\n";
+    });
+    score(roster.path(), roster.path().join("s.csv")).assert().failure().stderr(
+        contains("household h001 is not in households.csv, which has H001: they differ only by letter case")
+            .and(contains("household Ｈ００３ is not in households.csv, which has H003")),
+    );
+    let roster = edited_fixture(|_, m| *m = m.replacen("age", "Age", 1));
+    score(roster.path(), roster.path().join("s.csv")).assert().failure().stderr(
+        contains("missing column `age`, which model")
+            .and(contains("the header has `Age`, which differs only by letter case or full-width letters")),
+    );
+}

@@ -521,7 +521,13 @@ impl<'m> Layout<'m> {
                 column: column.to_string(),
                 needed_by: needed_by.to_string(),
                 header: names.join(", "),
-                hint: delimiter_hint(&names),
+                hint: match names.iter().find(|n| fold_id(n) == fold_id(column)) {
+                    Some(near) => format!(
+                        "; the header has `{near}`, which differs only by letter case or full-width letters: names \
+                         must match exactly, so rename it `{column}`"
+                    ),
+                    None => delimiter_hint(&names),
+                },
             })
         };
         let layout = "the roster layout requires";
@@ -787,6 +793,20 @@ pub(crate) fn trim_cell(bytes: &[u8]) -> Result<&str, ()> {
 }
 
 /// Names another delimiter when the header looks split by one.
+/// A text with letters in lower case and full-width forms (`Ｈ００１`, as
+/// Chinese input methods type them) made ASCII: two ids or names that fold
+/// alike but differ are most likely one typed two ways.
+pub fn fold_id(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            '\u{3000}' => ' ',
+            c => c,
+        })
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
 fn delimiter_hint(names: &[String]) -> String {
     let joined = names.join(",");
     match [';', '\t', '|'].into_iter().find(|d| joined.contains(*d)) {
@@ -883,7 +903,9 @@ fn assemble(dir: &Path, mut households: Table, mut members: Table, options: &Rea
         bad_member[i] |= !row.ok;
     }
 
-    // Join members to households.
+    // Join members to households, ids as written; an id that matches
+    // only once folded is named in the message.
+    let folded: HashMap<String, &str> = by_id.keys().map(|id| (fold_id(id), *id)).collect();
     let mut members_of: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, row) in members.rows.iter().enumerate() {
         if by_id.contains_key(row.household.as_str()) {
@@ -896,10 +918,18 @@ fn assemble(dir: &Path, mut households: Table, mut members: Table, options: &Rea
                 household_id: Some(row.household.clone()),
                 household_line: None,
                 person_id: Some(show(&row.key)),
-                message: format!(
-                    "household {} is not in households.csv; add the household, or correct this member's household_id",
-                    row.household
-                ),
+                message: match folded.get(fold_id(&row.household).as_str()) {
+                    Some(near) => format!(
+                        "household {} is not in households.csv, which has {near}: they differ only by letter case \
+                         or full-width letters, and ids must match exactly; write {near}",
+                        row.household
+                    ),
+                    None => format!(
+                        "household {} is not in households.csv; add the household, or correct this member's \
+                         household_id",
+                        row.household
+                    ),
+                },
             });
         }
     }

@@ -87,13 +87,20 @@ pub fn open(path: &Path, encoding: Encoding) -> std::io::Result<(Box<dyn Read + 
 /// file, `/dev/zero`) meets it, after 64 MiB at most.
 pub const MAX_LINE_BYTES: u64 = 64 << 20;
 
-/// A reader that refuses a line (outside quotes) longer than
+/// Line feeds in `bytes`.
+fn line_feeds(bytes: &[u8]) -> u64 {
+    // counted in bytes over blocks that cannot overflow one: the compiler
+    // turns the inner sum into wide vector adds
+    bytes.chunks(255).map(|block| u64::from(block.iter().fold(0u8, |n, &b| n + u8::from(b == b'\n')))).sum()
+}
+
+/// A reader that refuses a line longer than
 /// [`MAX_LINE_BYTES`] as it goes, so that a file without line breaks (a
 /// binary file, `/dev/zero`) fails fast in bounded memory instead of being
 /// buffered whole as one record.
 struct Bounded<R> {
     inner: R,
-    /// Bytes since the last line feed outside quotes.
+    /// Bytes since the last line feed.
     since: u64,
     quoted: bool,
     /// Line feeds seen (outside and inside quotes), for the message.
@@ -139,33 +146,38 @@ impl<R: Read> Read for Bounded<R> {
             ));
         }
         self.offset += n as u64;
-        let mut at = 0;
-        for i in memchr::memchr2_iter(b'"', b'\n', &buf[..n]) {
-            if buf[i] == b'"' {
-                // as the CSV readers take quotes: one opens a field only at
-                // its start (or right after a closing one: `""` inside
-                // quotes), any one closes; elsewhere it is text
-                let before = if i > 0 { buf[i - 1] } else { self.prev };
-                if self.quoted {
-                    self.quoted = false;
-                } else if matches!(before, b',' | b'\n' | b'\r' | b'"' | 0xBF) {
-                    self.quoted = true;
-                    if before != b'"' {
-                        self.quote_line = self.lines + 1;
-                    }
+        let data = &buf[..n];
+        // quotes are rare in a roster: visit each; line feeds are many:
+        // count them in bulk (the count vectorises), and only up to a
+        // quote that opens, for its line
+        let mut counted = 0;
+        let mut lines = self.lines;
+        for i in memchr::memchr_iter(b'"', data) {
+            // as the CSV readers take quotes: one opens a field only at its
+            // start (or right after a closing one: `""` inside quotes), any
+            // one closes; elsewhere it is text
+            let before = if i > 0 { data[i - 1] } else { self.prev };
+            if self.quoted {
+                self.quoted = false;
+            } else if matches!(before, b',' | b'\n' | b'\r' | b'"' | 0xBF) {
+                self.quoted = true;
+                if before != b'"' {
+                    lines += line_feeds(&data[counted..i]);
+                    counted = i;
+                    self.quote_line = lines + 1;
                 }
-                continue;
-            }
-            self.lines += 1;
-            if !self.quoted {
-                self.since = 0;
-                at = i + 1;
             }
         }
+        self.lines = lines + line_feeds(&data[counted..]);
         if n > 0 {
-            self.prev = buf[n - 1];
+            self.prev = data[n - 1];
         }
-        self.since += (n - at) as u64;
+        // the length of the current line (a line break inside quotes
+        // counts: a cell that long is refused later anyway)
+        match memchr::memrchr(b'\n', data) {
+            Some(last) => self.since = (n - last - 1) as u64,
+            None => self.since += n as u64,
+        }
         if self.since > MAX_LINE_BYTES {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,

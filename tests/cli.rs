@@ -2648,6 +2648,18 @@ fn outputs_never_overwrite_inputs_or_each_other() {
         .failure()
         .stderr(contains("holds the input --roster"));
 
+    // an input named without a folder, the output folder the current one
+    hhrisk()
+        .current_dir(dir.path())
+        .args(["dispatch", "--model"])
+        .arg(model())
+        .args(["--scores", "scores.csv", "--roster"])
+        .arg(&roster)
+        .args(["--out", "."])
+        .assert()
+        .failure()
+        .stderr(contains("holds the input --scores"));
+
     // simulate does not replace a roster unless asked
     hhrisk()
         .args(["simulate", "--villages", "1", "--households", "20", "--flat", "--out"])

@@ -229,6 +229,25 @@ struct CrossValidated {
     penalties: Vec<f64>,
 }
 
+/// Fits made, and those that stopped at the step limit short of the
+/// optimum (shared by the folds' threads).
+#[derive(Debug, Default)]
+struct Tally {
+    fits: std::sync::atomic::AtomicUsize,
+    short: std::sync::atomic::AtomicUsize,
+}
+
+impl Tally {
+    fn record(&self, fit: LogisticFit) -> LogisticFit {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.fits.fetch_add(1, Relaxed);
+        if !fit.converged {
+            self.short.fetch_add(1, Relaxed);
+        }
+        fit
+    }
+}
+
 /// Per item, the lowest and highest coefficient allowed.
 fn bounds(model: &Model, free_signs: bool) -> Vec<(f64, f64)> {
     model
@@ -272,6 +291,7 @@ fn integer_points(beta: &[f64], max_points: u32) -> (Vec<f64>, f64) {
 /// Fits on the households `rows`, all with weight 1 times their class
 /// weight, from `start`.
 fn fit_rows(
+    tally: &Tally,
     x: &Array2<f64>,
     need: &[bool],
     rows: &[usize],
@@ -282,7 +302,7 @@ fn fit_rows(
     let design = Design::from_rows(x, rows);
     let y: Vec<bool> = rows.iter().map(|&i| need[i]).collect();
     let w = balanced_weights(&y);
-    Problem { x: &design, y: &y, weights: &w, c, bounds }.fit(start)
+    tally.record(Problem { x: &design, y: &y, weights: &w, c, bounds }.fit(start))
 }
 
 /// Mean of the values that exist.
@@ -296,6 +316,7 @@ fn mean(values: impl IntoIterator<Item = Option<f64>>) -> Option<f64> {
 /// out. Returns the best `C` (the strongest penalty among equals) and the
 /// mean held-out average precision of each.
 fn choose_penalty(
+    tally: &Tally,
     x: &Array2<f64>,
     need: &[bool],
     villages: &[&[usize]],
@@ -318,7 +339,7 @@ fn choose_penalty(
         let w = balanced_weights(&y);
         let mut start: Option<LogisticFit> = None;
         for (k, &c) in penalties.iter().enumerate() {
-            let fit = Problem { x: &design, y: &y, weights: &w, c, bounds }.fit(start.as_ref());
+            let fit = tally.record(Problem { x: &design, y: &y, weights: &w, c, bounds }.fit(start.as_ref()));
             let mut s = vec![0.0; need.len()];
             for (i, v) in linear(x, &fit.coefficients, held) {
                 s[i] = v;
@@ -348,6 +369,7 @@ fn choose_penalty(
 /// scored. Folds run on as many threads as the machine has; the result
 /// does not depend on it.
 fn cross_validate(
+    tally: &Tally,
     x: &Array2<f64>,
     need: &[bool],
     groups: &[Vec<usize>],
@@ -357,9 +379,9 @@ fn cross_validate(
     let fold = |v: usize| {
         let others: Vec<&[usize]> =
             groups.iter().enumerate().filter(|(w, _)| *w != v).map(|(_, r)| r.as_slice()).collect();
-        let (c, _) = choose_penalty(x, need, &others, bounds, &options.penalties);
+        let (c, _) = choose_penalty(tally, x, need, &others, bounds, &options.penalties);
         let train: Vec<usize> = others.iter().flat_map(|r| r.iter().copied()).collect();
-        let fit = fit_rows(x, need, &train, bounds, c, None);
+        let fit = fit_rows(tally, x, need, &train, bounds, c, None);
         let (points, _) = integer_points(&fit.coefficients, options.max_points);
         let raw = linear(x, &fit.coefficients, &groups[v]);
         let integer = linear(x, &points, &groups[v]);
@@ -433,6 +455,16 @@ pub fn fit_points(
         ));
     }
     let bounds = bounds(model, options.free_signs);
+    let tally = Tally::default();
+    if options.normalise == NormaliseChoice::Given(Normalise::Equivalence)
+        && model.scoring.age_column.is_none()
+    {
+        return Err(TuneError::Fit(
+            "--normalise equivalence needs ages: name the member column of ages in [scoring] age_column (or \
+             [identity] age_column)"
+                .into(),
+        ));
+    }
     let choice = match options.normalise {
         NormaliseChoice::Model if !model.scoring.stated => NormaliseChoice::Auto,
         other => other,
@@ -458,7 +490,7 @@ pub fn fit_points(
     let mut best: Option<(Normalise, Array2<f64>, CrossValidated, Option<f64>)> = None;
     for normalise in candidates {
         let x = samples.features(model, normalise);
-        let cv = cross_validate(&x, need, &groups, &bounds, options);
+        let cv = cross_validate(&tally, &x, need, &groups, &bounds, options);
         let ap = mean(per_village(&cv.integer, average_precision));
         tried.push(Candidate { normalise, average_precision: ap, auc: mean(per_village(&cv.integer, auc)) });
         let better = match &best {
@@ -473,9 +505,9 @@ pub fn fit_points(
 
     // the final fit, on every village
     let all_groups: Vec<&[usize]> = groups.iter().map(Vec::as_slice).collect();
-    let (c, penalty_path) = choose_penalty(&x, need, &all_groups, &bounds, &options.penalties);
+    let (c, penalty_path) = choose_penalty(&tally, &x, need, &all_groups, &bounds, &options.penalties);
     let all: Vec<usize> = (0..samples.len()).collect();
-    let fit = fit_rows(&x, need, &all, &bounds, c, None);
+    let fit = fit_rows(&tally, &x, need, &all, &bounds, c, None);
     if !fit.converged {
         warnings.push("the regression did not converge in its step limit; the points are approximate".into());
     }
@@ -500,7 +532,8 @@ pub fn fit_points(
         }
         let (wp, wn) = (drawn / (2.0 * positives), drawn / (2.0 * (drawn - positives)));
         let weights: Vec<f64> = times.iter().zip(need).map(|(&t, &y)| t * if y { wp } else { wn }).collect();
-        let refit = Problem { x: &design, y: need, weights: &weights, c, bounds: &bounds }.fit(Some(&fit));
+        let refit = tally
+            .record(Problem { x: &design, y: need, weights: &weights, c, bounds: &bounds }.fit(Some(&fit)));
         Some(refit.coefficients.iter().map(|b| b * scale).collect::<Vec<f64>>())
     });
     let replicates: Vec<Vec<f64>> = replicates.into_iter().flatten().collect();
@@ -597,6 +630,20 @@ pub fn fit_points(
                  not fitted on (average precision {new:.3} against {now:.3}): keep the current points"
             ));
         }
+    }
+    let (fits, short) = (tally.fits.into_inner(), tally.short.into_inner());
+    if short > 0 {
+        warnings.push(format!(
+            "{short} of {fits} regression fits stopped at the step limit short of their optimum: the figures \
+             that depend on them are approximate"
+        ));
+    }
+    if choice == NormaliseChoice::Auto && tried.len() > 1 {
+        warnings.push(format!(
+            "the normalisation was chosen as the best of {} on these same villages: its held-out figures are \
+             slightly optimistic (a choice among so few is a small bias, but not none)",
+            tried.len()
+        ));
     }
     Ok(Scorecard {
         normalise,

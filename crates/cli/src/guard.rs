@@ -118,7 +118,8 @@ pub fn check_folder(flag: &'static str, dir: &Path, inputs: &[Named]) -> anyhow:
     }
     let dir_place = place(dir);
     for (in_flag, input) in inputs {
-        if input.is_file() && input.parent().map(place).as_ref() == Some(&dir_place) {
+        let folder = input.canonicalize().ok().and_then(|p| p.parent().map(Path::to_path_buf));
+        if input.is_file() && folder.as_ref() == Some(&dir_place) {
             bail!(
                 "{flag} {} holds the input {in_flag} {}: files written there could replace it; choose another \
                  folder",

@@ -488,14 +488,16 @@ fn build(raw: RawModel, src: &SourceFile, problems: &mut Vec<Problem>) -> Model 
         if id.is_empty()
             || id.len() > 64
             || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            || id.eq_ignore_ascii_case("chain")
         {
             problems.push(src.problem(
                 d.id.span().start,
                 format!("department {id}"),
-                "department ids are 1 to 64 ASCII letters, digits, `_` or `-` (`dispatch` names a file after each)",
+                "department ids are 1 to 64 ASCII letters, digits, `_` or `-`, not `chain` (`dispatch` names a file \
+                 after each, beside chain.csv)",
             ));
         }
-        if departments.iter().any(|x| x.id == id) {
+        if departments.iter().any(|x| x.id.eq_ignore_ascii_case(&id)) {
             problems.push(src.problem(
                 d.id.span().start,
                 format!("department {id}"),
@@ -1209,7 +1211,7 @@ department = "civil_affairs"
 
     #[test]
     fn department_ids_are_safe_file_names() {
-        for bad in ["../roster", "a/b", "households.csv", "", ".hidden", "民政"] {
+        for bad in ["../roster", "a/b", "households.csv", "", ".hidden", "民政", "chain", "Chain"] {
             let text = BASE
                 .replace("id = \"civil_affairs\"", &format!("id = \"{bad}\""))
                 .replace("department = \"civil_affairs\"", &format!("department = \"{bad}\""));

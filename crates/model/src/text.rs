@@ -75,7 +75,16 @@ pub fn open(path: &Path, encoding: Encoding) -> std::io::Result<(Box<dyn Read + 
     let name = sniffed.name();
     if sniffed.plain() {
         // the CSV readers skip a UTF-8 byte-order mark; no decoding needed
+        let cr = cr_only(&sniffed.head);
         let whole = std::io::Cursor::new(sniffed.head).chain(sniffed.file);
+        if cr {
+            // lines ending in CR alone: made line feeds before the limits
+            // count them
+            return Ok((
+                Box::new(BufReader::with_capacity(1 << 16, Bounded::new(LineFeeds::new(whole)))),
+                name,
+            ));
+        }
         return Ok((Box::new(BufReader::with_capacity(1 << 16, Bounded::new(whole))), name));
     }
     Ok((Box::new(BufReader::with_capacity(1 << 16, Bounded::new(sniffed.decoder()))), name))
@@ -111,11 +120,35 @@ struct Bounded<R> {
     prev: u8,
     /// Bytes read so far.
     offset: u64,
+    /// Where the last quoted text closed.
+    closed_at: Option<u64>,
+    /// The file starts with a UTF-8 byte-order mark.
+    bom: bool,
+    /// Quotes open quoted text anywhere, as simd-csv takes them (the
+    /// roster reader), not only at a field's start (the csv crate).
+    any_quote: bool,
 }
 
 impl<R: Read> Bounded<R> {
+    /// For the csv crate's readers.
     fn new(inner: R) -> Self {
-        Bounded { inner, since: 0, quoted: false, lines: 0, quote_line: 0, prev: b'\n', offset: 0 }
+        Bounded {
+            inner,
+            since: 0,
+            quoted: false,
+            lines: 0,
+            quote_line: 0,
+            prev: b'\n',
+            offset: 0,
+            closed_at: None,
+            bom: false,
+            any_quote: false,
+        }
+    }
+
+    /// For the roster reader (simd-csv).
+    fn for_rosters(inner: R) -> Self {
+        Bounded { any_quote: true, ..Bounded::new(inner) }
     }
 }
 
@@ -135,7 +168,14 @@ impl<R: Read> Read for Bounded<R> {
         // a byte-order mark is only at the very start: elsewhere, two files
         // were joined and a cell would start with it unseen
         let from = if self.offset == 0 { 3.min(n) } else { 0 };
-        if let Some(k) = memchr::memmem::find(&buf[from..n], b"\xEF\xBB\xBF") {
+        // (at a line's start: a U+FEFF inside a cell is a zero-width space
+        // pasted with the text, and harmless)
+        let at_line_start = |k: usize| {
+            let before = if from + k > 0 { buf[from + k - 1] } else { self.prev };
+            matches!(before, b'\n' | b'\r')
+        };
+        if let Some(k) = memchr::memmem::find_iter(&buf[from..n], b"\xEF\xBB\xBF").find(|&k| at_line_start(k))
+        {
             let line = self.lines + 1 + memchr::memchr_iter(b'\n', &buf[..from + k]).count() as u64;
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
@@ -145,23 +185,37 @@ impl<R: Read> Read for Bounded<R> {
                 ),
             ));
         }
+        let base = self.offset;
         self.offset += n as u64;
         let data = &buf[..n];
+        if base == 0 && data.starts_with(b"\xEF\xBB\xBF") {
+            self.bom = true;
+        }
         // quotes are rare in a roster: visit each; line feeds are many:
         // count them in bulk (the count vectorises), and only up to a
         // quote that opens, for its line
         let mut counted = 0;
         let mut lines = self.lines;
         for i in memchr::memchr_iter(b'"', data) {
-            // as the CSV readers take quotes: one opens a field only at its
-            // start (or right after a closing one: `""` inside quotes), any
-            // one closes; elsewhere it is text
-            let before = if i > 0 { data[i - 1] } else { self.prev };
+            let at = base + i as u64;
             if self.quoted {
                 self.quoted = false;
-            } else if matches!(before, b',' | b'\n' | b'\r' | b'"' | 0xBF) {
+                self.closed_at = Some(at);
+                continue;
+            }
+            // `""` inside quotes: the second quote goes on with the text
+            let escaped = self.closed_at.is_some_and(|c| c + 1 == at);
+            // as the csv crate takes them, a quote opens a field only at its
+            // start; the roster reader (simd-csv) opens one anywhere
+            let before = if i > 0 { data[i - 1] } else { self.prev };
+            let opens = escaped
+                || self.any_quote
+                || at == 0
+                || (self.bom && at == 3)
+                || matches!(before, b',' | b'\n' | b'\r');
+            if opens {
                 self.quoted = true;
-                if before != b'"' {
+                if !escaped {
                     lines += line_feeds(&data[counted..i]);
                     counted = i;
                     self.quote_line = lines + 1;
@@ -207,7 +261,7 @@ fn open_unbuffered(path: &Path, encoding: Encoding) -> std::io::Result<(Box<dyn 
         // filter that makes them line feeds, the one case that pays for it
         sniffed.head.drain(..mark);
         let whole = std::io::Cursor::new(std::mem::take(&mut sniffed.head)).chain(sniffed.file);
-        return Ok((Box::new(Bounded::new(LineFeeds::new(whole))), None));
+        return Ok((Box::new(Bounded::for_rosters(LineFeeds::new(whole))), None));
     }
     if sniffed.plain() {
         // back to the start, so that the head's buffer is not copied on;
@@ -215,10 +269,13 @@ fn open_unbuffered(path: &Path, encoding: Encoding) -> std::io::Result<(Box<dyn 
         // may not seek or may pretend to) reads the head first
         let size = sniffed.file.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
         if size.is_some() && sniffed.file.seek(SeekFrom::Start(mark as u64)).is_ok() {
-            return Ok((Box::new(Bounded::new(sniffed.file)), size));
+            return Ok((Box::new(Bounded::for_rosters(sniffed.file)), size));
         }
         sniffed.head.drain(..mark);
-        return Ok((Box::new(Bounded::new(std::io::Cursor::new(sniffed.head).chain(sniffed.file))), None));
+        return Ok((
+            Box::new(Bounded::for_rosters(std::io::Cursor::new(sniffed.head).chain(sniffed.file))),
+            None,
+        ));
     }
     let mut source = BufReader::with_capacity(1 << 16, sniffed.decoder());
     // a decoder may hand on the mark
@@ -227,7 +284,7 @@ fn open_unbuffered(path: &Path, encoding: Encoding) -> std::io::Result<(Box<dyn 
     if head == b"\xEF\xBB\xBF" {
         head.clear();
     }
-    Ok((Box::new(Bounded::new(std::io::Cursor::new(head).chain(source))), None))
+    Ok((Box::new(Bounded::for_rosters(std::io::Cursor::new(head).chain(source))), None))
 }
 
 /// A file opened, with its first bytes read to tell its encoding.
@@ -1454,11 +1511,26 @@ mod line_end_tests {
         assert!(err.to_string().starts_with("line 2: a quote (\") opens there and is never closed"), "{err}");
         // a quote inside an unquoted cell is text; doubled quotes inside
         // quotes are one quote; a quoted cell may span lines
-        for fine in
-            [&b"a,b\n1,12\" TV\n2,y\n"[..], b"a,b\n1,\"say \"\"hi\"\"\"\n2,\"two\nlines\"\n", b"\"a\",b\n"]
-        {
-            assert_eq!(through_bounded(fine).unwrap(), fine);
+        for fine in [
+            &b"a,b\n1,12\" TV\n2,y\n"[..],
+            b"a,b\n1,\"say \"\"hi\"\"\"\n2,\"two\nlines\"\n",
+            b"\"a\",b\n",
+            b"\xEF\xBB\xBF\"a\",b\n1,2\n",
+            // a quote after a character whose last byte is 0xBF (\u{53BF})
+            "a,b\n1,某县\"x\n2,y\n".as_bytes(),
+            // a doubled quote in unquoted text
+            b"a,b\n1,12\"\" TV\n2,y\n",
+            // a zero-width no-break space inside a cell
+            "a,b\n1,x\u{FEFF}y\n".as_bytes(),
+        ] {
+            assert_eq!(through_bounded(fine).unwrap(), fine, "{}", String::from_utf8_lossy(fine));
         }
+        // the roster reader takes a quote anywhere as opening: a stray one
+        // there is named, not a cascade
+        let mut r = Bounded::for_rosters(&b"a,b\n1,12\" TV\n2,y\n"[..]);
+        let mut sink = Vec::new();
+        let err = r.read_to_end(&mut sink).unwrap_err();
+        assert!(err.to_string().starts_with("line 2: a quote"), "{err}");
     }
 
     /// Outcomes, returns and scores files are read by [`TextTable`]: the

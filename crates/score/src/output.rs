@@ -153,7 +153,15 @@ fn remove_stale(dir: &Path, prefix: &str) {
         let Some(rest) = name.strip_prefix(prefix).and_then(|r| r.strip_suffix(".tmp")) else { continue };
         let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
         let is_file = entry.file_type().is_ok_and(|t| t.is_file());
-        if is_file && pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+        // a minute untouched as well: a writer on another machine sharing
+        // the folder has a pid this one cannot see
+        let idle = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age.as_secs() >= 60);
+        if is_file && idle && pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
             let _ = std::fs::remove_file(entry.path());
         }
     }
@@ -596,9 +604,16 @@ mod tests {
         // a run that died left its temporary file: the next one removes it
         let stale = dir.join(".out.csv.hhrisk-4000000000-00000000000000aa.tmp");
         std::fs::write(&stale, "half").unwrap();
+        let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        std::fs::File::options().write(true).open(&stale).unwrap().set_modified(an_hour_ago).unwrap();
+        // one just written is left: its writer may be on another machine
+        let fresh = dir.join(".out.csv.hhrisk-4000000001-00000000000000bb.tmp");
+        std::fs::write(&fresh, "half").unwrap();
         // two writers of one target in one process do not share a file
         let mut a = AtomicFile::create(&target).unwrap();
         assert!(!stale.exists(), "a dead run's temporary file is removed");
+        assert!(fresh.exists(), "a fresh one is left");
+        std::fs::remove_file(&fresh).unwrap();
         let mut b = AtomicFile::create(&target).unwrap();
         assert_ne!(a.temp, b.temp);
         a.write_all(b"aaaa").unwrap();

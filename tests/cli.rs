@@ -2375,7 +2375,7 @@ fn fit_chooses_the_normalisation_on_unseen_villages() {
         .arg("--out")
         .arg(&out)
         .assert()
-        .failure()
+        .code(2)
         .stderr(contains("choose per_capita, total, sqrt_members, equivalence or auto"));
 }
 
@@ -2605,7 +2605,7 @@ fn outputs_never_overwrite_inputs_or_each_other() {
     score_to(&dir.path().join("s.csv"), Some(&roster.join("members.csv")))
         .stderr(contains("--rejects").and(contains("the same file as the input --roster")));
     let x = dir.path().join("x.csv");
-    score_to(&x, Some(&x)).stderr(contains("--out and --rejects are the same file"));
+    score_to(&x, Some(&x)).code(2).stderr(contains("--out and --rejects are the same file"));
     assert!(!x.exists(), "nothing written");
     score_to(dir.path(), None).stderr(contains("is a folder"));
     score_to(Path::new("/dev/null"), None).stderr(contains("not a regular file"));

@@ -471,8 +471,26 @@ fn guard_files(command: &Command) -> anyhow::Result<()> {
     }
 }
 
+/// A command line the run refuses before it reads anything (bad flag
+/// values, an output that is an input): exit status 2, as for one that does
+/// not parse.
+#[derive(Debug)]
+struct Usage(anyhow::Error);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+fn usage(err: anyhow::Error) -> anyhow::Error {
+    anyhow::Error::new(Usage(err))
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    guard_files(&cli.command)?;
+    guard_files(&cli.command).map_err(usage)?;
     let io = commands::Io {
         encoding: cli.encoding,
         bom: cli.bom,
@@ -534,7 +552,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 max_change,
                 ..hhrisk_calibrate::tune::TuneOptions::default()
             });
-            let factor = commands::size_factor(size_warning_factor)?;
+            let factor = commands::size_factor(size_warning_factor).map_err(usage)?;
             commands::calibrate(
                 &model, &samples, &out, &objective, bands, replicates, seed, json, tune, factor, io,
             )
@@ -552,19 +570,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             size_warning_factor,
         } => {
-            let factor = commands::size_factor(size_warning_factor)?;
+            let factor = commands::size_factor(size_warning_factor).map_err(usage)?;
             let normalise = match normalise.as_deref() {
                 None => hhrisk_calibrate::scorecard::NormaliseChoice::Model,
                 Some("auto") => hhrisk_calibrate::scorecard::NormaliseChoice::Auto,
                 Some(name) => match hhrisk_model::Normalise::parse(name) {
                     Some(n) => hhrisk_calibrate::scorecard::NormaliseChoice::Given(n),
-                    None => anyhow::bail!(
-                        "--normalise {name}: choose per_capita, total, sqrt_members, equivalence or auto"
-                    ),
+                    None => {
+                        return Err(usage(anyhow::anyhow!(
+                            "--normalise {name}: choose per_capita, total, sqrt_members, equivalence or auto"
+                        )))
+                    }
                 },
             };
             if max_points == 0 {
-                anyhow::bail!("--max-points must be at least 1 (20: the largest item gets ±20 points)");
+                return Err(usage(anyhow::anyhow!(
+                    "--max-points must be at least 1 (20: the largest item gets ±20 points)"
+                )));
             }
             let fit = hhrisk_calibrate::scorecard::FitOptions {
                 max_points,
@@ -584,15 +606,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             size_warning_factor,
         } => {
-            let factor = commands::size_factor(size_warning_factor)?;
+            let factor = commands::size_factor(size_warning_factor).map_err(usage)?;
             match (alerts, verified, scores, outcomes) {
                 (Some(a), Some(v), _, _) => commands::evaluate_counts(a, v, json),
                 (_, _, Some(s), Some(o)) => {
                     commands::evaluate(&s, &o, roster.as_deref(), model.as_deref(), json, factor, io)
                 }
-                _ => anyhow::bail!(
+                _ => Err(usage(anyhow::anyhow!(
                     "give --scores FILE --outcomes FILE_OR_ROSTER_DIR, or --alerts N --verified K"
-                ),
+                ))),
             }
         }
         Command::Report { model, samples, out, lang, objective, replicates, seed } => {
@@ -667,6 +689,10 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => ExitCode::from(BROKEN_PIPE),
+        Err(err) if err.downcast_ref::<Usage>().is_some() => {
+            eprintln!("error: {err}");
+            ExitCode::from(2)
+        }
         Err(err) => {
             eprintln!("error: {err}");
             for cause in err.chain().skip(1) {

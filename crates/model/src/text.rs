@@ -428,6 +428,28 @@ fn cell_text(cell: &Data) -> String {
     }
 }
 
+/// Most bytes a workbook may unpack to (its XML): 2 GiB, far above a
+/// county's roster, and what a small file that claims more (a zip bomb)
+/// is refused at.
+pub const MAX_UNPACKED_BYTES: u128 = 2 << 30;
+
+/// Refuses a zip-based workbook (.xlsx, .xlsm, .ods) whose parts declare
+/// more than [`MAX_UNPACKED_BYTES`], before any part is unpacked. Other
+/// formats (.xls) are not zip archives and pass.
+fn check_unpacked_size(path: &Path) -> Result<(), String> {
+    let Ok(file) = File::open(path) else { return Ok(()) };
+    let Ok(archive) = zip::ZipArchive::new(BufReader::new(file)) else { return Ok(()) };
+    match archive.decompressed_size() {
+        Some(size) if size > MAX_UNPACKED_BYTES => Err(format!(
+            "the workbook unpacks to {} MiB, over the limit of {} MiB; this is not a roster workbook (save \
+             the sheets as CSV files)",
+            size >> 20,
+            MAX_UNPACKED_BYTES >> 20
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Most columns a sheet may use.
 pub const MAX_SHEET_COLUMNS: u32 = 10_000;
 
@@ -508,6 +530,7 @@ impl Table {
         if is_workbook(path) {
             let origin = Origin::Sheet(path.to_path_buf(), sheet.to_string());
             let err = |message: String| TableError::Workbook { origin: origin.to_string(), message };
+            check_unpacked_size(path).map_err(err)?;
             let mut book = open_workbook_auto(path).map_err(|e| err(e.to_string()))?;
             let names = book.sheet_names();
             if !names.iter().any(|n| n == sheet) {
@@ -1491,6 +1514,71 @@ mod tests {
 #[cfg(test)]
 mod line_end_tests {
     use super::*;
+
+    /// A zip archive of one stored part whose headers declare `size`
+    /// bytes unpacked (and hold none): all a reader of the central
+    /// directory sees.
+    fn zip_declaring(name: &str, size: u32) -> Vec<u8> {
+        let n = name.len() as u16;
+        let mut z = Vec::new();
+        let le16 = |v: u16| v.to_le_bytes();
+        let le32 = |v: u32| v.to_le_bytes();
+        // local file header
+        z.extend(le32(0x0403_4b50));
+        z.extend(le16(20));
+        z.extend(le16(0));
+        z.extend(le16(0)); // stored
+        z.extend([0u8; 4]); // time, date
+        z.extend(le32(0)); // crc
+        z.extend(le32(0)); // compressed size
+        z.extend(le32(size)); // uncompressed size
+        z.extend(le16(n));
+        z.extend(le16(0));
+        z.extend(name.as_bytes());
+        let central = z.len() as u32;
+        z.extend(le32(0x0201_4b50));
+        z.extend(le16(20));
+        z.extend(le16(20));
+        z.extend(le16(0));
+        z.extend(le16(0));
+        z.extend([0u8; 4]);
+        z.extend(le32(0));
+        z.extend(le32(0));
+        z.extend(le32(size));
+        z.extend(le16(n));
+        z.extend(le16(0)); // extra
+        z.extend(le16(0)); // comment
+        z.extend(le16(0)); // disk
+        z.extend(le16(0)); // internal attributes
+        z.extend(le32(0)); // external attributes
+        z.extend(le32(0)); // local header offset
+        z.extend(name.as_bytes());
+        let central_size = z.len() as u32 - central;
+        z.extend(le32(0x0605_4b50));
+        z.extend(le16(0));
+        z.extend(le16(0));
+        z.extend(le16(1));
+        z.extend(le16(1));
+        z.extend(le32(central_size));
+        z.extend(le32(central));
+        z.extend(le16(0));
+        z
+    }
+
+    #[test]
+    fn a_workbook_that_unpacks_past_the_limit_is_refused_before_unpacking() {
+        let dir = std::env::temp_dir().join(format!("hhrisk-zip-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bomb.xlsx");
+        std::fs::write(&path, zip_declaring("xl/worksheets/sheet1.xml", 3 << 30)).unwrap();
+        let e = check_unpacked_size(&path).unwrap_err();
+        assert!(e.starts_with("the workbook unpacks to 3072 MiB, over the limit of 2048 MiB"), "{e}");
+        let e = Table::open(&path, "households", Encoding::Auto).err().unwrap().to_string();
+        assert!(e.contains("unpacks to 3072 MiB"), "{e}");
+        std::fs::write(&path, zip_declaring("xl/worksheets/sheet1.xml", 1 << 20)).unwrap();
+        assert!(check_unpacked_size(&path).is_ok());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     fn through_bounded(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
         let mut out = Vec::new();

@@ -2961,3 +2961,27 @@ fn ids_and_headers_that_differ_only_by_case_or_width_are_named() {
             .and(contains("the header has `Age`, which differs only by letter case or full-width letters")),
     );
 }
+
+/// Lines that end in CR alone read the same in GBK and UTF-16 files.
+#[test]
+fn bare_cr_lines_read_in_every_encoding() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain.csv");
+    score(fixture(), &plain).assert().success();
+    let encodings: [(&str, fn(&str) -> Vec<u8>); 2] = [
+        ("gbk", |t| encoding_rs::GBK.encode(t).0.into_owned()),
+        ("utf16", |t| [0xFF, 0xFE].into_iter().chain(t.encode_utf16().flat_map(u16::to_le_bytes)).collect()),
+    ];
+    for (name, encode) in encodings {
+        let roster = dir.path().join(name);
+        std::fs::create_dir(&roster).unwrap();
+        for f in ["households.csv", "members.csv"] {
+            let text =
+                std::fs::read_to_string(fixture().join(f)).unwrap().replace("\r\n", "\n").replace('\n', "\r");
+            std::fs::write(roster.join(f), encode(&text)).unwrap();
+        }
+        let out = dir.path().join(format!("{name}.csv"));
+        score(roster, &out).assert().success();
+        assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&plain).unwrap(), "{name}");
+    }
+}

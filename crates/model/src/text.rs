@@ -87,7 +87,15 @@ pub fn open(path: &Path, encoding: Encoding) -> std::io::Result<(Box<dyn Read + 
         }
         return Ok((Box::new(BufReader::with_capacity(1 << 16, Bounded::new(whole))), name));
     }
-    Ok((Box::new(BufReader::with_capacity(1 << 16, Bounded::new(sniffed.decoder()))), name))
+    let mut source = BufReader::with_capacity(1 << 16, sniffed.decoder());
+    let mut head = Vec::with_capacity(SNIFF);
+    (&mut source).take(SNIFF as u64).read_to_end(&mut head)?;
+    let cr = cr_only(head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head));
+    let whole = std::io::Cursor::new(head).chain(source);
+    if cr {
+        return Ok((Box::new(BufReader::with_capacity(1 << 16, Bounded::new(LineFeeds::new(whole)))), name));
+    }
+    Ok((Box::new(BufReader::with_capacity(1 << 16, Bounded::new(whole))), name))
 }
 
 /// Longest line a table may have, checked while reading: far above a row
@@ -278,13 +286,19 @@ fn open_unbuffered(path: &Path, encoding: Encoding) -> std::io::Result<(Box<dyn 
         ));
     }
     let mut source = BufReader::with_capacity(1 << 16, sniffed.decoder());
-    // a decoder may hand on the mark
-    let mut head = Vec::with_capacity(3);
-    (&mut source).take(3).read_to_end(&mut head)?;
-    if head == b"\xEF\xBB\xBF" {
-        head.clear();
+    // a decoder may hand on the mark; the decoded head also tells lines
+    // that end in CR alone
+    let mut head = Vec::with_capacity(SNIFF);
+    (&mut source).take(SNIFF as u64).read_to_end(&mut head)?;
+    if head.starts_with(b"\xEF\xBB\xBF") {
+        head.drain(..3);
     }
-    Ok((Box::new(Bounded::for_rosters(std::io::Cursor::new(head).chain(source))), None))
+    let cr = cr_only(&head);
+    let whole = std::io::Cursor::new(head).chain(source);
+    if cr {
+        return Ok((Box::new(Bounded::for_rosters(LineFeeds::new(whole))), None));
+    }
+    Ok((Box::new(Bounded::for_rosters(whole)), None))
 }
 
 /// A file opened, with its first bytes read to tell its encoding.

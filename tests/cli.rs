@@ -2968,7 +2968,8 @@ fn bare_cr_lines_read_in_every_encoding() {
     let dir = tempfile::tempdir().unwrap();
     let plain = dir.path().join("plain.csv");
     score(fixture(), &plain).assert().success();
-    let encodings: [(&str, fn(&str) -> Vec<u8>); 2] = [
+    type Encode = fn(&str) -> Vec<u8>;
+    let encodings: [(&str, Encode); 2] = [
         ("gbk", |t| encoding_rs::GBK.encode(t).0.into_owned()),
         ("utf16", |t| [0xFF, 0xFE].into_iter().chain(t.encode_utf16().flat_map(u16::to_le_bytes)).collect()),
     ];

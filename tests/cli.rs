@@ -2955,6 +2955,21 @@ fn ids_and_headers_that_differ_only_by_case_or_width_are_named() {
         contains("household h001 is not in households.csv, which has H001: they differ only by letter case")
             .and(contains("household Ｈ００３ is not in households.csv, which has H003")),
     );
+    // two households written two ways: both refused, each naming the other
+    let roster = edited_fixture(|h, m| {
+        *h = h.replacen("H002,", "h001,", 1);
+        *m = m.replace("H002,", "h001,");
+    });
+    let rejects = roster.path().join("r.csv");
+    score(roster.path(), roster.path().join("s.csv")).arg("--rejects").arg(&rejects).assert().success();
+    let text = std::fs::read_to_string(&rejects).unwrap();
+    assert_eq!(
+        text.matches("household_ids H001 (line 2) and h001 (line 3) differ only by letter case").count(),
+        2,
+        "{text}"
+    );
+    let scored = std::fs::read_to_string(roster.path().join("s.csv")).unwrap();
+    assert!(!scored.contains("\nH001,") && !scored.contains("\nh001,"), "{scored}");
     let roster = edited_fixture(|_, m| *m = m.replacen("age", "Age", 1));
     score(roster.path(), roster.path().join("s.csv")).assert().failure().stderr(
         contains("missing column `age`, which model")

@@ -796,15 +796,20 @@ pub(crate) fn trim_cell(bytes: &[u8]) -> Result<&str, ()> {
 /// A text with letters in lower case and full-width forms (`Ｈ００１`, as
 /// Chinese input methods type them) made ASCII: two ids or names that fold
 /// alike but differ are most likely one typed two ways.
-pub fn fold_id(text: &str) -> String {
+pub fn fold_id(text: &str) -> std::borrow::Cow<'_, str> {
+    // the common case, ASCII without a lower-case letter, is its own fold
+    if text.bytes().all(|b| b < 0x80 && !b.is_ascii_lowercase()) {
+        return text.into();
+    }
     text.chars()
         .map(|c| match c {
             '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
             '\u{3000}' => ' ',
             c => c,
         })
-        .flat_map(char::to_lowercase)
-        .collect()
+        .flat_map(char::to_uppercase)
+        .collect::<String>()
+        .into()
 }
 
 fn delimiter_hint(names: &[String]) -> String {
@@ -870,6 +875,42 @@ fn assemble(dir: &Path, mut households: Table, mut members: Table, options: &Rea
             refused_ids.push(id.to_string());
         }
     }
+    // Household ids that differ only by letter case or full-width letters:
+    // most likely one household written two ways; refused like repeats.
+    let mut by_fold: HashMap<std::borrow::Cow<'_, str>, Vec<&str>> = HashMap::new();
+    for id in by_id.keys() {
+        by_fold.entry(fold_id(id)).or_default().push(id);
+    }
+    for ids in by_fold.values().filter(|ids| ids.len() > 1) {
+        let mut ids = ids.clone();
+        ids.sort_unstable();
+        let listed: Vec<String> = ids
+            .iter()
+            .map(|id| {
+                let lines: Vec<String> =
+                    by_id[id].iter().map(|&r| households.rows[r].line.to_string()).collect();
+                format!("{id} (line {})", lines.join(", "))
+            })
+            .collect();
+        for id in &ids {
+            for &r in &by_id[id] {
+                issues.push(Issue {
+                    file: households.path.clone(),
+                    line: households.rows[r].line,
+                    column: None,
+                    household_id: Some(id.to_string()),
+                    household_line: Some(households.rows[r].line),
+                    person_id: None,
+                    message: format!(
+                        "household_ids {} differ only by letter case or full-width letters: most likely one \
+                         household written two ways; make them the same, or clearly different",
+                        listed.join(" and ")
+                    ),
+                });
+            }
+            refused_ids.push(id.to_string());
+        }
+    }
     let mut by_person: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, row) in members.rows.iter().enumerate() {
         if !row.key.is_empty() {
@@ -905,7 +946,7 @@ fn assemble(dir: &Path, mut households: Table, mut members: Table, options: &Rea
 
     // Join members to households, ids as written; an id that matches
     // only once folded is named in the message.
-    let folded: HashMap<String, &str> = by_id.keys().map(|id| (fold_id(id), *id)).collect();
+    let folded: HashMap<String, &str> = by_id.keys().map(|id| (fold_id(id).into_owned(), *id)).collect();
     let mut members_of: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, row) in members.rows.iter().enumerate() {
         if by_id.contains_key(row.household.as_str()) {
@@ -918,7 +959,7 @@ fn assemble(dir: &Path, mut households: Table, mut members: Table, options: &Rea
                 household_id: Some(row.household.clone()),
                 household_line: None,
                 person_id: Some(show(&row.key)),
-                message: match folded.get(fold_id(&row.household).as_str()) {
+                message: match folded.get(fold_id(&row.household).as_ref()) {
                     Some(near) => format!(
                         "household {} is not in households.csv, which has {near}: they differ only by letter case \
                          or full-width letters, and ids must match exactly; write {near}",

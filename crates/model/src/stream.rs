@@ -1043,7 +1043,9 @@ fn work_batch<W: Work>(
         }
         let (mut ok, id) = (household.ok, household.household);
         if check {
-            seen[0].push(hasher.hash_one(id));
+            // folded: ids that differ only by case or width look like a
+            // repeat, and the whole-file read names them
+            seen[0].push(hasher.hash_one(crate::roster::fold_id(id)));
         }
         for r in span.clone() {
             let (m_line, data, ends) = batch.members.get(r);

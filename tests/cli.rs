@@ -1804,6 +1804,13 @@ fn in_a_real_browser_an_edit_shows_calibrate_figures_and_the_saved_model_reloads
     let command = calibrated_on_samples(&saved, &dir.path().join("calibration"));
     assert_eq!(after, shown(&command["baseline"]["in_sample"]["precision"]));
     assert_eq!(browser.text("[data-precision=fitted]"), shown(&command["in_sample"]["precision"]));
+    // the table by household size: the alerts of the fitted bands per size
+    // group, as calibration.json has them
+    for g in command["by_household_size"].as_array().unwrap() {
+        let row = browser.text(&format!("tr[data-size=\"{}\"]", g["group"].as_str().unwrap()));
+        assert!(row.contains(&g["alerts"].to_string()), "{row} against {g}");
+        assert!(row.contains(&shown(&g["alert_rate"])), "{row} against {g}");
+    }
     // re-loaded from the saved file, the page shows the same without edits
     let reloaded = start_workbench_on(&saved);
     browser.go(&format!("http://{}/", reloaded.addr));

@@ -33,7 +33,7 @@ pub enum TuneError {
     #[error("the logistic regression could not be fitted: {0}")]
     Fit(String),
     /// The households are all in need, or none is.
-    #[error("tuning needs households both in need and not in need among the samples")]
+    #[error("fitting points needs households both in need and not in need among the samples; check outcomes.csv (verified_need 1 and 0)")]
     OneClass,
 }
 

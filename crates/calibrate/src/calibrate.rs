@@ -7,12 +7,12 @@ use crate::bootstrap::{percentile_interval, resample};
 use crate::curve::{sweep, Objective, Point};
 use crate::evaluate::{alerted, band_figures, levels, precision_rises, BandFigures};
 use crate::fit::{fit, BandName};
-use crate::folds::leave_one_village_out;
+use crate::folds::{leave_one_village_out, rows_without};
 use crate::household_size::SizeGroup;
 use crate::intervals::{households_to_verify, CONFIDENCE};
 use crate::likelihood;
 use crate::metrics::{Accuracy, Counts};
-use crate::ranking::{auc, average_precision};
+use crate::ranking::{auc, average_precision, mean};
 use crate::samples::Samples;
 use crate::tune::{
     coefficients, features, mcnemar_exact, suggest, top_n, Comparison, HeldOutRanking, ItemSuggestion,
@@ -599,14 +599,13 @@ fn tune_and_compare(
 
     let mut lovo_tuned = vec![false; n];
     let mut ranking = Vec::new();
+    let current_scores = samples.score.to_vec();
     for (v, rows) in groups.iter().enumerate() {
-        let train: Vec<usize> =
-            groups.iter().enumerate().filter(|(w, _)| *w != v).flat_map(|(_, r)| r.iter().copied()).collect();
+        let train = rows_without(groups, v);
         let beta_v = coefficients(&x, need, &train, t)?;
         let points_v = suggest(&current, &beta_v, &fires_in(&train), t.max_change);
         let scores_v = samples.rescore(model, &points_v);
-        let current_scores = samples.score.as_slice().map_or_else(|| samples.score.to_vec(), <[f64]>::to_vec);
-        let tuned_scores = scores_v.as_slice().map_or_else(|| scores_v.to_vec(), <[f64]>::to_vec);
+        let tuned_scores = scores_v.to_vec();
         ranking.push([
             average_precision(&current_scores, need, rows),
             average_precision(&tuned_scores, need, rows),
@@ -632,10 +631,7 @@ fn tune_and_compare(
             fires: samples.fires(j).filter(|&f| f).count() as f64 / n.max(1) as f64,
         })
         .collect();
-    let mean = |k: usize| {
-        let v: Vec<f64> = ranking.iter().filter_map(|r: &[Option<f64>; 4]| r[k]).collect();
-        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
-    };
+    let mean = |k: usize| mean(ranking.iter().map(|r: &[Option<f64>; 4]| r[k]));
     let held_out_ranking = HeldOutRanking {
         average_precision_current: mean(0),
         average_precision_tuned: mean(1),

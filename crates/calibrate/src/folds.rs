@@ -21,6 +21,16 @@ pub struct Fold {
     pub held_out: Counts,
 }
 
+/// The rows of every village but `v`: a fold's training households.
+pub fn rows_without<G: AsRef<[usize]>>(by_village: &[G], v: usize) -> Vec<usize> {
+    by_village
+        .iter()
+        .enumerate()
+        .filter(|(w, _)| *w != v)
+        .flat_map(|(_, rows)| rows.as_ref().iter().copied())
+        .collect()
+}
+
 /// Runs every fold. Returns the folds and, per household, whether the
 /// bands fitted without its village alert it.
 #[allow(clippy::too_many_arguments)]
@@ -36,12 +46,7 @@ pub fn leave_one_village_out(
     let mut alerted = vec![false; scores.len()];
     let folds = (0..by_village.len())
         .map(|v| {
-            let train: Vec<usize> = by_village
-                .iter()
-                .enumerate()
-                .filter(|(w, _)| *w != v)
-                .flat_map(|(_, rows)| rows.iter().copied())
-                .collect();
+            let train = rows_without(by_village, v);
             let fitted = fit(scores, need, triggered, &train, objective, names, trigger);
             let bands = fitted.as_ref().map_or_else(Bands::default, |f| f.bands.clone());
             let lv = levels(&bands, scores, triggered);

@@ -353,14 +353,15 @@ mod tests {
 
     /// The gradient of `½‖β‖² + C Σ w loss`, by the formula, row by row.
     fn gradient(x: &Array2<f64>, y: &[bool], w: &[f64], c: f64, fit: &LogisticFit) -> Vec<f64> {
+        let p = x.ncols();
         let mut g: Vec<f64> = fit.coefficients.iter().copied().chain([0.0]).collect();
         for i in 0..y.len() {
-            let z = fit.intercept + (0..3).map(|j| x[[i, j]] * fit.coefficients[j]).sum::<f64>();
+            let z = fit.intercept + (0..p).map(|j| x[[i, j]] * fit.coefficients[j]).sum::<f64>();
             let r = c * w[i] * (1.0 / (1.0 + (-z).exp()) - f64::from(u8::from(y[i])));
-            for j in 0..3 {
+            for j in 0..p {
                 g[j] += r * x[[i, j]];
             }
-            g[3] += r;
+            g[p] += r;
         }
         g
     }
@@ -455,16 +456,7 @@ mod tests {
             let rows: Vec<usize> = (0..n).collect();
             let design = Design::from_rows(&x, &rows);
             let fit = Problem { x: &design, y: &y, weights: &w, c, bounds: &bounds }.fit(None);
-            // the gradient of ½‖β‖² + C Σ w loss, by the formula
-            let mut g: Vec<f64> = fit.coefficients.iter().copied().chain([0.0]).collect();
-            for i in 0..n {
-                let z = fit.intercept + (0..p).map(|j| x[[i, j]] * fit.coefficients[j]).sum::<f64>();
-                let r = c * w[i] * (1.0 / (1.0 + (-z).exp()) - f64::from(u8::from(y[i])));
-                for j in 0..p {
-                    g[j] += r * x[[i, j]];
-                }
-                g[p] += r;
-            }
+            let g = gradient(&x, &y, &w, c, &fit);
             let scale = c * w.iter().sum::<f64>();
             for j in 0..=p {
                 let (lo, hi) = if j < p { bounds[j] } else { (f64::NEG_INFINITY, f64::INFINITY) };

@@ -62,6 +62,13 @@ pub fn auc(scores: &[f64], need: &[bool], rows: &[usize]) -> Option<f64> {
     Some(wins / (positives as f64 * negatives as f64))
 }
 
+/// Mean of the figures that exist (a village without households in need
+/// has no average precision); `None` when none does.
+pub fn mean(values: impl IntoIterator<Item = Option<f64>>) -> Option<f64> {
+    let (sum, n) = values.into_iter().flatten().fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+    (n > 0).then(|| sum / n as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -138,7 +138,8 @@ impl Samples {
     /// Reads every roster under `dir`, scores it with `model` and joins the
     /// outcomes. Households without an outcome are counted and left out.
     pub fn load(model: &Model, dir: &Path, encoding: Encoding) -> Result<Samples, SampleError> {
-        let scorer = Scorer::new(model, &model.bands);
+        // every normalisation's divisor is kept, for `fit --normalise auto`
+        let scorer = Scorer::new(model, &model.bands).with_equivalents();
         let mut scores: Vec<HouseholdScore> = Vec::new();
         let (mut villages_of, mut ids, mut need) = (Vec::new(), Vec::new(), Vec::new());
         let mut unverified = 0;

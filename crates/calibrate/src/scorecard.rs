@@ -14,10 +14,10 @@ use ndarray::Array2;
 
 use crate::bootstrap::resample;
 use crate::calibrate::{by_village, paired_comparison, size_table, Options};
-use crate::folds::leave_one_village_out;
+use crate::folds::{leave_one_village_out, rows_without};
 use crate::household_size::SizeGroup;
 use crate::logistic::{balanced_weights, Design, LogisticFit, Problem};
-use crate::ranking::{auc, average_precision};
+use crate::ranking::{auc, average_precision, mean};
 use crate::samples::Samples;
 use crate::tune::{top_n, Comparison, PairedTest, TuneError};
 
@@ -305,12 +305,6 @@ fn fit_rows(
     tally.record(Problem { x: &design, y: &y, weights: &w, c, bounds }.fit(start))
 }
 
-/// Mean of the values that exist.
-fn mean(values: impl IntoIterator<Item = Option<f64>>) -> Option<f64> {
-    let (sum, n) = values.into_iter().flatten().fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
-    (n > 0).then(|| sum / n as f64)
-}
-
 /// Chooses the penalty by leaving out each of `villages` in turn, fitting
 /// on the others along the path of penalties, and scoring the one left
 /// out. Returns the best `C` (the strongest penalty among equals) and the
@@ -328,12 +322,7 @@ fn choose_penalty(
     }
     let mut scores: Vec<Vec<Option<f64>>> = vec![Vec::new(); penalties.len()];
     for (u, held) in villages.iter().enumerate() {
-        let train: Vec<usize> = villages
-            .iter()
-            .enumerate()
-            .filter(|(w, _)| *w != u)
-            .flat_map(|(_, r)| r.iter().copied())
-            .collect();
+        let train = rows_without(villages, u);
         let design = Design::from_rows(x, &train);
         let y: Vec<bool> = train.iter().map(|&i| need[i]).collect();
         let w = balanced_weights(&y);
@@ -380,7 +369,7 @@ fn cross_validate(
         let others: Vec<&[usize]> =
             groups.iter().enumerate().filter(|(w, _)| *w != v).map(|(_, r)| r.as_slice()).collect();
         let (c, _) = choose_penalty(tally, x, need, &others, bounds, &options.penalties);
-        let train: Vec<usize> = others.iter().flat_map(|r| r.iter().copied()).collect();
+        let train = rows_without(groups, v);
         let fit = fit_rows(tally, x, need, &train, bounds, c, None);
         let (points, _) = integer_points(&fit.coefficients, options.max_points);
         let raw = linear(x, &fit.coefficients, &groups[v]);

@@ -741,13 +741,6 @@ pub fn fit(
     io: Io,
 ) -> anyhow::Result<ExitCode> {
     use hhrisk_calibrate::{calibrate, scorecard::fit_points, Options};
-    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    };
-    if same(model_path, out) {
-        bail!("--out {} is the input model; write the fitted model to a new file", out.display());
-    }
     let (model, samples, objective) = load_samples(model_path, samples_dir, objective, io)?;
     let mut options = Options::new(&model, objective);
     let bandless = options.bands.is_empty();
@@ -1062,7 +1055,7 @@ fn summary(r: &hhrisk_calibrate::Calibration, samples: &hhrisk_calibrate::Sample
     for f in &r.leave_one_village_out.folds {
         line(&mut s, &f.village, &f.accuracy);
     }
-    out_sizes(&mut s, &r.by_household_size);
+    s.push_str(&size_section(&r.by_household_size));
     if let Some(t) = &r.tuned {
         let _ = writeln!(
             s,
@@ -1109,10 +1102,6 @@ fn summary(r: &hhrisk_calibrate::Calibration, samples: &hhrisk_calibrate::Sample
         );
     }
     s
-}
-
-fn out_sizes(s: &mut String, groups: &[hhrisk_calibrate::household_size::SizeGroup]) {
-    s.push_str(&size_section(groups));
 }
 
 pub fn evaluate_counts(alerts: u64, verified: u64, json: bool) -> anyhow::Result<ExitCode> {

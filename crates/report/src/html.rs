@@ -102,12 +102,9 @@ fn row(out: &mut String, name: &str, a: &Accuracy) {
     );
 }
 
-/// The fitted bands by household size: alert rate against need rate.
-fn size_table(s: &mut String, l: Lang, groups: &[hhrisk_calibrate::household_size::SizeGroup]) {
-    if groups.is_empty() {
-        return;
-    }
-    let h: [&str; 9] = match l {
+/// The heading and column names of the table by household size.
+fn size_words(l: Lang) -> [&'static str; 9] {
+    match l {
         Lang::Zh => [
             "按家庭人口分组（校准后的预警区间，样本内）",
             "人口",
@@ -130,22 +127,34 @@ fn size_table(s: &mut String, l: Lang, groups: &[hhrisk_calibrate::household_siz
             "Precision",
             "Recall",
         ],
-    };
+    }
+}
+
+/// One size group's cells, in the order of [`size_words`].
+fn size_cells(g: &hhrisk_calibrate::household_size::SizeGroup) -> [String; 8] {
+    [
+        g.group.to_string(),
+        g.households.to_string(),
+        g.in_need.to_string(),
+        g.alerts.to_string(),
+        pct(g.alert_rate),
+        pct(g.need_rate),
+        pct(g.precision),
+        pct(g.recall),
+    ]
+}
+
+/// The fitted bands by household size: alert rate against need rate.
+fn size_table(s: &mut String, l: Lang, groups: &[hhrisk_calibrate::household_size::SizeGroup]) {
+    if groups.is_empty() {
+        return;
+    }
+    let h = size_words(l);
     let _ = writeln!(s, "<h2>{}</h2>\n<table>", h[0]);
     let _ = writeln!(s, "<tr>{}</tr>", h[1..].iter().map(|x| format!("<th>{x}</th>")).collect::<String>());
     for g in groups {
-        let _ = writeln!(
-            s,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(g.group),
-            g.households,
-            g.in_need,
-            g.alerts,
-            pct(g.alert_rate),
-            pct(g.need_rate),
-            pct(g.precision),
-            pct(g.recall)
-        );
+        let cells: String = size_cells(g).iter().map(|c| format!("<td>{}</td>", escape(c))).collect();
+        let _ = writeln!(s, "<tr>{cells}</tr>");
     }
     s.push_str("</table>\n");
 }
@@ -335,27 +344,11 @@ pub fn summary(r: &Report) -> String {
         );
     }
     if !c.by_household_size.is_empty() {
-        let (head, cols) = match l {
-            Lang::Zh => ("按家庭人口分组（校准后的预警区间，样本内）", "| 人口 | 户数 | 核实有需要 | 预警户数 | 预警率 | 有需要比例 | 精确率 | 召回率 |"),
-            Lang::En => (
-                "By household size (fitted bands, in sample)",
-                "| Members | Households | Verified in need | Alerts | Alert rate | Need rate | Precision | Recall |",
-            ),
-        };
-        let _ = writeln!(s, "\n{head}\n\n{cols}\n|---|---:|---:|---:|---:|---:|---:|---:|");
+        let h = size_words(l);
+        let _ =
+            writeln!(s, "\n{}\n\n| {} |\n|---|---:|---:|---:|---:|---:|---:|---:|", h[0], h[1..].join(" | "));
         for g in &c.by_household_size {
-            let _ = writeln!(
-                s,
-                "| {} | {} | {} | {} | {} | {} | {} | {} |",
-                g.group,
-                g.households,
-                g.in_need,
-                g.alerts,
-                pct(g.alert_rate),
-                pct(g.need_rate),
-                pct(g.precision),
-                pct(g.recall)
-            );
+            let _ = writeln!(s, "| {} |", size_cells(g).join(" | "));
         }
     }
     s

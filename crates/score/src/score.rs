@@ -28,8 +28,9 @@ pub struct HouseholdScore {
     /// `total / members`.
     pub per_capita: f64,
     /// The modified OECD equivalence scale of the household (see
-    /// [`hhrisk_model::equivalence_scale`]), from the model's age column;
-    /// the number of members when the model names none.
+    /// [`hhrisk_model::equivalence_scale`]), from the model's age column,
+    /// when the scorer computes it (see [`Scorer::with_equivalents`]); else
+    /// the number of members.
     pub equivalents: f64,
     /// What the divided points are divided by, under the model's
     /// normalisation.
@@ -75,7 +76,9 @@ pub struct Scorer<'m> {
     /// Each item's condition as a closure (see `BoolExpr::to_fn`), shared
     /// by the clones of a scorer on worker threads.
     conditions: Arc<[Condition]>,
-    /// Slot in a member row of the age column, for the equivalence scale.
+    /// Slot in a member row of the age column, when the equivalence scale
+    /// is computed: under `equivalence`, or when asked
+    /// ([`Scorer::with_equivalents`]).
     age_slot: Option<usize>,
 }
 
@@ -105,8 +108,21 @@ impl<'m> Scorer<'m> {
                 Per::Member => Condition::Member(item.condition.to_count_fn()),
             })
             .collect();
-        let age_slot = model.scoring.age_column.map(|c| model.columns[c].slot);
+        let age_slot = model
+            .scoring
+            .age_column
+            .filter(|_| model.scoring.normalise == hhrisk_model::Normalise::Equivalence)
+            .map(|c| model.columns[c].slot);
         Scorer { model, bands, conditions, age_slot }
+    }
+
+    /// Also computes each household's equivalence scale when the model
+    /// names an age column, whatever its normalisation (for fitting, which
+    /// tries every normalisation); scoring alone skips it unless the model
+    /// divides by it.
+    pub fn with_equivalents(mut self) -> Self {
+        self.age_slot = self.model.scoring.age_column.map(|c| self.model.columns[c].slot);
+        self
     }
 
     /// The model.

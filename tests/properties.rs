@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use hhrisk_calibrate::{calibrate, Objective, Options, Samples};
-use hhrisk_model::stream::{stream, stream_as, MemberOrder, StreamError, Streamed, Work};
-use hhrisk_model::text::Encoding;
-use hhrisk_model::{HouseholdView, Model, ReadOptions, Roster};
+use hhrisk_model::Model;
+use hhrisk_roster::stream::{stream, stream_as, MemberOrder, StreamError, Streamed, Work};
+use hhrisk_roster::{HouseholdView, ReadOptions, Roster};
 use hhrisk_score::Scorer;
+use hhrisk_tables::Encoding;
 use proptest::prelude::*;
 
 /// Collects the ids of the households accepted and counts those refused.
@@ -416,7 +417,7 @@ impl Work for HoldFirst {
 #[test]
 fn workers_run_only_a_few_batches_ahead_of_a_slow_one() {
     let dir = tempfile::tempdir().unwrap();
-    let roster_dir = roster(dir.path(), 12, 20 * hhrisk_model::stream::BATCH);
+    let roster_dir = roster(dir.path(), 12, 20 * hhrisk_roster::stream::BATCH);
     let model = model();
     let expected: Vec<String> = {
         let r = Roster::read(&model, &roster_dir, &ReadOptions::default()).unwrap();

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use crate::metrics::{Accuracy, Counts};
-use hhrisk_model::text::{is_workbook, Encoding, TextTable};
+use hhrisk_tables::{is_workbook, Encoding, TextTable};
 
 use crate::samples::{Outcomes, SampleError};
 
@@ -349,8 +349,8 @@ pub fn departments(
     roster: &Path,
     encoding: Encoding,
 ) -> Result<HashMap<String, Vec<String>>, SampleError> {
-    let options = hhrisk_model::ReadOptions { encoding, ..hhrisk_model::ReadOptions::default() };
-    let r = hhrisk_model::Roster::read(model, roster, &options)?;
+    let options = hhrisk_roster::ReadOptions { encoding, ..hhrisk_roster::ReadOptions::default() };
+    let r = hhrisk_roster::Roster::read(model, roster, &options)?;
     let scorer = hhrisk_score::Scorer::new(model, &model.bands);
     let mut out = HashMap::new();
     let mut score = hhrisk_score::HouseholdScore::default();

@@ -4,10 +4,11 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use hhrisk_model::text::{is_workbook, Encoding, TextTable};
+use hhrisk_model::Model;
 use hhrisk_model::Normalise;
-use hhrisk_model::{Model, ReadOptions, Roster, RosterError};
+use hhrisk_roster::{ReadOptions, Roster, RosterError};
 use hhrisk_score::{HouseholdScore, ScoreMatrix, Scorer};
+use hhrisk_tables::{is_workbook, Encoding, TextTable};
 use ndarray::{Array1, Array2, Axis};
 
 /// Why samples could not be loaded.

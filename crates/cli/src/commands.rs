@@ -8,11 +8,13 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use hhrisk_model::date::format_date;
-use hhrisk_model::stream::{stream_as, MemberOrder, StreamError, StreamSummary, Work};
-use hhrisk_model::{Bands, Issue, Model, ModelError, ReadOptions, Roster};
+use hhrisk_model::{Bands, Model, ModelError};
+use hhrisk_roster::stream::{stream_as, MemberOrder, StreamError, StreamSummary, Work};
+use hhrisk_roster::{Issue, ReadOptions, Roster};
 use hhrisk_score::output::{format_number, write_rejects};
-use hhrisk_score::{AtomicFile, ScoreColumns, ScoreWriter, Scorer};
+use hhrisk_score::{ScoreColumns, ScoreWriter, Scorer};
+use hhrisk_tables::date::format_date;
+use hhrisk_tables::AtomicFile;
 use serde_json::json;
 
 /// Options shared by every command: how inputs are decoded and outputs
@@ -20,7 +22,7 @@ use serde_json::json;
 #[derive(Debug, Clone, Copy)]
 pub struct Io {
     /// Encoding of CSV inputs.
-    pub encoding: hhrisk_model::text::Encoding,
+    pub encoding: hhrisk_tables::Encoding,
     /// Start CSV outputs with a byte-order mark.
     pub bom: bool,
     /// Skip the whole-file duplicate-key check when streaming.
@@ -222,7 +224,7 @@ fn check_roster(
     options: &ReadOptions,
     threads: usize,
 ) -> Result<RosterCheck, String> {
-    use hhrisk_model::stream::{each, Streamed};
+    use hhrisk_roster::stream::{each, Streamed};
 
     // the problems of the households refused
     let refusals = each(|household, kept: &mut Vec<Issue>| {
@@ -468,7 +470,7 @@ pub fn explain(
     unmasked: bool,
     io: Io,
 ) -> anyhow::Result<ExitCode> {
-    use hhrisk_model::stream::{each, Streamed};
+    use hhrisk_roster::stream::{each, Streamed};
     use hhrisk_score::{explain_household, Explanation};
 
     /// What became of the household asked about.
@@ -1132,7 +1134,7 @@ pub fn evaluate(
 ) -> anyhow::Result<ExitCode> {
     use hhrisk_calibrate::evaluation;
     let outcomes_file = hhrisk_calibrate::samples::outcomes_of(outcomes);
-    let is_roster = |p: &Path| p.join("households.csv").is_file() || hhrisk_model::text::is_workbook(p);
+    let is_roster = |p: &Path| p.join("households.csv").is_file() || hhrisk_tables::is_workbook(p);
     let roster =
         roster.map(Path::to_path_buf).or_else(|| is_roster(outcomes).then(|| outcomes.to_path_buf()));
     let rows = hhrisk_calibrate::samples::read_outcomes(&outcomes_file, io.encoding)?;
@@ -1262,7 +1264,7 @@ pub enum FormatArg {
 /// Reads the alerted households of a scores file (only those rows, and
 /// only the columns used).
 fn read_alerts(scores: &Path, io: Io) -> anyhow::Result<Vec<hhrisk_monitor::dispatch::Alert>> {
-    use hhrisk_model::text::TextTable;
+    use hhrisk_tables::TextTable;
     let wanted = ["household_id", "alert_level", "score", "per_capita_score"];
     let t = TextTable::read_columns(scores, "scores", io.encoding, &wanted, |header, fields| {
         let level = header.iter().position(|h| h == "alert_level");
@@ -1294,22 +1296,14 @@ fn read_names(
     alerted: &std::collections::HashMap<&str, Vec<usize>>,
     io: Io,
 ) -> anyhow::Result<std::collections::HashMap<String, String>> {
-    let path = if hhrisk_model::text::is_workbook(roster) {
-        roster.to_path_buf()
-    } else {
-        roster.join("members.csv")
-    };
+    let path =
+        if hhrisk_tables::is_workbook(roster) { roster.to_path_buf() } else { roster.join("members.csv") };
     let wanted = ["household_id", "person_id", "name"];
-    let t = hhrisk_model::text::TextTable::read_columns(
-        &path,
-        "members",
-        io.encoding,
-        &wanted,
-        |header, fields| {
+    let t =
+        hhrisk_tables::TextTable::read_columns(&path, "members", io.encoding, &wanted, |header, fields| {
             let household = header.iter().position(|h| h == "household_id");
             household.and_then(|h| fields.get(h)).is_some_and(|h| alerted.contains_key(h.as_str()))
-        },
-    )?;
+        })?;
     Ok(match (t.column("person_id"), t.column("name")) {
         (Some(p), Some(n)) => {
             t.rows.iter().map(|(_, r)| (r[p].clone(), r.get(n).cloned().unwrap_or_default())).collect()
@@ -1329,8 +1323,8 @@ pub fn dispatch(
     unmasked: bool,
     io: Io,
 ) -> anyhow::Result<ExitCode> {
-    use hhrisk_model::stream::{each, Streamed};
     use hhrisk_monitor::dispatch::{dispatch, masking_note, DispatchOptions, Dispatcher, Lines};
+    use hhrisk_roster::stream::{each, Streamed};
     use std::collections::HashMap;
 
     let model = load_model(model_path)?;

@@ -21,7 +21,7 @@ struct Cli {
     /// Text encoding of CSV inputs: auto (UTF-8, or GBK/GB18030 when the
     /// file is not UTF-8), utf-8, gbk or gb18030.
     #[arg(long, global = true, default_value = "auto")]
-    encoding: hhrisk_model::text::Encoding,
+    encoding: hhrisk_tables::Encoding,
     /// Start CSV outputs with a UTF-8 byte-order mark, so that Excel opens
     /// them with the right characters.
     #[arg(long, global = true)]

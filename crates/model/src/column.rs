@@ -1,7 +1,7 @@
 //! Declared input columns and the reading of one cell.
 
-use crate::date::{format_date, parse_date};
 use crate::expr::Scope;
+use hhrisk_tables::date::{format_date, parse_date};
 
 /// The type of an input column.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,14 +1,12 @@
-//! Indicator models for hhrisk, and the rosters they read.
+//! Indicator models for hhrisk.
 //!
 //! An indicator model is a TOML file that an analyst edits: the input
 //! columns it reads (with types, ranges and what a missing value means),
 //! named parameters, categories, items with conditions and points, and the
 //! default warning bands. [`Model::from_toml`] parses it once, checks every
 //! name and type, and compiles every condition; mistakes come back as
-//! [`Problem`]s with line, column and the item they are in. A [`Roster`] is
-//! then read against the model: each declared cell is parsed once into a
-//! number, every bad row becomes an [`Issue`] with file, line, column and
-//! key, and the rest is ready to score.
+//! [`Problem`]s with line, column and the item they are in. Rosters are
+//! read against a model by `hhrisk-roster`; nothing here reads a table.
 //!
 //! ```
 //! use hhrisk_model::{expr::Inputs, Model};
@@ -53,19 +51,13 @@
 #![deny(missing_docs)]
 
 pub mod bands;
-mod cell;
 pub mod column;
-pub mod date;
 pub mod error;
 pub mod expr;
 pub mod model;
-pub mod privacy;
 mod raw;
-pub mod roster;
 pub mod scoring;
 mod source;
-pub mod stream;
-pub mod text;
 
 pub use bands::{Band, Bands};
 pub use column::{Column, ColumnType};
@@ -74,6 +66,5 @@ pub use model::{
     rewrite_model, rewrite_points, Category, Department, Derived, Identity, Item, Meta, Model, Parameter,
     Per, Rewrite,
 };
-pub use roster::{Household, HouseholdView, Issue, ReadOptions, Roster, RosterError};
 pub use scoring::{equivalence_scale, Normalise, Scoring};
 pub use source::Problem;

@@ -9,7 +9,6 @@ use toml::{Spanned, Value};
 
 use crate::bands::Bands;
 use crate::column::{Column, ColumnType};
-use crate::date::days_from_civil;
 use crate::error::ModelError;
 use crate::expr::{
     parse, Ast, AstKind, BoolExpr, Checker, ExprError, Scope, Symbol, Symbols, Type, RESERVED,
@@ -17,6 +16,7 @@ use crate::expr::{
 use crate::raw::{RawColumn, RawItem, RawModel};
 use crate::scoring::{Normalise, Scoring};
 use crate::source::{Problem, SourceFile};
+use hhrisk_tables::date::days_from_civil;
 
 /// Cell texts that mean "missing" when a model does not list its own.
 pub const DEFAULT_MISSING: &[&str] = &["", "N/A", "NA", "n/a", "-", "—", "无", "/"];

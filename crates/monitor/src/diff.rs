@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use hhrisk_model::column::ColumnType;
 use hhrisk_model::expr::Scope;
-use hhrisk_model::{Bands, Model, Roster};
+use hhrisk_model::{Bands, Model};
+use hhrisk_roster::Roster;
 use hhrisk_score::Scorer;
 
 /// A household's state in one snapshot.

@@ -4,8 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use hhrisk_model::expr::Scope;
-use hhrisk_model::privacy::{mask_id, mask_name};
-use hhrisk_model::{HouseholdView, Model, Per, Roster};
+use hhrisk_model::{Model, Per};
+use hhrisk_roster::privacy::{mask_id, mask_name};
+use hhrisk_roster::{HouseholdView, Roster};
 use hhrisk_score::Scorer;
 
 use crate::table::OutTable;
@@ -59,7 +60,7 @@ pub fn dispatch(
     options: DispatchOptions,
 ) -> Dispatch {
     let dispatcher = Dispatcher::new(model, options);
-    let by_id: HashMap<&str, &hhrisk_model::Household> =
+    let by_id: HashMap<&str, &hhrisk_roster::Household> =
         roster.households.iter().map(|h| (h.id.as_str(), h)).collect();
     let lines = alerts
         .iter()

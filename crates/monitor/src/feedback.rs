@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use hhrisk_model::text::{Encoding, TextTable};
+use hhrisk_tables::{Encoding, TextTable};
 
 use crate::table::OutTable;
 
@@ -13,7 +13,7 @@ use crate::table::OutTable;
 pub enum FeedbackError {
     /// A table could not be read.
     #[error(transparent)]
-    Table(#[from] hhrisk_model::text::TableError),
+    Table(#[from] hhrisk_tables::TableError),
     /// A table lacks a column or has a bad value.
     #[error("{origin}: {message}")]
     Invalid {

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use hhrisk_score::AtomicFile;
+use hhrisk_tables::AtomicFile;
 
 /// The output format of lists people open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

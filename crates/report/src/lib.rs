@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use hhrisk_calibrate::evaluation::{from_counts, CountsOnly};
 use hhrisk_calibrate::{Calibration, Samples};
 use hhrisk_model::Model;
-use hhrisk_score::AtomicFile;
+use hhrisk_tables::AtomicFile;
 
 pub use data::ChartData;
 pub use i18n::Lang;

@@ -7,7 +7,8 @@ use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use hhrisk_model::expr::OwnedColumns;
-use hhrisk_model::{Model, ReadOptions, Roster};
+use hhrisk_model::Model;
+use hhrisk_roster::{ReadOptions, Roster};
 use hhrisk_score::{BatchScores, Scorer};
 
 fn bundled() -> (Model, Roster) {

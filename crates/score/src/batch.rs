@@ -1,8 +1,8 @@
 //! Scoring a streamed roster on every core: the [`Work`] that scores the
 //! households of a batch and writes their rows, on a worker thread.
 
-use hhrisk_model::stream::{Checked, CheckedHousehold, Work};
-use hhrisk_model::Issue;
+use hhrisk_roster::stream::{Checked, CheckedHousehold, Work};
+use hhrisk_roster::Issue;
 
 use crate::output::{ScoreColumns, ScoreWriter};
 use crate::score::{BatchScores, Scorer};

@@ -4,9 +4,10 @@
 use std::fmt::Write as _;
 
 use hhrisk_model::expr::{Inputs, Scope};
-use hhrisk_model::privacy::mask_id;
-use hhrisk_model::roster::Household;
-use hhrisk_model::{HouseholdView, Model, Per, Roster};
+use hhrisk_model::{Model, Per};
+use hhrisk_roster::privacy::mask_id;
+use hhrisk_roster::roster::Household;
+use hhrisk_roster::{HouseholdView, Roster};
 
 use crate::output::format_number;
 use crate::score::{HouseholdScore, Scorer};

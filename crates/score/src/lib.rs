@@ -58,5 +58,5 @@ pub mod score;
 pub use batch::{ScoreBatches, ScoredBatch};
 pub use explain::{explain, explain_household, Explanation};
 pub use matrix::ScoreMatrix;
-pub use output::{AtomicFile, ScoreColumns, ScoreWriter};
+pub use output::{ScoreColumns, ScoreWriter};
 pub use score::{BatchScores, Hit, HouseholdScore, Scorer};

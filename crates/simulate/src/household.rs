@@ -437,7 +437,7 @@ fn assistance(
 
 fn date_before_assessment(days_back: i32) -> String {
     // 2024-06-30 is day 19904 since 1970-01-01.
-    hhrisk_model::date::format_date(19_904 - days_back)
+    hhrisk_tables::date::format_date(19_904 - days_back)
 }
 
 fn person(

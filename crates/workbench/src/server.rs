@@ -199,7 +199,7 @@ async fn save(
         bands.push_str(&format!("\n[[bands.levels]]\nname = {:?}\nmin = {:?}\n", b.name, b.min));
     }
     for (path, content) in [(&target, text), (&thresholds, bands)] {
-        let written = hhrisk_score::AtomicFile::create(path).and_then(|mut f| {
+        let written = hhrisk_tables::AtomicFile::create(path).and_then(|mut f| {
             std::io::Write::write_all(&mut f, content.as_bytes())?;
             f.commit()
         });

@@ -7,7 +7,7 @@ use std::ops::Range;
 
 use super::compiled::{ArithOp, BoolExpr, CmpOp, NumExpr, Src};
 use super::parse::{Ast, AstKind, BinOp, ExprError};
-use crate::date::parse_date;
+use hhrisk_tables::date::parse_date;
 
 /// The value types of the condition language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

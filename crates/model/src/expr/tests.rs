@@ -23,7 +23,10 @@ fn symbols() -> Symbols {
     s.define("zero", Symbol::Param { value: 0.0, ty: Type::Int });
     s.define(
         "as_of",
-        Symbol::Param { value: f64::from(crate::date::parse_date("2024-06-30").unwrap()), ty: Type::Date },
+        Symbol::Param {
+            value: f64::from(hhrisk_tables::date::parse_date("2024-06-30").unwrap()),
+            ty: Type::Date,
+        },
     );
     s
 }
@@ -31,7 +34,7 @@ fn symbols() -> Symbols {
 /// Three members: 67 chronic 1200, 40 healthy 0, 12 major 25000.
 /// Income 18000, a car, exited dibao on 2024-01-31.
 fn household() -> (Vec<f64>, Vec<f64>) {
-    let exit = f64::from(crate::date::parse_date("2024-01-31").unwrap());
+    let exit = f64::from(hhrisk_tables::date::parse_date("2024-01-31").unwrap());
     (vec![18000.0, 1.0, exit], vec![67.0, 1.0, 1200.0, 40.0, 0.0, 0.0, 12.0, 2.0, 25000.0])
 }
 

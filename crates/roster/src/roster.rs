@@ -12,13 +12,13 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::cell::CellReader;
-use crate::column::Column;
-use crate::column::ColumnType;
-use crate::date::format_date;
-use crate::expr::{Inputs, Scope};
-use crate::model::Model;
 use crate::privacy::{age_from_id, mask_id, parse_resident_id};
-use crate::text::Records;
+use hhrisk_model::column::Column;
+use hhrisk_model::column::ColumnType;
+use hhrisk_model::expr::{Inputs, Scope};
+use hhrisk_model::Model;
+use hhrisk_tables::date::format_date;
+use hhrisk_tables::{trim_cell, Fields, Records};
 
 /// A problem that makes a roster file unreadable as a whole.
 #[derive(Debug, thiserror::Error)]
@@ -68,7 +68,7 @@ pub enum RosterError {
     },
     /// The table could not be opened or read.
     #[error(transparent)]
-    Table(#[from] crate::text::TableError),
+    Table(#[from] hhrisk_tables::TableError),
     /// The header names a column twice.
     #[error("{path}: line 1 (header), columns {first} and {second}: `{column}` appears twice; rename or remove one")]
     DuplicateColumn {
@@ -145,7 +145,7 @@ pub struct ReadOptions {
     /// Show person ids unmasked in issues (off by default: ids are masked).
     pub unmasked: bool,
     /// Text encoding of CSV files; defaults to detecting UTF-8 or GB18030.
-    pub encoding: crate::text::Encoding,
+    pub encoding: hhrisk_tables::Encoding,
     /// When streaming, skip the check that no household or person id
     /// repeats anywhere in the files (it keeps 8 bytes a key in memory);
     /// defaults to `false`. Repeats next to each other are still caught.
@@ -213,7 +213,7 @@ impl Roster {
     /// Reads `households.csv` and `members.csv` from a roster folder.
     /// `dir` may also be a workbook with sheets `households` and `members`.
     pub fn read(model: &Model, dir: &Path, options: &ReadOptions) -> Result<Roster, RosterError> {
-        let (households_at, members_at) = if crate::text::is_workbook(dir) {
+        let (households_at, members_at) = if hhrisk_tables::is_workbook(dir) {
             ((dir.to_path_buf(), "households"), (dir.to_path_buf(), "members"))
         } else {
             ((dir.join("households.csv"), "households"), (dir.join("members.csv"), "members"))
@@ -263,7 +263,7 @@ enum Said {
 }
 
 impl Said {
-    fn words(self, id: &crate::model::Identity) -> String {
+    fn words(self, id: &hhrisk_model::Identity) -> String {
         match self {
             Said::Age(age) => format!("{age} years on {}", format_date(id.as_of)),
             Said::Sex(male) => (if male { "male" } else { "female" }).to_string(),
@@ -293,29 +293,6 @@ pub(crate) struct RowKeys {
     pub household: String,
     pub key: String,
     pub ok: bool,
-}
-
-/// One record's fields: the bytes of all fields, each followed by a
-/// one-byte delimiter, and where each ends. Records read by the csv crate
-/// and records kept in a batch both show themselves this way to
-/// [`Layout::check`].
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Fields<'a> {
-    pub data: &'a [u8],
-    pub ends: &'a [usize],
-}
-
-impl<'a> Fields<'a> {
-    pub fn len(&self) -> usize {
-        self.ends.len()
-    }
-
-    pub fn get(&self, i: usize) -> Option<&'a [u8]> {
-        let end = *self.ends.get(i)?;
-        // a one-byte delimiter follows each field
-        let start = if i == 0 { 0 } else { self.ends[i - 1] + 1 };
-        self.data.get(start..end)
-    }
 }
 
 /// The texts of a row's keys when they are known before it is checked:
@@ -374,18 +351,18 @@ pub(crate) struct RowReader<'m> {
 /// A table's records after its header, with their lines.
 pub(crate) struct Input {
     source: Source,
-    origin: crate::text::Origin,
+    origin: hhrisk_tables::Origin,
     /// A workbook row on its way into a `Records`.
     record: csv::ByteRecord,
 }
 
 enum Source {
     /// A worksheet, through `text::Table`.
-    Sheet(crate::text::Table),
+    Sheet(hhrisk_tables::Table),
     /// CSV, read by simd-csv straight into record buffers.
-    Csv(Box<crate::text::RawCsv>),
+    Csv(Box<hhrisk_tables::RawCsv>),
     /// A members.csv put in household order in memory.
-    Grouped(Box<crate::text::GroupedCsv>),
+    Grouped(Box<crate::grouped::GroupedCsv>),
 }
 
 impl Input {
@@ -427,13 +404,13 @@ impl<'m> RowReader<'m> {
         file: Scope,
         options: &ReadOptions,
     ) -> Result<Self, RosterError> {
-        let (source, origin) = if crate::text::is_workbook(path) {
-            let (table, origin) = crate::text::Table::open(path, sheet, options.encoding)?;
+        let (source, origin) = if hhrisk_tables::is_workbook(path) {
+            let (table, origin) = hhrisk_tables::Table::open(path, sheet, options.encoding)?;
             (Source::Sheet(table), origin)
         } else {
-            let origin = crate::text::Origin::Csv(path.to_path_buf());
-            let raw = crate::text::RawCsv::open(path, options.encoding)
-                .map_err(|source| crate::text::TableError::Io { origin: origin.to_string(), source })?;
+            let origin = hhrisk_tables::Origin::Csv(path.to_path_buf());
+            let raw = hhrisk_tables::RawCsv::open(path, options.encoding)
+                .map_err(|source| hhrisk_tables::TableError::Io { origin: origin.to_string(), source })?;
             (Source::Csv(Box::new(raw)), origin)
         };
         let mut input = Input { source, origin, record: csv::ByteRecord::new() };
@@ -446,7 +423,7 @@ impl<'m> RowReader<'m> {
     }
 
     /// Reads the rows after the header from `grouped` instead.
-    pub(crate) fn regroup(&mut self, grouped: crate::text::GroupedCsv) {
+    pub(crate) fn regroup(&mut self, grouped: crate::grouped::GroupedCsv) {
         self.input.source = Source::Grouped(Box::new(grouped));
     }
 
@@ -575,7 +552,7 @@ impl<'m> Layout<'m> {
             key_at,
             key_name,
             plan,
-            as_of: crate::date::civil_from_days(model.identity.as_ref().map_or(0, |id| id.as_of)),
+            as_of: hhrisk_tables::date::civil_from_days(model.identity.as_ref().map_or(0, |id| id.as_of)),
         })
     }
 
@@ -723,7 +700,7 @@ impl<'m> Layout<'m> {
         &self,
         column: &Column,
         cell: Option<Result<&str, ()>>,
-        derived: Option<(&crate::model::Identity, f64, Said)>,
+        derived: Option<(&hhrisk_model::Identity, f64, Said)>,
     ) -> Result<f64, String> {
         let model = self.model;
         match (cell, derived) {
@@ -773,22 +750,6 @@ impl Table {
             table.rows.push(Row { line: k.line, household: k.household, key: k.key, ok: k.ok });
         }
         Ok(table)
-    }
-}
-
-/// A cell's text without surrounding white space: ASCII spaces cheaply,
-/// and Unicode ones (the full-width space of Chinese input, U+3000) when
-/// the cell starts or ends with a non-ASCII byte.
-pub(crate) fn trim_cell(bytes: &[u8]) -> Result<&str, ()> {
-    let t = bytes.trim_ascii();
-    let text = std::str::from_utf8(t).map_err(|_| ())?;
-    // U+FFFD: bytes the decoder could not read in the file's encoding
-    if !t.is_ascii() && text.contains('\u{FFFD}') {
-        return Err(());
-    }
-    match (t.first(), t.last()) {
-        (Some(a), Some(z)) if !a.is_ascii() || !z.is_ascii() => Ok(text.trim()),
-        _ => Ok(text),
     }
 }
 
@@ -1131,13 +1092,13 @@ department = "d"
 "#;
 
     fn read(households: &[u8], members: &[u8]) -> Result<Roster, RosterError> {
-        read_with(households, members, crate::text::Encoding::Auto)
+        read_with(households, members, hhrisk_tables::Encoding::Auto)
     }
 
     fn read_with(
         households: &[u8],
         members: &[u8],
-        encoding: crate::text::Encoding,
+        encoding: hhrisk_tables::Encoding,
     ) -> Result<Roster, RosterError> {
         let dir = std::env::temp_dir().join(format!(
             "hhrisk-roster-{}-{:?}",
@@ -1176,7 +1137,7 @@ department = "d"
         assert!(r.issues[0]
             .to_string()
             .contains("line 3, column 3 (income), household H2: \"五\" is not a number"));
-        let r = read_with(households, MEMBERS, crate::text::Encoding::Utf8).unwrap();
+        let r = read_with(households, MEMBERS, hhrisk_tables::Encoding::Utf8).unwrap();
         let messages: Vec<String> = r.issues.iter().map(ToString::to_string).collect();
         assert!(
             messages[0].contains("line 2, column 2 (village), household H1: the text is not readable"),

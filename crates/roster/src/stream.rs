@@ -36,12 +36,11 @@ use std::path::Path;
 use std::sync::{Condvar, Mutex, PoisonError};
 
 use crate::cell::same;
-use crate::expr::{Columns, Scope};
-use crate::model::Model;
-use crate::roster::{
-    trim_cell, Fields, HouseholdView, Input, Issue, Known, Layout, ReadOptions, RosterError, RowReader,
-};
-use crate::text::{GroupedCsv, Records};
+use crate::grouped::GroupedCsv;
+use crate::roster::{HouseholdView, Input, Issue, Known, Layout, ReadOptions, RosterError, RowReader};
+use hhrisk_model::expr::{Columns, Scope};
+use hhrisk_model::Model;
+use hhrisk_tables::{trim_cell, Fields, Records};
 
 /// What the stream hands over, household by household.
 #[derive(Debug)]
@@ -233,7 +232,7 @@ pub fn stream_as<W: Work>(
     collect: impl FnMut(W::Output) -> Result<(), String> + Send,
     order: MemberOrder,
 ) -> Result<StreamSummary, StreamError> {
-    let workbook = crate::text::is_workbook(dir);
+    let workbook = hhrisk_tables::is_workbook(dir);
     let (h_at, m_at) = if workbook {
         ((dir.to_path_buf(), "households"), (dir.to_path_buf(), "members"))
     } else {

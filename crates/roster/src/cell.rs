@@ -9,7 +9,7 @@
 //! path never changes a result: a property test checks it against
 //! `parse_cell` on arbitrary cells.
 
-use crate::column::{Column, ColumnType};
+use hhrisk_model::column::{Column, ColumnType};
 
 /// How one declared column's cells are read quickly.
 #[derive(Debug, Clone)]
@@ -336,7 +336,7 @@ fn decimal(cell: &[u8]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::expr::Scope;
+    use hhrisk_model::expr::Scope;
 
     fn column(ty: ColumnType, default: Option<f64>) -> Column {
         Column {

@@ -45,7 +45,7 @@ pub fn parse_resident_id(id: &str) -> Result<(i32, bool), String> {
         ));
     }
     let (y, m, d) = birth_digits(b);
-    let born = crate::date::days_from_civil(y, m, d)
+    let born = hhrisk_tables::date::days_from_civil(y, m, d)
         .ok_or_else(|| "holds no valid birth date (digits 7 to 14)".to_string())?;
     Ok((born, (b[16] - b'0') % 2 == 1))
 }
@@ -67,8 +67,8 @@ pub fn age_from_id(id: &str, on: (i32, u32, u32)) -> i64 {
 
 /// Full years from birth day `born` to day `on`.
 pub fn age_on(born: i32, on: i32) -> i64 {
-    let (by, bm, bd) = crate::date::civil_from_days(born);
-    let (y, m, d) = crate::date::civil_from_days(on);
+    let (by, bm, bd) = hhrisk_tables::date::civil_from_days(born);
+    let (y, m, d) = hhrisk_tables::date::civil_from_days(on);
     i64::from(y - by) - i64::from((m, d) < (bm, bd))
 }
 
@@ -93,9 +93,9 @@ mod tests {
         assert_eq!(mask_name("张三丰"), "张**");
         // GB 11643's worked example
         let (born, male) = parse_resident_id("11010519491231002X").unwrap();
-        assert_eq!((crate::date::format_date(born), male), ("1949-12-31".to_string(), false));
-        assert_eq!(age_on(born, crate::date::parse_date("2024-06-30").unwrap()), 74);
-        assert_eq!(age_on(born, crate::date::parse_date("2024-12-31").unwrap()), 75);
+        assert_eq!((hhrisk_tables::date::format_date(born), male), ("1949-12-31".to_string(), false));
+        assert_eq!(age_on(born, hhrisk_tables::date::parse_date("2024-06-30").unwrap()), 74);
+        assert_eq!(age_on(born, hhrisk_tables::date::parse_date("2024-12-31").unwrap()), 75);
         assert!(parse_resident_id("110105194912310021")
             .unwrap_err()
             .contains("check character (1 instead of X)"));
@@ -122,12 +122,12 @@ mod age_tests {
         /// day numbers, birthdays and leap days included.
         #[test]
         fn age_from_the_digits_is_age_on(born in -25_000i32..20_000, gap in 0i32..40_000) {
-            let (y, m, d) = crate::date::civil_from_days(born);
+            let (y, m, d) = hhrisk_tables::date::civil_from_days(born);
             let id = id_born(y, m, d);
             let (parsed, _) = parse_resident_id(&id).unwrap();
             proptest::prop_assert_eq!(parsed, born);
             let on = born + gap;
-            proptest::prop_assert_eq!(age_from_id(&id, crate::date::civil_from_days(on)), age_on(born, on));
+            proptest::prop_assert_eq!(age_from_id(&id, hhrisk_tables::date::civil_from_days(on)), age_on(born, on));
         }
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use hhrisk_calibrate::{calibrate, Objective, Options, Samples};
 use hhrisk_model::Model;
-use hhrisk_roster::stream::{stream, stream_as, MemberOrder, StreamError, Streamed, Work};
+use hhrisk_roster::stream::{stream, stream_as, MemberOrder, StreamError, Streamed, Work, WorkError};
 use hhrisk_roster::{HouseholdView, ReadOptions, Roster};
 use hhrisk_score::Scorer;
 use hhrisk_tables::Encoding;
@@ -23,7 +23,7 @@ impl Work for Ids {
     fn state(&self) -> Self::State {
         (Vec::new(), 0)
     }
-    fn household(&self, state: &mut Self::State, h: Streamed<'_>) -> Result<(), String> {
+    fn household(&self, state: &mut Self::State, h: Streamed<'_>) -> Result<(), WorkError> {
         match h {
             Streamed::Household(h) => state.0.push(h.id.to_string()),
             Streamed::Refused(_) => state.1 += 1,
@@ -339,9 +339,11 @@ impl Work for FailOn {
     type State = ();
     type Output = ();
     fn state(&self) {}
-    fn household(&self, _: &mut (), h: Streamed<'_>) -> Result<(), String> {
+    fn household(&self, _: &mut (), h: Streamed<'_>) -> Result<(), WorkError> {
         match h {
-            Streamed::Household(h) if h.id == self.0 => Err(format!("cannot take {}", h.id)),
+            Streamed::Household(h) if h.id == self.0 => {
+                Err(WorkError::Work(format!("cannot take {}", h.id).into()))
+            }
             _ => Ok(()),
         }
     }
@@ -365,17 +367,23 @@ fn failures_stop_a_stream_of_many_batches() {
         let result = stream(&model, &roster_dir, &ReadOptions::default(), threads, &Ids, |_| {
             batches += 1;
             if batches == 2 {
-                Err("disk full".to_string())
+                Err(WorkError::Work("disk full".into()))
             } else {
                 Ok(())
             }
         });
-        assert!(matches!(result, Err(StreamError::Consumer(ref m)) if m == "disk full"), "{result:?}");
+        assert!(
+            matches!(result, Err(StreamError::Consumer(ref m)) if m.to_string() == "disk full"),
+            "{result:?}"
+        );
         assert_eq!(batches, 2, "nothing is collected after a failure");
         // a worker fails on a household in the middle
         let id: &'static str = Box::leak(ids[3100].clone().into_boxed_str());
         let result = stream(&model, &roster_dir, &ReadOptions::default(), threads, &FailOn(id), |_| Ok(()));
-        assert!(matches!(result, Err(StreamError::Consumer(ref m)) if m.contains(id)), "{result:?}");
+        assert!(
+            matches!(result, Err(StreamError::Consumer(ref m)) if m.to_string().contains(id)),
+            "{result:?}"
+        );
     }
 }
 
@@ -393,7 +401,7 @@ impl Work for HoldFirst {
     fn state(&self) -> Vec<String> {
         Vec::new()
     }
-    fn household(&self, state: &mut Vec<String>, h: Streamed<'_>) -> Result<(), String> {
+    fn household(&self, state: &mut Vec<String>, h: Streamed<'_>) -> Result<(), WorkError> {
         if let Streamed::Household(HouseholdView { id, .. }) = h {
             if id == self.first {
                 // time for the other workers to run ahead as far as they may

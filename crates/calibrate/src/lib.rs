@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod ranking;
 pub mod samples;
 pub mod scorecard;
+pub mod text;
 pub mod tune;
 
 pub use calibrate::{

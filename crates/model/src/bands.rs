@@ -53,7 +53,7 @@ impl Bands {
     /// Parses a thresholds file from text; `path` names it in messages.
     pub fn from_toml(text: &str, path: &str) -> Result<Bands, ModelError> {
         let src = SourceFile { path: path.to_string(), text: text.to_string() };
-        let raw: RawThresholds = crate::model::parse_toml(&src)?;
+        let raw: RawThresholds = crate::build::parse_toml(&src)?;
         let mut problems = Vec::new();
         let bands = Bands::check(raw.bands, &src, &mut problems);
         if problems.is_empty() {

@@ -51,20 +51,20 @@
 #![deny(missing_docs)]
 
 pub mod bands;
+mod build;
 pub mod column;
 pub mod error;
 pub mod expr;
 pub mod model;
 mod raw;
+mod rewrite;
 pub mod scoring;
 mod source;
 
 pub use bands::{Band, Bands};
 pub use column::{Column, ColumnType};
 pub use error::ModelError;
-pub use model::{
-    rewrite_model, rewrite_points, Category, Department, Derived, Identity, Item, Meta, Model, Parameter,
-    Per, Rewrite,
-};
+pub use model::{Category, Department, Derived, Identity, Item, Meta, Model, Parameter, Per};
+pub use rewrite::{rewrite_model, rewrite_points, Rewrite};
 pub use scoring::{equivalence_scale, Normalise, Scoring};
 pub use source::Problem;

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use hhrisk_model::expr::Scope;
 use hhrisk_model::{Model, Per};
 use hhrisk_roster::privacy::{mask_id, mask_name};
-use hhrisk_roster::{HouseholdView, Roster};
+use hhrisk_roster::HouseholdView;
 use hhrisk_score::Scorer;
 
 use crate::table::OutTable;
@@ -48,28 +48,6 @@ pub fn masking_note(unmasked: bool) -> &'static str {
     } else {
         "masked"
     }
-}
-
-/// Builds the lists. `names` maps person ids to names (carried along in the
-/// roster); each department's list has only the columns its own items read.
-pub fn dispatch(
-    model: &Model,
-    roster: &Roster,
-    alerts: &[Alert],
-    names: &HashMap<String, String>,
-    options: DispatchOptions,
-) -> Dispatch {
-    let dispatcher = Dispatcher::new(model, options);
-    let by_id: HashMap<&str, &hhrisk_roster::Household> =
-        roster.households.iter().map(|h| (h.id.as_str(), h)).collect();
-    let lines = alerts
-        .iter()
-        .map(|alert| {
-            let h = by_id.get(alert.household_id.as_str())?;
-            Some(roster.with_view(h, |household| dispatcher.household(alert, household, names)))
-        })
-        .collect();
-    dispatcher.assemble(alerts, lines)
 }
 
 /// What one alerted household adds to the dispatch: a row in the list of

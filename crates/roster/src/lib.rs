@@ -1,7 +1,7 @@
 //! Household rosters read against an indicator model.
 //!
 //! A roster is two tables, `households.csv` and `members.csv` (or two
-//! sheets of a workbook), joined by `household_id`. `read` is the one
+//! sheets of a workbook), joined by `household_id`. [`read`] is the one
 //! way in: it streams a roster whose members are grouped by household,
 //! puts members in household order first when they are not, and reads the
 //! roster whole only when it must (a member of an unknown household, a
@@ -11,13 +11,24 @@
 //! column and key, and refuses its household.
 #![deny(missing_docs)]
 
+mod assemble;
 mod cell;
+mod checked;
 pub mod grouped;
+mod layout;
 pub mod privacy;
+mod read;
 pub mod roster;
+mod split;
 pub mod stream;
+mod workers;
 
+pub use checked::{Checked, CheckedHousehold};
+pub use read::{read, How, Summary};
 pub use roster::{
     Household, HouseholdView, Issue, ReadOptions, Roster, RosterError, MAX_COLUMNS, MAX_ROW_BYTES,
 };
-pub use stream::{each, Checked, CheckedHousehold, StreamError, StreamSummary, Streamed, Work};
+pub use stream::{each, StreamError, StreamSummary, Streamed, Work, WorkError};
+
+#[cfg(test)]
+mod stream_tests;

@@ -52,7 +52,7 @@ impl Work for ScoreBatches<'_> {
 
     /// Scores the whole batch at once (`Scorer::score_batch`), then writes
     /// the rows in file order.
-    fn batch(&self, state: &mut BatchState, batch: &Checked<'_>) -> Result<(), String> {
+    fn batch(&self, state: &mut BatchState, batch: &Checked<'_>) -> Result<(), hhrisk_roster::WorkError> {
         let BatchState { scores, writer, capacity, batch: out, .. } = state;
         let model = self.scorer.model();
         let scores = self.scorer.score_batch(&batch.columns, scores);
@@ -69,7 +69,7 @@ impl Work for ScoreBatches<'_> {
                     }
                     writer
                         .write(model, self.scorer.bands(), id, village, score)
-                        .map_err(|e| e.to_string())?;
+                        .map_err(|e| hhrisk_roster::WorkError::Work(e.into()))?;
                 }
                 CheckedHousehold::Refused(issues) => out.issues.extend_from_slice(issues),
             }

@@ -6,8 +6,7 @@ use std::fmt::Write as _;
 use hhrisk_model::expr::{Inputs, Scope};
 use hhrisk_model::{Model, Per};
 use hhrisk_roster::privacy::mask_id;
-use hhrisk_roster::roster::Household;
-use hhrisk_roster::{HouseholdView, Roster};
+use hhrisk_roster::HouseholdView;
 
 use crate::output::format_number;
 use crate::score::{HouseholdScore, Scorer};
@@ -94,13 +93,8 @@ pub struct Explanation {
     pub items_not_fired: usize,
 }
 
-/// Explains one accepted household of a roster.
-pub fn explain(scorer: &Scorer, roster: &Roster, h: &Household, unmasked: bool) -> Explanation {
-    roster.with_view(h, |household| explain_household(scorer, household, unmasked))
-}
-
-/// [`explain`] for a household given by its inputs (from a streamed
-/// roster, say).
+/// Explains one accepted household, as [`hhrisk_roster::read`] hands it
+/// over: every item that fired, its points and what it read.
 pub fn explain_household(scorer: &Scorer, h: HouseholdView, unmasked: bool) -> Explanation {
     let model = scorer.model();
     let inputs = h.inputs;

@@ -56,7 +56,7 @@ pub mod output;
 pub mod score;
 
 pub use batch::{ScoreBatches, ScoredBatch};
-pub use explain::{explain, explain_household, Explanation};
+pub use explain::{explain_household, Explanation};
 pub use matrix::ScoreMatrix;
 pub use output::{ScoreColumns, ScoreWriter};
 pub use score::{BatchScores, Hit, HouseholdScore, Scorer};

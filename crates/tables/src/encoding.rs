@@ -1,6 +1,6 @@
 //! The files county offices really have: CSV in UTF-8 (with or without a
 //! byte-order mark), GBK / GB18030 or UTF-16, and Excel workbooks. Every
-//! table the tools read goes through [`Table`], which yields records with
+//! table the tools read goes through [`Table`](crate::Table), which yields records with
 //! the line (or sheet row) they came from.
 
 use std::fs::File;
@@ -96,7 +96,7 @@ pub fn open(path: &Path, encoding: Encoding) -> std::io::Result<(Box<dyn Read + 
 }
 
 /// Longest line a table may have, checked while reading: far above a row
-/// ([``hhrisk_roster::MAX_ROW_BYTES``], whose check names the household once
+/// (`hhrisk_roster::MAX_ROW_BYTES`, whose check names the household once
 /// the row is read), so that only a file that is no table at all (a binary
 /// file, `/dev/zero`) meets it, after 64 MiB at most.
 pub const MAX_LINE_BYTES: u64 = 64 << 20;

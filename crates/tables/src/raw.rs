@@ -107,7 +107,7 @@ impl Lines {
 }
 
 impl RawCsv {
-    /// Opens a CSV file (decoding it to UTF-8 if needed, as [`Table`]).
+    /// Opens a CSV file (decoding it to UTF-8 if needed, as [`Table`](crate::Table)).
     pub fn open(path: &Path, encoding: Encoding) -> std::io::Result<RawCsv> {
         // a UTF-8 byte-order mark is dropped, so that offsets in the
         // stream are those the reader sees

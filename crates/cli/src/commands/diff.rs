@@ -1,0 +1,127 @@
+//! `hhrisk diff`: two runs compared.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use hhrisk_roster::Roster;
+use hhrisk_score::output::format_number;
+
+use super::*;
+
+#[allow(clippy::too_many_arguments)]
+pub fn diff(
+    model_path: &Path,
+    old: &Path,
+    new: &Path,
+    thresholds: Option<&Path>,
+    samples: Option<&Path>,
+    changes: Option<&Path>,
+    json: bool,
+    io: Io,
+) -> anyhow::Result<ExitCode> {
+    use hhrisk_monitor::diff::{diff, snapshot};
+    let model = load_model(model_path)?;
+    let bands = load_bands(&model, thresholds)?;
+    let read = |dir: &Path| -> anyhow::Result<Roster> {
+        let r = Roster::read(&model, dir, &io.read_options(false))?;
+        if !r.issues.is_empty() {
+            eprintln!(
+                "{}: {} problems, {} households refused and left out of the diff (hhrisk validate lists them)",
+                dir.display(),
+                r.issues.len(),
+                r.rejected_households()
+            );
+        }
+        Ok(r)
+    };
+    let (old_states, new_states) =
+        (snapshot(&model, &bands, &read(old)?), snapshot(&model, &bands, &read(new)?));
+    let reference = match samples {
+        Some(dir) => {
+            let s = hhrisk_calibrate::Samples::load(&model, dir, io.encoding)?;
+            let mut cols = vec![s.score.to_vec()];
+            for c in 0..model.categories.len() {
+                cols.push(
+                    (0..s.len()).map(|i| s.matrix.category_totals[[i, c]] / s.matrix.members[i]).collect(),
+                );
+            }
+            Some((format!("the calibration sample {}", dir.display()), cols))
+        }
+        None => None,
+    };
+    let exit_days = model.parameters.iter().find(|p| p.name == "gradual_exit_days").map(|p| p.value);
+    let d = diff(
+        &model,
+        &old_states,
+        &new_states,
+        reference.as_ref().map(|(n, c)| (n.as_str(), c.clone())),
+        exit_days,
+    );
+    if let Some(path) = changes {
+        let table = hhrisk_monitor::OutTable {
+            header: [
+                "household_id",
+                "village",
+                "change",
+                "old_level",
+                "new_level",
+                "old_score",
+                "new_score",
+                "items_added",
+                "items_removed",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            rows: d
+                .changes
+                .iter()
+                .map(|c| {
+                    vec![
+                        c.household_id.clone(),
+                        c.village.clone(),
+                        c.kind.to_string(),
+                        c.old_level.clone().unwrap_or_default(),
+                        c.new_level.clone().unwrap_or_default(),
+                        c.old_score.map(format_number).unwrap_or_default(),
+                        c.new_score.map(format_number).unwrap_or_default(),
+                        c.items_added.join(";"),
+                        c.items_removed.join(";"),
+                    ]
+                })
+                .collect(),
+        };
+        table.write(path, hhrisk_monitor::Format::Csv, "changes", io.bom)?;
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&d)?);
+    } else {
+        let counts: Vec<String> = d.counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        println!("{} → {}: {}", old.display(), new.display(), counts.join(", "));
+        for c in d.changes.iter().take(30) {
+            println!(
+                "  {:<12} {:<12} {:>7} → {:<7} +[{}] -[{}]",
+                c.household_id,
+                c.kind,
+                c.old_level.as_deref().unwrap_or("-"),
+                c.new_level.as_deref().unwrap_or("-"),
+                c.items_added.join(","),
+                c.items_removed.join(",")
+            );
+        }
+        if d.changes.len() > 30 {
+            println!("  … and {} more (--changes FILE writes them all)", d.changes.len() - 30);
+        }
+        for g in &d.gradual_exit {
+            println!("  gradual exit: {} {}", g.household_id, g.note);
+        }
+        println!("drift against {} (population stability index):", d.drift_reference);
+        for x in &d.drift {
+            println!("  {:<22} {:>6.3}  {}", x.quantity, x.psi, x.level);
+        }
+    }
+    for w in &d.warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,153 @@
+//! `hhrisk dispatch`: each department's list of alerted households.
+
+use std::io::Write;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use hhrisk_tables::AtomicFile;
+use serde_json::json;
+
+use super::*;
+
+/// Formats of lists on the command line.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum FormatArg {
+    /// CSV, UTF-8 (add --bom for Excel).
+    Csv,
+    /// Excel workbook.
+    Xlsx,
+}
+
+/// Reads the alerted households of a scores file (only those rows, and
+/// only the columns used).
+fn read_alerts(scores: &Path, io: Io) -> anyhow::Result<Vec<hhrisk_monitor::dispatch::Alert>> {
+    use hhrisk_tables::TextTable;
+    let wanted = ["household_id", "alert_level", "score", "per_capita_score"];
+    let t = TextTable::read_columns(scores, "scores", io.encoding, &wanted, |header, fields| {
+        let level = header.iter().position(|h| h == "alert_level");
+        level.and_then(|l| fields.get(l)).is_some_and(|l| !l.is_empty())
+    })?;
+    let (Some(id), Some(l)) = (t.column("household_id"), t.column("alert_level")) else {
+        bail!(
+            "{}: line 1 (header): needs `household_id` and `alert_level`, as `hhrisk score` writes",
+            t.origin
+        );
+    };
+    // `score` (bands apply to it); an older file has only `per_capita_score`
+    let score = t.column("score").or(t.column("per_capita_score"));
+    // only rows with an alert were kept
+    Ok(t.rows
+        .iter()
+        .map(|(_, r)| hhrisk_monitor::dispatch::Alert {
+            household_id: r[id].clone(),
+            level: r[l].clone(),
+            score: score.and_then(|s| r.get(s)).cloned().unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// Names of the members of the alerted households, from the roster's
+/// members table (`name` column), by person id.
+fn read_names(
+    roster: &Path,
+    alerted: &std::collections::HashMap<&str, Vec<usize>>,
+    io: Io,
+) -> anyhow::Result<std::collections::HashMap<String, String>> {
+    let path =
+        if hhrisk_tables::is_workbook(roster) { roster.to_path_buf() } else { roster.join("members.csv") };
+    let wanted = ["household_id", "person_id", "name"];
+    let t =
+        hhrisk_tables::TextTable::read_columns(&path, "members", io.encoding, &wanted, |header, fields| {
+            let household = header.iter().position(|h| h == "household_id");
+            household.and_then(|h| fields.get(h)).is_some_and(|h| alerted.contains_key(h.as_str()))
+        })?;
+    Ok(match (t.column("person_id"), t.column("name")) {
+        (Some(p), Some(n)) => {
+            t.rows.iter().map(|(_, r)| (r[p].clone(), r.get(n).cloned().unwrap_or_default())).collect()
+        }
+        _ => Default::default(),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn dispatch(
+    model_path: &Path,
+    scores: &Path,
+    roster_dir: &Path,
+    out: &Path,
+    format: FormatArg,
+    batch: &str,
+    unmasked: bool,
+    io: Io,
+) -> anyhow::Result<ExitCode> {
+    use hhrisk_monitor::dispatch::{masking_note, DispatchOptions, Dispatcher, Lines};
+    use hhrisk_roster::stream::{each, Streamed};
+    use std::collections::HashMap;
+
+    let model = load_model(model_path)?;
+    let options = DispatchOptions { unmasked };
+    let alerts = read_alerts(scores, io)?;
+    // household id → its alerts (a scores file may repeat one)
+    let mut alerted: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (k, a) in alerts.iter().enumerate() {
+        alerted.entry(a.household_id.as_str()).or_default().push(k);
+    }
+    let names = read_names(roster_dir, &alerted, io)?;
+    // the roster is streamed (as `score` reads it), or read whole when it
+    // must be; the lists are the same
+    let dispatcher = Dispatcher::new(&model, options);
+    let work = each(|h, found: &mut Vec<(usize, Lines)>| {
+        if let Streamed::Household(h) = h {
+            for &a in alerted.get(h.id).map_or(&[][..], Vec::as_slice) {
+                found.push((a, dispatcher.household(&alerts[a], h, &names)));
+            }
+        }
+        Ok(())
+    });
+    let read = io.read_options(false);
+    let (_, batches) = read_all(&model, roster_dir, &read, io.threads, &work)?;
+    let mut lines: Vec<Option<Lines>> = vec![None; alerts.len()];
+    for (a, l) in batches.into_iter().flatten() {
+        lines[a] = Some(l);
+    }
+    let d = dispatcher.assemble(&alerts, lines);
+    let format = match format {
+        FormatArg::Csv => hhrisk_monitor::Format::Csv,
+        FormatArg::Xlsx => hhrisk_monitor::Format::Xlsx,
+    };
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut counts = serde_json::Map::new();
+    for (dept, table) in &d.departments {
+        table.write(&out.join(format!("{dept}.{}", format.extension())), format, dept, io.bom)?;
+        counts.insert(dept.clone(), json!(table.rows.len()));
+    }
+    d.chain.write(&out.join(format!("chain.{}", format.extension())), format, "chain", io.bom)?;
+    let manifest = json!({
+        "batch": batch,
+        "model": model_path.display().to_string(),
+        "scores": scores.display().to_string(),
+        "alerts": alerts.len(),
+        "departments": counts,
+        "not_in_roster": d.not_in_roster,
+        "masking": masking_note(unmasked),
+    });
+    let mut file = AtomicFile::create(&out.join("dispatch.json"))?;
+    file.write_all((serde_json::to_string_pretty(&manifest)? + "\n").as_bytes())?;
+    file.commit()?;
+    let sent: Vec<String> = d
+        .departments
+        .iter()
+        .filter(|(_, t)| !t.rows.is_empty())
+        .map(|(k, t)| format!("{k} {}", t.rows.len()))
+        .collect();
+    eprintln!("dispatched {} alerted households → {} ({})", alerts.len(), out.display(), sent.join(", "));
+    if unmasked {
+        eprintln!("warning: the lists hold full ID numbers and names (--unmasked); share them only with the departments named");
+    }
+    for id in &d.not_in_roster {
+        eprintln!("warning: alerted household {id} is not in the roster (or was refused by it); listed in the chain with no department");
+    }
+    Ok(ExitCode::SUCCESS)
+}

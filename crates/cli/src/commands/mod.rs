@@ -1,0 +1,178 @@
+//! One module per subcommand: load, run the library, print. What they
+//! share (loading a model, reading a roster, printing problems) is here.
+
+use std::io::Write;
+
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use hhrisk_calibrate::text::{calibration_text, fit_text, interval, pad, percent, size_section};
+use hhrisk_model::{Bands, Model};
+use hhrisk_roster::{How, Work};
+use hhrisk_roster::{Issue, ReadOptions};
+use hhrisk_tables::AtomicFile;
+
+mod calibrate;
+mod csv_floor;
+mod diff;
+mod dispatch;
+mod evaluate;
+mod explain;
+mod feedback;
+mod fit;
+mod items;
+mod report;
+mod score;
+mod simulate;
+mod validate;
+mod workbench;
+
+pub use calibrate::calibrate;
+pub use csv_floor::csv_floor;
+pub use diff::diff;
+pub use dispatch::{dispatch, FormatArg};
+pub use evaluate::{evaluate, evaluate_counts};
+pub use explain::explain;
+pub use feedback::feedback;
+pub use fit::{fit, fit_json_path, size_factor};
+pub use items::{items, ItemsFormat};
+pub use report::{report, LangArg};
+pub use score::score;
+pub use simulate::simulate;
+pub use validate::validate;
+pub use workbench::workbench;
+
+/// Options shared by every command: how inputs are decoded and outputs
+/// written.
+#[derive(Debug, Clone, Copy)]
+pub struct Io {
+    /// Encoding of CSV inputs.
+    pub encoding: hhrisk_tables::Encoding,
+    /// Start CSV outputs with a byte-order mark.
+    pub bom: bool,
+    /// Skip the whole-file duplicate-key check when streaming.
+    pub skip_duplicate_check: bool,
+    /// Worker threads for streaming (1: all on the calling thread).
+    pub threads: usize,
+    /// Print where the run's time went, on stderr.
+    pub timings: bool,
+}
+
+impl Io {
+    fn read_options(self, unmasked: bool) -> ReadOptions {
+        ReadOptions { unmasked, encoding: self.encoding, skip_duplicate_check: self.skip_duplicate_check }
+    }
+
+    /// Creates an output file, with the byte-order mark when asked.
+    pub fn create(self, path: &Path) -> anyhow::Result<AtomicFile> {
+        let mut file =
+            AtomicFile::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+        if self.bom {
+            file.write_all("\u{feff}".as_bytes())?;
+        }
+        Ok(file)
+    }
+}
+
+/// A progress counter on stderr, drawn only when stderr is a terminal and
+/// the run lasts: quiet in pipes, logs and tests.
+fn progress(what: &'static str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    // whole households a second, grouped as the count is: "918,259/s"
+    let rate = |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+        let _ = write!(w, "{}/s", indicatif::HumanCount(state.per_sec() as u64));
+    };
+    let style = indicatif::ProgressStyle::with_template("{spinner} {elapsed} {human_pos} {msg} ({rate})")
+        .map(|style| style.with_key("rate", rate))
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
+    bar.set_style(style);
+    bar.set_message(what);
+    bar
+}
+
+/// Issues printed before the rest are summarised.
+const SHOWN_ISSUES: usize = 20;
+
+fn load_model(path: &Path) -> anyhow::Result<Model> {
+    Model::from_path(path).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Loads a model and its sample villages with outcomes, and reads the
+/// calibration objective: what calibrate, report and workbench share.
+fn load_samples(
+    model_path: &Path,
+    samples_dir: &Path,
+    objective: &str,
+    io: Io,
+) -> anyhow::Result<(Model, hhrisk_calibrate::Samples, hhrisk_calibrate::Objective)> {
+    let model = load_model(model_path)?;
+    let samples = hhrisk_calibrate::Samples::load(&model, samples_dir, io.encoding)?;
+    if samples.is_empty() {
+        bail!(
+            "{}: no sample household has an outcome; calibration needs verified outcomes",
+            samples_dir.display()
+        );
+    }
+    let objective =
+        hhrisk_calibrate::Objective::parse(objective, samples.len()).map_err(anyhow::Error::msg)?;
+    Ok((model, samples, objective))
+}
+
+fn load_bands(model: &Model, thresholds: Option<&Path>) -> anyhow::Result<Bands> {
+    match thresholds {
+        Some(path) => Bands::from_path(path).map_err(|e| anyhow::anyhow!("{e}")),
+        None => Ok(model.bands.clone()),
+    }
+}
+
+fn print_issues(issues: &[Issue]) {
+    for issue in issues.iter().take(SHOWN_ISSUES) {
+        eprintln!("  {issue}");
+    }
+    if issues.len() > SHOWN_ISSUES {
+        eprintln!("  … and {} more", issues.len() - SHOWN_ISSUES);
+    }
+}
+
+/// Tells the user that members.csv was put in household order in memory,
+/// and how to avoid it.
+fn note_regrouped(roster_dir: &Path, bytes: usize) {
+    eprintln!(
+        "note: {}: the members of each household do not follow one another in the order of households.csv; \
+         they were put in that order in memory ({} MB). Sorted that way, the file streams in constant memory.",
+        roster_dir.join("members.csv").display(),
+        bytes.div_ceil(1 << 20)
+    );
+}
+
+/// Says how the roster was read when it matters to the user: members put
+/// in household order in memory, or the whole file read.
+fn note_how(roster_dir: &Path, how: How) {
+    if let How::Regrouped { bytes } = how {
+        note_regrouped(roster_dir, bytes);
+    }
+}
+
+/// Reads a roster through [`hhrisk_roster::read`], keeping every batch's
+/// output (for works whose outputs are small: problems, explanations,
+/// lists).
+fn read_all<W: Work>(
+    model: &Model,
+    dir: &Path,
+    options: &ReadOptions,
+    threads: usize,
+    work: &W,
+) -> Result<(hhrisk_roster::Summary, Vec<W::Output>), hhrisk_roster::RosterError> {
+    let keep = |outputs: &mut Vec<W::Output>, output| {
+        outputs.push(output);
+        Ok(())
+    };
+    let (summary, outputs) =
+        hhrisk_roster::read(model, dir, options, threads, work, || Ok(Vec::new()), keep)?;
+    note_how(dir, summary.how);
+    Ok((summary, outputs))
+}

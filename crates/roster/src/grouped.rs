@@ -1,24 +1,51 @@
-//! Members put in household order in memory, so that a roster whose
-//! members.csv is sorted another way still streams.
+//! Members put in household order, a partition at a time, so that a
+//! roster whose members.csv is sorted another way still streams in bounded
+//! memory.
 
 use std::path::Path;
 
 use hhrisk_tables::records::field;
-use hhrisk_tables::{Encoding, RawCsv, Records};
+use hhrisk_tables::{trim_cell, Encoding, RawCsv, Records};
+
+/// Bytes of member records a partition holds, about: the most held in
+/// memory at once once the members have been cut into partitions.
+pub const PARTITION_BYTES: u64 = 8 << 20;
+
+/// Most partitions (each an open temporary file while members are cut).
+const MAX_PARTITIONS: u64 = 256;
+
+/// Bytes before each record in a partition: its household's place (4), its
+/// length (4) and its line (8).
+const HEAD: usize = 16;
 
 /// The rows of a members.csv that is not grouped by household in the
-/// order of households.csv, put in that order in memory, so that the
-/// roster still streams: each record kept as it is in the file, back to
-/// back (about the size of the file), with its household's place and its
-/// line (24 bytes a member). Holding the whole roster as checked values
-/// would take about 2.5 KB a household instead.
+/// order of households.csv, put in that order so that the roster still
+/// streams. Members are cut, in one pass, into partitions of consecutive
+/// households (each record as it is in the file, with its household's
+/// place and its line), written to anonymous temporary files when the file
+/// is larger than one partition; each partition is then read back, put in
+/// household order in memory, and handed out. Memory holds one partition
+/// (about [`PARTITION_BYTES`]) and the households' places (16 bytes a
+/// household), whatever the size of the file; reading a partition back
+/// touches memory that fits in a cache, where putting the whole file in
+/// order at once read it at random.
 pub struct GroupedCsv {
+    /// Partitions not yet handed out, in order.
+    parts: std::collections::VecDeque<Part>,
+    /// The partition being handed out: its records back to back, and for
+    /// each (place, length, start, line), sorted by place, a household's
+    /// members in file order.
     arena: Vec<u8>,
-    /// For each member row: its household's place in households.csv, its
-    /// length, where it starts in `arena` and its line; sorted by place,
-    /// a household's members in file order.
     order: Vec<(u32, u32, u64, u64)>,
     next: usize,
+    /// The most bytes held at once.
+    held: usize,
+}
+
+/// A partition's records, in memory or in a temporary file.
+enum Part {
+    Memory(Vec<u8>),
+    File(std::io::BufWriter<std::fs::File>),
 }
 
 impl GroupedCsv {
@@ -33,14 +60,27 @@ impl GroupedCsv {
         members_id: usize,
         encoding: Encoding,
     ) -> std::io::Result<Option<GroupedCsv>> {
+        Self::group_in(households, households_id, members, members_id, encoding, PARTITION_BYTES)
+    }
+
+    /// [`GroupedCsv::group`] into partitions of about `partition_bytes`.
+    fn group_in(
+        households: &Path,
+        households_id: usize,
+        members: &Path,
+        members_id: usize,
+        encoding: Encoding,
+        partition_bytes: u64,
+    ) -> std::io::Result<Option<GroupedCsv>> {
         use std::hash::BuildHasher;
+        use std::io::Write;
         let hasher = foldhash::quality::RandomState::default();
         // ids as the reader compares them (trimmed), as 64-bit fingerprints:
         // a collision only sends the roster to the whole-file read, since the
         // reader still compares the ids themselves
         let key = |record: &[u8], at: usize| {
             let cell = field(record, at).ok()??;
-            hhrisk_tables::trim_cell(&cell).ok().filter(|id| !id.is_empty()).map(|id| hasher.hash_one(id))
+            trim_cell(&cell).ok().filter(|id| !id.is_empty()).map(|id| hasher.hash_one(id))
         };
         let mut places: std::collections::HashMap<u64, u32, foldhash::fast::RandomState> = Default::default();
         let mut raw = RawCsv::open(households, encoding)?;
@@ -52,52 +92,112 @@ impl GroupedCsv {
                 _ => return Ok(None),
             }
         }
-        // sized for the file, when the memory is there (else it grows)
-        let size = usize::try_from(std::fs::metadata(members).map_or(0, |m| m.len())).unwrap_or(usize::MAX);
-        let mut arena = Vec::new();
-        let _ = arena.try_reserve_exact(size);
-        let mut order = Vec::new();
+        // partitions of consecutive households, about PARTITION_BYTES each
+        let size = std::fs::metadata(members).map_or(0, |m| m.len());
+        let count = size.div_ceil(partition_bytes.max(1)).clamp(1, MAX_PARTITIONS) as usize;
+        let per_part = places.len().div_ceil(count).max(1);
+        let mut parts = Vec::with_capacity(count);
+        for _ in 0..count {
+            parts.push(if count == 1 {
+                Part::Memory(Vec::new())
+            } else {
+                Part::File(std::io::BufWriter::with_capacity(1 << 16, tempfile::tempfile()?))
+            });
+        }
         let mut raw = RawCsv::open(members, encoding)?;
         raw.read_raw(|_, _| ())?;
+        let mut failed = None;
         loop {
             let kept = raw.read_raw(|line, record| {
                 let place = *places.get(&key(record, members_id)?)?;
-                order.push((place, u32::try_from(record.len()).ok()?, arena.len() as u64, line));
-                arena.extend_from_slice(record);
+                let len = u32::try_from(record.len()).ok()?;
+                let mut head = [0u8; HEAD];
+                head[..4].copy_from_slice(&place.to_le_bytes());
+                head[4..8].copy_from_slice(&len.to_le_bytes());
+                head[8..].copy_from_slice(&line.to_le_bytes());
+                let written = match &mut parts[place as usize / per_part] {
+                    Part::Memory(bytes) => {
+                        bytes.extend_from_slice(&head);
+                        bytes.extend_from_slice(record);
+                        Ok(())
+                    }
+                    Part::File(file) => file.write_all(&head).and_then(|()| file.write_all(record)),
+                };
+                if let Err(e) = written {
+                    failed = Some(e);
+                }
                 Some(())
             })?;
+            if let Some(e) = failed.take() {
+                return Err(e);
+            }
             match kept {
                 Some(Some(())) => {}
                 Some(None) => return Ok(None),
                 None => break,
             }
-            // room for the rest at the first thousand rows' size, so that
-            // the list does not double (and copy itself) as it grows
-            if order.len() == 1000 {
-                let each = arena.len() / 1000 + 1;
-                let _ = order.try_reserve((size / each).saturating_mul(21) / 20);
-            }
         }
-        // by place, then where the row was in the file (the arena follows
-        // the file): a household's members keep their order, with no
-        // buffer as a stable sort would take
-        order.sort_unstable_by_key(|&(place, _, start, _)| (place, start));
-        Ok(Some(GroupedCsv { arena, order, next: 0 }))
+        let mut grouped = GroupedCsv {
+            parts: parts.into(),
+            arena: Vec::new(),
+            order: Vec::new(),
+            next: 0,
+            held: places.capacity() * 16,
+        };
+        drop(places);
+        grouped.load()?;
+        Ok(Some(grouped))
     }
 
-    /// Bytes held.
+    /// Puts the next partition in order, if there is one.
+    fn load(&mut self) -> std::io::Result<bool> {
+        use std::io::{Read, Seek};
+        let Some(part) = self.parts.pop_front() else { return Ok(false) };
+        self.arena.clear();
+        match part {
+            Part::Memory(bytes) => self.arena = bytes,
+            Part::File(file) => {
+                let mut file = file.into_inner().map_err(|e| e.into_error())?;
+                file.rewind()?;
+                file.read_to_end(&mut self.arena)?;
+            }
+        }
+        self.order.clear();
+        let mut at = 0;
+        while at < self.arena.len() {
+            let head = &self.arena[at..at + HEAD];
+            let word =
+                |r: std::ops::Range<usize>| head[r].iter().rev().fold(0u64, |n, &b| n << 8 | u64::from(b));
+            let (place, len, line) = (word(0..4) as u32, word(4..8) as u32, word(8..16));
+            self.order.push((place, len, (at + HEAD) as u64, line));
+            at += HEAD + len as usize;
+        }
+        // by place, then where the row was in the file (the partition
+        // follows the file): a household's members keep their order
+        self.order.sort_unstable_by_key(|&(place, _, start, _)| (place, start));
+        self.next = 0;
+        let now = self.arena.capacity() + self.order.capacity() * std::mem::size_of::<(u32, u32, u64, u64)>();
+        self.held = self.held.max(now);
+        Ok(true)
+    }
+
+    /// The most bytes held at once to put the members in order.
     pub fn bytes(&self) -> usize {
-        self.arena.len() + self.order.len() * std::mem::size_of::<(u32, u32, u64, u64)>()
+        self.held
     }
 
     /// Appends the next member row, in household order, to `records`; its
     /// line, or `None` at the end.
     pub fn read(&mut self, records: &mut Records) -> std::io::Result<Option<u64>> {
-        let Some(&(_, len, start, line)) = self.order.get(self.next) else { return Ok(None) };
+        while self.next == self.order.len() {
+            if !self.load()? {
+                return Ok(None);
+            }
+        }
+        let (_, len, start, line) = self.order[self.next];
         self.next += 1;
         let start = usize::try_from(start).map_err(std::io::Error::other)?;
-        let raw = &self.arena[start..start + len as usize];
-        records.push_raw(line, raw)?;
+        records.push_raw(line, &self.arena[start..start + len as usize])?;
         Ok(Some(line))
     }
 }
@@ -137,10 +237,19 @@ mod tests {
             b"household_id,person_id,name\r\nH1,p1,a\r\nH3,p5,\"b, \"\"c\"\"\r\nd\"\r\nH2,p2,e\r\nH1,p3,f\r\n H2 ,p4,g\r\n",
         )
         .unwrap();
-        let mut grouped = GroupedCsv::group(&households, 0, &members, 0, Encoding::Utf8).unwrap().unwrap();
-        let mut records = Records::default();
-        while grouped.read(&mut records).unwrap().is_some() {}
-        let read = lines_and_fields(&records);
+        // in memory, and cut into partitions of a few bytes (each a file)
+        let read = |partition_bytes| {
+            let mut grouped =
+                GroupedCsv::group_in(&households, 0, &members, 0, Encoding::Utf8, partition_bytes)
+                    .unwrap()
+                    .unwrap();
+            let mut records = Records::default();
+            while grouped.read(&mut records).unwrap().is_some() {}
+            assert!(grouped.read(&mut records).unwrap().is_none(), "the end stays the end");
+            lines_and_fields(&records)
+        };
+        assert_eq!(read(1), read(PARTITION_BYTES), "partitions change nothing");
+        let read = read(PARTITION_BYTES);
         let row = |line: u64, cells: [&str; 3]| (line, cells.iter().map(|c| c.as_bytes().to_vec()).collect());
         assert_eq!(
             read,

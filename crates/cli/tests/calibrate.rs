@@ -3,14 +3,13 @@
 
 mod common;
 
-use common::{alerts_against_outcomes, fixture, hhrisk, model, repo, score};
-use predicates::str::contains;
+use common::{alerts_against_outcomes, fixture, hhrisk, model, repo, score, stderr, stdout};
 
 #[test]
 fn calibrate_writes_thresholds_that_score_accepts_and_figures_that_add_up() {
     let out = tempfile::tempdir().unwrap();
     let villages = repo().join("sample_villages");
-    hhrisk()
+    let run = hhrisk()
         .args(["calibrate", "--replicates", "200", "--model"])
         .arg(model())
         .arg("--samples")
@@ -18,8 +17,9 @@ fn calibrate_writes_thresholds_that_score_accepts_and_figures_that_add_up() {
         .arg("--out")
         .arg(out.path())
         .assert()
-        .success()
-        .stdout(contains("leave-one-village-out"));
+        .success();
+    insta::assert_snapshot!("calibration", stdout(&run));
+    insta::assert_snapshot!("calibration_warnings", stderr(&run));
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.path().join("calibration.json")).unwrap()).unwrap();
     let bands = json["bands"].as_array().unwrap();
@@ -103,7 +103,7 @@ fn calibrate_writes_thresholds_that_score_accepts_and_figures_that_add_up() {
 #[test]
 fn calibrate_tune_writes_a_reviewable_model_and_a_paired_comparison() {
     let out = tempfile::tempdir().unwrap();
-    hhrisk()
+    let run = hhrisk()
         .args(["calibrate", "--tune", "--replicates", "100", "--model"])
         .arg(model())
         .arg("--samples")
@@ -111,8 +111,8 @@ fn calibrate_tune_writes_a_reviewable_model_and_a_paired_comparison() {
         .arg("--out")
         .arg(out.path())
         .assert()
-        .success()
-        .stdout(contains("paired test (McNemar, exact)"));
+        .success();
+    insta::assert_snapshot!("tuned", stdout(&run));
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.path().join("calibration.json")).unwrap()).unwrap();
     let tuned = &json["tuned"];

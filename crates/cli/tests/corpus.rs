@@ -5,7 +5,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{case_copy, hhrisk, read_csv, repo, score};
+use common::{case_copy, hhrisk, normalised, read_csv, rendered, repo, score, sections};
 
 fn cases(kind: &str) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(repo().join("tests/bad_inputs").join(kind))
@@ -20,6 +20,7 @@ fn cases(kind: &str) -> Vec<PathBuf> {
 fn the_refused_corpus_is_refused_with_a_located_message_and_nothing_written() {
     let all = cases("refused");
     assert!(all.len() >= 16);
+    let mut messages = Vec::new();
     for case in all {
         let name = case.file_name().unwrap().to_string_lossy().into_owned();
         let dir = case_copy(&case);
@@ -37,16 +38,22 @@ fn the_refused_corpus_is_refused_with_a_located_message_and_nothing_written() {
         // the previous output is intact and nothing else was left behind
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "previous output\n", "{name}");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3, "{name}: stray files");
+        messages.push((name, normalised(&stderr)));
     }
+    // each message whole, beyond the lines expect.txt asks for
+    insta::assert_snapshot!("refused", sections(messages));
 }
 
 #[test]
 fn the_refused_models_are_refused_where_the_mistake_is() {
-    for entry in std::fs::read_dir(repo().join("tests/bad_inputs/models")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|e| e != "toml") {
-            continue;
-        }
+    let mut models: Vec<PathBuf> = std::fs::read_dir(repo().join("tests/bad_inputs/models"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    models.sort();
+    let mut messages = Vec::new();
+    for path in models {
         let text = std::fs::read_to_string(&path).unwrap();
         let expected = text.lines().next().unwrap().trim_start_matches("# expect: ");
         let output = hhrisk().args(["validate", "--model"]).arg(&path).output().unwrap();
@@ -54,17 +61,21 @@ fn the_refused_models_are_refused_where_the_mistake_is() {
         assert_eq!(output.status.code(), Some(1), "{}", path.display());
         assert!(stderr.contains(expected), "{}: expected {expected:?} in\n{stderr}", path.display());
         assert!(stderr.contains(".toml:"), "{}: a position in the file", path.display());
+        messages.push((path.file_name().unwrap().to_string_lossy().into_owned(), normalised(&stderr)));
     }
+    insta::assert_snapshot!("refused_models", sections(messages));
 }
 
 #[test]
 fn the_accepted_corpus_is_handled_as_documented() {
+    let mut summaries = Vec::new();
     for case in cases("accepted") {
         let name = case.file_name().unwrap().to_string_lossy().into_owned();
         let dir = case_copy(&case);
         let out = dir.path().join("scores.csv");
         let output = score(dir.path(), &out).output().unwrap();
         assert!(output.status.success(), "{name}: {}", String::from_utf8_lossy(&output.stderr));
+        summaries.push((name.clone(), rendered(&output.stderr)));
         let (_, rows) = read_csv(&out);
         for expected in
             std::fs::read_to_string(case.join("expect.txt")).unwrap().lines().filter(|l| !l.is_empty())
@@ -79,4 +90,5 @@ fn the_accepted_corpus_is_handled_as_documented() {
             }
         }
     }
+    insta::assert_snapshot!("accepted_summaries", sections(summaries));
 }

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{fixture, hhrisk, model, repo};
+use common::{fixture, hhrisk, model, normalised, repo, sections};
 
 #[test]
 fn validate_json_reports_counts() {
@@ -48,28 +48,35 @@ fn model_mistakes_are_reported_with_item_and_position() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
         // unknown column, pointed at inside the condition
-        ("when = \"age >= 80\"", "when = \"agee >= 80\"", "|agee", "item D02: unknown name `agee` (did you mean `age`?)"),
+        ("when = \"age >= 80\"", "when = \"agee >= 80\"", "|agee"),
         // type mismatch
-        ("when = \"needs_care\"", "when = \"needs_care + 1 > 0\"", "|needs_care + 1", "item D09: `+` needs numbers"),
+        ("when = \"needs_care\"", "when = \"needs_care + 1 > 0\"", "|needs_care + 1"),
         // syntax error
-        ("when = \"accident\"", "when = \"accident = 1\"", "accident |= 1", "item R03: use `==` to compare"),
+        ("when = \"accident\"", "when = \"accident = 1\"", "accident |= 1"),
         // a category value that does not exist
-        ("when = 'house_safety == \"C\"'", "when = 'house_safety == \"E\"'", "== |\"E\"'", "item H01: \"E\" is not a value"),
+        ("when = 'house_safety == \"C\"'", "when = 'house_safety == \"E\"'", "== |\"E\"'"),
         // division by a value that is always zero
-        ("expr = \"annual_net_income / members\"", "expr = \"annual_net_income / (dibao_standard - 6960)\"", "(|dibao_standard - 6960)", "derived pc_income: division by zero"),
+        (
+            "expr = \"annual_net_income / members\"",
+            "expr = \"annual_net_income / (dibao_standard - 6960)\"",
+            "(|dibao_standard - 6960)",
+        ),
         // derived values in a cycle
-        ("expr = \"max(annual_net_income, 0)\"", "expr = \"max(income_floor, 0)\"", "max(|income_floor, 0)", "derived income_floor: derived values refer to each other in a cycle: income_floor → income_floor"),
+        ("expr = \"max(annual_net_income, 0)\"", "expr = \"max(income_floor, 0)\"", "max(|income_floor, 0)"),
     ];
-    for (from, to, marker, message) in cases {
+    let mut messages = Vec::new();
+    for (from, to, marker) in cases {
         let (path, line, col) = edited_model(dir.path(), from, to, marker);
         let output = hhrisk().args(["validate", "--model"]).arg(&path).output().unwrap();
         assert_eq!(output.status.code(), Some(1), "{to}");
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(stderr.contains(message), "{to}: {stderr}");
         let position = format!("model.toml:{line}:{col}:");
         assert!(stderr.contains(&position), "{to}: expected {position} in {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
+        messages.push((to, normalised(&stderr)));
     }
+    // the item or derived value, and what is wrong
+    insta::assert_snapshot!("model_mistakes", sections(messages));
 }
 
 #[test]
@@ -87,7 +94,7 @@ fn model_errors_appear_in_validate_json() {
     let err = &v["model"]["errors"][0];
     assert_eq!((err["line"].as_u64(), err["column"].as_u64()), (Some(line as u64), Some(col as u64)));
     assert_eq!(err["context"], "item H01");
-    assert!(err["message"].as_str().unwrap().contains("department \"roads\" is not declared"));
+    insta::assert_snapshot!("undeclared_department", err["message"].as_str().unwrap());
     assert_eq!(v["valid"], false);
 }
 

@@ -97,3 +97,53 @@ pub fn case_copy(case: &Path) -> tempfile::TempDir {
     }
     dir
 }
+
+/// Rendered text of the command (its standard output or error) with what
+/// depends on this machine put in words: temporary folders (`tempfile`'s
+/// `.tmpXXXXXX` under the system's temporary folder) as `[TMP]`, the
+/// workspace root as `[REPO]`. What is left is the same on any machine and
+/// can be compared with a committed snapshot.
+pub fn normalised(text: &str) -> String {
+    let mut text = text.to_string();
+    let mut temp = vec![std::env::temp_dir()];
+    if let Ok(canonical) = std::env::temp_dir().canonicalize() {
+        temp.push(canonical);
+    }
+    for base in temp {
+        let prefix = base.join(".tmp").display().to_string();
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find(&prefix) {
+            out.push_str(&rest[..at]);
+            out.push_str("[TMP]");
+            rest = rest[at + prefix.len()..].trim_start_matches(|c: char| c.is_ascii_alphanumeric());
+        }
+        out.push_str(rest);
+        text = out;
+    }
+    text.replace(&repo().display().to_string(), "[REPO]")
+}
+
+/// [`normalised`] of bytes the command printed.
+pub fn rendered(bytes: &[u8]) -> String {
+    normalised(&String::from_utf8_lossy(bytes))
+}
+
+/// What a finished run printed on standard error, normalised.
+pub fn stderr(run: &assert_cmd::assert::Assert) -> String {
+    rendered(&run.get_output().stderr)
+}
+
+/// What a finished run printed on standard output, normalised.
+pub fn stdout(run: &assert_cmd::assert::Assert) -> String {
+    rendered(&run.get_output().stdout)
+}
+
+/// Several texts in one snapshot, each under a `## name` line.
+pub fn sections<N: std::fmt::Display>(texts: impl IntoIterator<Item = (N, String)>) -> String {
+    texts
+        .into_iter()
+        .map(|(name, text)| format!("## {name}\n{}\n", text.trim_end()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

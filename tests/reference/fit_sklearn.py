@@ -1,7 +1,8 @@
 """Reference for `fit_coefficients_match_scikit_learn_on_the_sample_villages`
-(tests/cli.rs): scikit-learn's LogisticRegression on the features `hhrisk
-fit --free-signs --normalise total` fits, built independently from `hhrisk
-score --item-columns` counts, the model's category weights and the outcomes.
+(crates/cli/tests/fit.rs): scikit-learn's LogisticRegression on the features
+`hhrisk fit --free-signs --normalise total` fits, built independently from
+`hhrisk score --item-columns` counts, the model's category weights and the
+outcomes.
 
     hhrisk fit --free-signs --normalise total --model indicators/xiaochang.toml \
         --samples sample_villages --out OUT/free.toml

@@ -3,6 +3,8 @@
 //! come from the simulator with random seeds, then random cells are
 //! spoiled.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -36,8 +38,7 @@ impl Work for Ids {
 }
 
 fn model() -> Model {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../indicators/xiaochang.toml");
-    Model::from_path(&path).unwrap()
+    Model::from_path(&common::model()).unwrap()
 }
 
 /// A simulated one-village roster of `households` households.

@@ -1,0 +1,149 @@
+//! Helpers shared by the end-to-end tests of the `hhrisk` command: paths
+//! to the fixtures at the workspace root, the command itself, and readers of
+//! what it writes. Each file under `crates/cli/tests/` is its own test crate
+//! and uses only some of them.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+/// The workspace root, where the fixtures are (`tests/data/`,
+/// `tests/bad_inputs/`, `indicators/`, `sample_villages/`, …).
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+/// The bundled model, `indicators/xiaochang.toml`.
+pub fn model() -> PathBuf {
+    repo().join("indicators/xiaochang.toml")
+}
+
+/// The fixture roster `tests/data/roster`: six households, the first three
+/// worked out by hand in `score.rs`.
+pub fn fixture() -> PathBuf {
+    repo().join("tests/data/roster")
+}
+
+/// The `hhrisk` binary of this build.
+pub fn hhrisk() -> Command {
+    Command::cargo_bin("hhrisk").unwrap()
+}
+
+/// `hhrisk score` of `roster` into `out` with the bundled model; more
+/// arguments can follow.
+pub fn score(roster: impl AsRef<std::ffi::OsStr>, out: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut cmd = hhrisk();
+    cmd.args(["score", "--model"]).arg(model()).arg("--roster").arg(roster).arg("--out").arg(out);
+    cmd
+}
+
+/// Reads a CSV file into a header and rows keyed by the first column.
+pub fn read_csv(path: &Path) -> (Vec<String>, BTreeMap<String, BTreeMap<String, String>>) {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    let rows = r
+        .records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            let row: BTreeMap<String, String> =
+                header.iter().cloned().zip(rec.iter().map(String::from)).collect();
+            (rec[0].to_string(), row)
+        })
+        .collect();
+    (header, rows)
+}
+
+/// A copy of the fixture roster in a temporary folder, with an edit.
+pub fn edited_fixture(edit: impl FnOnce(&mut String, &mut String)) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let mut households = std::fs::read_to_string(fixture().join("households.csv")).unwrap();
+    let mut members = std::fs::read_to_string(fixture().join("members.csv")).unwrap();
+    edit(&mut households, &mut members);
+    std::fs::write(dir.path().join("households.csv"), households).unwrap();
+    std::fs::write(dir.path().join("members.csv"), members).unwrap();
+    dir
+}
+
+/// Alerts and true alerts of a scores file against a village's outcomes.
+pub fn alerts_against_outcomes(scores: &Path, outcomes: &Path) -> (u64, u64) {
+    let (_, scored) = read_csv(scores);
+    let (_, verified) = read_csv(outcomes);
+    let alerted: Vec<&String> =
+        scored.iter().filter(|(_, r)| !r["alert_level"].is_empty()).map(|(k, _)| k).collect();
+    let true_alerts = alerted.iter().filter(|id| verified[id.as_str()]["verified_need"] == "1").count();
+    (alerted.len() as u64, true_alerts as u64)
+}
+
+/// Scores a sample village with the model's default bands into `dir`.
+pub fn score_village(village: &str, dir: &Path) -> PathBuf {
+    let scores = dir.join(format!("{village}_scores.csv"));
+    score(repo().join("sample_villages").join(village), &scores).assert().success();
+    scores
+}
+
+/// Whether a text holds an unmasked 18-character resident ID number.
+pub fn has_full_id(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.windows(18).any(|w| w[..17].iter().all(u8::is_ascii_digit) && (w[17].is_ascii_digit() || w[17] == b'X'))
+}
+
+/// Copies a case folder of the bad-input corpus into a temporary folder.
+pub fn case_copy(case: &Path) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for file in ["households.csv", "members.csv"] {
+        std::fs::copy(case.join(file), dir.path().join(file)).unwrap();
+    }
+    dir
+}
+
+/// Rendered text of the command (its standard output or error) with what
+/// depends on this machine put in words: temporary folders (`tempfile`'s
+/// `.tmpXXXXXX` under the system's temporary folder) as `[TMP]`, the
+/// workspace root as `[REPO]`. What is left is the same on any machine and
+/// can be compared with a committed snapshot.
+pub fn normalised(text: &str) -> String {
+    let mut text = text.to_string();
+    let mut temp = vec![std::env::temp_dir()];
+    if let Ok(canonical) = std::env::temp_dir().canonicalize() {
+        temp.push(canonical);
+    }
+    for base in temp {
+        let prefix = base.join(".tmp").display().to_string();
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find(&prefix) {
+            out.push_str(&rest[..at]);
+            out.push_str("[TMP]");
+            rest = rest[at + prefix.len()..].trim_start_matches(|c: char| c.is_ascii_alphanumeric());
+        }
+        out.push_str(rest);
+        text = out;
+    }
+    text.replace(&repo().display().to_string(), "[REPO]")
+}
+
+/// [`normalised`] of bytes the command printed.
+pub fn rendered(bytes: &[u8]) -> String {
+    normalised(&String::from_utf8_lossy(bytes))
+}
+
+/// What a finished run printed on standard error, normalised.
+pub fn stderr(run: &assert_cmd::assert::Assert) -> String {
+    rendered(&run.get_output().stderr)
+}
+
+/// What a finished run printed on standard output, normalised.
+pub fn stdout(run: &assert_cmd::assert::Assert) -> String {
+    rendered(&run.get_output().stdout)
+}
+
+/// Several texts in one snapshot, each under a `## name` line.
+pub fn sections<N: std::fmt::Display>(texts: impl IntoIterator<Item = (N, String)>) -> String {
+    texts
+        .into_iter()
+        .map(|(name, text)| format!("## {name}\n{}\n", text.trim_end()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

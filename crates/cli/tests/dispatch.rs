@@ -1,0 +1,70 @@
+//! `hhrisk dispatch`: each department gets only its columns, masked unless asked.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{has_full_id, hhrisk, model, read_csv, repo, score_village, stderr};
+
+#[test]
+fn dispatch_sends_each_department_only_its_columns_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let scores = score_village("02_hy", dir.path());
+    let out = dir.path().join("dispatch");
+    let run = hhrisk()
+        .args(["dispatch", "--model"])
+        .arg(model())
+        .arg("--scores")
+        .arg(&scores)
+        .arg("--roster")
+        .arg(repo().join("sample_villages/02_hy"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    insta::assert_snapshot!("masked", stderr(&run));
+    let (_, scored) = read_csv(&scores);
+    let alerted: BTreeSet<String> =
+        scored.iter().filter(|(_, r)| !r["alert_level"].is_empty()).map(|(k, _)| k.clone()).collect();
+    // the chain has every alerted household once
+    let (_, chain) = read_csv(&out.join("chain.csv"));
+    assert_eq!(chain.keys().cloned().collect::<BTreeSet<_>>(), alerted);
+    // the education office sees schooling, not health
+    let (header, education) = read_csv(&out.join("education.csv"));
+    for private in ["health", "oop_medical", "disability_grade", "medical_insurance"] {
+        assert!(!header.contains(&private.to_string()), "education sees {private}");
+    }
+    assert!(header.contains(&"school".to_string()));
+    // each department's list = the chain's households sent to it
+    for (id, row) in &chain {
+        let sent = row["departments"].split(';').any(|d| d == "education");
+        assert_eq!(sent, education.contains_key(id), "{id}");
+    }
+    // no file holds a full ID number; names are masked
+    for entry in std::fs::read_dir(&out).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        assert!(!has_full_id(&text));
+    }
+    assert!(education.values().all(|r| r["masking"] == "masked"));
+    let members = &education.values().find(|r| !r["members"].is_empty()).unwrap()["members"];
+    assert!(members.contains("420921********") && members.contains('*'), "{members}");
+
+    // --unmasked must be asked for, and says so in every row
+    let open = dir.path().join("open");
+    let run = hhrisk()
+        .args(["dispatch", "--unmasked", "--model"])
+        .arg(model())
+        .arg("--scores")
+        .arg(&scores)
+        .arg("--roster")
+        .arg(repo().join("sample_villages/02_hy"))
+        .arg("--out")
+        .arg(&open)
+        .assert()
+        .success();
+    insta::assert_snapshot!("unmasked", stderr(&run));
+    let text = std::fs::read_to_string(open.join("education.csv")).unwrap();
+    assert!(has_full_id(&text));
+    let (_, rows) = read_csv(&open.join("education.csv"));
+    assert!(rows.values().all(|r| r["masking"].starts_with("UNMASKED")));
+}

@@ -1,0 +1,170 @@
+//! `hhrisk evaluate`: precision from published counts or from a scores file, broken
+//! down by band, village, department, household type and household size.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{alerts_against_outcomes, hhrisk, model, read_csv, repo, score, score_village, stderr, stdout};
+
+#[test]
+fn evaluate_reproduces_xiaochang_from_published_counts() {
+    let run = hhrisk().args(["evaluate", "--alerts", "687", "--verified", "404"]).assert().success();
+    insta::assert_snapshot!("xiaochang", stdout(&run));
+    let output =
+        hhrisk().args(["evaluate", "--json", "--alerts", "687", "--verified", "404"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!((v["alerts"].as_u64(), v["verified"].as_u64()), (Some(687), Some(404)));
+    assert!((v["precision"].as_f64().unwrap() - 0.5881).abs() < 1e-4);
+    // statsmodels proportion_confint(404, 687, method="wilson" | "beta")
+    assert!((v["wilson"]["lo"].as_f64().unwrap() - 0.5508694057827112).abs() < 1e-9);
+    assert!((v["clopper_pearson"]["hi"].as_f64().unwrap() - 0.625149450245067).abs() < 1e-9);
+    let run = hhrisk().args(["evaluate", "--alerts", "4", "--verified", "5"]).assert().code(1);
+    insta::assert_snapshot!("more_verified_than_alerts", stderr(&run));
+}
+
+#[test]
+fn evaluate_breaks_alerts_down_from_a_scores_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let village = repo().join("sample_villages/02_hy");
+    let scores = dir.path().join("scores.csv");
+    score(&village, &scores).assert().success();
+    let output = hhrisk()
+        .args(["evaluate", "--json", "--scores"])
+        .arg(&scores)
+        .arg("--outcomes")
+        .arg(&village)
+        .arg("--model")
+        .arg(model())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let (alerts, true_alerts) = alerts_against_outcomes(&scores, &village.join("outcomes.csv"));
+    assert_eq!((v["alerts"].as_u64(), v["verified"].as_u64()), (Some(alerts), Some(true_alerts)));
+    for method in ["wilson", "clopper_pearson"] {
+        let p = v["precision"].as_f64().unwrap();
+        assert!(v[method]["lo"].as_f64().unwrap() < p && p < v[method]["hi"].as_f64().unwrap(), "{method}");
+    }
+    let bands: u64 = v["by_band"].as_array().unwrap().iter().map(|g| g["alerts"].as_u64().unwrap()).sum();
+    assert_eq!(bands, alerts, "every alert in one band");
+    assert_eq!(
+        v["by_band"].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["red", "orange", "yellow"]
+    );
+    let names = |key: &str| -> Vec<String> {
+        v[key].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(names("by_village"), ["花园村"]);
+    assert!(names("by_department").contains(&"education".to_string()));
+    assert_eq!(
+        names("by_household_type"),
+        ["disability", "elderly_only", "female_head", "single_parent", "students"]
+    );
+    // household types counted independently: elderly-only households from members.csv
+    let mut ages: BTreeMap<String, bool> = BTreeMap::new();
+    let mut r = csv::Reader::from_path(village.join("members.csv")).unwrap();
+    for rec in r.records().map(Result::unwrap) {
+        let all_old = ages.entry(rec[0].to_string()).or_insert(true);
+        *all_old &= rec[5].parse::<u32>().unwrap() >= 60;
+    }
+    let (_, scored) = read_csv(&scores);
+    let elderly_alerts =
+        ages.iter().filter(|(id, old)| **old && !scored[id.as_str()]["alert_level"].is_empty()).count();
+    let elderly =
+        v["by_household_type"].as_array().unwrap().iter().find(|g| g["name"] == "elderly_only").unwrap();
+    assert_eq!(elderly["alerts"].as_u64(), Some(elderly_alerts as u64));
+}
+
+/// `evaluate --json` and `calibrate` break alerts down by household size;
+/// the figures are counted again here from the scores file and the
+/// outcomes, by hand.
+#[test]
+fn alerts_by_household_size_are_counted_and_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let scores = score_village("01_bys", dir.path());
+    let village = repo().join("sample_villages/01_bys");
+    let output = hhrisk()
+        .args(["evaluate", "--json", "--scores"])
+        .arg(&scores)
+        .arg("--outcomes")
+        .arg(&village)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let (_, rows) = read_csv(&scores);
+    let (_, outcomes) = read_csv(&village.join("outcomes.csv"));
+    let group = |m: usize| match m {
+        1 => "1",
+        2 => "2",
+        3 => "3",
+        4 | 5 => "4–5",
+        _ => "6+",
+    };
+    let table = v["by_household_size"].as_array().unwrap();
+    assert_eq!(
+        table.iter().map(|g| g["group"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["1", "2", "3", "4–5", "6+"]
+    );
+    for g in table {
+        let name = g["group"].as_str().unwrap();
+        let mine: Vec<_> = rows.values().filter(|r| group(r["members"].parse().unwrap()) == name).collect();
+        let alerted = |r: &BTreeMap<String, String>| !r["alert_level"].is_empty();
+        let needy = |r: &BTreeMap<String, String>| outcomes[&r["household_id"]]["verified_need"] == "1";
+        let (n, alerts) = (mine.len() as u64, mine.iter().filter(|r| alerted(r)).count() as u64);
+        let in_need = mine.iter().filter(|r| needy(r)).count() as u64;
+        let hits = mine.iter().filter(|r| alerted(r) && needy(r)).count() as u64;
+        assert_eq!(g["households"], n, "{g}");
+        assert_eq!(g["alerts"], alerts, "{g}");
+        assert_eq!(g["in_need"], in_need, "{g}");
+        let close =
+            |key: &str, want: f64| assert!((g[key].as_f64().unwrap() - want).abs() < 1e-6, "{key}: {g}");
+        close("alert_rate", alerts as f64 / n as f64);
+        close("need_rate", in_need as f64 / n as f64);
+        close("precision", hits as f64 / alerts as f64);
+        close("recall", hits as f64 / in_need as f64);
+    }
+
+    // calibrate: in calibration.json, with a warning past the factor
+    let out = dir.path().join("calibration");
+    let run = hhrisk()
+        .args(["calibrate", "--replicates", "50", "--model"])
+        .arg(model())
+        .arg("--samples")
+        .arg(repo().join("sample_villages"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let printed = stdout(&run);
+    let table = &printed[printed.find("by household size:").expect(&printed)..];
+    insta::assert_snapshot!("calibrate_by_household_size", table);
+    insta::assert_snapshot!("calibrate_size_warnings", stderr(&run));
+    let c: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("calibration.json")).unwrap()).unwrap();
+    let sizes = c["by_household_size"].as_array().unwrap();
+    assert_eq!(sizes.iter().map(|g| g["households"].as_u64().unwrap()).sum::<u64>(), 1225);
+    assert_eq!(sizes[0]["alerts"], 155);
+    // a larger factor silences it; a factor of 1 or less is refused
+    let run = hhrisk()
+        .args(["calibrate", "--replicates", "20", "--size-warning-factor", "4", "--model"])
+        .arg(model())
+        .arg("--samples")
+        .arg(repo().join("sample_villages"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    assert!(!stderr(&run).contains("alerted but"), "{}", stderr(&run));
+    let run = hhrisk()
+        .args(["calibrate", "--size-warning-factor", "1", "--model"])
+        .arg(model())
+        .arg("--samples")
+        .arg(repo().join("sample_villages"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .failure();
+    insta::assert_snapshot!("size_warning_factor_of_1", stderr(&run));
+}

@@ -1,0 +1,42 @@
+//! `hhrisk explain`: one household's items, worked out, with ids masked.
+
+mod common;
+
+use common::{fixture, hhrisk, model, stderr, stdout};
+
+#[test]
+fn explain_shows_each_item_and_masks_ids() {
+    // H001, worked out by hand in score.rs: 29 points / 3 members
+    let run = hhrisk()
+        .args(["explain", "--household", "H001", "--model"])
+        .arg(model())
+        .arg("--roster")
+        .arg(fixture())
+        .assert()
+        .success();
+    let shown = stdout(&run);
+    insta::assert_snapshot!("h001", shown);
+    assert!(shown.contains("420921********0112") && !shown.contains("420921195703150112"), "masked");
+
+    let output = hhrisk()
+        .args(["explain", "--json", "--household", "H002", "--model"])
+        .arg(model())
+        .arg("--roster")
+        .arg(fixture())
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(v["per_capita_score"], 121.0);
+    // I01 I03 D02 D03 D07 D09 M01 M03 M06 M07 M08 H02 H03 R01 R02 (see above)
+    assert_eq!(v["items"].as_array().unwrap().len(), 15);
+    assert_eq!(v["items_not_fired"], 40);
+
+    let run = hhrisk()
+        .args(["explain", "--household", "H404", "--model"])
+        .arg(model())
+        .arg("--roster")
+        .arg(fixture())
+        .assert()
+        .code(1);
+    insta::assert_snapshot!("unknown_household", stderr(&run));
+}

@@ -1,0 +1,96 @@
+//! ID numbers masked: no output file or message of a full run shows one in full.
+
+mod common;
+
+use common::{has_full_id, hhrisk, model, repo};
+
+#[test]
+fn no_output_of_a_full_run_shows_an_id_number_unmasked() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // a village with one bad row, so that messages and rejects name people
+    let village = d.join("village");
+    std::fs::create_dir_all(&village).unwrap();
+    for file in ["households.csv", "members.csv", "outcomes.csv"] {
+        std::fs::copy(repo().join("sample_villages/03_cg").join(file), village.join(file)).unwrap();
+    }
+    let members = std::fs::read_to_string(village.join("members.csv")).unwrap();
+    let first_id = members.lines().nth(1).unwrap().split(',').nth(1).unwrap().to_string();
+    let bad_id = format!("{}{}", &first_id[..17], if first_id.ends_with('1') { '2' } else { '1' });
+    std::fs::write(village.join("members.csv"), members.replacen(&first_id, &bad_id, 1)).unwrap();
+
+    let mut printed = String::new();
+    let mut run = |args: &[&std::ffi::OsStr]| {
+        let output = hhrisk().args(args).output().unwrap();
+        printed.push_str(&String::from_utf8_lossy(&output.stdout));
+        printed.push_str(&String::from_utf8_lossy(&output.stderr));
+    };
+    let m = model().into_os_string();
+    let v = village.clone().into_os_string();
+    let os = |s: &str| std::ffi::OsString::from(s);
+    let p = |name: &str| d.join(name).into_os_string();
+    run(&[&os("validate"), &os("--json"), &os("--model"), &m, &os("--roster"), &v]);
+    run(&[&os("score"), &os("--model"), &m, &os("--roster"), &v, &os("--out"), &p("scores.csv")]);
+    run(&[
+        &os("score"),
+        &os("--model"),
+        &m,
+        &os("--roster"),
+        &v,
+        &os("--out"),
+        &p("scores.csv"),
+        &os("--rejects"),
+        &p("rejects.csv"),
+    ]);
+    run(&[&os("explain"), &os("--model"), &m, &os("--roster"), &v, &os("--household"), &os("CG000002")]);
+    run(&[
+        &os("explain"),
+        &os("--json"),
+        &os("--model"),
+        &m,
+        &os("--roster"),
+        &v,
+        &os("--household"),
+        &os("CG000001"),
+    ]);
+    run(&[
+        &os("dispatch"),
+        &os("--model"),
+        &m,
+        &os("--scores"),
+        &p("scores.csv"),
+        &os("--roster"),
+        &v,
+        &os("--out"),
+        &p("dispatch"),
+    ]);
+    run(&[
+        &os("evaluate"),
+        &os("--json"),
+        &os("--scores"),
+        &p("scores.csv"),
+        &os("--outcomes"),
+        &v,
+        &os("--model"),
+        &m,
+    ]);
+    run(&[
+        &os("diff"),
+        &os("--model"),
+        &m,
+        &os("--old"),
+        &v,
+        &os("--new"),
+        &v,
+        &os("--changes"),
+        &p("changes.csv"),
+    ]);
+    assert!(printed.contains("420921********"), "messages name people, masked");
+    assert!(!has_full_id(&printed), "stdout/stderr show a full ID number");
+    let mut files = vec![d.join("scores.csv"), d.join("rejects.csv"), d.join("changes.csv")];
+    files.extend(std::fs::read_dir(d.join("dispatch")).unwrap().map(|e| e.unwrap().path()));
+    for f in files {
+        let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned();
+        assert!(!has_full_id(&text), "{} holds a full ID number", f.display());
+    }
+}

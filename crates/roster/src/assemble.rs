@@ -106,18 +106,15 @@ pub(crate) fn assemble(
         if rows.len() > 1 {
             let lines: Vec<String> = rows.iter().map(|&r| households.rows[r].line.to_string()).collect();
             for &r in rows {
-                issues.push(Issue {
-                    file: households.path.clone(),
-                    line: households.rows[r].line,
-                    column: None,
-                    household_id: Some(id.to_string()),
-                    household_line: Some(households.rows[r].line),
-                    person_id: None,
-                    message: format!(
+                issues.push(Issue::of_household(
+                    &households.path,
+                    households.rows[r].line,
+                    id,
+                    format!(
                         "household_id {id} appears on lines {}; keep one row per household",
                         lines.join(", ")
                     ),
-                });
+                ));
             }
             refused_ids.push(id.to_string());
         }
@@ -141,19 +138,16 @@ pub(crate) fn assemble(
             .collect();
         for id in &ids {
             for &r in &by_id[id] {
-                issues.push(Issue {
-                    file: households.path.clone(),
-                    line: households.rows[r].line,
-                    column: None,
-                    household_id: Some(id.to_string()),
-                    household_line: Some(households.rows[r].line),
-                    person_id: None,
-                    message: format!(
+                issues.push(Issue::of_household(
+                    &households.path,
+                    households.rows[r].line,
+                    id,
+                    format!(
                         "household_ids {} differ only by letter case or full-width letters: most likely one \
                          household written two ways; make them the same, or clearly different",
                         listed.join(" and ")
                     ),
-                });
+                ));
             }
             refused_ids.push(id.to_string());
         }
@@ -171,17 +165,17 @@ pub(crate) fn assemble(
             for &r in rows {
                 bad_member[r] = true;
                 issues.push(Issue {
-                    file: members.path.clone(),
-                    line: members.rows[r].line,
-                    column: None,
-                    household_id: Some(members.rows[r].household.clone()),
-                    household_line: None,
                     person_id: Some(show(person)),
-                    message: format!(
-                        "person_id {} appears on lines {}; a person lives in one household only",
-                        show(person),
-                        lines.join(", ")
-                    ),
+                    ..Issue::of_row(
+                        &members.path,
+                        members.rows[r].line,
+                        &members.rows[r].household,
+                        format!(
+                            "person_id {} appears on lines {}; a person lives in one household only",
+                            show(person),
+                            lines.join(", ")
+                        ),
+                    )
                 });
             }
         }
@@ -200,13 +194,12 @@ pub(crate) fn assemble(
             members_of.entry(&row.household).or_default().push(i);
         } else if !row.household.is_empty() {
             issues.push(Issue {
-                file: members.path.clone(),
-                line: row.line,
-                column: None,
-                household_id: Some(row.household.clone()),
-                household_line: None,
                 person_id: Some(show(&row.key)),
-                message: match folded.get(fold_id(&row.household).as_ref()) {
+                ..Issue::of_row(
+                &members.path,
+                row.line,
+                &row.household,
+                match folded.get(fold_id(&row.household).as_ref()) {
                     Some(near) => format!(
                         "household {} is not in households.csv, which has {near}: they differ only by letter case \
                          or full-width letters, and ids must match exactly; write {near}",
@@ -218,6 +211,7 @@ pub(crate) fn assemble(
                         row.household
                     ),
                 },
+            )
             });
         }
     }
@@ -242,17 +236,17 @@ pub(crate) fn assemble(
         }
         refused_households.insert(id, true);
         issues.push(Issue {
-            file: members.path.clone(),
-            line: row.line,
-            column: None,
-            household_id: Some(id.to_string()),
-            household_line: None,
             person_id: (!row.key.is_empty()).then(|| show(&row.key)),
-            message: format!(
+            ..Issue::of_row(
+            &members.path,
+            row.line,
+            id,
+            format!(
                 "this member row has no household_id and follows household {id} (line {line}), as merged cells \
                  leave it: household {id} is refused rather than scored without this member; write the \
                  household_id on every member row"
             ),
+        )
         });
     }
     for (i, bad) in bad_member.iter().enumerate() {
@@ -272,16 +266,7 @@ pub(crate) fn assemble(
             && !row.household.is_empty()
             && !refused_households.contains_key(row.household.as_str())
         {
-            issues.push(Issue {
-                file: households.path.clone(),
-                line: row.line,
-                column: None,
-                household_id: Some(row.household.clone()),
-                household_line: Some(row.line),
-                person_id: None,
-                message: "the household has no members in members.csv; add its members, or remove the row"
-                    .to_string(),
-            });
+            issues.push(Issue::no_members(&households.path, row.line, &row.household));
             continue;
         }
         if !row.ok || refused_households.contains_key(row.household.as_str()) {

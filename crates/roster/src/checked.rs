@@ -179,16 +179,7 @@ pub(crate) fn work_batch<W: Work>(
         if span.is_empty() {
             // No members here. If the files are in different orders, some
             // member is never taken and the stream ends in NotAligned.
-            issues.push(Issue {
-                file: h.path.clone(),
-                line,
-                column: None,
-                household_id: Some(id.to_string()),
-                household_line: Some(line),
-                person_id: None,
-                message: "the household has no members in members.csv; add its members, or remove the row"
-                    .to_string(),
-            });
+            issues.push(Issue::no_members(&h.path, line, id));
             ok = false;
         }
         if ok {

@@ -105,6 +105,33 @@ pub struct Issue {
     pub message: String,
 }
 
+impl Issue {
+    /// A problem with a whole row of `file` (no one cell), concerning
+    /// `household`.
+    pub(crate) fn of_row(file: &str, line: u64, household: &str, message: String) -> Issue {
+        Issue {
+            file: file.to_string(),
+            line,
+            column: None,
+            household_id: Some(household.to_string()),
+            household_line: None,
+            person_id: None,
+            message,
+        }
+    }
+
+    /// A problem with a whole row of households.csv.
+    pub(crate) fn of_household(file: &str, line: u64, household: &str, message: String) -> Issue {
+        Issue { household_line: Some(line), ..Issue::of_row(file, line, household, message) }
+    }
+
+    /// The problem of a household row that no member row follows.
+    pub(crate) fn no_members(file: &str, line: u64, household: &str) -> Issue {
+        let message = "the household has no members in members.csv; add its members, or remove the row";
+        Issue::of_household(file, line, household, message.to_string())
+    }
+}
+
 impl std::fmt::Display for Issue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: line {}", self.file, self.line)?;

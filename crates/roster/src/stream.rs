@@ -237,10 +237,10 @@ pub enum MemberOrder {
     /// As it is: grouped by household in the order of households.csv
     /// ([`stream`]).
     AsItIs,
-    /// Not grouped that way: its rows are first put in that order in
-    /// memory ([`GroupedCsv`], about the size of the file and 24 bytes a
-    /// member), then the roster streams as a grouped one does, with the
-    /// same results. The stream fails with [`StreamError::NotAligned`] when
+    /// Not grouped that way: its rows are first put in that order
+    /// ([`GroupedCsv`], a partition of consecutive households at a time),
+    /// then the roster streams as a grouped one does, with the same
+    /// results. The stream fails with [`StreamError::NotAligned`] when
     /// a member's household is not in households.csv, a `household_id`
     /// repeats or cannot be read, or the roster is a workbook: the
     /// whole-file read reports those.

@@ -14,6 +14,18 @@ pub const PARTITION_BYTES: u64 = 8 << 20;
 /// Most partitions (each an open temporary file while members are cut).
 const MAX_PARTITIONS: u64 = 256;
 
+/// Member records read at a time.
+const BLOCK_ROWS: usize = 4096;
+
+/// Member records read ahead: their bytes back to back and, for each, its
+/// household's fingerprint (`None` when the id cannot be read), its line,
+/// and where it is in `bytes`.
+#[derive(Default)]
+struct Block {
+    bytes: Vec<u8>,
+    rows: Vec<(Option<u64>, u64, usize, usize)>,
+}
+
 /// Bytes before each record in a partition: its household's place (4), its
 /// length (4) and its line (8).
 const HEAD: usize = 16;
@@ -38,6 +50,9 @@ pub struct GroupedCsv {
     arena: Vec<u8>,
     order: Vec<(u32, u32, u64, u64)>,
     next: usize,
+    /// The partition as read, before its records are copied into `arena`
+    /// in order (kept, to be reused).
+    sorted: Vec<u8>,
     /// The most bytes held at once.
     held: usize,
 }
@@ -52,24 +67,29 @@ impl GroupedCsv {
     /// Reads both files (after their headers), `households_id` and
     /// `members_id` being the `household_id` columns. `None` when a member's
     /// household is not in households.csv, a `household_id` repeats there, or
-    /// an id cannot be read: the whole-file read reports those.
+    /// an id cannot be read: the whole-file read reports those. More than
+    /// one of `threads` reads members.csv on one thread while another puts
+    /// its rows in their partitions.
     pub fn group(
         households: &Path,
         households_id: usize,
         members: &Path,
         members_id: usize,
         encoding: Encoding,
+        threads: usize,
     ) -> std::io::Result<Option<GroupedCsv>> {
-        Self::group_in(households, households_id, members, members_id, encoding, PARTITION_BYTES)
+        Self::group_in(households, households_id, members, members_id, encoding, threads, PARTITION_BYTES)
     }
 
-    /// [`GroupedCsv::group`] into partitions of about `partition_bytes`.
+    /// [`GroupedCsv::group`] into partitions of about `partition_bytes`;
+    /// members are read on a thread of their own when `threads` > 1.
     fn group_in(
         households: &Path,
         households_id: usize,
         members: &Path,
         members_id: usize,
         encoding: Encoding,
+        threads: usize,
         partition_bytes: u64,
     ) -> std::io::Result<Option<GroupedCsv>> {
         use std::hash::BuildHasher;
@@ -104,44 +124,106 @@ impl GroupedCsv {
                 Part::File(std::io::BufWriter::with_capacity(1 << 16, tempfile::tempfile()?))
             });
         }
+        // Members a block at a time: one thread reads and fingerprints the
+        // records while another looks up their households and writes them
+        // to their partitions; looked up in a tight loop over the block, so
+        // that the processor waits for many lookups' memory at once.
         let mut raw = RawCsv::open(members, encoding)?;
         raw.read_raw(|_, _| ())?;
-        let mut failed = None;
-        loop {
-            let kept = raw.read_raw(|line, record| {
-                let place = *places.get(&key(record, members_id)?)?;
-                let len = u32::try_from(record.len()).ok()?;
+        let fill = |raw: &mut RawCsv, block: &mut Block| -> std::io::Result<bool> {
+            block.bytes.clear();
+            block.rows.clear();
+            while block.rows.len() < BLOCK_ROWS {
+                let read = raw.read_raw(|line, record| {
+                    let start = block.bytes.len();
+                    block.bytes.extend_from_slice(record);
+                    block.rows.push((key(record, members_id), line, start, record.len()));
+                })?;
+                if read.is_none() {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        };
+        let mut found = Vec::with_capacity(BLOCK_ROWS);
+        // Some(true): placed; Some(false): a member's household is unknown
+        let mut place_block = |block: &Block| -> std::io::Result<bool> {
+            found.clear();
+            found.extend(block.rows.iter().map(|row| row.0.and_then(|id| places.get(&id).copied())));
+            for (&(_, line, start, len), place) in block.rows.iter().zip(&found) {
+                let (Some(place), Ok(len32)) = (place, u32::try_from(len)) else { return Ok(false) };
+                let record = &block.bytes[start..start + len];
                 let mut head = [0u8; HEAD];
                 head[..4].copy_from_slice(&place.to_le_bytes());
-                head[4..8].copy_from_slice(&len.to_le_bytes());
+                head[4..8].copy_from_slice(&len32.to_le_bytes());
                 head[8..].copy_from_slice(&line.to_le_bytes());
-                let written = match &mut parts[place as usize / per_part] {
+                match &mut parts[*place as usize / per_part] {
                     Part::Memory(bytes) => {
                         bytes.extend_from_slice(&head);
                         bytes.extend_from_slice(record);
-                        Ok(())
                     }
-                    Part::File(file) => file.write_all(&head).and_then(|()| file.write_all(record)),
-                };
-                if let Err(e) = written {
-                    failed = Some(e);
+                    Part::File(file) => {
+                        file.write_all(&head)?;
+                        file.write_all(record)?;
+                    }
                 }
-                Some(())
-            })?;
-            if let Some(e) = failed.take() {
-                return Err(e);
             }
-            match kept {
-                Some(Some(())) => {}
-                Some(None) => return Ok(None),
-                None => break,
+            Ok(true)
+        };
+        let placed = if threads <= 1 {
+            let mut block = Block::default();
+            loop {
+                let more = fill(&mut raw, &mut block)?;
+                if !place_block(&block)? {
+                    break false;
+                }
+                if !more {
+                    break true;
+                }
             }
+        } else {
+            let (full, blocks) = std::sync::mpsc::sync_channel::<Block>(2);
+            let (empty, spare) = std::sync::mpsc::channel::<Block>();
+            std::thread::scope(|scope| -> std::io::Result<bool> {
+                let reader = std::thread::Builder::new().name("hhrisk-regroup".into()).spawn_scoped(
+                    scope,
+                    move || -> std::io::Result<()> {
+                        loop {
+                            let mut block = spare.try_recv().unwrap_or_default();
+                            let more = fill(&mut raw, &mut block)?;
+                            // a closed channel: the other side stopped
+                            if full.send(block).is_err() || !more {
+                                return Ok(());
+                            }
+                        }
+                    },
+                )?;
+                for block in blocks.iter() {
+                    match place_block(&block) {
+                        Ok(true) => {}
+                        other => {
+                            drop(blocks);
+                            reader
+                                .join()
+                                .map_err(|_| std::io::Error::other("the regrouping thread failed"))??;
+                            return other;
+                        }
+                    }
+                    let _ = empty.send(block);
+                }
+                reader.join().map_err(|_| std::io::Error::other("the regrouping thread failed"))??;
+                Ok(true)
+            })?
+        };
+        if !placed {
+            return Ok(None);
         }
         let mut grouped = GroupedCsv {
             parts: parts.into(),
             arena: Vec::new(),
             order: Vec::new(),
             next: 0,
+            sorted: Vec::new(),
             held: places.capacity() * 16,
         };
         drop(places);
@@ -175,8 +257,21 @@ impl GroupedCsv {
         // by place, then where the row was in the file (the partition
         // follows the file): a household's members keep their order
         self.order.sort_unstable_by_key(|&(place, _, start, _)| (place, start));
+        // copied in that order, so that the stream reads them one after
+        // another (a copy that reads at random runs ahead on many rows at
+        // once; the stream, reading under its lock, could not)
+        self.sorted.clear();
+        self.sorted.reserve(self.arena.len());
+        for (_, len, start, _) in &mut self.order {
+            let from = *start as usize;
+            *start = self.sorted.len() as u64;
+            self.sorted.extend_from_slice(&self.arena[from..from + *len as usize]);
+        }
+        std::mem::swap(&mut self.arena, &mut self.sorted);
         self.next = 0;
-        let now = self.arena.capacity() + self.order.capacity() * std::mem::size_of::<(u32, u32, u64, u64)>();
+        let now = self.arena.capacity()
+            + self.sorted.capacity()
+            + self.order.capacity() * std::mem::size_of::<(u32, u32, u64, u64)>();
         self.held = self.held.max(now);
         Ok(true)
     }
@@ -238,9 +333,9 @@ mod tests {
         )
         .unwrap();
         // in memory, and cut into partitions of a few bytes (each a file)
-        let read = |partition_bytes| {
+        let read = |threads, partition_bytes| {
             let mut grouped =
-                GroupedCsv::group_in(&households, 0, &members, 0, Encoding::Utf8, partition_bytes)
+                GroupedCsv::group_in(&households, 0, &members, 0, Encoding::Utf8, threads, partition_bytes)
                     .unwrap()
                     .unwrap();
             let mut records = Records::default();
@@ -248,8 +343,11 @@ mod tests {
             assert!(grouped.read(&mut records).unwrap().is_none(), "the end stays the end");
             lines_and_fields(&records)
         };
-        assert_eq!(read(1), read(PARTITION_BYTES), "partitions change nothing");
-        let read = read(PARTITION_BYTES);
+        let whole = read(1, PARTITION_BYTES);
+        assert_eq!(read(1, 1), whole, "partitions change nothing");
+        assert_eq!(read(2, 1), whole, "nor a thread of its own");
+        assert_eq!(read(2, PARTITION_BYTES), whole);
+        let read = whole;
         let row = |line: u64, cells: [&str; 3]| (line, cells.iter().map(|c| c.as_bytes().to_vec()).collect());
         assert_eq!(
             read,
@@ -264,7 +362,11 @@ mod tests {
         );
         // a member of a household not in households.csv: not put in order
         std::fs::write(&members, b"household_id,person_id\nH1,p1\nH9,p2\n").unwrap();
-        assert!(GroupedCsv::group(&households, 0, &members, 0, Encoding::Utf8).unwrap().is_none());
+        for threads in [1, 2] {
+            assert!(GroupedCsv::group(&households, 0, &members, 0, Encoding::Utf8, threads)
+                .unwrap()
+                .is_none());
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

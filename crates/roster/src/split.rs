@@ -6,6 +6,15 @@ use crate::cell::same;
 use crate::roster::{Input, Layout, RosterError};
 use crate::stream::{Batch, StreamError, BATCH};
 
+/// Households in a row without members, while a member row waits for a
+/// later household, after which the files are taken to be in different
+/// orders and the stream stops (the regrouped read then gives the same
+/// results). Without it, a roster whose members are sorted another way
+/// would be read to the end, every household found without members,
+/// before the stream could tell; a grouped roster has a household without
+/// members here and there, not dozens in a row.
+pub(crate) const MISALIGNED_AFTER: usize = 32;
+
 /// Reads both files and cuts them into batches of joined households.
 pub(crate) struct Splitter<'r> {
     pub(crate) h_layout: &'r Layout<'r>,
@@ -28,6 +37,10 @@ pub(crate) struct Splitter<'r> {
     /// splitter need not compare a person id with the one before).
     pub(crate) fingerprints: bool,
     pub(crate) seq: usize,
+    /// Households in a row with no member while a member waits for its
+    /// own: past [`MISALIGNED_AFTER`], the files are taken to be in
+    /// different orders.
+    pub(crate) without_members: usize,
     pub(crate) household_rows: u64,
     pub(crate) member_rows: u64,
 }
@@ -54,6 +67,7 @@ impl<'r> Splitter<'r> {
             last_person_plain: false,
             fingerprints,
             seq: 0,
+            without_members: 0,
             household_rows: 0,
             member_rows: 0,
         }
@@ -111,7 +125,19 @@ impl<'r> Splitter<'r> {
                 self.member_rows += 1;
                 self.pending = self.members.read_into(&mut batch.members)?.is_some();
             }
-            batch.spans.push(first..batch.members.len() - usize::from(self.pending));
+            let span = first..batch.members.len() - usize::from(self.pending);
+            if span.is_empty() && self.pending {
+                self.without_members += 1;
+                if self.without_members > MISALIGNED_AFTER {
+                    return Err(StreamError::NotAligned(format!(
+                        "{MISALIGNED_AFTER} households in a row up to line {line} have no member, while members \
+                         of another household wait: members.csv is not in the order of households.csv"
+                    )));
+                }
+            } else {
+                self.without_members = 0;
+            }
+            batch.spans.push(span);
         }
         if self.pending {
             // the member read ahead goes with the next batch

@@ -276,6 +276,7 @@ pub fn stream_as<W: Work>(
             &m_at.0,
             members.layout.id_at,
             options.encoding,
+            threads,
         )
         .map_err(|source| RosterError::Io { path: m_at.0.display().to_string(), source })?;
         let Some(grouped) = grouped else {

@@ -143,7 +143,8 @@ fn print_issues(issues: &[Issue]) {
 fn note_regrouped(roster_dir: &Path, bytes: usize) {
     eprintln!(
         "note: {}: the members of each household do not follow one another in the order of households.csv; \
-         they were put in that order in memory ({} MB). Sorted that way, the file streams in constant memory.",
+         they were put in that order first, a part of the file at a time ({} MB held), which took an extra \
+         pass over the file. Sorted that way, it streams without one.",
         roster_dir.join("members.csv").display(),
         bytes.div_ceil(1 << 20)
     );

@@ -45,7 +45,7 @@ pub fn score(
 
     // Stream, in batches of households checked and scored on every core.
     // A roster whose members are not grouped in the order of its
-    // households is put in that order in memory and streamed; it is read
+    // households is put in that order, a part at a time, and streamed; it is read
     // whole only when that fails too (a member of an unknown household, a
     // repeated id), and the whole-file read reports why.
     let bar = progress("households");

@@ -36,25 +36,52 @@ const HEAD: usize = 16;
 /// households (each record as it is in the file, with its household's
 /// place and its line), written to anonymous temporary files when the file
 /// is larger than one partition; each partition is then read back, put in
-/// household order in memory, and handed out. Memory holds one partition
-/// (about [`PARTITION_BYTES`]) and the households' places (16 bytes a
-/// household), whatever the size of the file; reading a partition back
-/// touches memory that fits in a cache, where putting the whole file in
-/// order at once read it at random.
+/// household order in memory, and handed out, the next one made ready on a
+/// thread of its own while this one is read. Memory holds a few partitions
+/// (about [`PARTITION_BYTES`] each) and, while members are cut, the
+/// households' places (16 bytes a household), whatever the size of the
+/// file; putting a partition in order touches memory that fits in a
+/// cache, where putting the whole file in order at once read it at random.
 pub struct GroupedCsv {
-    /// Partitions not yet handed out, in order.
-    parts: std::collections::VecDeque<Part>,
-    /// The partition being handed out: its records back to back, and for
-    /// each (place, length, start, line), sorted by place, a household's
-    /// members in file order.
-    arena: Vec<u8>,
-    order: Vec<(u32, u32, u64, u64)>,
+    /// Where the partitions come from.
+    source: Source,
+    /// The partition being handed out.
+    current: Sorted,
+    /// Its next record.
     next: usize,
-    /// The partition as read, before its records are copied into `arena`
-    /// in order (kept, to be reused).
-    sorted: Vec<u8>,
     /// The most bytes held at once.
     held: usize,
+}
+
+/// A partition put in order: its records back to back, and for each
+/// (place, length, start, line), sorted by place, a household's members in
+/// file order.
+#[derive(Default)]
+struct Sorted {
+    arena: Vec<u8>,
+    order: Vec<(u32, u32, u64, u64)>,
+    /// Buffers kept for the next partition: the records in file order,
+    /// and per place its next byte and row.
+    heads: Vec<(u32, u32, u64, u64)>,
+    slots: Vec<(usize, usize)>,
+}
+
+impl Sorted {
+    fn bytes(&self) -> usize {
+        self.arena.capacity()
+            + (self.order.capacity() + self.heads.capacity()) * std::mem::size_of::<(u32, u32, u64, u64)>()
+            + self.slots.capacity() * std::mem::size_of::<(usize, usize)>()
+    }
+}
+
+/// Partitions still to hand out.
+enum Source {
+    /// Put in order when their turn comes (one thread): the partitions, and
+    /// a buffer to read each into.
+    Here(std::collections::VecDeque<Part>, Vec<u8>),
+    /// Put in order ahead, on a thread of their own: the next ones, and
+    /// the way back for buffers done with.
+    Ahead(std::sync::mpsc::Receiver<std::io::Result<Sorted>>, std::sync::mpsc::Sender<Sorted>),
 }
 
 /// A partition's records, in memory or in a temporary file.
@@ -105,12 +132,29 @@ impl GroupedCsv {
         let mut places: std::collections::HashMap<u64, u32, foldhash::fast::RandomState> = Default::default();
         let mut raw = RawCsv::open(households, encoding)?;
         raw.read_raw(|_, _| ())?;
-        while let Some(found) = raw.read_raw(|_, record| key(record, households_id))? {
-            let place = u32::try_from(places.len()).map_err(std::io::Error::other)?;
-            match found {
-                Some(id) if places.insert(id, place).is_none() => {}
-                _ => return Ok(None),
+        // fingerprints read on one thread, put in the table on another
+        let fill = |ids: &mut Vec<Option<u64>>| -> std::io::Result<bool> {
+            ids.clear();
+            while ids.len() < BLOCK_ROWS {
+                match raw.read_raw(|_, record| key(record, households_id))? {
+                    Some(id) => ids.push(id),
+                    None => return Ok(false),
+                }
             }
+            Ok(true)
+        };
+        let insert = |ids: &Vec<Option<u64>>| -> std::io::Result<bool> {
+            for id in ids {
+                let place = u32::try_from(places.len()).map_err(std::io::Error::other)?;
+                match id {
+                    Some(id) if places.insert(*id, place).is_none() => {}
+                    _ => return Ok(false),
+                }
+            }
+            Ok(true)
+        };
+        if !pipeline(threads, fill, insert)? {
+            return Ok(None);
         }
         // partitions of consecutive households, about PARTITION_BYTES each
         let size = std::fs::metadata(members).map_or(0, |m| m.len());
@@ -130,7 +174,7 @@ impl GroupedCsv {
         // that the processor waits for many lookups' memory at once.
         let mut raw = RawCsv::open(members, encoding)?;
         raw.read_raw(|_, _| ())?;
-        let fill = |raw: &mut RawCsv, block: &mut Block| -> std::io::Result<bool> {
+        let read_block = |raw: &mut RawCsv, block: &mut Block| -> std::io::Result<bool> {
             block.bytes.clear();
             block.rows.clear();
             while block.rows.len() < BLOCK_ROWS {
@@ -147,7 +191,7 @@ impl GroupedCsv {
         };
         let mut found = Vec::with_capacity(BLOCK_ROWS);
         // Some(true): placed; Some(false): a member's household is unknown
-        let mut place_block = |block: &Block| -> std::io::Result<bool> {
+        let place_block = |block: &Block| -> std::io::Result<bool> {
             found.clear();
             found.extend(block.rows.iter().map(|row| row.0.and_then(|id| places.get(&id).copied())));
             for (&(_, line, start, len), place) in block.rows.iter().zip(&found) {
@@ -170,109 +214,43 @@ impl GroupedCsv {
             }
             Ok(true)
         };
-        let placed = if threads <= 1 {
-            let mut block = Block::default();
-            loop {
-                let more = fill(&mut raw, &mut block)?;
-                if !place_block(&block)? {
-                    break false;
-                }
-                if !more {
-                    break true;
-                }
-            }
-        } else {
-            let (full, blocks) = std::sync::mpsc::sync_channel::<Block>(2);
-            let (empty, spare) = std::sync::mpsc::channel::<Block>();
-            std::thread::scope(|scope| -> std::io::Result<bool> {
-                let reader = std::thread::Builder::new().name("hhrisk-regroup".into()).spawn_scoped(
-                    scope,
-                    move || -> std::io::Result<()> {
-                        loop {
-                            let mut block = spare.try_recv().unwrap_or_default();
-                            let more = fill(&mut raw, &mut block)?;
-                            // a closed channel: the other side stopped
-                            if full.send(block).is_err() || !more {
-                                return Ok(());
-                            }
-                        }
-                    },
-                )?;
-                for block in blocks.iter() {
-                    match place_block(&block) {
-                        Ok(true) => {}
-                        other => {
-                            drop(blocks);
-                            reader
-                                .join()
-                                .map_err(|_| std::io::Error::other("the regrouping thread failed"))??;
-                            return other;
-                        }
-                    }
-                    let _ = empty.send(block);
-                }
-                reader.join().map_err(|_| std::io::Error::other("the regrouping thread failed"))??;
-                Ok(true)
-            })?
-        };
+        let fill = |block: &mut Block| read_block(&mut raw, block);
+        let placed = pipeline(threads, fill, place_block)?;
         if !placed {
             return Ok(None);
         }
-        let mut grouped = GroupedCsv {
-            parts: parts.into(),
-            arena: Vec::new(),
-            order: Vec::new(),
-            next: 0,
-            sorted: Vec::new(),
-            held: places.capacity() * 16,
-        };
+        let places_bytes = places.capacity() * 16;
         drop(places);
+        let parts: std::collections::VecDeque<Part> = parts.into();
+        let source =
+            if threads <= 1 || parts.len() == 1 { Source::Here(parts, Vec::new()) } else { ahead(parts)? };
+        let mut grouped = GroupedCsv { source, current: Sorted::default(), next: 0, held: places_bytes };
         grouped.load()?;
         Ok(Some(grouped))
     }
 
-    /// Puts the next partition in order, if there is one.
+    /// Takes the next partition, in order, if there is one.
     fn load(&mut self) -> std::io::Result<bool> {
-        use std::io::{Read, Seek};
-        let Some(part) = self.parts.pop_front() else { return Ok(false) };
-        self.arena.clear();
-        match part {
-            Part::Memory(bytes) => self.arena = bytes,
-            Part::File(file) => {
-                let mut file = file.into_inner().map_err(|e| e.into_error())?;
-                file.rewind()?;
-                file.read_to_end(&mut self.arena)?;
-            }
-        }
-        self.order.clear();
-        let mut at = 0;
-        while at < self.arena.len() {
-            let head = &self.arena[at..at + HEAD];
-            let word =
-                |r: std::ops::Range<usize>| head[r].iter().rev().fold(0u64, |n, &b| n << 8 | u64::from(b));
-            let (place, len, line) = (word(0..4) as u32, word(4..8) as u32, word(8..16));
-            self.order.push((place, len, (at + HEAD) as u64, line));
-            at += HEAD + len as usize;
-        }
-        // by place, then where the row was in the file (the partition
-        // follows the file): a household's members keep their order
-        self.order.sort_unstable_by_key(|&(place, _, start, _)| (place, start));
-        // copied in that order, so that the stream reads them one after
-        // another (a copy that reads at random runs ahead on many rows at
-        // once; the stream, reading under its lock, could not)
-        self.sorted.clear();
-        self.sorted.reserve(self.arena.len());
-        for (_, len, start, _) in &mut self.order {
-            let from = *start as usize;
-            *start = self.sorted.len() as u64;
-            self.sorted.extend_from_slice(&self.arena[from..from + *len as usize]);
-        }
-        std::mem::swap(&mut self.arena, &mut self.sorted);
+        let done = std::mem::take(&mut self.current);
         self.next = 0;
-        let now = self.arena.capacity()
-            + self.sorted.capacity()
-            + self.order.capacity() * std::mem::size_of::<(u32, u32, u64, u64)>();
-        self.held = self.held.max(now);
+        let next = match &mut self.source {
+            Source::Here(parts, read) => match parts.pop_front() {
+                Some(part) => sort(part, done, read)?,
+                None => return Ok(false),
+            },
+            Source::Ahead(ready, spent) => {
+                let _ = spent.send(done);
+                match ready.recv() {
+                    Ok(sorted) => sorted?,
+                    Err(_) => return Ok(false),
+                }
+            }
+        };
+        self.current = next;
+        // one partition being handed out, one ready, one being sorted and
+        // the buffer it was read into, when made ready ahead
+        let copies = if matches!(self.source, Source::Ahead(..)) { 4 } else { 2 };
+        self.held = self.held.max(copies * self.current.bytes());
         Ok(true)
     }
 
@@ -284,17 +262,148 @@ impl GroupedCsv {
     /// Appends the next member row, in household order, to `records`; its
     /// line, or `None` at the end.
     pub fn read(&mut self, records: &mut Records) -> std::io::Result<Option<u64>> {
-        while self.next == self.order.len() {
+        while self.next == self.current.order.len() {
             if !self.load()? {
                 return Ok(None);
             }
         }
-        let (_, len, start, line) = self.order[self.next];
+        let (_, len, start, line) = self.current.order[self.next];
         self.next += 1;
         let start = usize::try_from(start).map_err(std::io::Error::other)?;
-        records.push_raw(line, &self.arena[start..start + len as usize])?;
+        records.push_raw(line, &self.current.arena[start..start + len as usize])?;
         Ok(Some(line))
     }
+}
+
+/// Runs `fill` and `take` over blocks in turn until `fill` says there is
+/// no more (`false`, after filling its last block) or `take` stops
+/// (`false`, which is returned): on one thread, or, when `threads` > 1,
+/// `fill` on a thread of its own, a few blocks ahead of `take`.
+fn pipeline<B: Default + Send>(
+    threads: usize,
+    mut fill: impl FnMut(&mut B) -> std::io::Result<bool> + Send,
+    mut take: impl FnMut(&B) -> std::io::Result<bool>,
+) -> std::io::Result<bool> {
+    if threads <= 1 {
+        let mut block = B::default();
+        loop {
+            let more = fill(&mut block)?;
+            if !take(&block)? {
+                return Ok(false);
+            }
+            if !more {
+                return Ok(true);
+            }
+        }
+    }
+    let (full, blocks) = std::sync::mpsc::sync_channel::<B>(2);
+    let (empty, spare) = std::sync::mpsc::channel::<B>();
+    std::thread::scope(|scope| {
+        let filler = std::thread::Builder::new().name("hhrisk-regroup".into()).spawn_scoped(
+            scope,
+            move || -> std::io::Result<()> {
+                loop {
+                    let mut block = spare.try_recv().unwrap_or_default();
+                    let more = fill(&mut block)?;
+                    // a closed channel: the other side stopped
+                    if full.send(block).is_err() || !more {
+                        return Ok(());
+                    }
+                }
+            },
+        )?;
+        let mut taken = Ok(true);
+        for block in blocks.iter() {
+            taken = take(&block);
+            if !matches!(taken, Ok(true)) {
+                break;
+            }
+            let _ = empty.send(block);
+        }
+        // the filler stops at its next block once this side is gone
+        drop(blocks);
+        filler.join().map_err(|_| std::io::Error::other("the regrouping thread failed"))??;
+        taken
+    })
+}
+
+/// Puts partition `part` in order into `into` (its buffers reused),
+/// reading it into `read` first.
+fn sort(part: Part, mut into: Sorted, read: &mut Vec<u8>) -> std::io::Result<Sorted> {
+    use std::io::{Read, Seek};
+    read.clear();
+    match part {
+        Part::Memory(bytes) => *read = bytes,
+        Part::File(file) => {
+            let mut file = file.into_inner().map_err(|e| e.into_error())?;
+            file.rewind()?;
+            file.read_to_end(read)?;
+        }
+    }
+    // the records in file order, and the range of places they belong to
+    let heads = &mut into.heads;
+    heads.clear();
+    let (mut low, mut high) = (u32::MAX, 0);
+    let mut at = 0;
+    while at + HEAD <= read.len() {
+        let head = &read[at..at + HEAD];
+        let word = |r: std::ops::Range<usize>| head[r].iter().rev().fold(0u64, |n, &b| n << 8 | u64::from(b));
+        let (place, len, line) = (word(0..4) as u32, word(4..8) as u32, word(8..16));
+        heads.push((place, len, (at + HEAD) as u64, line));
+        (low, high) = (low.min(place), high.max(place));
+        at += HEAD + len as usize;
+    }
+    // Counted by place, then each record copied to its place's next slot:
+    // in household order, a household's members in file order, in two
+    // passes (the places of a partition are a short run of numbers), and
+    // laid out so that the stream reads them one after another.
+    let slots = &mut into.slots;
+    slots.clear();
+    if !heads.is_empty() {
+        slots.resize((high - low) as usize + 1, (0, 0));
+    }
+    for &(place, len, _, _) in heads.iter() {
+        let slot = &mut slots[(place - low) as usize];
+        *slot = (slot.0 + len as usize, slot.1 + 1);
+    }
+    let (mut byte, mut row) = (0, 0);
+    for slot in slots.iter_mut() {
+        let (bytes, rows) = *slot;
+        *slot = (byte, row);
+        (byte, row) = (byte + bytes, row + rows);
+    }
+    into.arena.clear();
+    into.arena.resize(byte, 0);
+    into.order.clear();
+    into.order.resize(row, (0, 0, 0, 0));
+    for &(place, len, from, line) in heads.iter() {
+        let slot = &mut slots[(place - low) as usize];
+        let (from, len_bytes) = (from as usize, len as usize);
+        into.arena[slot.0..slot.0 + len_bytes].copy_from_slice(&read[from..from + len_bytes]);
+        into.order[slot.1] = (place, len, slot.0 as u64, line);
+        *slot = (slot.0 + len_bytes, slot.1 + 1);
+    }
+    Ok(into)
+}
+
+/// Partitions put in order on a thread of their own, one ahead of the one
+/// being read; the thread ends when the partitions do, or when the
+/// receiving side is dropped.
+fn ahead(mut parts: std::collections::VecDeque<Part>) -> std::io::Result<Source> {
+    let (ready, receive) = std::sync::mpsc::sync_channel(1);
+    let (spent, reuse) = std::sync::mpsc::channel::<Sorted>();
+    std::thread::Builder::new().name("hhrisk-regroup".into()).spawn(move || {
+        let mut read = Vec::new();
+        while let Some(part) = parts.pop_front() {
+            let into = reuse.try_recv().unwrap_or_default();
+            let sorted = sort(part, into, &mut read);
+            let failed = sorted.is_err();
+            if ready.send(sorted).is_err() || failed {
+                return;
+            }
+        }
+    })?;
+    Ok(Source::Ahead(receive, spent))
 }
 
 #[cfg(test)]

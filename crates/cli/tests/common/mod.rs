@@ -101,8 +101,9 @@ pub fn case_copy(case: &Path) -> tempfile::TempDir {
 /// Rendered text of the command (its standard output or error) with what
 /// depends on this machine put in words: temporary folders (`tempfile`'s
 /// `.tmpXXXXXX` under the system's temporary folder) as `[TMP]`, the
-/// workspace root as `[REPO]`. What is left is the same on any machine and
-/// can be compared with a committed snapshot.
+/// workspace root as `[REPO]`, and the memory a regrouping held (which
+/// follows the number of cores) as `[N] MB held`. What is left is the same
+/// on any machine and can be compared with a committed snapshot.
 pub fn normalised(text: &str) -> String {
     let mut text = text.to_string();
     let mut temp = vec![std::env::temp_dir()];
@@ -121,7 +122,18 @@ pub fn normalised(text: &str) -> String {
         out.push_str(rest);
         text = out;
     }
-    text.replace(&repo().display().to_string(), "[REPO]")
+    let text = text.replace(&repo().display().to_string(), "[REPO]");
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find(" MB held)") {
+        let digits = rest[..at].trim_end_matches(|c: char| c.is_ascii_digit());
+        out.push_str(digits);
+        out.push_str(if digits.len() < at { "[N]" } else { "" });
+        out.push_str(" MB held)");
+        rest = &rest[at + " MB held)".len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// [`normalised`] of bytes the command printed.

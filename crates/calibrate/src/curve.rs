@@ -89,20 +89,49 @@ pub enum Objective {
     },
 }
 
+/// Why an objective given as text could not be read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ObjectiveError {
+    /// No `=value`.
+    #[error("objective \"{0}\" needs a value: {USAGE}")]
+    NoValue(String),
+    /// The value is not a number.
+    #[error("objective \"{text}\": \"{value}\" is not a number")]
+    NotANumber {
+        /// The objective as given.
+        text: String,
+        /// Its value.
+        value: String,
+    },
+    /// A share outside 0 to 1.
+    #[error("objective \"{text}\": {value} is not a share between 0 and 1")]
+    NotAShare {
+        /// The objective as given.
+        text: String,
+        /// Its value.
+        value: f64,
+    },
+    /// Not an objective hhrisk knows.
+    #[error("unknown objective \"{0}\": {USAGE}")]
+    Unknown(String),
+}
+
 impl Objective {
     /// Parses `recall-at-precision=0.6`, `recall-at-precision-lower=0.6`,
     /// `precision-at-recall=0.7`, `budget=0.3` (a share) or `budget=300`
     /// (households, out of `households`), `f-beta=1`.
-    pub fn parse(text: &str, households: usize) -> Result<Objective, String> {
-        let (name, value) =
-            text.split_once('=').ok_or_else(|| format!("objective \"{text}\" needs a value: {USAGE}"))?;
-        let v: f64 =
-            value.trim().parse().map_err(|_| format!("objective \"{text}\": \"{value}\" is not a number"))?;
+    pub fn parse(text: &str, households: usize) -> Result<Objective, ObjectiveError> {
+        let text_owned = || text.to_string();
+        let (name, value) = text.split_once('=').ok_or_else(|| ObjectiveError::NoValue(text_owned()))?;
+        let v: f64 = value
+            .trim()
+            .parse()
+            .map_err(|_| ObjectiveError::NotANumber { text: text_owned(), value: value.to_string() })?;
         let share = |v: f64| {
             if (0.0..=1.0).contains(&v) {
                 Ok(v)
             } else {
-                Err(format!("objective \"{text}\": {v} is not a share between 0 and 1"))
+                Err(ObjectiveError::NotAShare { text: text_owned(), value: v })
             }
         };
         match name.trim() {
@@ -116,7 +145,7 @@ impl Objective {
             "budget" if v > 1.0 => Ok(Objective::Budget { share: (v / households.max(1) as f64).min(1.0) }),
             "budget" => Ok(Objective::Budget { share: share(v)? }),
             "f-beta" if v > 0.0 => Ok(Objective::FBeta { beta: v }),
-            _ => Err(format!("unknown objective \"{text}\": {USAGE}")),
+            _ => Err(ObjectiveError::Unknown(text_owned())),
         }
     }
 
@@ -306,8 +335,11 @@ mod tests {
             Objective::parse("recall-at-precision-lower=0.59", 10),
             Ok(Objective::RecallAtPrecision { target: 0.59, lower_bound: true })
         );
-        assert!(Objective::parse("recall-at-precision=59", 10).unwrap_err().contains("not a share"));
-        assert!(Objective::parse("accuracy=1", 10).unwrap_err().contains("unknown objective"));
+        assert!(Objective::parse("recall-at-precision=59", 10)
+            .unwrap_err()
+            .to_string()
+            .contains("not a share"));
+        assert!(Objective::parse("accuracy=1", 10).unwrap_err().to_string().contains("unknown objective"));
     }
 }
 

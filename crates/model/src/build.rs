@@ -551,7 +551,9 @@ fn check_column(
         missing_values: c.missing_values,
     };
     if let Some(d) = &c.default {
-        match value_for(&column.ty, d.get_ref()).and_then(|v| column.check_range(v).map(|()| v)) {
+        match value_for(&column.ty, d.get_ref())
+            .and_then(|v| column.check_range(v).map(|()| v).map_err(|e| e.to_string()))
+        {
             Ok(v) => column.default = Some(v),
             Err(m) => problems.push(src.problem(d.span().start, &context, format!("`default`: {m}"))),
         }

@@ -64,6 +64,69 @@ pub struct Column {
     pub missing_values: Option<Vec<String>>,
 }
 
+/// Why a cell could not be read. Displayed, it says what is wrong and how
+/// to fix it: the message a roster's problem carries.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CellError {
+    /// Empty, or a missing-value marker, in a column with no `default`.
+    #[error("value is missing{}; fill it in, or give column `{column}` a `default` in the model", quoted_in_brackets(.text))]
+    Missing {
+        /// The cell's text (empty, or the marker).
+        text: String,
+        /// The column.
+        column: String,
+    },
+    /// Not a yes/no word.
+    #[error("\"{0}\" is not yes/no; write 1 or 0 (also accepted: true/false, 是/否)")]
+    NotYesNo(String),
+    /// Not a whole number.
+    #[error("\"{0}\" is not a whole number; write digits only, like 42")]
+    NotWhole(String),
+    /// Not a number.
+    #[error("\"{0}\" is not a number; write it like 8500 or 8500.50, without separators or units")]
+    NotNumber(String),
+    /// Not one of a category column's values.
+    #[error("\"{text}\" is not an allowed value; use one of: {allowed}")]
+    NotAllowed {
+        /// The cell's text.
+        text: String,
+        /// The values allowed, listed.
+        allowed: String,
+    },
+    /// Not a date.
+    #[error("\"{0}\" is not a date; write it like 2024-06-30")]
+    NotDate(String),
+    /// A number too large for any roster (and for exact arithmetic).
+    #[error("\"{text}\" is out of range: too large a number for any roster{allowed}")]
+    TooLarge {
+        /// The cell's text.
+        text: String,
+        /// What the column allows, as `; the column allows …`, if it says.
+        allowed: String,
+    },
+    /// Outside the column's declared range.
+    #[error("{value} is outside the allowed range {min} to {max}{unit}; correct the value, or widen the range in the model")]
+    OutOfRange {
+        /// The value, as people write it.
+        value: String,
+        /// The lower bound, `…` when there is none.
+        min: String,
+        /// The upper bound, `…` when there is none.
+        max: String,
+        /// The unit, with a leading space, or nothing.
+        unit: String,
+    },
+}
+
+/// ` ("text")`, or nothing for empty text.
+fn quoted_in_brackets(text: &str) -> String {
+    if text.is_empty() {
+        String::new()
+    } else {
+        format!(" (\"{text}\")")
+    }
+}
+
 /// Digits with an optional sign: a whole number, whatever its size.
 fn is_digits(text: &str) -> bool {
     let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
@@ -71,30 +134,26 @@ fn is_digits(text: &str) -> bool {
 }
 
 impl Column {
-    /// The message for a number too large for any roster.
-    fn too_large(&self, text: &str) -> String {
-        let range = match (self.min, self.max) {
+    /// The error for a number too large for any roster.
+    fn too_large(&self, text: &str) -> CellError {
+        let allowed = match (self.min, self.max) {
             (Some(lo), Some(hi)) => format!("; the column allows {lo} to {hi}"),
             (Some(lo), None) => format!("; the column allows {lo} and more"),
             (None, Some(hi)) => format!("; the column allows up to {hi}"),
             (None, None) => String::new(),
         };
-        format!("\"{text}\" is out of range: too large a number for any roster{range}")
+        CellError::TooLarge { text: text.to_string(), allowed }
     }
 
     /// Reads one cell into the evaluator's number form. `missing` is the
     /// model's list of missing-value markers. The error says what is wrong
     /// and how to fix it.
-    pub fn parse_cell(&self, text: &str, missing: &[String]) -> Result<f64, String> {
+    pub fn parse_cell(&self, text: &str, missing: &[String]) -> Result<f64, CellError> {
         let text = text.trim();
         if self.is_missing(text, missing) {
-            return self.default.ok_or_else(|| {
-                format!(
-                    "value is missing{}; fill it in, or give column `{}` a `default` in the model",
-                    if text.is_empty() { String::new() } else { format!(" (\"{text}\")") },
-                    self.name
-                )
-            });
+            return self
+                .default
+                .ok_or_else(|| CellError::Missing { text: text.to_string(), column: self.name.clone() });
         }
         let value = match &self.ty {
             ColumnType::Bool => {
@@ -103,15 +162,13 @@ impl Column {
                 } else if FALSE_WORDS.contains(&text) {
                     0.0
                 } else {
-                    return Err(format!(
-                        "\"{text}\" is not yes/no; write 1 or 0 (also accepted: true/false, 是/否)"
-                    ));
+                    return Err(CellError::NotYesNo(text.to_string()));
                 }
             }
             ColumnType::Integer => match text.parse::<i64>() {
                 Ok(v) if v.unsigned_abs() < (1 << 53) => v as f64,
                 _ if is_digits(text) => return Err(self.too_large(text)),
-                _ => return Err(format!("\"{text}\" is not a whole number; write digits only, like 42")),
+                _ => return Err(CellError::NotWhole(text.to_string())),
             },
             ColumnType::Decimal => match text.parse::<f64>() {
                 Ok(v)
@@ -125,24 +182,17 @@ impl Column {
                 {
                     return Err(self.too_large(text))
                 }
-                _ => {
-                    return Err(format!(
-                    "\"{text}\" is not a number; write it like 8500 or 8500.50, without separators or units"
-                ))
-                }
+                _ => return Err(CellError::NotNumber(text.to_string())),
             },
             ColumnType::Category(values) => match values.iter().position(|v| v == text) {
                 Some(i) => i as f64,
                 None => {
-                    return Err(format!(
-                        "\"{text}\" is not an allowed value; use one of: {}",
-                        values.join(", ")
-                    ))
+                    return Err(CellError::NotAllowed { text: text.to_string(), allowed: values.join(", ") })
                 }
             },
             ColumnType::Date => match parse_date(text) {
                 Some(d) => f64::from(d),
-                None => return Err(format!("\"{text}\" is not a date; write it like 2024-06-30")),
+                None => return Err(CellError::NotDate(text.to_string())),
             },
         };
         self.check_range(value).map(|()| value)
@@ -169,18 +219,17 @@ impl Column {
     }
 
     /// Whether a value lies in the declared range; the error says which.
-    pub fn check_range(&self, value: f64) -> Result<(), String> {
+    pub fn check_range(&self, value: f64) -> Result<(), CellError> {
         let below = self.min.is_some_and(|min| value < min);
         let above = self.max.is_some_and(|max| value > max);
         if below || above {
             let bound = |b: Option<f64>| b.map_or_else(|| "…".to_string(), |b| self.format_value(b));
-            return Err(format!(
-                "{} is outside the allowed range {} to {}{}; correct the value, or widen the range in the model",
-                self.format_value(value),
-                bound(self.min),
-                bound(self.max),
-                self.unit.as_deref().map(|u| format!(" {u}")).unwrap_or_default()
-            ));
+            return Err(CellError::OutOfRange {
+                value: self.format_value(value),
+                min: bound(self.min),
+                max: bound(self.max),
+                unit: self.unit.as_deref().map(|u| format!(" {u}")).unwrap_or_default(),
+            });
         }
         Ok(())
     }
@@ -223,18 +272,23 @@ mod tests {
         let dec = column(ColumnType::Decimal);
         assert_eq!(dec.parse_cell(" 8500.5 ", &missing), Ok(8500.5));
         assert_eq!(dec.parse_cell("-300", &missing), Ok(-300.0));
-        assert!(dec.parse_cell("8,500", &missing).unwrap_err().contains("not a number"));
-        assert!(dec.parse_cell("inf", &missing).unwrap_err().contains("not a number"));
+        assert!(dec.parse_cell("8,500", &missing).unwrap_err().to_string().contains("not a number"));
+        assert!(dec.parse_cell("inf", &missing).unwrap_err().to_string().contains("not a number"));
         assert!(dec
             .parse_cell("200000", &missing)
             .unwrap_err()
+            .to_string()
             .contains("outside the allowed range -1000 to 100000 yuan"));
-        assert!(dec.parse_cell("N/A", &missing).unwrap_err().contains("missing (\"N/A\")"));
-        assert!(dec.parse_cell("", &missing).unwrap_err().contains("give column `c` a `default`"));
+        assert!(dec.parse_cell("N/A", &missing).unwrap_err().to_string().contains("missing (\"N/A\")"));
+        assert!(dec
+            .parse_cell("", &missing)
+            .unwrap_err()
+            .to_string()
+            .contains("give column `c` a `default`"));
 
         let int = column(ColumnType::Integer);
         assert_eq!(int.parse_cell("42", &missing), Ok(42.0));
-        assert!(int.parse_cell("4.5", &missing).unwrap_err().contains("whole number"));
+        assert!(int.parse_cell("4.5", &missing).unwrap_err().to_string().contains("whole number"));
 
         let b = Column { default: Some(0.0), ..column(ColumnType::Bool) };
         assert_eq!(b.parse_cell("是", &missing), Ok(1.0));
@@ -245,7 +299,7 @@ mod tests {
         let cat =
             Column { min: None, max: None, ..column(ColumnType::Category(vec!["A".into(), "B".into()])) };
         assert_eq!(cat.parse_cell("B", &missing), Ok(1.0));
-        assert!(cat.parse_cell("C", &missing).unwrap_err().contains("use one of: A, B"));
+        assert!(cat.parse_cell("C", &missing).unwrap_err().to_string().contains("use one of: A, B"));
 
         let date = Column { min: None, max: None, ..column(ColumnType::Date) };
         assert_eq!(date.parse_cell("2024/1/2", &missing), Ok(19_724.0));
@@ -257,6 +311,6 @@ mod tests {
         // Here 无 is a real answer ("none"), not a missing value.
         let c = Column { missing_values: Some(vec![String::new()]), ..column(ColumnType::Bool) };
         assert_eq!(c.parse_cell("无", &["无".to_string()]), Ok(0.0));
-        assert!(c.parse_cell("", &["无".to_string()]).unwrap_err().contains("missing"));
+        assert!(c.parse_cell("", &["无".to_string()]).unwrap_err().to_string().contains("missing"));
     }
 }

@@ -62,7 +62,7 @@ pub mod scoring;
 mod source;
 
 pub use bands::{Band, Bands};
-pub use column::{Column, ColumnType};
+pub use column::{CellError, Column, ColumnType};
 pub use error::ModelError;
 pub use model::{Category, Department, Derived, Identity, Item, Meta, Model, Parameter, Per};
 pub use rewrite::{rewrite_model, rewrite_points, Rewrite};

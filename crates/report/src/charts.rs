@@ -21,17 +21,34 @@ const ACCENT: RGBColor = RGBColor(255, 127, 14);
 /// Draws charts on any plotters backend.
 pub trait Chart {
     /// Draws on the area.
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String>;
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), ChartError>;
 }
 
-fn fail<E: std::fmt::Display>(e: E) -> String {
-    e.to_string()
+/// Why a chart could not be drawn or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ChartError {
+    /// The drawing library failed (its errors depend on the backend, so
+    /// they are kept as their message).
+    #[error("{0}")]
+    Draw(String),
+    /// A drawn file could not be put in place.
+    #[error("cannot write {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+fn fail<E: std::fmt::Display>(e: E) -> ChartError {
+    ChartError::Draw(e.to_string())
 }
 
 /// Writes `<name>.svg` and `<name>.png` in `dir`.
 /// Each file is drawn under a temporary name and renamed when complete, so
 /// a failed run leaves the previous chart in place.
-pub fn render(chart: &impl Chart, dir: &Path, name: &str) -> Result<(), String> {
+pub fn render(chart: &impl Chart, dir: &Path, name: &str) -> Result<(), ChartError> {
     let temp = |ext: &str| dir.join(format!(".{name}.{}.tmp.{ext}", std::process::id()));
     let svg = temp("svg");
     {
@@ -46,7 +63,9 @@ pub fn render(chart: &impl Chart, dir: &Path, name: &str) -> Result<(), String> 
         root.present().map_err(fail)?;
     }
     for (from, ext) in [(svg, "svg"), (png, "png")] {
-        std::fs::rename(&from, dir.join(format!("{name}.{ext}"))).map_err(fail)?;
+        let to = dir.join(format!("{name}.{ext}"));
+        std::fs::rename(&from, &to)
+            .map_err(|source| ChartError::Io { path: to.display().to_string(), source })?;
     }
     Ok(())
 }
@@ -63,7 +82,7 @@ fn font(size: u32) -> TextStyle<'static> {
 fn legend<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(
     chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
     position: SeriesLabelPosition,
-) -> Result<(), String> {
+) -> Result<(), ChartError> {
     chart
         .configure_series_labels()
         .position(position)
@@ -81,7 +100,7 @@ type Value = fn(&crate::data::ThresholdPoint) -> f64;
 pub struct Threshold<'a>(pub &'a ChartData, pub Lang);
 
 impl Chart for Threshold<'_> {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), ChartError> {
         let (d, l) = (&self.0.threshold, self.1);
         root.fill(&WHITE).map_err(fail)?;
         let (x0, x1) = match (d.points.first(), d.points.last()) {
@@ -154,7 +173,7 @@ impl Chart for Threshold<'_> {
 pub struct PrCurves<'a>(pub &'a ChartData, pub Lang);
 
 impl Chart for PrCurves<'_> {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), ChartError> {
         let (d, l) = (self.0, self.1);
         root.fill(&WHITE).map_err(fail)?;
         let mut chart = ChartBuilder::on(root)
@@ -195,7 +214,7 @@ impl Chart for PrCurves<'_> {
 pub struct Distribution<'a>(pub &'a ChartData, pub Lang);
 
 impl Chart for Distribution<'_> {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), ChartError> {
         let (d, l) = (&self.0.distribution, self.1);
         root.fill(&WHITE).map_err(fail)?;
         let (x0, x1) = (d.first().map_or(0.0, |b| b.from), d.last().map_or(1.0, |b| b.to));
@@ -236,7 +255,7 @@ impl Chart for Distribution<'_> {
 pub struct Villages<'a>(pub &'a ChartData, pub Lang);
 
 impl Chart for Villages<'_> {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), ChartError> {
         let (d, l) = (self.0, self.1);
         root.fill(&WHITE).map_err(fail)?;
         let n = d.villages.len().max(1);
@@ -335,7 +354,7 @@ pub struct Bars<'a> {
 }
 
 impl Chart for Bars<'_> {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), ChartError> {
         root.fill(&WHITE).map_err(fail)?;
         let n = self.rows.len().max(1);
         let values = self.rows.iter().flat_map(|r| [r.alerted, r.not_alerted]);

@@ -32,12 +32,12 @@ pub enum ReportError {
     #[error(transparent)]
     Font(#[from] font::FontError),
     /// A chart could not be drawn.
-    #[error("cannot draw {chart}: {message}")]
+    #[error("cannot draw {chart}: {source}")]
     Chart {
         /// The chart.
         chart: String,
         /// The drawing error.
-        message: String,
+        source: charts::ChartError,
     },
     /// A file could not be written.
     #[error("cannot write {path}: {source}")]
@@ -110,8 +110,8 @@ pub fn write(report: &Report, out: &Path) -> Result<Vec<PathBuf>, ReportError> {
     std::fs::create_dir_all(out)
         .map_err(|source| ReportError::Io { path: out.display().to_string(), source })?;
     let (d, l) = (&report.charts, report.lang);
-    let draw = |name: &str, result: Result<(), String>| {
-        result.map_err(|message| ReportError::Chart { chart: name.to_string(), message })
+    let draw = |name: &str, result: Result<(), charts::ChartError>| {
+        result.map_err(|source| ReportError::Chart { chart: name.to_string(), source })
     };
     draw("threshold", charts::render(&charts::Threshold(d, l), out, "threshold"))?;
     draw("pr_curve", charts::render(&charts::PrCurves(d, l), out, "pr_curve"))?;

@@ -437,7 +437,7 @@ impl<'m> Layout<'m> {
                 Ok(v)
             }
             (Some(Ok(cell)), Some((id, v, said))) => {
-                column.parse_cell(cell, &model.missing_values).and_then(|got| {
+                column.parse_cell(cell, &model.missing_values).map_err(|e| e.to_string()).and_then(|got| {
                     if got == v {
                         Ok(got)
                     } else {
@@ -450,7 +450,9 @@ impl<'m> Layout<'m> {
                     }
                 })
             }
-            (Some(Ok(cell)), None) => column.parse_cell(cell, &model.missing_values),
+            (Some(Ok(cell)), None) => {
+                column.parse_cell(cell, &model.missing_values).map_err(|e| e.to_string())
+            }
             (Some(Err(_)), _) => Err(not_utf8()),
             (None, _) => Err("the row ends before this column".to_string()),
         }

@@ -24,29 +24,45 @@ pub fn mask_name(name: &str) -> String {
     }
 }
 
+/// Why a text is not a valid resident ID number (GB 11643). Displayed,
+/// it completes a sentence that starts with the (masked) number.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    /// Not 17 digits and a digit or X.
+    #[error("is not an 18-character resident ID number (17 digits, then a digit or X)")]
+    Form,
+    /// The check character does not match the digits.
+    #[error("has a wrong check character ({found} instead of {expected}): a digit was mistyped")]
+    Check {
+        /// The check character written.
+        found: char,
+        /// The one the digits give.
+        expected: char,
+    },
+    /// Digits 7 to 14 are no date.
+    #[error("holds no valid birth date (digits 7 to 14)")]
+    BirthDate,
+}
+
 /// What a resident ID number says: birth date (day number) and sex, or
 /// why it is not a valid number (form, date or check character, by GB
 /// 11643).
-pub fn parse_resident_id(id: &str) -> Result<(i32, bool), String> {
+pub fn parse_resident_id(id: &str) -> Result<(i32, bool), IdError> {
     const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
     let b = id.as_bytes();
     if b.len() != 18
         || !b[..17].iter().all(u8::is_ascii_digit)
         || !(b[17].is_ascii_digit() || b[17] == b'X' || b[17] == b'x')
     {
-        return Err("is not an 18-character resident ID number (17 digits, then a digit or X)".into());
+        return Err(IdError::Form);
     }
     let sum: u32 = b[..17].iter().zip(WEIGHTS).map(|(d, w)| u32::from(d - b'0') * w).sum();
     let check = b"10X98765432"[(sum % 11) as usize];
     if b[17].to_ascii_uppercase() != check {
-        return Err(format!(
-            "has a wrong check character ({} instead of {}): a digit was mistyped",
-            b[17] as char, check as char
-        ));
+        return Err(IdError::Check { found: b[17] as char, expected: check as char });
     }
     let (y, m, d) = birth_digits(b);
-    let born = hhrisk_tables::date::days_from_civil(y, m, d)
-        .ok_or_else(|| "holds no valid birth date (digits 7 to 14)".to_string())?;
+    let born = hhrisk_tables::date::days_from_civil(y, m, d).ok_or(IdError::BirthDate)?;
     Ok((born, (b[16] - b'0') % 2 == 1))
 }
 
@@ -96,11 +112,16 @@ mod tests {
         assert_eq!((hhrisk_tables::date::format_date(born), male), ("1949-12-31".to_string(), false));
         assert_eq!(age_on(born, hhrisk_tables::date::parse_date("2024-06-30").unwrap()), 74);
         assert_eq!(age_on(born, hhrisk_tables::date::parse_date("2024-12-31").unwrap()), 75);
+        assert_eq!(
+            parse_resident_id("110105194912310021"),
+            Err(IdError::Check { found: '1', expected: 'X' })
+        );
         assert!(parse_resident_id("110105194912310021")
             .unwrap_err()
+            .to_string()
             .contains("check character (1 instead of X)"));
         assert!(parse_resident_id("11010519491331002X").is_err());
-        assert!(parse_resident_id("P0001").unwrap_err().contains("18-character"));
+        assert!(parse_resident_id("P0001").unwrap_err().to_string().contains("18-character"));
         assert_eq!(mask_name(""), "");
     }
 }

@@ -119,6 +119,97 @@ pub const MAX_SHEET_COLUMNS: u32 = 10_000;
 /// sheet may hold: 50 million, far above a county's roster.
 pub const MAX_SHEET_FIELDS: u64 = 50_000_000;
 
+/// Checks the grid each sheet of an OpenDocument workbook declares (its
+/// rows and columns, repeats counted, up to the last cell holding
+/// something) against [`MAX_SHEET_COLUMNS`] and [`MAX_SHEET_FIELDS`],
+/// reading `content.xml` as a stream, before calamine builds the grids of
+/// every sheet as it opens the workbook: a few kilobytes can declare a
+/// cell a million rows and 16,000 columns away.
+pub(crate) fn check_ods_grid(path: &Path) -> Result<(), String> {
+    use quick_xml::events::{BytesStart, Event};
+    let xml = |e: quick_xml::Error| format!("content.xml cannot be read: {e}");
+    let Ok(file) = File::open(path) else { return Ok(()) };
+    let Ok(mut archive) = zip::ZipArchive::new(BufReader::new(file)) else { return Ok(()) };
+    let Ok(content) = archive.by_name("content.xml") else { return Ok(()) };
+    let mut reader = quick_xml::Reader::from_reader(BufReader::new(content));
+    let repeats = |e: &BytesStart, name: &str| -> u64 {
+        e.try_get_attribute(name).ok().flatten().and_then(|a| a.value.trim().parse().ok()).unwrap_or(1)
+    };
+    let (mut inside, mut row, mut rows_used, mut width) = (false, 0u64, 0u64, 0u64);
+    let mut sheet = String::new();
+    // the row being read: its repeats, the next column, the last used one
+    let (mut row_repeats, mut column, mut last) = (1u64, 0u64, 0u64);
+    let mut buf = Vec::new();
+    loop {
+        let (event, empty) = match reader.read_event_into(&mut buf).map_err(xml)? {
+            Event::Start(e) => (e, false),
+            Event::Empty(e) => (e, true),
+            Event::End(e) => {
+                match e.name().as_ref() {
+                    "table:table" => inside = false,
+                    "table:table-row" if inside => {
+                        if last > 0 {
+                            rows_used = row.saturating_add(row_repeats);
+                            width = width.max(last);
+                        }
+                        row = row.saturating_add(row_repeats);
+                        // a used row ends: the grid so far is checked
+                        if width > u64::from(MAX_SHEET_COLUMNS) {
+                            return Err(format!(
+                                "sheet \"{sheet}\": a cell in column {width}, more than {MAX_SHEET_COLUMNS} \
+                                 columns; this is not a roster sheet (delete the far cells, or save the sheet as \
+                                 CSV)"
+                            ));
+                        }
+                        if rows_used.saturating_mul(width) > MAX_SHEET_FIELDS {
+                            return Err(format!(
+                                "sheet \"{sheet}\": {rows_used} rows of {width} columns: more than \
+                                 {MAX_SHEET_FIELDS} fields; split the sheet, or delete the cells far below or to \
+                                 the right of the roster"
+                            ));
+                        }
+                    }
+                    _ => {}
+                }
+                buf.clear();
+                continue;
+            }
+            Event::Eof => break,
+            _ => {
+                buf.clear();
+                continue;
+            }
+        };
+        match event.name().as_ref() {
+            "table:table" if !empty => {
+                sheet = event
+                    .try_get_attribute("table:name")
+                    .ok()
+                    .flatten()
+                    .map_or_else(String::new, |a| a.value.into_owned());
+                (inside, row, rows_used, width) = (true, 0, 0, 0);
+            }
+            "table:table-row" if inside => {
+                (row_repeats, column, last) = (repeats(&event, "table:number-rows-repeated"), 0, 0);
+                if empty {
+                    row = row.saturating_add(row_repeats);
+                }
+            }
+            "table:table-cell" | "table:covered-table-cell" if inside => {
+                let n = repeats(&event, "table:number-columns-repeated");
+                let filled = !empty || event.try_get_attribute("office:value-type").ok().flatten().is_some();
+                column = column.saturating_add(n);
+                if filled {
+                    last = column;
+                }
+            }
+            _ => {}
+        }
+        buf.clear();
+    }
+    Ok(())
+}
+
 /// The rows of an `.xlsx` sheet, read cell by cell: the used range is
 /// checked before any row is built, so that a small file claiming a cell at
 /// `XFD1048576` is refused instead of allocating the whole grid. Rows keep
@@ -193,6 +284,13 @@ impl Table {
             let origin = Origin::Sheet(path.to_path_buf(), sheet.to_string());
             let err = |message: String| TableError::Workbook { origin: origin.to_string(), message };
             check_unpacked_size(path).map_err(err)?;
+            // calamine builds an OpenDocument workbook's sheets, whole grids,
+            // as it opens it: the sheet's size is checked first. (An .xls
+            // sheet cannot be larger than 65,536 rows of 256 columns.)
+            let ods = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("ods"));
+            if ods {
+                check_ods_grid(path).map_err(err)?;
+            }
             let mut book = open_workbook_auto(path).map_err(|e| err(e.to_string()))?;
             let names = book.sheet_names();
             if !names.iter().any(|n| n == sheet) {
@@ -205,6 +303,7 @@ impl Table {
                 let rows = xlsx_rows(xlsx, sheet).map_err(err)?;
                 return Ok((Table::Sheet(rows.into_iter()), origin));
             }
+
             let range = book.worksheet_range(sheet).map_err(|e| err(e.to_string()))?;
             let first = range.start().map_or(0, |(row, _)| u64::from(row));
             let rows: Vec<(u64, csv::ByteRecord)> = range

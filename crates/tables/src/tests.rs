@@ -422,3 +422,78 @@ fn every_line_ending_reads_the_same_table() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// An OpenDocument spreadsheet whose `members` sheet holds `rows` (the
+/// XML of its `table:table-row` elements), as LibreOffice lays it out.
+fn ods_with(dir: &Path, rows: &str) -> PathBuf {
+    use std::io::Write;
+    let path = dir.join("roster.ods");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let stored = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    zip.start_file("mimetype", stored).unwrap();
+    zip.write_all(b"application/vnd.oasis.opendocument.spreadsheet").unwrap();
+    zip.start_file("META-INF/manifest.xml", stored).unwrap();
+    zip.write_all(
+        br#"<?xml version="1.0" encoding="UTF-8"?>
+<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2"><manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/><manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>"#,
+    )
+    .unwrap();
+    zip.start_file("content.xml", stored).unwrap();
+    write!(
+        zip,
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2"><office:body><office:spreadsheet><table:table table:name="members">{rows}</table:table></office:spreadsheet></office:body></office:document-content>"#
+    )
+    .unwrap();
+    zip.finish().unwrap();
+    path
+}
+
+#[test]
+fn an_opendocument_sheet_declaring_a_huge_grid_is_refused_before_it_is_built() {
+    let dir = std::env::temp_dir().join(format!("hhrisk-ods-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cell = |text: &str| {
+        format!(r#"<table:table-cell office:value-type="string"><text:p>{text}</text:p></table:table-cell>"#)
+    };
+    // a sheet as LibreOffice saves it: empty cells to the right and empty
+    // rows below, repeated, are no part of the grid
+    let normal = format!(
+        r#"<table:table-row>{}{}<table:table-cell table:number-columns-repeated="1022"/></table:table-row><table:table-row>{}{}<table:table-cell table:number-columns-repeated="1022"/></table:table-row><table:table-row table:number-rows-repeated="1048574"><table:table-cell table:number-columns-repeated="1024"/></table:table-row>"#,
+        cell("household_id"),
+        cell("age"),
+        cell("H001"),
+        cell("70"),
+    );
+    let path = ods_with(&dir, &normal);
+    assert_eq!(check_ods_grid(&path), Ok(()));
+    let (mut table, origin) = Table::open(&path, "members", Encoding::Auto).unwrap();
+    let mut record = csv::ByteRecord::new();
+    assert_eq!(table.next(&mut record, &origin).unwrap(), Some(1));
+    assert_eq!(record.iter().collect::<Vec<_>>(), [&b"household_id"[..], b"age"]);
+    assert_eq!(table.next(&mut record, &origin).unwrap(), Some(2));
+    assert_eq!(record.iter().collect::<Vec<_>>(), [&b"H001"[..], b"70"]);
+    // a few bytes declaring a filled cell 16,000 columns away, and a
+    // million rows of one 1,000 columns wide: refused, never built
+    let far = format!(
+        r#"<table:table-row>{}<table:table-cell table:number-columns-repeated="15999"/>{}</table:table-row>"#,
+        cell("a"),
+        cell("b")
+    );
+    let e = Table::open(&ods_with(&dir, &far), "members", Encoding::Auto).err().unwrap().to_string();
+    assert!(e.contains("more than 10000 columns"), "{e}");
+    let tall = format!(
+        r#"<table:table-row table:number-rows-repeated="1000000">{}<table:table-cell table:number-columns-repeated="998"/>{}</table:table-row>"#,
+        cell("a"),
+        cell("b")
+    );
+    let path = ods_with(&dir, &tall);
+    assert!(std::fs::metadata(&path).unwrap().len() < 5_000);
+    let e = Table::open(&path, "members", Encoding::Auto).err().unwrap().to_string();
+    assert!(e.contains("sheet \"members\": 1000000 rows of 1000 columns: more than 50000000 fields"), "{e}");
+    // calamine builds every sheet as it opens the workbook: reading
+    // another sheet is refused the same
+    let e = Table::open(&path, "households", Encoding::Auto).err().unwrap().to_string();
+    assert!(e.contains("sheet \"members\": 1000000 rows"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

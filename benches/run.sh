@@ -120,6 +120,20 @@ for n in "${sizes[@]}"; do
     run "score --skip-duplicate-check" "$n" "$f" 1 "$bin" score --skip-duplicate-check --model "$model" \
       --roster "$roster" --out "$dir/scores_$n.csv"
   fi
+  if [ "$n" -ge 1000000 ]; then
+    # members.csv shuffled (exports sorted by person or village): the rows
+    # are put in household order first; the same scores, byte for byte
+    shuffled="$dir/shuffled_$n"
+    if [ ! -f "$shuffled/members.csv" ]; then
+      mkdir -p "$shuffled"
+      cp "$roster/households.csv" "$shuffled/"
+      { head -1 "$roster/members.csv"; tail -n +2 "$roster/members.csv" | shuf --random-source=<(yes); } \
+        > "$shuffled/members.csv"
+    fi
+    run "score, members shuffled" "$n" "$f" "$times" "$bin" score --model "$model" --roster "$shuffled" \
+      --out "$dir/scores_${n}_shuffled.csv"
+    cmp -s "$dir/scores_$n.csv" "$dir/scores_${n}_shuffled.csv" || { echo "member order changed the scores" >&2; exit 1; }
+  fi
 done
 run "calibrate (LOVO, 1000 boot.)" 100000 - "$repeat" "$bin" calibrate --model "$model" \
   --samples "$dir/flat_100000" --out "$dir/calibration"

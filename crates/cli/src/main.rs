@@ -695,8 +695,15 @@ fn main() -> ExitCode {
         }
         Err(err) => {
             eprintln!("error: {err}");
+            // a cause whose words the message above already holds (an
+            // error that shows its source) is not repeated
+            let mut shown = err.to_string();
             for cause in err.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                let text = cause.to_string();
+                if !shown.contains(&text) {
+                    eprintln!("  caused by: {text}");
+                    shown = text;
+                }
             }
             ExitCode::FAILURE
         }

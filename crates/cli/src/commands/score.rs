@@ -85,9 +85,18 @@ pub fn score(
         drop(file);
         eprintln!("{} problem(s) in the roster:", issues.len());
         print_issues(&issues);
+        // every household may be fine and some member rows not (members
+        // of a household that is not in households.csv)
+        let what = if refused == 0 {
+            let n = issues.len();
+            let rows = plural(n, "row belongs", "rows belong");
+            format!("no household refused, but {n} member {rows} to no household of households.csv")
+        } else {
+            format!("{refused} of {household_rows} households refused")
+        };
         bail!(
-            "{refused} of {household_rows} households refused; nothing written. Fix the rows above, or pass \
-             --rejects FILE to write them there and score the rest"
+            "{what}; nothing written. Fix the rows above, or pass --rejects FILE to write them there and score \
+             the rest"
         );
     }
     if let Some(path) = rejects {
@@ -104,7 +113,13 @@ pub fn score(
         if summary.is_empty() { "none".to_string() } else { summary.join(", ") }
     );
     if let Some(path) = rejects {
-        eprintln!("refused {refused} households ({} problems) → {}", issues.len(), path.display());
+        eprintln!(
+            "refused {refused} {} ({} {}) → {}",
+            plural(refused, "household", "households"),
+            issues.len(),
+            plural(issues.len(), "problem", "problems"),
+            path.display()
+        );
     }
     if io.timings {
         let done = start.elapsed();
@@ -120,4 +135,13 @@ pub fn score(
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `one` for 1, else `many`.
+fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
+    if n == 1 {
+        one
+    } else {
+        many
+    }
 }

@@ -1,8 +1,10 @@
 //! Drawing the charts with plotters, to SVG and PNG from the same code.
 
+use std::io::Write;
 use std::path::Path;
 
 use plotters::coord::Shift;
+use hhrisk_tables::AtomicFile;
 use plotters::prelude::*;
 
 use crate::data::{Amount, ChartData};
@@ -45,29 +47,36 @@ fn fail<E: std::fmt::Display>(e: E) -> ChartError {
     ChartError::Draw(e.to_string())
 }
 
-/// Writes `<name>.svg` and `<name>.png` in `dir`.
-/// Each file is drawn under a temporary name and renamed when complete, so
-/// a failed run leaves the previous chart in place.
+/// Writes `<name>.svg` and `<name>.png` in `dir`: each drawn in memory,
+/// then written through [`AtomicFile`], so that a failed run leaves the
+/// previous chart in place.
 pub fn render(chart: &impl Chart, dir: &Path, name: &str) -> Result<(), ChartError> {
-    let temp = |ext: &str| dir.join(format!(".{name}.{}.tmp.{ext}", std::process::id()));
-    let svg = temp("svg");
+    use image::ImageEncoder;
+    let write = |ext: &str, bytes: &[u8]| {
+        let path = dir.join(format!("{name}.{ext}"));
+        let io = |source| ChartError::Io { path: path.display().to_string(), source };
+        let mut file = AtomicFile::create(&path).map_err(io)?;
+        file.write_all(bytes).map_err(io)?;
+        file.commit().map_err(io)
+    };
+    let mut svg = String::new();
     {
-        let root = SVGBackend::new(&svg, SIZE).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         chart.draw(&root)?;
         root.present().map_err(fail)?;
     }
-    let png = temp("png");
+    write("svg", svg.as_bytes())?;
+    let mut rgb = vec![0u8; SIZE.0 as usize * SIZE.1 as usize * 3];
     {
-        let root = BitMapBackend::new(&png, SIZE).into_drawing_area();
+        let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
         chart.draw(&root)?;
         root.present().map_err(fail)?;
     }
-    for (from, ext) in [(svg, "svg"), (png, "png")] {
-        let to = dir.join(format!("{name}.{ext}"));
-        std::fs::rename(&from, &to)
-            .map_err(|source| ChartError::Io { path: to.display().to_string(), source })?;
-    }
-    Ok(())
+    let mut png = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut png)
+        .write_image(&rgb, SIZE.0, SIZE.1, image::ColorType::Rgb8)
+        .map_err(fail)?;
+    write("png", &png)
 }
 
 fn percent(v: &f64) -> String {

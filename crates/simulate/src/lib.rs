@@ -20,10 +20,9 @@ pub mod household;
 pub mod people;
 pub mod profile;
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use hhrisk_tables::AtomicFile;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -144,9 +143,9 @@ fn household_seed(seed: u64, village: usize, index: usize) -> u64 {
 
 struct RosterFiles {
     dir: PathBuf,
-    households: csv::Writer<BufWriter<File>>,
-    members: csv::Writer<BufWriter<File>>,
-    outcomes: csv::Writer<BufWriter<File>>,
+    households: csv::Writer<AtomicFile>,
+    members: csv::Writer<AtomicFile>,
+    outcomes: csv::Writer<AtomicFile>,
     counts: (usize, usize, usize),
 }
 
@@ -163,10 +162,10 @@ impl RosterFiles {
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
         // written under temporary names, renamed when complete: a run
         // stopped halfway leaves the previous roster as it was
-        let open = |name: &str, header: &[&str]| -> Result<csv::Writer<BufWriter<File>>, SimulateError> {
-            let path = dir.join(temp_name(name));
-            let file = File::create(&path).map_err(io_err(&path))?;
-            let mut w = csv::Writer::from_writer(BufWriter::with_capacity(1 << 16, file));
+        let open = |name: &str, header: &[&str]| -> Result<csv::Writer<AtomicFile>, SimulateError> {
+            let path = dir.join(name);
+            let file = AtomicFile::create(&path).map_err(io_err(&path))?;
+            let mut w = csv::Writer::from_writer(file);
             w.write_record(header).map_err(csv_err(&path))?;
             Ok(w)
         };
@@ -241,22 +240,14 @@ impl RosterFiles {
             ("members.csv", self.members),
             ("outcomes.csv", self.outcomes),
         ] {
-            let path = self.dir.join(temp_name(name));
+            let path = self.dir.join(name);
             w.into_inner()
                 .map_err(|e| SimulateError::Io { path: path.display().to_string(), source: e.into_error() })?
-                .flush()
+                .commit()
                 .map_err(io_err(&path))?;
-        }
-        for name in ["households.csv", "members.csv", "outcomes.csv"] {
-            let target = self.dir.join(name);
-            std::fs::rename(self.dir.join(temp_name(name)), &target).map_err(io_err(&target))?;
         }
         Ok((self.dir, self.counts.0, self.counts.1, self.counts.2))
     }
-}
-
-fn temp_name(name: &str) -> String {
-    format!(".{name}.{}.tmp", std::process::id())
 }
 
 /// The folder name of village `v` (1-based number and profile code).

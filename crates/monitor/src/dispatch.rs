@@ -9,7 +9,7 @@ use hhrisk_roster::privacy::{mask_id, mask_name};
 use hhrisk_roster::HouseholdView;
 use hhrisk_score::Scorer;
 
-use crate::table::OutTable;
+use hhrisk_tables::OutTable;
 
 /// An alerted household, as the scores file says.
 #[derive(Debug, Clone, PartialEq)]

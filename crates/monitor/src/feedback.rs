@@ -6,7 +6,7 @@ use std::path::Path;
 
 use hhrisk_tables::{Encoding, TextTable};
 
-use crate::table::OutTable;
+use hhrisk_tables::OutTable;
 
 /// Why returns could not be read.
 #[derive(Debug, thiserror::Error)]

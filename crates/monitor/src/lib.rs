@@ -6,6 +6,3 @@
 pub mod diff;
 pub mod dispatch;
 pub mod feedback;
-pub mod table;
-
-pub use table::{Format, OutTable};

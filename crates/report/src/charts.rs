@@ -3,8 +3,8 @@
 use std::io::Write;
 use std::path::Path;
 
-use plotters::coord::Shift;
 use hhrisk_tables::AtomicFile;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::data::{Amount, ChartData};

@@ -5,24 +5,12 @@ use std::path::Path;
 
 use hhrisk_model::Model;
 use hhrisk_roster::Issue;
+use hhrisk_tables::neutralise;
 
 use crate::score::{Hit, HouseholdScore};
 
 /// Decimal places of scores in output files.
 pub const DECIMALS: u32 = 4;
-
-/// Text that a spreadsheet would take for a formula (`=`, `+`, `-`, `@`
-/// first) gets a leading apostrophe, unless it is a plain number: a roster
-/// cell like `=HYPERLINK(..)` must not run when a county office opens an
-/// output in Excel.
-pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
-    let risky = cell.starts_with(['=', '+', '-', '@']) && cell.parse::<f64>().is_err();
-    if risky {
-        format!("'{cell}").into()
-    } else {
-        cell.into()
-    }
-}
 
 /// Formats a number with at most [`DECIMALS`] places, trailing zeros
 /// dropped: `7.6667`, `23`, `-0.5`.
@@ -315,15 +303,6 @@ pub fn write_rejects<W: Write>(out: W, issues: &[Issue]) -> csv::Result<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn formulas_are_neutralised_numbers_are_not() {
-        assert_eq!(neutralise("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
-        assert_eq!(neutralise("@SUM(A1)"), "'@SUM(A1)");
-        assert_eq!(neutralise("-3.5"), "-3.5");
-        assert_eq!(neutralise("+86 138"), "'+86 138");
-        assert_eq!(neutralise("张三"), "张三");
-    }
 
     #[test]
     fn numbers_keep_four_places_at_most() {

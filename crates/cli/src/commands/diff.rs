@@ -58,7 +58,7 @@ pub fn diff(
         exit_days,
     );
     if let Some(path) = changes {
-        let table = hhrisk_monitor::OutTable {
+        let table = hhrisk_tables::OutTable {
             header: [
                 "household_id",
                 "village",
@@ -91,7 +91,7 @@ pub fn diff(
                 })
                 .collect(),
         };
-        table.write(path, hhrisk_monitor::Format::Csv, "changes", io.bom)?;
+        table.write(path, hhrisk_tables::Format::Csv, "changes", io.bom)?;
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&d)?);

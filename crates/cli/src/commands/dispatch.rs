@@ -114,8 +114,8 @@ pub fn dispatch(
     }
     let d = dispatcher.assemble(&alerts, lines);
     let format = match format {
-        FormatArg::Csv => hhrisk_monitor::Format::Csv,
-        FormatArg::Xlsx => hhrisk_monitor::Format::Xlsx,
+        FormatArg::Csv => hhrisk_tables::Format::Csv,
+        FormatArg::Xlsx => hhrisk_tables::Format::Xlsx,
     };
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut counts = serde_json::Map::new();

@@ -27,7 +27,7 @@ pub fn feedback(
         all.extend(read_returns(path, io.encoding)?);
     }
     let merged = merge(&chain, &all, &batch);
-    merged.outcomes.write(out, hhrisk_monitor::Format::Csv, "outcomes", io.bom)?;
+    merged.outcomes.write(out, hhrisk_tables::Format::Csv, "outcomes", io.bom)?;
     if json {
         println!(
             "{}",

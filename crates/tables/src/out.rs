@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use hhrisk_tables::AtomicFile;
+use crate::AtomicFile;
 
 /// The output format of lists people open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -56,7 +56,18 @@ pub enum WriteError {
     },
 }
 
-pub use hhrisk_score::output::neutralise;
+/// Text that a spreadsheet would take for a formula (`=`, `+`, `-`, `@`
+/// first) gets a leading apostrophe, unless it is a plain number: a roster
+/// cell like `=HYPERLINK(..)` must not run when a county office opens an
+/// output in Excel.
+pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
+    let risky = cell.starts_with(['=', '+', '-', '@']) && cell.parse::<f64>().is_err();
+    if risky {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
+    }
+}
 
 /// Whether a cell is a quantity rather than a code: no leading zeros (as
 /// in `007`) and shorter than an ID number.
@@ -113,5 +124,19 @@ impl OutTable {
             }
         }
         file.commit().map_err(io)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_are_neutralised_numbers_are_not() {
+        assert_eq!(neutralise("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(neutralise("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(neutralise("-3.5"), "-3.5");
+        assert_eq!(neutralise("+86 138"), "'+86 138");
+        assert_eq!(neutralise("张三"), "张三");
     }
 }

@@ -22,6 +22,70 @@ pub struct Alert {
     pub score: String,
 }
 
+/// Why the alerts of a scores file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum AlertsError {
+    /// The file could not be read.
+    #[error(transparent)]
+    Table(#[from] hhrisk_tables::TableError),
+    /// Its header lacks a column `hhrisk score` writes.
+    #[error("{origin}: line 1 (header): needs `household_id` and `alert_level`, as `hhrisk score` writes")]
+    Columns {
+        /// The file.
+        origin: String,
+    },
+}
+
+/// Reads the alerted households of a scores file (only those rows, and
+/// only the columns used).
+pub fn read_alerts(
+    scores: &std::path::Path,
+    encoding: hhrisk_tables::Encoding,
+) -> Result<Vec<Alert>, AlertsError> {
+    let wanted = ["household_id", "alert_level", "score", "per_capita_score"];
+    let t = hhrisk_tables::TextTable::read_columns(scores, "scores", encoding, &wanted, |header, fields| {
+        let level = header.iter().position(|h| h == "alert_level");
+        level.and_then(|l| fields.get(l)).is_some_and(|l| !l.is_empty())
+    })?;
+    let (Some(id), Some(l)) = (t.column("household_id"), t.column("alert_level")) else {
+        return Err(AlertsError::Columns { origin: t.origin.to_string() });
+    };
+    // `score` (bands apply to it); an older file has only `per_capita_score`
+    let score = t.column("score").or(t.column("per_capita_score"));
+    // only rows with an alert were kept
+    Ok(t.rows
+        .iter()
+        .map(|(_, r)| Alert {
+            household_id: r[id].clone(),
+            level: r[l].clone(),
+            score: score.and_then(|s| r.get(s)).cloned().unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// Names of the members of the alerted households (`alerted` keyed by
+/// household id), from the roster's members table (`name` column), by
+/// person id.
+pub fn read_names<V>(
+    roster: &std::path::Path,
+    alerted: &HashMap<&str, V>,
+    encoding: hhrisk_tables::Encoding,
+) -> Result<HashMap<String, String>, hhrisk_tables::TableError> {
+    let path =
+        if hhrisk_tables::is_workbook(roster) { roster.to_path_buf() } else { roster.join("members.csv") };
+    let wanted = ["household_id", "person_id", "name"];
+    let t = hhrisk_tables::TextTable::read_columns(&path, "members", encoding, &wanted, |header, fields| {
+        let household = header.iter().position(|h| h == "household_id");
+        household.and_then(|h| fields.get(h)).is_some_and(|h| alerted.contains_key(h.as_str()))
+    })?;
+    Ok(match (t.column("person_id"), t.column("name")) {
+        (Some(p), Some(n)) => {
+            t.rows.iter().map(|(_, r)| (r[p].clone(), r.get(n).cloned().unwrap_or_default())).collect()
+        }
+        _ => Default::default(),
+    })
+}
+
 /// What to put in the lists.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DispatchOptions {

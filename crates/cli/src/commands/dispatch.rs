@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use hhrisk_tables::AtomicFile;
 use serde_json::json;
 
@@ -18,57 +18,6 @@ pub enum FormatArg {
     Csv,
     /// Excel workbook.
     Xlsx,
-}
-
-/// Reads the alerted households of a scores file (only those rows, and
-/// only the columns used).
-fn read_alerts(scores: &Path, io: Io) -> anyhow::Result<Vec<hhrisk_monitor::dispatch::Alert>> {
-    use hhrisk_tables::TextTable;
-    let wanted = ["household_id", "alert_level", "score", "per_capita_score"];
-    let t = TextTable::read_columns(scores, "scores", io.encoding, &wanted, |header, fields| {
-        let level = header.iter().position(|h| h == "alert_level");
-        level.and_then(|l| fields.get(l)).is_some_and(|l| !l.is_empty())
-    })?;
-    let (Some(id), Some(l)) = (t.column("household_id"), t.column("alert_level")) else {
-        bail!(
-            "{}: line 1 (header): needs `household_id` and `alert_level`, as `hhrisk score` writes",
-            t.origin
-        );
-    };
-    // `score` (bands apply to it); an older file has only `per_capita_score`
-    let score = t.column("score").or(t.column("per_capita_score"));
-    // only rows with an alert were kept
-    Ok(t.rows
-        .iter()
-        .map(|(_, r)| hhrisk_monitor::dispatch::Alert {
-            household_id: r[id].clone(),
-            level: r[l].clone(),
-            score: score.and_then(|s| r.get(s)).cloned().unwrap_or_default(),
-        })
-        .collect())
-}
-
-/// Names of the members of the alerted households, from the roster's
-/// members table (`name` column), by person id.
-fn read_names(
-    roster: &Path,
-    alerted: &std::collections::HashMap<&str, Vec<usize>>,
-    io: Io,
-) -> anyhow::Result<std::collections::HashMap<String, String>> {
-    let path =
-        if hhrisk_tables::is_workbook(roster) { roster.to_path_buf() } else { roster.join("members.csv") };
-    let wanted = ["household_id", "person_id", "name"];
-    let t =
-        hhrisk_tables::TextTable::read_columns(&path, "members", io.encoding, &wanted, |header, fields| {
-            let household = header.iter().position(|h| h == "household_id");
-            household.and_then(|h| fields.get(h)).is_some_and(|h| alerted.contains_key(h.as_str()))
-        })?;
-    Ok(match (t.column("person_id"), t.column("name")) {
-        (Some(p), Some(n)) => {
-            t.rows.iter().map(|(_, r)| (r[p].clone(), r.get(n).cloned().unwrap_or_default())).collect()
-        }
-        _ => Default::default(),
-    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -88,13 +37,13 @@ pub fn dispatch(
 
     let model = load_model(model_path)?;
     let options = DispatchOptions { unmasked };
-    let alerts = read_alerts(scores, io)?;
+    let alerts = hhrisk_monitor::dispatch::read_alerts(scores, io.encoding)?;
     // household id → its alerts (a scores file may repeat one)
     let mut alerted: HashMap<&str, Vec<usize>> = HashMap::new();
     for (k, a) in alerts.iter().enumerate() {
         alerted.entry(a.household_id.as_str()).or_default().push(k);
     }
-    let names = read_names(roster_dir, &alerted, io)?;
+    let names = hhrisk_monitor::dispatch::read_names(roster_dir, &alerted, io.encoding)?;
     // the roster is streamed (as `score` reads it), or read whole when it
     // must be; the lists are the same
     let dispatcher = Dispatcher::new(&model, options);

@@ -8,7 +8,9 @@ use hhrisk_model::column::ColumnType;
 use hhrisk_model::expr::Scope;
 use hhrisk_model::{Bands, Model};
 use hhrisk_roster::Roster;
+use hhrisk_score::output::format_number;
 use hhrisk_score::Scorer;
+use hhrisk_tables::OutTable;
 
 /// A household's state in one snapshot.
 #[derive(Debug, Clone, PartialEq)]
@@ -129,6 +131,73 @@ fn item_changes(old: &BTreeMap<String, u32>, new: &BTreeMap<String, u32>) -> (Ve
         }
     }
     (added, removed)
+}
+
+impl Diff {
+    /// The changes as a table (`hhrisk diff --changes FILE`).
+    pub fn changes_table(&self) -> OutTable {
+        let header = [
+            "household_id",
+            "village",
+            "change",
+            "old_level",
+            "new_level",
+            "old_score",
+            "new_score",
+            "items_added",
+            "items_removed",
+        ];
+        let rows = self
+            .changes
+            .iter()
+            .map(|c| {
+                vec![
+                    c.household_id.clone(),
+                    c.village.clone(),
+                    c.kind.to_string(),
+                    c.old_level.clone().unwrap_or_default(),
+                    c.new_level.clone().unwrap_or_default(),
+                    c.old_score.map(format_number).unwrap_or_default(),
+                    c.new_score.map(format_number).unwrap_or_default(),
+                    c.items_added.join(";"),
+                    c.items_removed.join(";"),
+                ]
+            })
+            .collect();
+        OutTable { header: header.iter().map(|h| h.to_string()).collect(), rows }
+    }
+
+    /// What `hhrisk diff` prints of the roster folders `old` and `new`: the
+    /// counts, the first 30 changes, gradual exits and drift.
+    pub fn to_text(&self, old: &std::path::Path, new: &std::path::Path) -> String {
+        use std::fmt::Write as _;
+        let mut s = String::new();
+        let counts: Vec<String> = self.counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let _ = writeln!(s, "{} → {}: {}", old.display(), new.display(), counts.join(", "));
+        for c in self.changes.iter().take(30) {
+            let _ = writeln!(
+                s,
+                "  {:<12} {:<12} {:>7} → {:<7} +[{}] -[{}]",
+                c.household_id,
+                c.kind,
+                c.old_level.as_deref().unwrap_or("-"),
+                c.new_level.as_deref().unwrap_or("-"),
+                c.items_added.join(","),
+                c.items_removed.join(",")
+            );
+        }
+        if self.changes.len() > 30 {
+            let _ = writeln!(s, "  … and {} more (--changes FILE writes them all)", self.changes.len() - 30);
+        }
+        for g in &self.gradual_exit {
+            let _ = writeln!(s, "  gradual exit: {} {}", g.household_id, g.note);
+        }
+        let _ = writeln!(s, "drift against {} (population stability index):", self.drift_reference);
+        for x in &self.drift {
+            let _ = writeln!(s, "  {:<22} {:>6.3}  {}", x.quantity, x.psi, x.level);
+        }
+        s
+    }
 }
 
 /// Compares two snapshots. `reference` holds the score and

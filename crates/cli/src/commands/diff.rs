@@ -4,7 +4,6 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use hhrisk_roster::Roster;
-use hhrisk_score::output::format_number;
 
 use super::*;
 
@@ -58,67 +57,12 @@ pub fn diff(
         exit_days,
     );
     if let Some(path) = changes {
-        let table = hhrisk_tables::OutTable {
-            header: [
-                "household_id",
-                "village",
-                "change",
-                "old_level",
-                "new_level",
-                "old_score",
-                "new_score",
-                "items_added",
-                "items_removed",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-            rows: d
-                .changes
-                .iter()
-                .map(|c| {
-                    vec![
-                        c.household_id.clone(),
-                        c.village.clone(),
-                        c.kind.to_string(),
-                        c.old_level.clone().unwrap_or_default(),
-                        c.new_level.clone().unwrap_or_default(),
-                        c.old_score.map(format_number).unwrap_or_default(),
-                        c.new_score.map(format_number).unwrap_or_default(),
-                        c.items_added.join(";"),
-                        c.items_removed.join(";"),
-                    ]
-                })
-                .collect(),
-        };
-        table.write(path, hhrisk_tables::Format::Csv, "changes", io.bom)?;
+        d.changes_table().write(path, hhrisk_tables::Format::Csv, "changes", io.bom)?;
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&d)?);
     } else {
-        let counts: Vec<String> = d.counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        println!("{} → {}: {}", old.display(), new.display(), counts.join(", "));
-        for c in d.changes.iter().take(30) {
-            println!(
-                "  {:<12} {:<12} {:>7} → {:<7} +[{}] -[{}]",
-                c.household_id,
-                c.kind,
-                c.old_level.as_deref().unwrap_or("-"),
-                c.new_level.as_deref().unwrap_or("-"),
-                c.items_added.join(","),
-                c.items_removed.join(",")
-            );
-        }
-        if d.changes.len() > 30 {
-            println!("  … and {} more (--changes FILE writes them all)", d.changes.len() - 30);
-        }
-        for g in &d.gradual_exit {
-            println!("  gradual exit: {} {}", g.household_id, g.note);
-        }
-        println!("drift against {} (population stability index):", d.drift_reference);
-        for x in &d.drift {
-            println!("  {:<22} {:>6.3}  {}", x.quantity, x.psi, x.level);
-        }
+        print!("{}", d.to_text(old, new));
     }
     for w in &d.warnings {
         eprintln!("warning: {w}");

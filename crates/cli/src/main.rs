@@ -28,6 +28,46 @@ struct Cli {
     bom: bool,
 }
 
+/// How bands are fitted and the intervals of their figures drawn (calibrate,
+/// fit, report).
+#[derive(Debug, clap::Args)]
+struct Fitting {
+    /// What the bands must achieve: recall-at-precision=P,
+    /// recall-at-precision-lower=P (the lower 95 % bound of precision
+    /// must reach P), precision-at-recall=R, budget=SHARE or
+    /// budget=HOUSEHOLDS, f-beta=B.
+    #[arg(long, default_value = "recall-at-precision-lower=0.59")]
+    objective: String,
+    /// Bootstrap replicates for the intervals.
+    #[arg(long, default_value_t = 1000)]
+    replicates: usize,
+    /// Seed of the bootstrap.
+    #[arg(long, default_value_t = 2024)]
+    seed: u64,
+}
+
+/// The warning on alerts by household size (calibrate, fit, evaluate).
+#[derive(Debug, clap::Args)]
+struct SizeWarning {
+    /// Warn when a household-size group's alert rate is more than this
+    /// many times its need rate (or less than its inverse).
+    #[arg(long = "size-warning-factor", default_value_t = 2.0)]
+    size_warning_factor: f64,
+}
+
+/// How a roster is read (validate, score).
+#[derive(Debug, clap::Args)]
+struct Reading {
+    /// Worker threads that read, check (and score) batches of households
+    /// in turn (0: one per core). The output is the same, byte for byte,
+    /// whatever the number.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Show person ids unmasked in messages and the rejects file.
+    #[arg(long)]
+    unmasked: bool,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Check a model and, if given, a roster against the model's columns.
@@ -41,14 +81,8 @@ enum Command {
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
-        /// Show person ids unmasked in messages.
-        #[arg(long)]
-        unmasked: bool,
-        /// Worker threads that read and check batches of households in
-        /// turn (0: one per core). The problems reported are the same
-        /// whatever the number.
-        #[arg(long, default_value_t = 0)]
-        threads: usize,
+        #[command(flatten)]
+        reading: Reading,
     },
     /// Score every household of a roster; one output row per household.
     Score {
@@ -79,14 +113,8 @@ enum Command {
         /// files (national-scale rosters: memory then stays flat).
         #[arg(long)]
         skip_duplicate_check: bool,
-        /// Worker threads that read, check and score batches of households
-        /// in turn (0: one per core). The scores file is the same, byte for
-        /// byte, whatever the number.
-        #[arg(long, default_value_t = 0)]
-        threads: usize,
-        /// Show person ids unmasked in the rejects file and messages.
-        #[arg(long)]
-        unmasked: bool,
+        #[command(flatten)]
+        reading: Reading,
         /// Print on stderr where the run's time went: loading the model,
         /// the households (read, checked, scored, written), syncing.
         #[arg(long)]
@@ -125,21 +153,11 @@ enum Command {
         /// Folder to write thresholds.toml and calibration.json into.
         #[arg(long)]
         out: PathBuf,
-        /// What the bands must achieve: recall-at-precision=P,
-        /// recall-at-precision-lower=P (the lower 95 % bound of precision
-        /// must reach P), precision-at-recall=R, budget=SHARE or
-        /// budget=HOUSEHOLDS, f-beta=B.
-        #[arg(long, default_value = "recall-at-precision-lower=0.59")]
-        objective: String,
+        #[command(flatten)]
+        fitting: Fitting,
         /// Band names to fit, most severe first (default: the model's).
         #[arg(long, value_delimiter = ',')]
         bands: Option<Vec<String>>,
-        /// Bootstrap replicates.
-        #[arg(long, default_value_t = 1000)]
-        replicates: usize,
-        /// Seed of the bootstrap.
-        #[arg(long, default_value_t = 2024)]
-        seed: u64,
         /// Print one JSON object (calibration.json) instead of a summary.
         #[arg(long)]
         json: bool,
@@ -150,10 +168,8 @@ enum Command {
         /// With --tune: the largest relative change of an item's points.
         #[arg(long, default_value_t = 0.5)]
         max_change: f64,
-        /// Warn when a household-size group's alert rate is more than this
-        /// many times its need rate (or less than its inverse).
-        #[arg(long, default_value_t = 2.0)]
-        size_warning_factor: f64,
+        #[command(flatten)]
+        size: SizeWarning,
     },
     /// Fit item points to the verified outcomes of sample villages: writes
     /// a complete model with integer points learned by a class-weighted,
@@ -184,23 +200,13 @@ enum Command {
         /// `[scoring] normalise` when it states one, else auto.
         #[arg(long)]
         normalise: Option<String>,
-        /// What the bands of the fitted model must achieve (as for
-        /// calibrate).
-        #[arg(long, default_value = "recall-at-precision-lower=0.59")]
-        objective: String,
-        /// Bootstrap replicates for the intervals.
-        #[arg(long, default_value_t = 1000)]
-        replicates: usize,
-        /// Seed of the bootstraps.
-        #[arg(long, default_value_t = 2024)]
-        seed: u64,
+        #[command(flatten)]
+        fitting: Fitting,
         /// Print NEW.fit.json instead of a summary.
         #[arg(long)]
         json: bool,
-        /// Warn when a household-size group's alert rate is more than this
-        /// many times its need rate (or less than its inverse).
-        #[arg(long, default_value_t = 2.0)]
-        size_warning_factor: f64,
+        #[command(flatten)]
+        size: SizeWarning,
     },
     /// Measure the accuracy of alerts: from a scores file and outcomes, or
     /// from published counts alone.
@@ -227,10 +233,8 @@ enum Command {
         /// Print one JSON object instead of a table.
         #[arg(long)]
         json: bool,
-        /// Warn when a household-size group's alert rate is more than this
-        /// many times its need rate (or less than its inverse).
-        #[arg(long, default_value_t = 2.0)]
-        size_warning_factor: f64,
+        #[command(flatten)]
+        size: SizeWarning,
     },
     /// Write a report (HTML page, charts, summary) of a calibration on sample villages.
     Report {
@@ -246,15 +250,8 @@ enum Command {
         /// Language of the labels.
         #[arg(long, value_enum, default_value = "zh")]
         lang: commands::LangArg,
-        /// The calibration objective (see calibrate).
-        #[arg(long, default_value = "recall-at-precision-lower=0.59")]
-        objective: String,
-        /// Bootstrap replicates.
-        #[arg(long, default_value_t = 1000)]
-        replicates: usize,
-        /// Seed of the bootstrap.
-        #[arg(long, default_value_t = 2024)]
-        seed: u64,
+        #[command(flatten)]
+        fitting: Fitting,
     },
     /// Write one list per responsible department of the alerted households,
     /// and the chain of departments per household (派单).
@@ -499,9 +496,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         timings: false,
     };
     match cli.command {
-        Command::Validate { model, roster, json, unmasked, threads } => {
-            let io = commands::Io { threads: per_core(threads), ..io };
-            commands::validate(&model, roster.as_deref(), json, unmasked, io)
+        Command::Validate { model, roster, json, reading } => {
+            let io = commands::Io { threads: per_core(reading.threads), ..io };
+            commands::validate(&model, roster.as_deref(), json, reading.unmasked, io)
         }
         Command::Score {
             model,
@@ -512,8 +509,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             top,
             item_columns,
             skip_duplicate_check,
-            threads,
-            unmasked,
+            reading: Reading { threads, unmasked },
             timings,
         } => {
             let columns = hhrisk_score::ScoreColumns { top, item_counts: item_columns };
@@ -539,14 +535,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             model,
             samples,
             out,
-            objective,
+            fitting: Fitting { objective, replicates, seed },
             bands,
-            replicates,
-            seed,
             json,
             tune,
             max_change,
-            size_warning_factor,
+            size: SizeWarning { size_warning_factor },
         } => {
             let tune = tune.then_some(hhrisk_calibrate::tune::TuneOptions {
                 max_change,
@@ -564,11 +558,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             max_points,
             free_signs,
             normalise,
-            objective,
-            replicates,
-            seed,
+            fitting: Fitting { objective, replicates, seed },
             json,
-            size_warning_factor,
+            size: SizeWarning { size_warning_factor },
         } => {
             let factor = commands::size_factor(size_warning_factor).map_err(usage)?;
             let normalise = match normalise.as_deref() {
@@ -604,7 +596,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             alerts,
             verified,
             json,
-            size_warning_factor,
+            size: SizeWarning { size_warning_factor },
         } => {
             let factor = commands::size_factor(size_warning_factor).map_err(usage)?;
             match (alerts, verified, scores, outcomes) {
@@ -617,7 +609,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ))),
             }
         }
-        Command::Report { model, samples, out, lang, objective, replicates, seed } => {
+        Command::Report { model, samples, out, lang, fitting: Fitting { objective, replicates, seed } } => {
             commands::report(&model, &samples, &out, lang, &objective, replicates, seed, io)
         }
         Command::Dispatch { model, scores, roster, out, format, batch, unmasked } => {

@@ -369,3 +369,32 @@ fn a_repeat_on_the_next_row_is_caught_with_or_without_fingerprints() {
     repeat_refused(dir.path(), &roster, &[], "repeat_next_row", &said);
     repeat_refused(dir.path(), &roster, &["--skip-duplicate-check"], "repeat_next_row_unchecked", &said);
 }
+
+/// A roster whose members.csv is larger than one partition (8 MB) and in
+/// reverse order is put in order through temporary files, one thread or
+/// two, or in memory when the temporary folder cannot be written: the
+/// same scores as the grouped roster, byte for byte.
+#[test]
+fn members_in_reverse_over_several_partitions_score_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let roster = simulated(dir.path(), 30_000, 11);
+    assert!(std::fs::metadata(roster.join("members.csv")).unwrap().len() > 8 << 20, "several partitions");
+    let grouped = dir.path().join("grouped.csv");
+    score(&roster, &grouped).args(["--threads", "2"]).assert().success();
+    edit_members(&roster, |lines| lines[1..].reverse());
+    let nowhere = dir.path().join("no such folder");
+    for (threads, tmp) in [("1", None), ("2", None), ("2", Some(&nowhere))] {
+        let out = dir.path().join(format!("reversed_{threads}.csv"));
+        let mut cmd = score(&roster, &out);
+        cmd.args(["--threads", threads]);
+        if let Some(tmp) = tmp {
+            cmd.env("TMPDIR", tmp);
+        }
+        let run = cmd.assert().success();
+        assert!(stderr(&run).contains("put in that order first"), "{}", stderr(&run));
+        assert!(
+            std::fs::read(&out).unwrap() == std::fs::read(&grouped).unwrap(),
+            "{threads} threads, {tmp:?}"
+        );
+    }
+}

@@ -160,14 +160,15 @@ impl GroupedCsv {
         let size = std::fs::metadata(members).map_or(0, |m| m.len());
         let count = size.div_ceil(partition_bytes.max(1)).clamp(1, MAX_PARTITIONS) as usize;
         let per_part = places.len().div_ceil(count).max(1);
-        let mut parts = Vec::with_capacity(count);
-        for _ in 0..count {
-            parts.push(if count == 1 {
-                Part::Memory(Vec::new())
-            } else {
-                Part::File(std::io::BufWriter::with_capacity(1 << 16, tempfile::tempfile()?))
-            });
-        }
+        // in temporary files, or in memory when there is one partition or
+        // no temporary file can be made (a read-only temporary folder): the
+        // members are put in order all the same
+        let file = || Ok(Part::File(std::io::BufWriter::with_capacity(1 << 16, tempfile::tempfile()?)));
+        let files = (count > 1).then(|| (0..count).map(|_| file()).collect::<std::io::Result<Vec<_>>>());
+        let mut parts = match files {
+            Some(Ok(files)) => files,
+            _ => (0..count).map(|_| Part::Memory(Vec::new())).collect(),
+        };
         // Members a block at a time: one thread reads and fingerprints the
         // records while another looks up their households and writes them
         // to their partitions; looked up in a tight loop over the block, so

@@ -142,16 +142,79 @@ pub struct Checker<'a> {
     sym: &'a Symbols,
     done: RefCell<HashMap<String, Typed>>,
     stack: RefCell<Vec<String>>,
+    /// Nodes of each derived value with the derived values it uses written
+    /// out, as the compiled tree holds them.
+    sizes: RefCell<HashMap<String, (u64, u32)>>,
 }
+
+/// Most nodes a compiled condition or derived value may have once the
+/// derived values it uses are written out in it (each use holds a copy):
+/// far above any real condition (tens of nodes), far below what exhausts
+/// memory (derived values that each use the one before twice double at
+/// every step).
+pub const MAX_NODES: u64 = 100_000;
 
 impl<'a> Checker<'a> {
     /// A checker over these symbols.
     pub fn new(sym: &'a Symbols) -> Self {
-        Checker { sym, done: RefCell::default(), stack: RefCell::default() }
+        Checker { sym, done: RefCell::default(), stack: RefCell::default(), sizes: RefCell::default() }
+    }
+
+    /// Nodes of `ast`, and its depth, with the derived values it uses
+    /// written out (saturating; a cycle counts once, and is reported by
+    /// the compiler).
+    fn expanded(&self, ast: &Ast) -> (u64, u32) {
+        let add = |(n, d): (u64, u32), (m, e): (u64, u32)| (n.saturating_add(m), d.max(e));
+        let (nodes, depth) = match &ast.kind {
+            AstKind::Name(name) => {
+                let Some((derived, _)) = self.sym.derived.get(name) else { return (1, 1) };
+                if let Some(&size) = self.sizes.borrow().get(name) {
+                    return size;
+                }
+                // counted as one node while its own size is worked out: a
+                // cycle ends there
+                self.sizes.borrow_mut().insert(name.clone(), (1, 1));
+                let size = self.expanded(derived);
+                self.sizes.borrow_mut().insert(name.clone(), size);
+                return size;
+            }
+            AstKind::Num(_) | AstKind::Str(_) | AstKind::Bool(_) => (0, 0),
+            AstKind::Neg(x) | AstKind::Not(x) => self.expanded(x),
+            AstKind::Binary(_, l, r) => add(self.expanded(l), self.expanded(r)),
+            AstKind::Call(_, args) => args.iter().fold((0, 0), |n, a| add(n, self.expanded(a))),
+            AstKind::In { value, list, .. } => {
+                list.iter().fold(self.expanded(value), |n, a| add(n, self.expanded(a)))
+            }
+        };
+        (nodes.saturating_add(1), depth.saturating_add(1))
+    }
+
+    /// Refuses `ast` when, with its derived values written out, it would
+    /// compile into more than [`MAX_NODES`] nodes or nest deeper than
+    /// [`MAX_DEPTH`](super::MAX_DEPTH).
+    fn bounded(&self, ast: &Ast) -> Result<(), ExprError> {
+        let (nodes, depth) = self.expanded(ast);
+        let problem = if nodes > MAX_NODES {
+            format!(
+                "with the derived values it uses written out, this holds {nodes} nodes, more than {MAX_NODES} \
+                 (each use of a derived value copies it: derived values that use the one before twice double \
+                 at every step); compute the value in fewer steps"
+            )
+        } else if depth > super::MAX_DEPTH {
+            format!(
+                "with the derived values it uses written out, this nests {depth} levels deep, more than {}; \
+                 use fewer derived values one inside another",
+                super::MAX_DEPTH
+            )
+        } else {
+            return Ok(());
+        };
+        Err(ExprError::new(ast.span.clone(), problem))
     }
 
     /// Compiles a condition that must be yes/no.
     pub fn condition(&self, ast: &Ast, scope: Scope) -> Result<BoolExpr, ExprError> {
+        self.bounded(ast)?;
         match self.compile(ast, scope)? {
             Typed::Bool(b) => Ok(b.optimised()),
             other => Err(ExprError::new(
@@ -171,6 +234,7 @@ impl<'a> Checker<'a> {
             return Ok(done.clone());
         }
         let (ast, scope) = &self.sym.derived[name];
+        self.bounded(ast).map_err(|e| ExprError { within: Some(name.to_string()), ..e })?;
         {
             let mut stack = self.stack.borrow_mut();
             if let Some(at) = stack.iter().position(|n| n == name) {

@@ -10,10 +10,12 @@ mod compiled;
 mod parse;
 
 pub use batch::{BatchEval, Columns, Level, OwnedColumns};
-pub use check::{closest, type_name, Checker, Scope, Symbol, Symbols, Type, Typed, FUNCTIONS, RESERVED};
+pub use check::{
+    closest, type_name, Checker, Scope, Symbol, Symbols, Type, Typed, FUNCTIONS, MAX_NODES, RESERVED,
+};
 pub use closure::{BoolFn, CountFn, NumFn};
 pub use compiled::{ArithOp, BoolExpr, CmpOp, Inputs, NumExpr, Src};
-pub use parse::{parse, Ast, AstKind, BinOp, ExprError};
+pub use parse::{parse, Ast, AstKind, BinOp, ExprError, MAX_DEPTH};
 
 #[cfg(test)]
 mod tests;

@@ -79,6 +79,47 @@ pub struct Ast {
     pub kind: AstKind,
     /// Byte range of the node within the condition.
     pub span: Range<usize>,
+    /// Nodes on the longest path from this one down, this one included
+    /// (at most [`MAX_DEPTH`]).
+    pub depth: u32,
+}
+
+/// The deepest a condition may nest: parentheses, `not`, `-`, function
+/// calls and chained operators (`a or b or c` is three deep) all count.
+/// Every later step walks the tree by recursion, so a deeper tree is
+/// refused where it is written rather than overflowing the stack; real
+/// conditions nest a few levels, and a long chain is better split into
+/// derived values.
+pub const MAX_DEPTH: u32 = 100;
+
+impl Ast {
+    /// A node over its children, or an error when it would nest too deep.
+    fn new(kind: AstKind, span: Range<usize>) -> Result<Ast, ExprError> {
+        let below = match &kind {
+            AstKind::Num(_) | AstKind::Str(_) | AstKind::Bool(_) | AstKind::Name(_) => 0,
+            AstKind::Neg(x) | AstKind::Not(x) => x.depth,
+            AstKind::Binary(_, l, r) => l.depth.max(r.depth),
+            AstKind::Call(_, args) => args.iter().map(|a| a.depth).max().unwrap_or(0),
+            AstKind::In { value, list, .. } => {
+                list.iter().map(|a| a.depth).max().unwrap_or(0).max(value.depth)
+            }
+        };
+        if below >= MAX_DEPTH {
+            return Err(too_deep(span));
+        }
+        Ok(Ast { kind, span, depth: below + 1 })
+    }
+}
+
+/// The message for a condition nested too deep.
+fn too_deep(span: Range<usize>) -> ExprError {
+    ExprError::new(
+        span,
+        format!(
+            "the condition nests more than {MAX_DEPTH} levels deep (parentheses, `not`, `-`, calls and chained \
+             `and`/`or`/arithmetic all count); split it into derived values"
+        ),
+    )
 }
 
 /// The kinds of syntax node.
@@ -197,7 +238,7 @@ fn lex(src: &str) -> Result<Vec<(Tok, Range<usize>)>, ExprError> {
 
 /// Parses a condition into its syntax tree.
 pub fn parse(src: &str) -> Result<Ast, ExprError> {
-    let mut p = Parser { toks: lex(src)?, pos: 0 };
+    let mut p = Parser { toks: lex(src)?, pos: 0, nesting: 0 };
     let ast = p.or()?;
     match p.peek() {
         Tok::End => Ok(ast),
@@ -208,6 +249,8 @@ pub fn parse(src: &str) -> Result<Ast, ExprError> {
 struct Parser {
     toks: Vec<(Tok, Range<usize>)>,
     pos: usize,
+    /// Levels of nesting entered and not yet left.
+    nesting: u32,
 }
 
 impl Parser {
@@ -263,9 +306,20 @@ impl Parser {
         }
     }
 
-    fn binary(op: BinOp, l: Ast, r: Ast) -> Ast {
+    fn binary(op: BinOp, l: Ast, r: Ast) -> Result<Ast, ExprError> {
         let span = l.span.start..r.span.end;
-        Ast { kind: AstKind::Binary(op, Box::new(l), Box::new(r)), span }
+        Ast::new(AstKind::Binary(op, Box::new(l), Box::new(r)), span)
+    }
+
+    /// Enters one more level of nesting (a parenthesis, `not`, `-`, a
+    /// call): the parser recurses, so the depth is refused before the
+    /// stack runs out.
+    fn enter(&mut self) -> Result<(), ExprError> {
+        self.nesting += 1;
+        if self.nesting > MAX_DEPTH {
+            return Err(too_deep(self.span()));
+        }
+        Ok(())
     }
 
     fn or(&mut self) -> Result<Ast, ExprError> {
@@ -273,7 +327,7 @@ impl Parser {
         while self.is_word("or") {
             self.bump();
             let right = self.and()?;
-            left = Self::binary(BinOp::Or, left, right);
+            left = Self::binary(BinOp::Or, left, right)?;
         }
         Ok(left)
     }
@@ -283,7 +337,7 @@ impl Parser {
         while self.is_word("and") {
             self.bump();
             let right = self.not()?;
-            left = Self::binary(BinOp::And, left, right);
+            left = Self::binary(BinOp::And, left, right)?;
         }
         Ok(left)
     }
@@ -291,9 +345,11 @@ impl Parser {
     fn not(&mut self) -> Result<Ast, ExprError> {
         if self.is_word("not") {
             let start = self.bump().1.start;
+            self.enter()?;
             let inner = self.not()?;
+            self.nesting -= 1;
             let span = start..inner.span.end;
-            return Ok(Ast { kind: AstKind::Not(Box::new(inner)), span });
+            return Ast::new(AstKind::Not(Box::new(inner)), span);
         }
         self.comparison()
     }
@@ -318,7 +374,7 @@ impl Parser {
                 }
                 let (list, end) = self.list()?;
                 let span = left.span.start..end;
-                return Ok(Ast { kind: AstKind::In { value: Box::new(left), list, negated }, span });
+                return Ast::new(AstKind::In { value: Box::new(left), list, negated }, span);
             }
             _ => return Ok(left),
         };
@@ -327,7 +383,7 @@ impl Parser {
         if matches!(self.peek(), Tok::Op("==" | "!=" | "<" | "<=" | ">" | ">=")) {
             return Err(ExprError::new(self.span(), "comparisons do not chain: write `a < b and b < c`"));
         }
-        Ok(Self::binary(op, left, right))
+        Self::binary(op, left, right)
     }
 
     fn list(&mut self) -> Result<(Vec<Ast>, usize), ExprError> {
@@ -360,7 +416,7 @@ impl Parser {
             };
             self.bump();
             let right = self.product()?;
-            left = Self::binary(op, left, right);
+            left = Self::binary(op, left, right)?;
         }
     }
 
@@ -374,16 +430,18 @@ impl Parser {
             };
             self.bump();
             let right = self.unary()?;
-            left = Self::binary(op, left, right);
+            left = Self::binary(op, left, right)?;
         }
     }
 
     fn unary(&mut self) -> Result<Ast, ExprError> {
         if self.is_op("-") {
             let start = self.bump().1.start;
+            self.enter()?;
             let inner = self.unary()?;
+            self.nesting -= 1;
             let span = start..inner.span.end;
-            return Ok(Ast { kind: AstKind::Neg(Box::new(inner)), span });
+            return Ast::new(AstKind::Neg(Box::new(inner)), span);
         }
         self.primary()
     }
@@ -393,15 +451,17 @@ impl Parser {
         match self.peek().clone() {
             Tok::Num(n) => {
                 self.bump();
-                Ok(Ast { kind: AstKind::Num(n), span })
+                Ast::new(AstKind::Num(n), span)
             }
             Tok::Str(s) => {
                 self.bump();
-                Ok(Ast { kind: AstKind::Str(s), span })
+                Ast::new(AstKind::Str(s), span)
             }
             Tok::Op("(") => {
                 self.bump();
+                self.enter()?;
                 let inner = self.or()?;
+                self.nesting -= 1;
                 self.expect_op(")")?;
                 Ok(inner)
             }
@@ -411,12 +471,13 @@ impl Parser {
                 }
                 self.bump();
                 if name == "true" || name == "false" {
-                    return Ok(Ast { kind: AstKind::Bool(name == "true"), span });
+                    return Ast::new(AstKind::Bool(name == "true"), span);
                 }
                 if !self.is_op("(") {
-                    return Ok(Ast { kind: AstKind::Name(name), span });
+                    return Ast::new(AstKind::Name(name), span);
                 }
                 self.bump();
+                self.enter()?;
                 let mut args = Vec::new();
                 if !self.is_op(")") {
                     loop {
@@ -428,8 +489,9 @@ impl Parser {
                         }
                     }
                 }
+                self.nesting -= 1;
                 let end = self.expect_op(")")?.end;
-                Ok(Ast { kind: AstKind::Call(name, args), span: span.start..end })
+                Ast::new(AstKind::Call(name, args), span.start..end)
             }
             _ => Err(self.unexpected("a value (a number, a quoted text, a name or `(`)")),
         }

@@ -244,3 +244,53 @@ fn numbers_over_a_batch_are_the_trees_to_the_bit() {
         assert_eq!(bits(&out), bits(&expected), "`{src}`: {out:?} against {expected:?}");
     }
 }
+
+#[test]
+fn nesting_is_refused_past_its_limit_and_evaluated_up_to_it() {
+    let deep = |e: &ExprError| e.message.contains(&format!("nests more than {MAX_DEPTH} levels deep"));
+    // at the limit: parsed, checked, compiled and evaluated (tree, closure
+    // and batch) on this thread, whose stack is the smallest a test has
+    let nots = |n: usize| format!("{}income > 0", "not ".repeat(n));
+    let at_limit = MAX_DEPTH as usize - 2; // `income > 0` is two deep
+    assert_eq!(eval_household(&nots(at_limit)), Ok(at_limit.is_multiple_of(2)), "income is above 0");
+    assert!(deep(&parse(&nots(at_limit + 1)).unwrap_err()));
+    let ors = |n: usize| vec!["income > 0"; n].join(" or ");
+    assert_eq!(eval_household(&ors(MAX_DEPTH as usize - 1)), Ok(true));
+    assert!(deep(&parse(&ors(MAX_DEPTH as usize)).unwrap_err()));
+    // far past it: refused where it is, never a stack overflow
+    for src in [
+        format!("{}income > 0{}", "(".repeat(5000), ")".repeat(5000)),
+        nots(10_000),
+        ors(50_000),
+        format!("{}1 > 0", "-".repeat(10_000)),
+        format!("{}1{} > 0", "max(".repeat(5000), ", 1)".repeat(5000)),
+    ] {
+        let e = parse(&src).unwrap_err();
+        assert!(deep(&e), "{}", e.message);
+        assert!(e.span.start < src.len());
+    }
+}
+
+#[test]
+fn derived_values_that_would_copy_too_much_or_nest_too_deep_are_refused() {
+    let mut s = symbols();
+    // each uses the one before twice: 2^k nodes written out
+    for k in 0..32 {
+        let expr = if k == 0 { "income".to_string() } else { format!("d{} + d{}", k - 1, k - 1) };
+        assert!(s.define_derived(&format!("d{k}"), parse(&expr).unwrap(), Scope::Household));
+    }
+    // each is 150 `not`s over the one before
+    for k in 0..5 {
+        let expr = if k == 0 { "income > 0".to_string() } else { format!("{}e{}", "not ".repeat(60), k - 1) };
+        assert!(s.define_derived(&format!("e{k}"), parse(&expr).unwrap(), Scope::Household));
+    }
+    let checker = Checker::new(&s);
+    // 2^15 + ... nodes: fine; d16 and later: refused at once
+    assert!(checker.condition(&parse("d15 > 0").unwrap(), Scope::Household).is_ok());
+    let e = checker.condition(&parse("d31 > 0").unwrap(), Scope::Household).unwrap_err();
+    assert!(e.message.contains(&format!("more than {MAX_NODES}")), "{}", e.message);
+    assert!(checker.derived("d16", 0..3).unwrap_err().message.contains("131071 nodes"));
+    assert!(checker.condition(&parse("e1").unwrap(), Scope::Household).is_ok());
+    let e = checker.condition(&parse("e2").unwrap(), Scope::Household).unwrap_err();
+    assert!(e.message.contains(&format!("levels deep, more than {MAX_DEPTH}")), "{}", e.message);
+}

@@ -260,6 +260,15 @@ fn a_thresholds_file_replaces_the_default_bands() {
         levels,
         [("H001", ""), ("H002", "alert"), ("H003", ""), ("H004", "alert"), ("H005", ""), ("H006", "alert")]
     );
+    // a thresholds file with no band would alert no one, the trigger
+    // items' households (H006) included: refused, naming them, nothing written
+    std::fs::write(&thresholds, "[bands]\n").unwrap();
+    let none = dir.path().join("none.csv");
+    let run = score(fixture(), &none).arg("--thresholds").arg(&thresholds).assert().code(1);
+    let message = stderr(&run);
+    assert!(message.contains("no warning bands, so no household would be alerted"), "{message}");
+    assert!(message.contains("(D05, M05, M06, H02, H05)"), "{message}");
+    assert!(!none.exists());
 }
 
 #[test]

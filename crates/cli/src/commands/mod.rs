@@ -123,10 +123,23 @@ fn load_samples(
 }
 
 fn load_bands(model: &Model, thresholds: Option<&Path>) -> anyhow::Result<Bands> {
-    match thresholds {
-        Some(path) => Bands::from_path(path).map_err(|e| anyhow::anyhow!("{e}")),
-        None => Ok(model.bands.clone()),
+    let Some(path) = thresholds else { return Ok(model.bands.clone()) };
+    let bands = Bands::from_path(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if bands.levels.is_empty() {
+        // no band: no alert at all, not even from the trigger items
+        let triggers: Vec<&str> = model.items.iter().filter(|i| i.trigger).map(|i| i.id.as_str()).collect();
+        if !triggers.is_empty() {
+            bail!(
+                "{}: no warning bands, so no household would be alerted, not even by the model's trigger items \
+                 ({}); give the bands ([[bands.levels]] with name and min), or leave out --thresholds to use the \
+                 model's",
+                path.display(),
+                triggers.join(", ")
+            );
+        }
+        eprintln!("warning: {}: no warning bands: no household will be alerted", path.display());
     }
+    Ok(bands)
 }
 
 fn print_issues(issues: &[Issue]) {

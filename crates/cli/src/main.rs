@@ -337,9 +337,18 @@ enum Command {
         /// Address to listen on (loopback unless --allow-remote).
         #[arg(long, default_value = "127.0.0.1")]
         bind: std::net::IpAddr,
-        /// Allow a non-loopback address.
+        /// Allow a non-loopback address. The workbench then requires a
+        /// token on every request (printed once, in the address to open)
+        /// and says that its traffic is not encrypted.
         #[arg(long)]
         allow_remote: bool,
+        /// The token to require (default with --allow-remote: a random one).
+        #[arg(long)]
+        token: Option<String>,
+        /// The one folder edited models are saved into (default: the
+        /// model's folder).
+        #[arg(long)]
+        save_dir: Option<PathBuf>,
         /// The calibration objective (see calibrate).
         #[arg(long, default_value = "recall-at-precision-lower=0.59")]
         objective: String,
@@ -629,12 +638,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             io,
         ),
-        Command::Workbench { model, samples, port, bind, allow_remote, objective, replicates } => {
+        Command::Workbench {
+            model,
+            samples,
+            port,
+            bind,
+            allow_remote,
+            token,
+            save_dir,
+            objective,
+            replicates,
+        } => {
+            if token.as_ref().is_some_and(|t| t.len() < 16 || !t.bytes().all(|b| b.is_ascii_alphanumeric())) {
+                return Err(usage(anyhow::anyhow!(
+                    "--token: give at least 16 letters and digits (or leave it out for a random one)"
+                )));
+            }
+            let access = commands::WorkbenchAccess { allow_remote, token, save_dir };
             commands::workbench(
                 &model,
                 &samples,
                 std::net::SocketAddr::new(bind, port),
-                allow_remote,
+                access,
                 &objective,
                 replicates,
                 io,

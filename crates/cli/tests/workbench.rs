@@ -25,17 +25,30 @@ fn start_workbench() -> Workbench {
 }
 
 fn start_workbench_on(model_file: &Path) -> Workbench {
+    start_workbench_with(model_file, &[]).0
+}
+
+/// A workbench on `model_file` with more arguments; also the lines it
+/// printed at start (up to the first blank-free one naming its address,
+/// and a warning after it, when there is one).
+fn start_workbench_with(model_file: &Path, args: &[&std::ffi::OsStr]) -> (Workbench, String) {
     use std::io::BufRead;
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("hhrisk"))
         .args(["workbench", "--port", "0", "--replicates", "100", "--model"])
         .arg(model_file)
         .arg("--samples")
         .arg(repo().join("sample_villages"))
+        .args(args)
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let mut line = String::new();
-    std::io::BufReader::new(child.stderr.take().unwrap()).read_line(&mut line).unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    stderr.read_line(&mut line).unwrap();
+    let mut said = line.clone();
+    if args.iter().any(|a| *a == "--allow-remote") {
+        stderr.read_line(&mut said).unwrap();
+    }
     let addr = line
         .split("http://")
         .nth(1)
@@ -46,18 +59,25 @@ fn start_workbench_on(model_file: &Path) -> Workbench {
         .next()
         .unwrap()
         .to_string();
-    Workbench { child, addr }
+    (Workbench { child, addr }, said)
 }
 
 /// One HTTP/1.1 request; returns the status and the body. Reads as many
 /// bytes as `Content-Length` says (ChromeDriver keeps connections open),
 /// or to the end.
 fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    let headers = format!("Host: {addr}\r\nContent-Type: application/json\r\n");
+    http_with(addr, method, path, &headers, body).0
+}
+
+/// [`http`] with the request's headers given (`Name: value\r\n` each);
+/// also the response's headers.
+fn http_with(addr: &str, method: &str, path: &str, headers: &str, body: &str) -> ((u16, String), String) {
     use std::io::{BufRead, Read, Write};
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .unwrap();
@@ -66,6 +86,7 @@ fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
     reader.read_line(&mut status_line).unwrap();
     let status = status_line[9..12].parse().unwrap();
     let (mut length, mut chunked) = (None, false);
+    let mut response_headers = String::new();
     loop {
         let mut line = String::new();
         reader.read_line(&mut line).unwrap();
@@ -73,6 +94,8 @@ fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
         if line.is_empty() {
             break;
         }
+        response_headers.push_str(line);
+        response_headers.push('\n');
         let lower = line.to_ascii_lowercase();
         if let Some(v) = lower.strip_prefix("content-length:") {
             length = v.trim().parse::<usize>().ok();
@@ -95,7 +118,7 @@ fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
         (true, Some(a), Some(z)) => body[a..=z].to_string(),
         _ => body,
     };
-    (status, body)
+    ((status, body), response_headers)
 }
 
 #[test]
@@ -166,24 +189,23 @@ fn the_workbench_binds_only_loopback_unless_told() {
 
 #[test]
 fn the_workbench_saves_a_new_model_and_never_the_original_unasked() {
+    // saved in the model's folder by default: the model itself is refused
     let wb = start_workbench();
-    let dir = tempfile::tempdir().unwrap();
-    let original = model().display().to_string();
-    let (status, text) =
-        http(&wb.addr, "POST", "/api/save", &format!(r#"{{"path": {original:?}, "edits": {{}}}}"#));
+    let (status, text) = http(&wb.addr, "POST", "/api/save", r#"{"path": "xiaochang.toml", "edits": {}}"#);
     assert_eq!(status, 409, "{text}");
+    drop(wb);
+    let dir = tempfile::tempdir().unwrap();
+    let wb = start_workbench_with(&model(), &[std::ffi::OsStr::new("--save-dir"), dir.path().as_os_str()]).0;
+    let (_, listed) = http(&wb.addr, "GET", "/api/model", "");
+    let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed["save_dir"], dir.path().display().to_string(), "the page shows the folder");
     let target = dir.path().join("edited.toml");
     let edits = r#"{"points": {"I01": 20}, "weights": {"medical": 1.5}, "off": ["H02"], "bands": [{"level": "red", "min_score": 26}, {"level": "orange", "min_score": 18}, {"level": "yellow", "min_score": 13}]}"#;
-    let (status, text) = http(
-        &wb.addr,
-        "POST",
-        "/api/save",
-        &format!(r#"{{"path": {:?}, "edits": {edits}}}"#, target.display().to_string()),
-    );
+    let (status, text) =
+        http(&wb.addr, "POST", "/api/save", &format!(r#"{{"path": "edited.toml", "edits": {edits}}}"#));
     assert_eq!(status, 200, "{text}");
     // saving again over it is refused unless asked
-    let (status, _) =
-        http(&wb.addr, "POST", "/api/save", &format!(r#"{{"path": {:?}}}"#, target.display().to_string()));
+    let (status, _) = http(&wb.addr, "POST", "/api/save", r#"{"path": "edited.toml"}"#);
     assert_eq!(status, 409);
     // the saved model has the edits, and the thresholds file scores
     let listed = hhrisk().args(["items", "--format", "csv", "--model"]).arg(&target).output().unwrap();
@@ -329,7 +351,8 @@ fn in_a_real_browser_an_edit_shows_calibrate_figures_and_the_saved_model_reloads
         eprintln!("skipped: no chromedriver on this machine (.ci/run installs it)");
         return;
     };
-    let wb = start_workbench();
+    let dir = tempfile::tempdir().unwrap();
+    let wb = start_workbench_with(&model(), &[std::ffi::OsStr::new("--save-dir"), dir.path().as_os_str()]).0;
     let shown = |v: &serde_json::Value| format!("{:.1}%", 100.0 * v.as_f64().unwrap());
     // load: the default bands' precision appears
     browser.go(&format!("http://{}/", wb.addr));
@@ -340,10 +363,10 @@ fn in_a_real_browser_an_edit_shows_calibrate_figures_and_the_saved_model_reloads
     // change an item's points in the page: I01 from 15 to 30
     browser.type_into("input[data-item=\"I01\"]", "30");
     let after = browser.wait_for("[data-precision=current]", |t| !t.is_empty() && t != before);
-    // save it as a new model from the page
-    let dir = tempfile::tempdir().unwrap();
+    // save it as a new model from the page, into the folder it shows
+    assert_eq!(browser.text("#save-dir"), dir.path().display().to_string());
     let saved = dir.path().join("i01.toml");
-    browser.type_into("#save-path", &saved.display().to_string());
+    browser.type_into("#save-path", "i01.toml");
     browser.click("#save");
     browser.wait_for("#saved", |t| t.contains("i01.thresholds.toml"));
     // the figure is what hhrisk calibrate gives for the saved model
@@ -418,4 +441,93 @@ fn calibrated_on_samples(model: &Path, out: &Path) -> serde_json::Value {
         .assert()
         .success();
     serde_json::from_str(&std::fs::read_to_string(out.join("calibration.json")).unwrap()).unwrap()
+}
+
+/// Over real HTTP: only the workbench's own address and page are
+/// answered, saves stay in their folder, and a workbench serving the
+/// network needs its token.
+#[test]
+fn the_workbench_answers_only_its_own_page_and_saves_only_in_its_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let save_dir = dir.path().join("models");
+    std::fs::create_dir(&save_dir).unwrap();
+    let wb = start_workbench_with(&model(), &[std::ffi::OsStr::new("--save-dir"), save_dir.as_os_str()]).0;
+    let port = wb.addr.rsplit(':').next().unwrap().to_string();
+    let json = "Content-Type: application/json\r\n";
+    let ask = |headers: String, method: &str, path: &str, body: &str| {
+        http_with(&wb.addr, method, path, &headers, body).0
+    };
+    // a page elsewhere reaching the server through DNS rebinding: its Host
+    // is its own name
+    for host in ["evil.example", &format!("evil.example:{port}"), "127.0.0.1:1"] {
+        let (status, text) = ask(format!("Host: {host}\r\n"), "GET", "/api/model", "");
+        assert_eq!(status, 403, "{host}: {text}");
+        let (status, _) =
+            ask(format!("Host: {host}\r\n{json}"), "POST", "/api/save", r#"{"path": "x.toml"}"#);
+        assert_eq!(status, 403, "{host}");
+    }
+    for host in [format!("127.0.0.1:{port}"), format!("localhost:{port}"), format!("LOCALHOST:{port}")] {
+        assert_eq!(ask(format!("Host: {host}\r\n"), "GET", "/api/model", "").0, 200, "{host}");
+    }
+    let own = format!("Host: 127.0.0.1:{port}\r\n");
+    // another site's page posting to it: refused; its own page: answered
+    let (status, _) =
+        ask(format!("{own}Origin: http://evil.example\r\n{json}"), "POST", "/api/evaluate", "{}");
+    assert_eq!(status, 403);
+    let (status, _) =
+        ask(format!("{own}Origin: http://127.0.0.1:{port}\r\n{json}"), "POST", "/api/evaluate", "{}");
+    assert_eq!(status, 200);
+    // a POST that is not JSON by its Content-Type (a form, a plain text)
+    let (status, text) = ask(own.clone(), "POST", "/api/save", r#"{"path": "x.toml"}"#);
+    assert_eq!(status, 415, "{text}");
+    let (status, _) =
+        ask(format!("{own}Content-Type: text/plain\r\n"), "POST", "/api/save", r#"{"path": "x.toml"}"#);
+    assert_eq!(status, 415);
+    // only plain names ending in .toml, inside the folder
+    let outside = dir.path().join("outside.toml");
+    std::fs::write(&outside, "kept").unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&outside, save_dir.join("link.toml")).unwrap();
+    for name in [
+        outside.display().to_string(),
+        "../outside.toml".to_string(),
+        "sub/x.toml".to_string(),
+        "x.sh".to_string(),
+        ".toml".to_string(),
+        ".hidden.toml".to_string(),
+        "x\u{0}.toml".to_string(),
+        "link.toml".to_string(),
+    ] {
+        let body = serde_json::json!({"path": name, "overwrite": true}).to_string();
+        let (status, text) = ask(format!("{own}{json}"), "POST", "/api/save", &body);
+        assert_eq!(status, 422, "{name:?}: {text}");
+    }
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "kept");
+    let (status, _) = ask(format!("{own}{json}"), "POST", "/api/save", r#"{"path": "ok.toml"}"#);
+    assert_eq!(status, 200);
+    assert!(save_dir.join("ok.toml").is_file() && save_dir.join("ok.thresholds.toml").is_file());
+    drop(wb);
+
+    // serving the network: a token, printed once in the address, and a
+    // warning that the traffic is not encrypted
+    let args =
+        [std::ffi::OsStr::new("--allow-remote"), std::ffi::OsStr::new("--save-dir"), save_dir.as_os_str()];
+    let (wb, said) = start_workbench_with(&model(), &args);
+    assert!(said.contains("reachable from the network") && said.contains("not encrypted"), "{said}");
+    let token = said.split("?token=").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    assert_eq!(token.len(), 32, "{said}");
+    let port = wb.addr.rsplit(':').next().unwrap().to_string();
+    let own = format!("Host: 127.0.0.1:{port}\r\n");
+    let ask = |headers: String, path: &str| http_with(&wb.addr, "GET", path, &headers, "");
+    assert_eq!(ask(own.clone(), "/api/model").0 .0, 403);
+    assert_eq!(ask(format!("{own}X-Hhrisk-Token: {}0\r\n", &token[..31]), "/api/model").0 .0, 403);
+    assert_eq!(ask(format!("{own}X-Hhrisk-Token: {token}\r\n"), "/api/model").0 .0, 200);
+    // opening the printed address sets the cookie the page then carries
+    let ((status, _), headers) = ask(own.clone(), &format!("/?token={token}"));
+    assert_eq!(status, 200);
+    let cookie = headers.lines().find_map(|l| l.strip_prefix("set-cookie: ")).unwrap().to_string();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    let pair = cookie.split(';').next().unwrap();
+    assert_eq!(ask(format!("{own}Cookie: {pair}\r\n"), "/api/model").0 .0, 200);
+    assert_eq!(ask(format!("{own}Cookie: hhrisk_token=guess\r\n"), "/api/model").0 .0, 403);
 }

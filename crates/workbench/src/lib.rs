@@ -9,4 +9,4 @@ pub mod edit;
 pub mod server;
 
 pub use edit::{apply, evaluate, Edits};
-pub use server::{router, serve, Workbench};
+pub use server::{router, serve, Access, Workbench};

@@ -7,9 +7,15 @@
 //! | `POST /api/evaluate` | [`Edits`] | the calibration of the edited model, as `hhrisk calibrate` writes it |
 //! | `POST /api/save` | `{"path": "new.toml", "edits": Edits, "overwrite": false}` | writes the edited model and `new.thresholds.toml` beside it; 409 if a file would be overwritten |
 //!
-//! A body that is not JSON gets 400, JSON that does not fit gets 422, edits
-//! that cannot apply (an unknown item, bands out of order) get 422; each
-//! with a message.
+//! A request whose `Host` is not the server's own address (a page elsewhere
+//! reaching it through DNS rebinding), or whose `Origin` is another site's,
+//! gets 403; so does an API request without the token when the workbench
+//! serves the network (`--allow-remote`). A `POST` without `Content-Type:
+//! application/json` gets 415, a body that is not JSON 400, JSON that does
+//! not fit 422, edits that cannot apply (an unknown item, bands out of
+//! order) 422, a save path that is not a plain `name.toml` 422; each with a
+//! message. Models are saved only into one folder: the model's own, or the
+//! one given (`--save-dir`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -42,6 +48,8 @@ pub struct Workbench {
     /// Points suggested by `hhrisk calibrate --tune` for the model as
     /// loaded, by item id.
     pub suggested: std::collections::BTreeMap<String, f64>,
+    /// The one folder models are saved into.
+    pub save_dir: std::path::PathBuf,
 }
 
 impl Workbench {
@@ -62,21 +70,115 @@ impl Workbench {
             .tuned
             .map(|t| t.points.into_iter().map(|p| (p.item, p.suggested)).collect())
             .unwrap_or_default();
-        Workbench { model, model_path, model_text, samples, objective, replicates, suggested }
+        let save_dir = match model_path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        Workbench { model, model_path, model_text, samples, objective, replicates, suggested, save_dir }
     }
 }
 
 /// The page.
 pub const PAGE: &str = include_str!("page.html");
 
+/// Who may use the server: the `Host` values that name it, the origins of
+/// its own page, and the token required when it serves the network.
+#[derive(Debug, Clone)]
+pub struct Access {
+    /// `Host` header values accepted (`127.0.0.1:PORT`, `localhost:PORT`…).
+    pub hosts: Vec<String>,
+    /// The token, when one is required (`--allow-remote`).
+    pub token: Option<String>,
+}
+
+impl Access {
+    /// The hosts that name a server bound to `bound` (`bind` the address
+    /// asked for): its address and port, and `localhost` and the loopback
+    /// addresses for a loopback server.
+    pub fn for_address(bound: SocketAddr, token: Option<String>) -> Access {
+        let port = bound.port();
+        let mut hosts = vec![bound.to_string()];
+        if bound.ip().is_loopback() || bound.ip().is_unspecified() {
+            hosts.extend([format!("127.0.0.1:{port}"), format!("localhost:{port}"), format!("[::1]:{port}")]);
+        }
+        hosts.dedup();
+        Access { hosts, token }
+    }
+}
+
+/// The cookie that carries the token once the URL with it was opened.
+const COOKIE: &str = "hhrisk_token";
+
+/// Whether two texts are equal, in time that does not depend on where
+/// they differ (a token compared byte by byte would tell an attacker how
+/// much of a guess was right).
+fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Refuses requests from anywhere but the server's own page.
+async fn guard(
+    State(access): State<Arc<Access>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use axum::http::header;
+    // what the request says, owned, before it is passed on
+    let headers = request.headers();
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let host = text(header::HOST.as_str()).unwrap_or_default();
+    let origin = text(header::ORIGIN.as_str());
+    let cookie = text(header::COOKIE.as_str()).and_then(|c| {
+        c.split(';')
+            .filter_map(|kv| kv.trim().strip_prefix(COOKIE)?.strip_prefix('='))
+            .next()
+            .map(str::to_string)
+    });
+    let query = request
+        .uri()
+        .query()
+        .and_then(|q| q.split('&').filter_map(|kv| kv.strip_prefix("token=")).next().map(str::to_string));
+    let given = text("x-hhrisk-token").or(cookie).or(query);
+    if !access.hosts.iter().any(|h| h.eq_ignore_ascii_case(&host)) {
+        return problem(
+            StatusCode::FORBIDDEN,
+            format!("Host {host:?} is not this workbench ({}); open it at its own address", access.hosts[0]),
+        );
+    }
+    if let Some(origin) = origin {
+        let own = access.hosts.iter().any(|h| origin.eq_ignore_ascii_case(&format!("http://{h}")));
+        if !own {
+            return problem(StatusCode::FORBIDDEN, format!("requests from {origin} are not accepted"));
+        }
+    }
+    let Some(token) = &access.token else { return next.run(request).await };
+    match given {
+        Some(t) if same_secret(&t, token) => {
+            let mut response = next.run(request).await;
+            // opening the URL with the token sets the cookie the page's
+            // requests then carry
+            let cookie = format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/");
+            if let Ok(value) = axum::http::HeaderValue::from_str(&cookie) {
+                response.headers_mut().insert(header::SET_COOKIE, value);
+            }
+            response
+        }
+        _ => problem(
+            StatusCode::FORBIDDEN,
+            "this workbench serves the network and needs its token: open the URL it printed at start".into(),
+        ),
+    }
+}
+
 /// The routes, for serving or testing.
-pub fn router(workbench: Arc<Workbench>) -> Router {
+pub fn router(workbench: Arc<Workbench>, access: Access) -> Router {
     Router::new()
         .route("/", get(|| async { Html(PAGE) }))
         .route("/api/model", get(model))
         .route("/api/evaluate", post(evaluate_edits))
         .route("/api/save", post(save))
         .with_state(workbench)
+        .layer(axum::middleware::from_fn_with_state(Arc::new(access), guard))
 }
 
 async fn model(State(w): State<Arc<Workbench>>) -> Json<serde_json::Value> {
@@ -97,6 +199,7 @@ async fn model(State(w): State<Arc<Workbench>>) -> Json<serde_json::Value> {
         })).collect::<Vec<_>>(),
         "bands": m.bands.levels.iter().map(|b| json!({"level": b.name, "label": b.label, "min_score": b.min})).collect::<Vec<_>>(),
         "villages": w.samples.villages,
+        "save_dir": w.save_dir.display().to_string(),
         "households": w.samples.len(),
     }))
 }
@@ -152,11 +255,19 @@ async fn save(
         Ok(m) => m,
         Err(e) => return problem(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
     };
-    let target = std::path::PathBuf::from(&request.path);
-    if target.extension().is_none_or(|e| e != "toml") {
-        return problem(StatusCode::UNPROCESSABLE_ENTITY, "save the model as a .toml file".into());
-    }
+    let target = match save_path(&w.save_dir, &request.path) {
+        Ok(target) => target,
+        Err(message) => return problem(StatusCode::UNPROCESSABLE_ENTITY, message),
+    };
     let thresholds = target.with_extension("thresholds.toml");
+    for path in [&target, &thresholds] {
+        if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("{} is a symbolic link; choose another name", path.display()),
+            );
+        }
+    }
     let same = |a: &std::path::Path, b: &std::path::Path| match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
@@ -213,6 +324,24 @@ async fn save(
     Json(json!({ "model": target, "thresholds": thresholds })).into_response()
 }
 
+/// Where a model named `name` is saved: in `dir`, when `name` is a plain
+/// `name.toml` (no folder, no `..`, not hidden, no control characters).
+fn save_path(dir: &std::path::Path, name: &str) -> Result<std::path::PathBuf, String> {
+    let plain = !name.is_empty()
+        && name.len() <= 200
+        && !name.starts_with('.')
+        && !name.contains(['/', '\\', ':'])
+        && !name.chars().any(char::is_control)
+        && name.strip_suffix(".toml").is_some_and(|stem| !stem.is_empty());
+    if !plain {
+        return Err(format!(
+            "{name:?}: give a plain file name ending in .toml, such as edited.toml; models are saved in {}",
+            dir.display()
+        ));
+    }
+    Ok(dir.join(name))
+}
+
 /// Why the server cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -227,11 +356,13 @@ pub enum ServeError {
 }
 
 /// Binds the address (loopback only unless `allow_remote`) and serves
-/// until the process ends; `ready` is told the address bound.
+/// until the process ends, requiring `token` on every request when one is
+/// given; `ready` is told the address bound.
 pub fn serve(
     workbench: Workbench,
     addr: SocketAddr,
     allow_remote: bool,
+    token: Option<String>,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
     if !addr.ip().is_loopback() && !allow_remote {
@@ -245,6 +376,9 @@ pub fn serve(
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| ServeError::Bind(addr, e))?;
         let bound = listener.local_addr().map_err(|e| ServeError::Bind(addr, e))?;
         ready(bound);
-        axum::serve(listener, router(Arc::new(workbench))).await.map_err(|e| ServeError::Bind(bound, e))
+        let access = Access::for_address(bound, token);
+        axum::serve(listener, router(Arc::new(workbench), access))
+            .await
+            .map_err(|e| ServeError::Bind(bound, e))
     })
 }

@@ -40,7 +40,7 @@ pub use report::{report, LangArg};
 pub use score::score;
 pub use simulate::simulate;
 pub use validate::validate;
-pub use workbench::workbench;
+pub use workbench::{workbench, WorkbenchAccess};
 
 /// Options shared by every command: how inputs are decoded and outputs
 /// written.

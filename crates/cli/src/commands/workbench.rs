@@ -7,11 +7,21 @@ use anyhow::Context;
 
 use super::*;
 
+/// Who may reach the workbench, and where it saves.
+pub struct WorkbenchAccess {
+    /// Serve beyond this machine (with a token).
+    pub allow_remote: bool,
+    /// The token to require; a random one with `allow_remote` when `None`.
+    pub token: Option<String>,
+    /// The folder models are saved into (default: the model's).
+    pub save_dir: Option<std::path::PathBuf>,
+}
+
 pub fn workbench(
     model_path: &Path,
     samples_dir: &Path,
     addr: std::net::SocketAddr,
-    allow_remote: bool,
+    access: WorkbenchAccess,
     objective: &str,
     replicates: usize,
     io: Io,
@@ -27,8 +37,27 @@ pub fn workbench(
         objective,
         replicates,
     );
-    hhrisk_workbench::serve(workbench, addr, allow_remote, |bound| {
-        eprintln!("workbench on http://{bound}/ (Ctrl-C to stop)");
+    let mut workbench = workbench;
+    if let Some(dir) = access.save_dir {
+        if !dir.is_dir() {
+            bail!("--save-dir {}: not a folder", dir.display());
+        }
+        workbench.save_dir = dir;
+    }
+    let save_dir = workbench.save_dir.display().to_string();
+    // 128 random bits (rand's generator, seeded by the operating system)
+    let token =
+        access.token.or_else(|| access.allow_remote.then(|| format!("{:032x}", rand::random::<u128>())));
+    let remote = access.allow_remote;
+    let query = token.as_ref().map(|t| format!("?token={t}")).unwrap_or_default();
+    hhrisk_workbench::serve(workbench, addr, access.allow_remote, token, |bound| {
+        eprintln!("workbench on http://{bound}/{query} (Ctrl-C to stop); models are saved in {save_dir}");
+        if remote {
+            eprintln!(
+                "warning: the workbench is reachable from the network, and its traffic (the sample villages' \
+                 figures, the token) is not encrypted; open it only on a network you trust"
+            );
+        }
     })?;
     Ok(ExitCode::SUCCESS)
 }

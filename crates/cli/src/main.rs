@@ -584,9 +584,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     }
                 },
             };
-            if max_points == 0 {
+            if max_points == 0 || f64::from(max_points) > hhrisk_model::MAX_ITEM_POINTS {
                 return Err(usage(anyhow::anyhow!(
-                    "--max-points must be at least 1 (20: the largest item gets ±20 points)"
+                    "--max-points must be between 1 and {} (20: the largest item gets ±20 points)",
+                    hhrisk_model::MAX_ITEM_POINTS
                 )));
             }
             let fit = hhrisk_calibrate::scorecard::FitOptions {

@@ -70,6 +70,19 @@ fn expected(ty: &ColumnType) -> &'static str {
     }
 }
 
+/// Largest magnitude of an item's points. With category weights within
+/// [`MAX_WEIGHT`], an item adds at most a million a member, so that a
+/// household's total (even of millions of members and hundreds of items)
+/// stays far below 2^53, where the scores file could no longer print it
+/// exactly, and is always a finite number.
+pub const MAX_ITEM_POINTS: f64 = 10_000.0;
+
+/// Largest magnitude of a category's weight (see [`MAX_ITEM_POINTS`]).
+pub const MAX_WEIGHT: f64 = 100.0;
+
+/// Why the bounds are there, for messages.
+const EXACT: &str = ", so that every household's total is a number the scores file prints exactly";
+
 pub(crate) fn build(raw: RawModel, src: &SourceFile, problems: &mut Vec<Problem>) -> Model {
     let mut sym = Symbols::default();
 
@@ -205,9 +218,13 @@ pub(crate) fn build(raw: RawModel, src: &SourceFile, problems: &mut Vec<Problem>
             problems.push(src.problem(c.id.span().start, &context, "this id is declared twice"));
         }
         let weight = c.weight.as_ref().map_or(1.0, |w| *w.get_ref());
-        if !weight.is_finite() {
+        if !weight.is_finite() || weight.abs() > MAX_WEIGHT {
             let at = c.weight.as_ref().map_or(0, |w| w.span().start);
-            problems.push(src.problem(at, &context, "`weight` must be a finite number"));
+            problems.push(src.problem(
+                at,
+                &context,
+                format!("`weight` must be a number between -{MAX_WEIGHT} and {MAX_WEIGHT}{EXACT}"),
+            ));
         }
         categories.push(Category { id, name: c.name, name_en: c.name_en, weight });
     }
@@ -645,8 +662,12 @@ fn check_item(
         ));
     }
     let points = *it.points.get_ref();
-    if !points.is_finite() {
-        problems.push(src.problem(it.points.span().start, &context, "`points` must be a finite number"));
+    if !points.is_finite() || points.abs() > MAX_ITEM_POINTS {
+        problems.push(src.problem(
+            it.points.span().start,
+            &context,
+            format!("`points` must be a number between -{MAX_ITEM_POINTS} and {MAX_ITEM_POINTS}{EXACT}"),
+        ));
     }
     let per = match it.per.as_ref().map(|p| p.get_ref().as_str()) {
         None | Some("household") => Per::Household,

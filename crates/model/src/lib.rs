@@ -62,6 +62,7 @@ pub mod scoring;
 mod source;
 
 pub use bands::{Band, Bands};
+pub use build::{MAX_ITEM_POINTS, MAX_WEIGHT};
 pub use column::{CellError, Column, ColumnType};
 pub use error::ModelError;
 pub use model::{Category, Department, Derived, Identity, Item, Meta, Model, Parameter, Per};

@@ -50,8 +50,9 @@ pub fn apply(model: &Model, edits: &Edits) -> Result<Model, EditError> {
             .iter_mut()
             .find(|i| i.id == *id)
             .ok_or_else(|| EditError(format!("no item \"{id}\" in the model")))?;
-        if !p.is_finite() {
-            return Err(EditError(format!("points of {id} must be a finite number")));
+        let max = hhrisk_model::MAX_ITEM_POINTS;
+        if !p.is_finite() || p.abs() > max {
+            return Err(EditError(format!("points of {id} must be a number between -{max} and {max}")));
         }
         item.points = p;
     }
@@ -61,8 +62,9 @@ pub fn apply(model: &Model, edits: &Edits) -> Result<Model, EditError> {
             .iter_mut()
             .find(|c| c.id == *id)
             .ok_or_else(|| EditError(format!("no category \"{id}\" in the model")))?;
-        if !w.is_finite() {
-            return Err(EditError(format!("weight of {id} must be a finite number")));
+        let max = hhrisk_model::MAX_WEIGHT;
+        if !w.is_finite() || w.abs() > max {
+            return Err(EditError(format!("weight of {id} must be a number between -{max} and {max}")));
         }
         cat.weight = w;
     }

@@ -311,3 +311,26 @@ fn timings_say_where_the_time_went_and_change_nothing() {
     assert!((model + households + synced - all).abs() < 0.2, "the parts add up: {line}");
     assert_eq!(std::fs::read(&plain).unwrap(), std::fs::read(&timed).unwrap());
 }
+
+/// GB 11643 writes the check character in capitals, and `x` is the same
+/// person: the same ID with `X` and with `x` in two households is one
+/// person listed twice, refused in both, whichever way the roster is read.
+#[test]
+fn an_id_number_with_x_and_with_lowercase_x_is_one_person() {
+    let dir = edited_fixture(|_, m| {
+        // H001's head gets H006's person id, with a lowercase check character
+        *m = m.replacen("H001,420921195703150112,", "H001,42092119940315171x,", 1);
+    });
+    for threads in ["1", "2"] {
+        let out = dir.path().join("s.csv");
+        let rejects = dir.path().join("r.csv");
+        score(dir.path(), &out).args(["--threads", threads, "--rejects"]).arg(&rejects).assert().success();
+        let (_, rows) = read_csv(&rejects);
+        let text = std::fs::read_to_string(&rejects).unwrap();
+        assert!(text.contains("appears on lines"), "{text}");
+        let refused: std::collections::BTreeSet<&str> =
+            rows.values().map(|r| r["household_id"].as_str()).collect();
+        assert_eq!(refused, ["H001", "H006"].into(), "{threads} threads: {text}");
+        assert!(!text.contains("42092119940315171"), "masked: {text}");
+    }
+}

@@ -152,10 +152,11 @@ pub(crate) fn assemble(
             refused_ids.push(id.to_string());
         }
     }
-    let mut by_person: HashMap<&str, Vec<usize>> = HashMap::new();
+    // an ID number with `x` and with `X` is one person
+    let mut by_person: HashMap<std::borrow::Cow<'_, str>, Vec<usize>> = HashMap::new();
     for (i, row) in members.rows.iter().enumerate() {
         if !row.key.is_empty() {
-            by_person.entry(&row.key).or_default().push(i);
+            by_person.entry(crate::privacy::person_key(&row.key)).or_default().push(i);
         }
     }
     let mut bad_member = vec![false; members.rows.len()];

@@ -170,7 +170,7 @@ pub(crate) fn work_batch<W: Work>(
             ok &= member.ok;
             member_ids.push(member.key);
             if check {
-                seen[1].push(hasher.hash_one(member.key));
+                seen[1].push(hasher.hash_one(crate::privacy::person_key(member.key)));
             }
         }
         for issue in &mut issues[before..] {

@@ -24,6 +24,18 @@ pub fn mask_name(name: &str) -> String {
     }
 }
 
+/// A person id as it is compared for repeats: a resident ID number's check
+/// character `x` written as `X` (GB 11643 writes it in capitals; both are
+/// the same person), any other id as written.
+pub fn person_key(id: &str) -> std::borrow::Cow<'_, str> {
+    let b = id.as_bytes();
+    if b.len() == 18 && b[17] == b'x' && b[..17].iter().all(u8::is_ascii_digit) {
+        format!("{}X", &id[..17]).into()
+    } else {
+        id.into()
+    }
+}
+
 /// Why a text is not a valid resident ID number (GB 11643). Displayed,
 /// it completes a sentence that starts with the (masked) number.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{has_full_id, hhrisk, model, repo};
+use common::{edited_fixture, has_full_id, hhrisk, model, repo, score};
 
 #[test]
 fn no_output_of_a_full_run_shows_an_id_number_unmasked() {
@@ -93,4 +93,50 @@ fn no_output_of_a_full_run_shows_an_id_number_unmasked() {
         let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned();
         assert!(!has_full_id(&text), "{} holds a full ID number", f.display());
     }
+}
+
+/// ID numbers written as people write them (a leading `'`, non-breaking
+/// and zero-width spaces, dashes, full-width digits, a lowercase `x`), in
+/// a person id, a household id and a number column: masked in every
+/// message, rejects file and JSON.
+#[test]
+fn an_id_number_written_any_way_is_masked_everywhere() {
+    let dir = edited_fixture(|h, m| {
+        // H001's head: a leading apostrophe and a non-breaking space
+        *m = m.replacen("H001,420921195703150112,", "H001,'420921\u{A0}195703150112,", 1);
+        // H002: its household id is an ID number, with dashes
+        *h = h.replace("H002,", "420921-19700101-0012,");
+        *m = m.replace("H002,", "420921-19700101-0012,");
+        // H006's child: full-width digits and a zero-width space in the age
+        *m = m.replacen(",陈四,child,30,", ",陈四,child,４２０９２１\u{200B}１９９４０３１５１７１ｘ,", 1);
+    });
+    let birth_dates = ["19570315", "19700101", "19940315"];
+    let leaks = |text: &str| -> Vec<&str> {
+        // digits as a reader would read them, whatever their width
+        let digits: String = text
+            .chars()
+            .filter_map(|c| match c {
+                '0'..='9' => Some(c),
+                '\u{FF10}'..='\u{FF19}' => char::from_u32(c as u32 - 0xFF10 + 48),
+                _ => None,
+            })
+            .collect();
+        birth_dates.into_iter().filter(|b| digits.contains(b)).collect()
+    };
+    let run = |args: &[&str]| {
+        let out =
+            hhrisk().args(args).arg("--model").arg(model()).arg("--roster").arg(dir.path()).output().unwrap();
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    };
+    let validate = run(&["validate"]);
+    assert!(validate.contains("problem"), "{validate}");
+    for text in [validate, run(&["validate", "--json"])] {
+        assert_eq!(leaks(&text), Vec::<&str>::new(), "{text}");
+    }
+    let rejects = dir.path().join("r.csv");
+    let scored = score(dir.path(), dir.path().join("s.csv")).arg("--rejects").arg(&rejects).output().unwrap();
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&scored.stderr), std::fs::read_to_string(&rejects).unwrap());
+    assert!(text.contains("H006") || text.contains("420921"), "{text}");
+    assert_eq!(leaks(&text), Vec::<&str>::new(), "{text}");
 }

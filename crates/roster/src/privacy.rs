@@ -14,6 +14,80 @@ pub fn mask_id(key: &str) -> String {
     }
 }
 
+/// Masks everything in `text` that looks like a resident ID number,
+/// however it is written: 18 characters (17 digits and a digit or `X`/`x`)
+/// or 15 digits, in ASCII or full-width digits, with spaces, non-breaking
+/// or zero-width spaces or dashes inside; each becomes its masked form
+/// (`420921********1234`). A run of more digits than an ID number is left
+/// as it is (it is no ID number).
+pub fn scrub(text: &str) -> std::borrow::Cow<'_, str> {
+    // quick exit: fewer than 15 digits of any kind, nothing to mask
+    let digits = text.chars().filter(|&c| digit(c).is_some()).count();
+    if digits < 15 {
+        return text.into();
+    }
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0; // bytes of `text` already in `out`
+    let mut i = 0;
+    while i < chars.len() {
+        // a run starts at a digit not preceded by a digit
+        if digit(chars[i].1).is_none() || (i > 0 && digit(chars[i - 1].1).is_some()) {
+            i += 1;
+            continue;
+        }
+        let (mut found, mut j, mut last_digit_at) = (String::new(), i, i);
+        // the run: digits, separators between them, a final X
+        while j < chars.len() {
+            let c = chars[j].1;
+            if let Some(d) = digit(c) {
+                found.push(d);
+                last_digit_at = j;
+            } else if found.len() == 17 && matches!(c, 'x' | 'X' | 'ｘ' | 'Ｘ') {
+                found.push('X');
+                last_digit_at = j;
+                break;
+            } else if !separator(c) || found.len() > 18 {
+                break;
+            }
+            j += 1;
+        }
+        let end = last_digit_at + 1;
+        let next_is_digit = chars.get(end).is_some_and(|&(_, c)| digit(c).is_some());
+        if (found.len() == 18 || found.len() == 15) && !next_is_digit {
+            let start = chars[i].0;
+            let stop = chars.get(end).map_or(text.len(), |&(at, _)| at);
+            out.push_str(&text[copied..start]);
+            out.push_str(&mask_id(&found));
+            copied = stop;
+        }
+        i = end.max(i + 1);
+    }
+    if copied == 0 {
+        return text.into();
+    }
+    out.push_str(&text[copied..]);
+    out.into()
+}
+
+/// The ASCII digit a character writes (ASCII or full-width), if any.
+fn digit(c: char) -> Option<char> {
+    match c {
+        '0'..='9' => Some(c),
+        '\u{FF10}'..='\u{FF19}' => char::from_u32(c as u32 - 0xFF10 + u32::from(b'0')),
+        _ => None,
+    }
+}
+
+/// Characters people put inside an ID number: spaces (ordinary,
+/// non-breaking, ideographic, zero-width) and dashes.
+fn separator(c: char) -> bool {
+    matches!(
+        c,
+        ' ' | '-' | '\u{A0}' | '\u{3000}' | '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}'
+    )
+}
+
 /// Masks a person's name, keeping the first character (usually the
 /// surname): `张三丰` becomes `张**`. Empty stays empty.
 pub fn mask_name(name: &str) -> String {
@@ -161,6 +235,65 @@ mod age_tests {
             proptest::prop_assert_eq!(parsed, born);
             let on = born + gap;
             proptest::prop_assert_eq!(age_from_id(&id, hhrisk_tables::date::civil_from_days(on)), age_on(born, on));
+        }
+    }
+
+    #[test]
+    fn an_id_number_is_masked_however_it_is_written() {
+        let id = "42092119940315171X";
+        let masked = "420921********171X";
+        for (written, shown) in [
+            (id.to_string(), masked.to_string()),
+            ("42092119940315171x".to_string(), masked.to_string()),
+            (format!("'{id}"), format!("'{masked}")),
+            ("4209 2119 9403 1517 1X".to_string(), masked.to_string()),
+            ("420921-19940315-171X".to_string(), masked.to_string()),
+            ("420921\u{200B}19940315171X".to_string(), masked.to_string()),
+            ("420921\u{A0}19940315171X".to_string(), masked.to_string()),
+            ("４２０９２１１９９４０３１５１７１Ｘ".to_string(), masked.to_string()),
+            ("420921940315171".to_string(), "420921*****5171".to_string()),
+            (
+                format!("person {id}: \"{id}\" is not an allowed value"),
+                format!("person {masked}: \"{masked}\" is not an allowed value"),
+            ),
+        ] {
+            assert_eq!(scrub(&written), shown, "{written:?}");
+            assert!(!scrub(&written).contains("19940315"), "{written:?}");
+        }
+        // no ID number: as it is
+        for text in ["8500.50", "12345678901234567890123", "H001", "line 42, column 3", ""] {
+            assert_eq!(scrub(text), text);
+        }
+    }
+
+    proptest::proptest! {
+        /// Any valid-looking ID number, written with separators in any
+        /// places, full-width digits, a lowercase x, a leading `'`, inside
+        /// any text: its birth date never survives.
+        #[test]
+        fn no_variant_of_an_id_number_survives(
+            body in "[1-6][0-9]{5}(19[5-9][0-9]|20[01][0-9])(0[1-9]|1[0-2])(0[1-9]|1[0-9]|2[0-8])[0-9]{3}",
+            last in "[0-9Xx]",
+            cuts in proptest::collection::vec((0usize..17, 0usize..9), 0..4),
+            wide in proptest::bool::ANY,
+            before in "[a-z ,:\"'(]{0,6}",
+            after in "[a-z ,:\")]{0,6}",
+        ) {
+            let separators = [" ", "-", "\u{A0}", "\u{3000}", "\u{200B}", "\u{200C}", "\u{200D}", "\u{2060}", "\u{FEFF}"];
+            let mut chars: Vec<String> = format!("{body}{last}").chars().map(|c| {
+                match (wide, c.to_digit(10)) {
+                    (true, Some(d)) => char::from_u32(0xFF10 + d).unwrap().to_string(),
+                    _ => c.to_string(),
+                }
+            }).collect();
+            for &(at, s) in cuts.iter().rev() {
+                chars[at].push_str(separators[s]);
+            }
+            let text = format!("{before}{}{after}", chars.concat());
+            let shown = scrub(&text);
+            let birth = &body[6..14];
+            let plain: String = shown.chars().filter_map(digit).collect();
+            proptest::prop_assert!(!plain.contains(birth), "{text:?} → {shown:?}");
         }
     }
 }

@@ -125,6 +125,19 @@ impl Issue {
         Issue { household_line: Some(line), ..Issue::of_row(file, line, household, message) }
     }
 
+    /// The problem with everything that looks like a resident ID number
+    /// masked (in its household id, person id and message), however it is
+    /// written: what is shown when ids are not asked for unmasked.
+    pub fn masked(&self) -> Issue {
+        use crate::privacy::scrub;
+        Issue {
+            household_id: self.household_id.as_deref().map(|h| scrub(h).into_owned()),
+            person_id: self.person_id.as_deref().map(|p| scrub(p).into_owned()),
+            message: scrub(&self.message).into_owned(),
+            ..self.clone()
+        }
+    }
+
     /// The problem of a household row that no member row follows.
     pub(crate) fn no_members(file: &str, line: u64, household: &str) -> Issue {
         let message = "the household has no members in members.csv; add its members, or remove the row";

@@ -54,7 +54,7 @@ pub fn explain(
         Some(Found::Explained(explanation)) => explanation,
         Some(Found::Refused(issues)) => {
             eprintln!("household {household} was refused; it has no score until these are fixed:");
-            print_issues(&issues);
+            print_issues(&shown(issues, unmasked));
             return Ok(ExitCode::FAILURE);
         }
         None => bail!("household {household} is not in {}", roster_dir.join("households.csv").display()),

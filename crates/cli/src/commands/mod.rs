@@ -142,6 +142,16 @@ fn load_bands(model: &Model, thresholds: Option<&Path>) -> anyhow::Result<Bands>
     Ok(bands)
 }
 
+/// Problems as they are shown: anything that looks like an ID number
+/// masked, wherever it is, unless asked for unmasked.
+fn shown(issues: Vec<Issue>, unmasked: bool) -> Vec<Issue> {
+    if unmasked {
+        issues
+    } else {
+        issues.iter().map(Issue::masked).collect()
+    }
+}
+
 fn print_issues(issues: &[Issue]) {
     for issue in issues.iter().take(SHOWN_ISSUES) {
         eprintln!("  {issue}");

@@ -135,7 +135,7 @@ fn check_roster(
         household_rows: summary.household_rows,
         member_rows: summary.member_rows,
         accepted: summary.accepted,
-        issues: issues.into_iter().flatten().collect(),
+        issues: shown(issues.into_iter().flatten().collect(), options.unmasked),
     })
 }
 

@@ -324,7 +324,7 @@ pub fn read_scores(
         .iter()
         .map(|(_, row)| {
             let get = |i: Option<usize>| i.and_then(|i| row.get(i)).map_or("", String::as_str);
-            let id = get(Some(id_at)).to_string();
+            let id = hhrisk_tables::restore(get(Some(id_at))).into_owned();
             let level = get(Some(level_at));
             let outcome = outcomes.get(&id);
             Record {

@@ -113,7 +113,7 @@ pub fn read_outcomes(path: &Path, encoding: Encoding) -> Result<Outcomes, Sample
     let mut lines: HashMap<String, u64> = HashMap::new();
     for (line, row) in &t.rows {
         let get = |i: usize| row.get(i).map_or("", String::as_str);
-        let id = get(id_at).to_string();
+        let id = hhrisk_tables::restore(get(id_at)).into_owned();
         let need = match get(need_at) {
             "1" => true,
             "0" => false,

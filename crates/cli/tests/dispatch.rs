@@ -68,3 +68,63 @@ fn dispatch_sends_each_department_only_its_columns_masked() {
     let (_, rows) = read_csv(&open.join("education.csv"));
     assert!(rows.values().all(|r| r["masking"].starts_with("UNMASKED")));
 }
+
+/// A household id that a spreadsheet would run as a formula is written
+/// neutralised (`'@SUM(A1)`) for display only: dispatch, feedback and
+/// evaluate still find the household.
+#[test]
+fn a_formula_like_household_id_is_found_by_every_later_step() {
+    let roster = common::edited_fixture(|h, m| {
+        *h = h.replace("H002,", "@SUM(A1),");
+        *m = m.replace("H002,", "@SUM(A1),");
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let scores = dir.path().join("scores.csv");
+    common::score(roster.path(), &scores).assert().success();
+    let written = std::fs::read_to_string(&scores).unwrap();
+    assert!(written.contains("\n'@SUM(A1),"), "neutralised in the file: {written}");
+    let out = dir.path().join("lists");
+    let run = hhrisk()
+        .args(["dispatch", "--model"])
+        .arg(model())
+        .arg("--scores")
+        .arg(&scores)
+        .arg("--roster")
+        .arg(roster.path())
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    assert!(!stderr(&run).contains("not in the roster"), "{}", stderr(&run));
+    let (_, chain) = read_csv(&out.join("chain.csv"));
+    let row = &chain["'@SUM(A1)"];
+    assert_eq!(row["alert_level"], "red");
+    assert!(!row["departments"].is_empty(), "{row:?}");
+    // a department's return names it as its list did; the outcomes find it
+    let returns = dir.path().join("civil_affairs.csv");
+    std::fs::write(&returns, "household_id,verified_need\n'@SUM(A1),1\n").unwrap();
+    let outcomes = dir.path().join("outcomes.csv");
+    let run = hhrisk()
+        .args(["feedback", "--dispatch"])
+        .arg(&out)
+        .arg("--returns")
+        .arg(&returns)
+        .arg("--out")
+        .arg(&outcomes)
+        .assert()
+        .success();
+    assert!(!stderr(&run).contains("not dispatched"), "{}", stderr(&run));
+    let evaluated = hhrisk()
+        .args(["evaluate", "--json", "--scores"])
+        .arg(&scores)
+        .arg("--outcomes")
+        .arg(&outcomes)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&evaluated.stdout).unwrap();
+    assert_eq!(
+        (report["verified"].as_u64(), report["overall"]["true_alerts"].as_u64()),
+        (Some(1), Some(1)),
+        "{report}"
+    );
+}

@@ -56,7 +56,7 @@ pub fn read_alerts(
     Ok(t.rows
         .iter()
         .map(|(_, r)| Alert {
-            household_id: r[id].clone(),
+            household_id: hhrisk_tables::restore(&r[id]).into_owned(),
             level: r[l].clone(),
             score: score.and_then(|s| r.get(s)).cloned().unwrap_or_default(),
         })

@@ -63,7 +63,10 @@ pub fn read_chain(
         .iter()
         .map(|(_, r)| {
             let d = r.get(depts).map_or("", String::as_str);
-            (r[id].clone(), d.split(';').filter(|s| !s.is_empty()).map(String::from).collect())
+            (
+                hhrisk_tables::restore(&r[id]).into_owned(),
+                d.split(';').filter(|s| !s.is_empty()).map(String::from).collect(),
+            )
         })
         .collect())
 }
@@ -86,7 +89,7 @@ pub fn read_returns(path: &Path, encoding: Encoding) -> Result<Vec<Return>, Feed
     let mut out = Vec::new();
     for (line, row) in &t.rows {
         let get = |i: usize| row.get(i).map_or("", String::as_str);
-        let id = get(id_at).to_string();
+        let id = hhrisk_tables::restore(get(id_at)).into_owned();
         let verified_need = match get(need_at) {
             "1" | "是" | "yes" | "true" => true,
             "0" | "否" | "no" | "false" => false,

@@ -69,6 +69,17 @@ pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// The text [`neutralise`] was given: a cell read back from one of our own
+/// outputs (a household id in a scores file, a dispatch list, a return, an
+/// outcomes file) loses the apostrophe neutralising put before it, so that
+/// it joins the roster's own id again.
+pub fn restore(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.strip_prefix('\'') {
+        Some(rest) if neutralise(rest).len() > rest.len() => rest.into(),
+        _ => cell.into(),
+    }
+}
+
 /// Whether a cell is a quantity rather than a code: no leading zeros (as
 /// in `007`) and shorter than an ID number.
 fn looks_numeric(cell: &str) -> bool {
@@ -133,6 +144,9 @@ mod tests {
 
     #[test]
     fn formulas_are_neutralised_numbers_are_not() {
+        for cell in ["@SUM(A1)", "=1+1", "-x", "+86 138", "'@SUM", "-3.5", "H001", "'plain"] {
+            assert_eq!(restore(&neutralise(cell)), cell, "{cell}");
+        }
         assert_eq!(neutralise("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
         assert_eq!(neutralise("@SUM(A1)"), "'@SUM(A1)");
         assert_eq!(neutralise("-3.5"), "-3.5");

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use hhrisk_roster::privacy::scrub;
+use hhrisk_roster::privacy::{escape_controls, scrub};
 
 mod commands;
 mod guard;
@@ -710,18 +710,18 @@ fn main() -> ExitCode {
         Err(err) if is_broken_pipe(&err) => ExitCode::from(BROKEN_PIPE),
         // an error may quote a cell: anything like an ID number is masked
         Err(err) if err.downcast_ref::<Usage>().is_some() => {
-            eprintln!("error: {}", scrub(&err.to_string()));
+            eprintln!("error: {}", scrub(&escape_controls(&err.to_string())));
             ExitCode::from(2)
         }
         Err(err) => {
-            eprintln!("error: {}", scrub(&err.to_string()));
+            eprintln!("error: {}", scrub(&escape_controls(&err.to_string())));
             // a cause whose words the message above already holds (an
             // error that shows its source) is not repeated
             let mut shown = err.to_string();
             for cause in err.chain().skip(1) {
                 let text = cause.to_string();
                 if !shown.contains(&text) {
-                    eprintln!("  caused by: {}", scrub(&text));
+                    eprintln!("  caused by: {}", scrub(&escape_controls(&text)));
                     shown = text;
                 }
             }

@@ -140,3 +140,27 @@ fn an_id_number_written_any_way_is_masked_everywhere() {
     assert!(text.contains("H006") || text.contains("420921"), "{text}");
     assert_eq!(leaks(&text), Vec::<&str>::new(), "{text}");
 }
+
+/// A cell holding a terminal's escape sequence, a bell or a carriage
+/// return is quoted in messages and the rejects file with those characters
+/// written as codes, never as themselves.
+#[test]
+fn control_characters_in_a_cell_reach_no_message_as_themselves() {
+    let dir = edited_fixture(|_, m| {
+        *m = m.replacen(",chronic,", ",\u{1b}[2J\u{7}chronic\r,", 1);
+    });
+    let validate =
+        hhrisk().args(["validate", "--model"]).arg(model()).arg("--roster").arg(dir.path()).output().unwrap();
+    let rejects = dir.path().join("r.csv");
+    let scored = score(dir.path(), dir.path().join("s.csv")).arg("--rejects").arg(&rejects).output().unwrap();
+    for text in [
+        String::from_utf8_lossy(&validate.stderr).into_owned(),
+        String::from_utf8_lossy(&validate.stdout).into_owned(),
+        String::from_utf8_lossy(&scored.stderr).into_owned(),
+        std::fs::read_to_string(&rejects).unwrap(),
+    ] {
+        assert!(!text.contains(['\u{1b}', '\u{7}', '\r']), "{text:?}");
+    }
+    let stderr = String::from_utf8_lossy(&validate.stderr);
+    assert!(stderr.contains(r#""\u{1b}[2J\u{7}chronic" is not an allowed value"#), "{stderr}");
+}

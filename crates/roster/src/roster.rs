@@ -130,10 +130,23 @@ impl Issue {
     /// written: what is shown when ids are not asked for unmasked.
     pub fn masked(&self) -> Issue {
         use crate::privacy::scrub;
+        let shown = self.escaped();
         Issue {
-            household_id: self.household_id.as_deref().map(|h| scrub(h).into_owned()),
-            person_id: self.person_id.as_deref().map(|p| scrub(p).into_owned()),
-            message: scrub(&self.message).into_owned(),
+            household_id: shown.household_id.as_deref().map(|h| scrub(h).into_owned()),
+            person_id: shown.person_id.as_deref().map(|p| scrub(p).into_owned()),
+            message: scrub(&shown.message).into_owned(),
+            ..shown
+        }
+    }
+
+    /// The problem with control characters in its texts written as their
+    /// codes (see [`escape_controls`](crate::privacy::escape_controls)).
+    pub fn escaped(&self) -> Issue {
+        use crate::privacy::escape_controls;
+        Issue {
+            household_id: self.household_id.as_deref().map(|h| escape_controls(h).into_owned()),
+            person_id: self.person_id.as_deref().map(|p| escape_controls(p).into_owned()),
+            message: escape_controls(&self.message).into_owned(),
             ..self.clone()
         }
     }

@@ -142,14 +142,12 @@ fn load_bands(model: &Model, thresholds: Option<&Path>) -> anyhow::Result<Bands>
     Ok(bands)
 }
 
-/// Problems as they are shown: anything that looks like an ID number
-/// masked, wherever it is, unless asked for unmasked.
+/// Problems as they are shown: control characters written as their codes
+/// and, unless asked for unmasked, anything that looks like an ID number
+/// masked, wherever it is.
 fn shown(issues: Vec<Issue>, unmasked: bool) -> Vec<Issue> {
-    if unmasked {
-        issues
-    } else {
-        issues.iter().map(Issue::masked).collect()
-    }
+    let show = if unmasked { Issue::escaped } else { Issue::masked };
+    issues.iter().map(show).collect()
 }
 
 fn print_issues(issues: &[Issue]) {

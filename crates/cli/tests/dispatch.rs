@@ -114,6 +114,23 @@ fn a_formula_like_household_id_is_found_by_every_later_step() {
         .assert()
         .success();
     assert!(!stderr(&run).contains("not dispatched"), "{}", stderr(&run));
+    // a return from a department the household was not sent to is
+    // reported, and not recorded
+    let stranger = dir.path().join("tourism_bureau.csv");
+    std::fs::write(&stranger, "household_id,verified_need\n'@SUM(A1),0\n").unwrap();
+    let other = dir.path().join("other_outcomes.csv");
+    let answered = hhrisk()
+        .args(["feedback", "--json", "--dispatch"])
+        .arg(&out)
+        .arg("--returns")
+        .arg(&stranger)
+        .arg("--out")
+        .arg(&other)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&answered.stdout);
+    assert!(said.contains("unknown_department") && said.contains("tourism_bureau"), "{said}");
+    assert!(!std::fs::read_to_string(&other).unwrap_or_default().contains("@SUM"), "not recorded");
     let evaluated = hhrisk()
         .args(["evaluate", "--json", "--scores"])
         .arg(&scores)

@@ -125,7 +125,8 @@ pub fn read_returns(path: &Path, encoding: Encoding) -> Result<Vec<Return>, Feed
 /// A return that does not fit the dispatch.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Problem {
-    /// `unknown_household`, `conflict` or `unanswered`.
+    /// `unknown_household`, `unknown_department`, `conflict` or
+    /// `unanswered`.
     pub kind: &'static str,
     /// The household.
     pub household_id: String,
@@ -154,7 +155,24 @@ pub fn merge(chain: &BTreeMap<String, Vec<String>>, returns: &[Return], batch: &
     let mut answers: BTreeMap<&str, Vec<&Return>> = BTreeMap::new();
     let mut problems = Vec::new();
     for r in returns {
-        if chain.contains_key(&r.household_id) {
+        let sent_to = chain.get(&r.household_id);
+        let department =
+            r.department.as_deref().filter(|d| sent_to.is_some_and(|s| !s.iter().any(|x| x == d)));
+        if let (Some(sent_to), Some(d)) = (sent_to, department) {
+            // an answer from a department the household was not sent to
+            // (a mistyped department, a file named after another)
+            problems.push(Problem {
+                kind: "unknown_department",
+                household_id: r.household_id.clone(),
+                at: Some(format!("{}: line {}", r.origin, r.line)),
+                message: format!(
+                    "department {d} answered for household {}, which was sent to {} only; the answer is left out: \
+                     check the department column, or the file's name",
+                    r.household_id,
+                    if sent_to.is_empty() { "no department".to_string() } else { sent_to.join(", ") }
+                ),
+            });
+        } else if sent_to.is_some() {
             answers.entry(&r.household_id).or_default().push(r);
         } else {
             problems.push(Problem {

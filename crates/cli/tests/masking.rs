@@ -146,18 +146,23 @@ fn an_id_number_written_any_way_is_masked_everywhere() {
 /// written as codes, never as themselves.
 #[test]
 fn control_characters_in_a_cell_reach_no_message_as_themselves() {
-    let dir = edited_fixture(|_, m| {
+    let dir = edited_fixture(|h, m| {
         *m = m.replacen(",chronic,", ",\u{1b}[2J\u{7}chronic\r,", 1);
+        // a village name with an escape sequence, in an accepted household
+        *h = h.replacen("H002,东山村", "H002,东山\u{1b}[31m村", 1);
     });
     let validate =
         hhrisk().args(["validate", "--model"]).arg(model()).arg("--roster").arg(dir.path()).output().unwrap();
     let rejects = dir.path().join("r.csv");
     let scored = score(dir.path(), dir.path().join("s.csv")).arg("--rejects").arg(&rejects).output().unwrap();
+    let scores = std::fs::read_to_string(dir.path().join("s.csv")).unwrap();
+    assert!(scores.contains("东山\\u{1b}[31m村"), "{scores}");
     for text in [
         String::from_utf8_lossy(&validate.stderr).into_owned(),
         String::from_utf8_lossy(&validate.stdout).into_owned(),
         String::from_utf8_lossy(&scored.stderr).into_owned(),
         std::fs::read_to_string(&rejects).unwrap(),
+        scores,
     ] {
         assert!(!text.contains(['\u{1b}', '\u{7}', '\r']), "{text:?}");
     }

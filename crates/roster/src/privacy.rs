@@ -70,19 +70,7 @@ pub fn scrub(text: &str) -> std::borrow::Cow<'_, str> {
     out.into()
 }
 
-/// `text` with every control character (a terminal's escape, a bell, a
-/// carriage return, a line break) written as its code, `\u{1b}`: a message
-/// shows what a cell holds and cannot move a terminal's cursor, recolour
-/// it or forge a line of its own.
-pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
-        return text.into();
-    }
-    text.chars()
-        .map(|c| if c.is_control() { format!("\\u{{{:x}}}", c as u32) } else { c.to_string() })
-        .collect::<String>()
-        .into()
-}
+pub use hhrisk_tables::escape_controls;
 
 /// The ASCII digit a character writes (ASCII or full-width), if any.
 fn digit(c: char) -> Option<char> {

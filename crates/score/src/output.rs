@@ -196,7 +196,7 @@ impl<W: Write> ScoreWriter<W> {
         row.clear();
         push_text(row, &neutralise(id))?;
         row.push(b',');
-        push_text(row, &neutralise(village))?;
+        push_text(row, &neutralise(&hhrisk_tables::escape_controls(village)))?;
         row.push(b',');
         row.extend_from_slice(itoa::Buffer::new().format(s.members).as_bytes());
         for v in [s.total, s.per_capita, s.score] {

@@ -69,6 +69,20 @@ pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// `text` with every control character (a terminal's escape, a bell, a
+/// carriage return, a line break) written as its code, `\u{1b}`: a message
+/// shows what a cell holds and cannot move a terminal's cursor, recolour
+/// it or forge a line of its own.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| if c.is_control() { format!("\\u{{{:x}}}", c as u32) } else { c.to_string() })
+        .collect::<String>()
+        .into()
+}
+
 /// The text [`neutralise`] was given: a cell read back from one of our own
 /// outputs (a household id in a scores file, a dispatch list, a return, an
 /// outcomes file) loses the apostrophe neutralising put before it, so that
@@ -105,7 +119,8 @@ impl OutTable {
                 };
                 w.write_record(&self.header).map_err(err)?;
                 for row in &self.rows {
-                    w.write_record(row.iter().map(|c| neutralise(c).into_owned())).map_err(err)?;
+                    let shown = |c: &String| neutralise(&escape_controls(c)).into_owned();
+                    w.write_record(row.iter().map(shown)).map_err(err)?;
                 }
                 w.flush().map_err(io)?;
             }
@@ -127,7 +142,9 @@ impl OutTable {
                             Ok(v) if v.is_finite() && looks_numeric(cell) => {
                                 ws.write_number(r as u32 + 1, c as u16, v).map_err(xlsx)?
                             }
-                            _ => ws.write_string(r as u32 + 1, c as u16, cell.as_str()).map_err(xlsx)?,
+                            _ => ws
+                                .write_string(r as u32 + 1, c as u16, escape_controls(cell).as_ref())
+                                .map_err(xlsx)?,
                         };
                     }
                 }

@@ -80,6 +80,12 @@ pub const MAX_ITEM_POINTS: f64 = 10_000.0;
 /// Largest magnitude of a category's weight (see [`MAX_ITEM_POINTS`]).
 pub const MAX_WEIGHT: f64 = 100.0;
 
+/// Most steps (nodes visited, see [`crate::expr::MAX_NODES`]) the
+/// conditions of all items may take for one household together: about
+/// 3,000 times the bundled model (344 steps), and a bound on scoring's
+/// work that no number of items can pass.
+pub const MAX_MODEL_STEPS: u64 = 1_000_000;
+
 /// Why the bounds are there, for messages.
 const EXACT: &str = ", so that every household's total is a number the scores file prints exactly";
 
@@ -297,11 +303,13 @@ pub(crate) fn build(raw: RawModel, src: &SourceFile, problems: &mut Vec<Problem>
     }
 
     let mut items: Vec<Item> = Vec::new();
+    let mut steps = 0;
     for raw_item in raw.items {
         if let Some(item) = check_item(
             raw_item,
             src,
             &checker,
+            &mut steps,
             &derived_spans,
             &derived_asts,
             &columns,
@@ -622,6 +630,7 @@ fn check_item(
     it: RawItem,
     src: &SourceFile,
     checker: &Checker,
+    steps: &mut u64,
     derived_spans: &HashMap<String, (std::ops::Range<usize>, String)>,
     derived_asts: &HashMap<String, Ast>,
     columns: &[Column],
@@ -694,6 +703,19 @@ fn check_item(
             return None;
         }
     };
+    *steps = steps.saturating_add(checker.steps(&ast));
+    if *steps > MAX_MODEL_STEPS {
+        problems.push(src.problem(
+            it.when.span().start,
+            &context,
+            format!(
+                "with the items before it, evaluating the model takes {steps} steps for each household, more \
+                 than {MAX_MODEL_STEPS}; compute the values in fewer steps, or split the model",
+            ),
+        ));
+        // counted once: the items after it are not reported again
+        *steps = 0;
+    }
     if problems.len() > before {
         return None;
     }

@@ -62,7 +62,7 @@ pub mod scoring;
 mod source;
 
 pub use bands::{Band, Bands};
-pub use build::{MAX_ITEM_POINTS, MAX_WEIGHT};
+pub use build::{MAX_ITEM_POINTS, MAX_MODEL_STEPS, MAX_WEIGHT};
 pub use column::{CellError, Column, ColumnType};
 pub use error::ModelError;
 pub use model::{Category, Department, Derived, Identity, Item, Meta, Model, Parameter, Per};

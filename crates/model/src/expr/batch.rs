@@ -260,6 +260,7 @@ impl BatchEval {
                 }
                 self.flags.push(per_member);
             }
+            BoolExpr::Shared(a) => self.bool(a, x, level, out),
         }
     }
 
@@ -333,6 +334,7 @@ impl BatchEval {
                 self.per_household(x, level, households, out);
                 self.numbers.push(per_member);
             }
+            NumExpr::Shared(a) => self.num(a, x, level, out),
         }
     }
 

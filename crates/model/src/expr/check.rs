@@ -4,6 +4,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ops::Range;
+use std::sync::Arc;
 
 use super::compiled::{ArithOp, BoolExpr, CmpOp, NumExpr, Src};
 use super::parse::{Ast, AstKind, BinOp, ExprError};
@@ -147,12 +148,16 @@ pub struct Checker<'a> {
     sizes: RefCell<HashMap<String, (u64, u32)>>,
 }
 
-/// Most nodes a compiled condition or derived value may have once the
-/// derived values it uses are written out in it (each use holds a copy):
-/// far above any real condition (tens of nodes), far below what exhausts
-/// memory (derived values that each use the one before twice double at
-/// every step).
+/// Most steps (nodes visited) one evaluation of a condition or derived
+/// value may take, with the derived values it uses counted at each use:
+/// far above any real condition (tens of nodes), far below what makes
+/// scoring crawl (derived values that each use the one before twice
+/// double the work at every step).
 pub const MAX_NODES: u64 = 100_000;
+
+/// Derived values of at most this many nodes are copied into each use;
+/// larger ones are compiled once and shared ([`BoolExpr::Shared`]).
+const INLINE_NODES: u64 = 32;
 
 impl<'a> Checker<'a> {
     /// A checker over these symbols.
@@ -189,6 +194,12 @@ impl<'a> Checker<'a> {
         (nodes.saturating_add(1), depth.saturating_add(1))
     }
 
+    /// Steps one evaluation of `ast` takes (nodes visited, each use of a
+    /// derived value counting its own), saturating.
+    pub fn steps(&self, ast: &Ast) -> u64 {
+        self.expanded(ast).0
+    }
+
     /// Refuses `ast` when, with its derived values written out, it would
     /// compile into more than [`MAX_NODES`] nodes or nest deeper than
     /// [`MAX_DEPTH`](super::MAX_DEPTH).
@@ -196,9 +207,9 @@ impl<'a> Checker<'a> {
         let (nodes, depth) = self.expanded(ast);
         let problem = if nodes > MAX_NODES {
             format!(
-                "with the derived values it uses written out, this holds {nodes} nodes, more than {MAX_NODES} \
-                 (each use of a derived value copies it: derived values that use the one before twice double \
-                 at every step); compute the value in fewer steps"
+                "with the derived values it uses, evaluating this takes {nodes} steps for each household, \
+                 more than {MAX_NODES} (derived values that use the one before twice double the work at \
+                 every step); compute the value in fewer steps"
             )
         } else if depth > super::MAX_DEPTH {
             format!(
@@ -254,7 +265,15 @@ impl<'a> Checker<'a> {
             .compile(ast, *scope)
             .map_err(|e| ExprError { within: e.within.or_else(|| Some(name.to_string())), ..e });
         self.stack.borrow_mut().pop();
-        let typed = result?;
+        let typed = match result? {
+            // a value of more than a few nodes is held once and shared by
+            // every use; a small one is copied, so that a use can join the
+            // tree around it (`pc_income < 5000` as one comparison)
+            typed if self.expanded(ast).0 <= INLINE_NODES => typed,
+            Typed::Bool(b) => Typed::Bool(BoolExpr::Shared(Arc::new(b.optimised()))),
+            Typed::Num(e, ty) => Typed::Num(NumExpr::Shared(Arc::new(e.optimised())), ty),
+            typed => typed,
+        };
         self.done.borrow_mut().insert(name.to_string(), typed.clone());
         Ok(typed)
     }

@@ -8,6 +8,8 @@
 //! those of [`BoolExpr::eval`]: a test compares the two on every item of
 //! the bundled model over simulated households.
 
+use std::sync::Arc;
+
 use super::compiled::{ArithOp, BoolExpr, CmpOp, Inputs, NumExpr, Src};
 
 /// A compiled yes/no expression: `(inputs, member) → bool`.
@@ -148,6 +150,11 @@ impl BoolExpr {
                     Box::new(move |x, _| (0..x.count).all(|m| c(x, m)))
                 }
             },
+            // the tree itself, walked: a closure per use would copy it
+            BoolExpr::Shared(a) => {
+                let a = Arc::clone(a);
+                Box::new(move |x, m| a.eval(x, m))
+            }
         }
     }
 }
@@ -223,6 +230,10 @@ impl NumExpr {
             NumExpr::MemberMax(a) => {
                 let a = a.to_fn();
                 Box::new(move |x, _| (0..x.count).map(|m| a(x, m)).fold(f64::NEG_INFINITY, f64::max))
+            }
+            NumExpr::Shared(a) => {
+                let a = Arc::clone(a);
+                Box::new(move |x, m| a.eval(x, m))
             }
         }
     }

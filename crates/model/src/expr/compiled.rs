@@ -6,6 +6,8 @@
 //! column's declared list, a date as a day number), so a household's inputs
 //! are one flat slice of numbers; the types were checked before.
 
+use std::sync::Arc;
+
 /// Where a value comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Src {
@@ -73,6 +75,9 @@ pub enum BoolExpr {
     Any(Box<BoolExpr>),
     /// Every member satisfies the member-level expression.
     All(Box<BoolExpr>),
+    /// A derived value used in several places: compiled once, held once,
+    /// every use pointing at the same tree.
+    Shared(Arc<BoolExpr>),
 }
 
 /// A compiled numeric (or date) expression.
@@ -104,6 +109,8 @@ pub enum NumExpr {
     MemberMin(Box<NumExpr>),
     /// `max(x)` over members (minus infinity when there are none).
     MemberMax(Box<NumExpr>),
+    /// A derived value used in several places (see [`BoolExpr::Shared`]).
+    Shared(Arc<NumExpr>),
 }
 
 /// One household's inputs, as the evaluator sees them.
@@ -177,7 +184,12 @@ impl BoolExpr {
             BoolExpr::NumIn(a, list) => BoolExpr::NumIn(a.optimised(), list),
             BoolExpr::Any(c) => BoolExpr::Any(boxed(c)),
             BoolExpr::All(c) => BoolExpr::All(boxed(c)),
-            e @ (BoolExpr::Const(_) | BoolExpr::Col(_) | BoolExpr::ColCmp(..) | BoolExpr::OneOf(..)) => e,
+            // optimised once, when the derived value was compiled
+            e @ (BoolExpr::Const(_)
+            | BoolExpr::Col(_)
+            | BoolExpr::ColCmp(..)
+            | BoolExpr::OneOf(..)
+            | BoolExpr::Shared(_)) => e,
         }
     }
 
@@ -203,6 +215,7 @@ impl BoolExpr {
             }
             BoolExpr::Any(c) => (0..x.member_count()).any(|m| c.eval(x, m)),
             BoolExpr::All(c) => (0..x.member_count()).all(|m| c.eval(x, m)),
+            BoolExpr::Shared(a) => a.eval(x, member),
         }
     }
 }
@@ -223,7 +236,7 @@ impl NumExpr {
             NumExpr::Sum(a) => NumExpr::Sum(boxed(a)),
             NumExpr::MemberMin(a) => NumExpr::MemberMin(boxed(a)),
             NumExpr::MemberMax(a) => NumExpr::MemberMax(boxed(a)),
-            e @ (NumExpr::Const(_) | NumExpr::Col(_) | NumExpr::Members) => e,
+            e @ (NumExpr::Const(_) | NumExpr::Col(_) | NumExpr::Members | NumExpr::Shared(_)) => e,
         }
     }
 
@@ -261,6 +274,7 @@ impl NumExpr {
             NumExpr::MemberMax(a) => {
                 (0..x.member_count()).map(|m| a.eval(x, m)).fold(f64::NEG_INFINITY, f64::max)
             }
+            NumExpr::Shared(a) => a.eval(x, member),
         }
     }
 }

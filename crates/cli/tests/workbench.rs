@@ -531,3 +531,136 @@ fn the_workbench_answers_only_its_own_page_and_saves_only_in_its_folder() {
     assert_eq!(ask(format!("{own}Cookie: {pair}\r\n"), "/api/model").0 .0, 200);
     assert_eq!(ask(format!("{own}Cookie: hhrisk_token=guess\r\n"), "/api/model").0 .0, 403);
 }
+
+/// Sends `request` as it is, in one piece, and reads the status of the
+/// answer: `None` when the server closed the connection without one.
+fn raw(addr: &str, request: &[u8]) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+    // the server may answer and close before reading everything
+    let _ = s.write_all(request);
+    let mut head = [0u8; 12];
+    let mut got = 0;
+    while got < head.len() {
+        match s.read(&mut head[got..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n,
+        }
+    }
+    (got == head.len()).then(|| std::str::from_utf8(&head[9..12]).ok()?.parse().ok()).flatten()
+}
+
+/// What an attacker or a broken client can send over the wire: bodies,
+/// headers and request lines past every limit, Host and Origin headers
+/// written twice or hidden in the request line, a connection held open
+/// half-way. Each gets a refusal (or a closed connection), never a crash:
+/// the workbench answers its own page normally after every one.
+#[test]
+fn the_workbench_refuses_hostile_requests_and_keeps_serving() {
+    let wb = start_workbench();
+    let addr = wb.addr.clone();
+    let port = addr.rsplit(':').next().unwrap().to_string();
+    let own = format!("Host: 127.0.0.1:{port}\r\n");
+    let json = "Content-Type: application/json\r\n";
+    let alive = || {
+        let (status, body) = http(&addr, "GET", "/api/model", "");
+        assert_eq!(status, 200, "{body}");
+    };
+    // a connection held open half-way through its headers does not hold
+    // up others
+    let mut slow = std::net::TcpStream::connect(&addr).unwrap();
+    std::io::Write::write_all(&mut slow, format!("GET /api/model HTTP/1.1\r\n{own}X-Slow: ").as_bytes())
+        .unwrap();
+    alive();
+
+    let post = |path: &str, headers: &str, body: &[u8]| {
+        let mut r = format!(
+            "POST {path} HTTP/1.1\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        r.extend_from_slice(body);
+        r
+    };
+    let mut cases: Vec<(&str, Vec<u8>, &[u16])> = Vec::new();
+    // bodies past the limit (2 MB), whole or announced
+    let big = format!(r#"{{"points": {{"I01": 1}}, "pad": "{}"}}"#, "x".repeat(10 << 20));
+    cases.push(("a 10 MB body", post("/api/evaluate", &format!("{own}{json}"), big.as_bytes()), &[413]));
+    let announced = format!("POST /api/save HTTP/1.1\r\n{own}{json}Content-Length: 99999999999\r\n\r\n{{");
+    cases.push(("a body announced at 100 GB", announced.into_bytes(), &[413]));
+    // three chunks of 1 MiB each
+    let chunk = format!("100000\r\n{}\r\n", "x".repeat(0x100000));
+    let chunked = format!(
+        "POST /api/evaluate HTTP/1.1\r\n{own}{json}Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n{}0\r\n\r\n",
+        chunk.repeat(3)
+    );
+    cases.push(("a 3 MB chunked body", chunked.into_bytes(), &[413]));
+    // headers past hyper's limits: one of 1 MB, or 500 of them
+    let long = format!(
+        "GET /api/model HTTP/1.1\r\n{own}X-Long: {}\r\nConnection: close\r\n\r\n",
+        "a".repeat(1 << 20)
+    );
+    cases.push(("a 1 MB header", long.into_bytes(), &[431, 400, 0]));
+    let many: String = (0..500).map(|i| format!("X-H{i}: {i}\r\n")).collect();
+    let many = format!("GET /api/model HTTP/1.1\r\n{own}{many}Connection: close\r\n\r\n");
+    cases.push(("500 headers", many.into_bytes(), &[431, 400, 0]));
+    let path = format!("GET /{} HTTP/1.1\r\n{own}Connection: close\r\n\r\n", "a".repeat(1 << 20));
+    cases.push(("a 1 MB path", path.into_bytes(), &[414, 431, 400, 0]));
+    // garbage, a request line of another protocol, no Host at all
+    cases.push(("garbage", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n".to_vec(), &[400, 0]));
+    cases.push(("HTTP/1.0 without Host", b"GET /api/model HTTP/1.0\r\n\r\n".to_vec(), &[403, 400]));
+    // Host written twice (the first ours), or hidden in an absolute URL
+    let twice = format!("GET /api/model HTTP/1.1\r\n{own}Host: evil.example\r\nConnection: close\r\n\r\n");
+    cases.push(("two Host headers", twice.into_bytes(), &[403, 400]));
+    let twice = format!("GET /api/model HTTP/1.1\r\nHost: evil.example\r\n{own}Connection: close\r\n\r\n");
+    cases.push(("two Host headers, ours second", twice.into_bytes(), &[403, 400]));
+    let absolute = format!("GET http://evil.example/api/model HTTP/1.1\r\n{own}Connection: close\r\n\r\n");
+    cases.push(("an absolute URL naming another host", absolute.into_bytes(), &[403, 400]));
+    let host = format!(
+        "GET /api/model HTTP/1.1\r\nHost: 127.0.0.1:{port}.evil.example\r\nConnection: close\r\n\r\n"
+    );
+    cases.push(("our address as a prefix of another name", host.into_bytes(), &[403]));
+    let host = format!("GET /api/model HTTP/1.1\r\nHost: 127.0.0.1:{port}\u{0}\r\nConnection: close\r\n\r\n");
+    cases.push(("a NUL byte after our address", host.into_bytes(), &[403, 400]));
+    // Origin written twice, the first ours; a page opened from a file
+    let origin = |o: &str| post("/api/evaluate", &format!("{own}{json}{o}"), b"{}");
+    let twice = format!("Origin: http://127.0.0.1:{port}\r\nOrigin: http://evil.example\r\n");
+    cases.push(("two Origin headers", origin(&twice), &[403, 400]));
+    cases.push(("Origin null", origin("Origin: null\r\n"), &[403]));
+    cases.push((
+        "Origin https of our address",
+        origin(&format!("Origin: https://127.0.0.1:{port}\r\n")),
+        &[403],
+    ));
+    // a preflight of another site: no CORS answer that would let it in
+    let preflight = format!(
+        "OPTIONS /api/save HTTP/1.1\r\n{own}Origin: http://evil.example\r\nAccess-Control-Request-Method: POST\r\nConnection: close\r\n\r\n"
+    );
+    cases.push(("a CORS preflight from another site", preflight.into_bytes(), &[403]));
+    // JSON that is valid but absurd: numbers past every bound, a million
+    // ids switched off, deep nesting
+    let absurd =
+        format!(r#"{{"points": {{"I01": 1e308}}, "off": [{}]}}"#, vec!["\"I01\""; 200_000].join(","));
+    cases.push((
+        "points of 1e308 and 200,000 ids",
+        post("/api/evaluate", &format!("{own}{json}"), absurd.as_bytes()),
+        &[422],
+    ));
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    cases.push((
+        "JSON nested 100,000 deep",
+        post("/api/save", &format!("{own}{json}"), deep.as_bytes()),
+        &[400, 422],
+    ));
+    let method = format!("DELETE /api/save HTTP/1.1\r\n{own}Connection: close\r\n\r\n");
+    cases.push(("another method", method.into_bytes(), &[405]));
+
+    for (what, request, expected) in cases {
+        let status = raw(&addr, &request).unwrap_or(0);
+        assert!(expected.contains(&status), "{what}: {status}, expected one of {expected:?}");
+        alive();
+    }
+    drop(slow);
+    alive();
+}

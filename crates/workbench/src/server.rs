@@ -13,8 +13,8 @@
 //! serves the network (`--allow-remote`). A `POST` without `Content-Type:
 //! application/json` gets 415, a body that is not JSON 400, JSON that does
 //! not fit 422, edits that cannot apply (an unknown item, bands out of
-//! order) 422, a save path that is not a plain `name.toml` 422; each with a
-//! message. Models are saved only into one folder: the model's own, or the
+//! order) 422, a save path that is not a plain `name.toml` 422, a body over
+//! 2 MB 413, two `Host` or `Origin` headers 400; each with a message. Models are saved only into one folder: the model's own, or the
 //! one given (`--save-dir`).
 
 use std::net::SocketAddr;
@@ -106,6 +106,9 @@ impl Access {
     }
 }
 
+/// Most bytes a request's body may hold (edits are a few kilobytes).
+const BODY_LIMIT: usize = 2 << 20;
+
 /// The cookie that carries the token once the URL with it was opened.
 const COOKIE: &str = "hhrisk_token";
 
@@ -139,6 +142,23 @@ async fn guard(
         .query()
         .and_then(|q| q.split('&').filter_map(|kv| kv.strip_prefix("token=")).next().map(str::to_string));
     let given = text("x-hhrisk-token").or(cookie).or(query);
+    // one Host and at most one Origin: with two, which one counts would
+    // depend on who reads them
+    for name in [header::HOST, header::ORIGIN] {
+        if headers.get_all(&name).iter().count() > 1 {
+            return problem(StatusCode::BAD_REQUEST, format!("a request has at most one {name} header"));
+        }
+    }
+    // a body announced past the limit is refused at once, not waited for
+    let length = text(header::CONTENT_LENGTH.as_str()).and_then(|l| l.trim().parse::<u64>().ok());
+    if let Some(length) = length.filter(|&l| l > BODY_LIMIT as u64) {
+        return problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request's body is {length} bytes, more than the {BODY_LIMIT} accepted"),
+        );
+    }
+    // a URL naming a server (`GET http://host/…`) names it instead of Host
+    let host = request.uri().authority().map_or(host, |a| a.as_str().to_string());
     if !access.hosts.iter().any(|h| h.eq_ignore_ascii_case(&host)) {
         return problem(
             StatusCode::FORBIDDEN,
@@ -178,6 +198,7 @@ pub fn router(workbench: Arc<Workbench>, access: Access) -> Router {
         .route("/api/evaluate", post(evaluate_edits))
         .route("/api/save", post(save))
         .with_state(workbench)
+        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(Arc::new(access), guard))
 }
 

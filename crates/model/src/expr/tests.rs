@@ -344,7 +344,7 @@ fn derived_values_are_held_once_and_shared_by_every_use() {
         assert!(s.define_derived(&format!("d{k}"), parse(&expr).unwrap(), Scope::Household));
     }
     // per member: a value of 40 nodes over age and cost, used twice
-    let big = vec!["cost * 0.5 + age"; 8].join(" + ");
+    let big = ["cost * 0.5 + age"; 8].join(" + ");
     assert!(s.define_derived("m", parse(&big).unwrap(), Scope::Member));
     let checker = Checker::new(&s);
     let src = "d12 > d11 and count(m > 100 and m < 10000000) > 0";

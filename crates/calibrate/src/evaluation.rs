@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use crate::metrics::{Accuracy, Counts};
-use hhrisk_tables::{is_workbook, Encoding, TextTable};
+use hhrisk_tables::{Encoding, TextTable};
 
 use crate::samples::{Outcomes, SampleError};
 
@@ -29,8 +29,8 @@ pub struct Record {
     pub batch: Option<String>,
     /// Departments the household's fired items are referred to.
     pub departments: Vec<String>,
-    /// Household types it belongs to (`elderly_only`, `disability` …).
-    pub types: Vec<&'static str>,
+    /// Household types (the model's `[[groups]]`) it belongs to.
+    pub types: Vec<String>,
 }
 
 /// Accuracy in one group (a band, village, batch, department or type).
@@ -81,18 +81,89 @@ pub struct Evaluation {
     /// 2, 3, 4–5, 6+ members); empty when the scores file has no
     /// `members` column.
     pub by_household_size: Vec<crate::household_size::SizeGroup>,
+    /// Share of households in need, when every household scored was
+    /// verified (otherwise the verified ones are not a fair sample of
+    /// them).
+    pub base_rate: Option<f64>,
+    /// Precision over the base rate: how many times better than alerting
+    /// households at random.
+    pub lift: Option<f64>,
+    /// The precision set against Xiaochang's, in one sentence.
+    pub against_xiaochang: Option<Comparison>,
     /// What could not be measured, and why.
     pub notes: Vec<String>,
 }
 
-/// Household types, with their descriptions.
-pub const HOUSEHOLD_TYPES: [(&str, &str); 5] = [
-    ("elderly_only", "every member aged 60 or over"),
-    ("disability", "a member with a disability certificate"),
-    ("single_parent", "a single parent raising children"),
-    ("students", "a member at school (compulsory, high school, vocational or college)"),
-    ("female_head", "the head of household is a woman"),
-];
+/// Xiaochang's published figures: 687 alerts, 404 verified as right.
+pub const XIAOCHANG: (u64, u64) = (687, 404);
+
+/// Whether a precision differs from another beyond chance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Higher, and the interval of the difference lies above 0.
+    Higher,
+    /// Lower, and the interval of the difference lies below 0.
+    Lower,
+    /// The interval of the difference includes 0.
+    NoClearDifference,
+}
+
+/// A precision compared with Xiaochang's 404 of 687.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Comparison {
+    /// This precision.
+    pub precision: f64,
+    /// Xiaochang's, 404 / 687.
+    pub xiaochang: f64,
+    /// `precision - xiaochang`.
+    pub difference: f64,
+    /// Newcombe's 95 % interval of the difference.
+    pub difference_ci: crate::intervals::Interval,
+    /// What the interval says.
+    pub verdict: Verdict,
+    /// The comparison in one plain sentence.
+    pub sentence: String,
+}
+
+/// `verified` right alerts of `alerts` set against Xiaochang's 404 of 687:
+/// the difference, its Newcombe interval and a sentence saying whether it
+/// is more than chance (`None` without alerts).
+pub fn against_xiaochang(verified: u64, alerts: u64) -> Option<Comparison> {
+    use crate::intervals::{newcombe_difference, wilson, CONFIDENCE};
+    let (x_alerts, x_verified) = XIAOCHANG;
+    let ci = newcombe_difference(verified, alerts, x_verified, x_alerts, CONFIDENCE)?;
+    let (p, x) = (verified as f64 / alerts as f64, x_verified as f64 / x_alerts as f64);
+    let (own, theirs) = (wilson(verified, alerts, CONFIDENCE)?, wilson(x_verified, x_alerts, CONFIDENCE)?);
+    let verdict = if ci.lo > 0.0 {
+        Verdict::Higher
+    } else if ci.hi < 0.0 {
+        Verdict::Lower
+    } else {
+        Verdict::NoClearDifference
+    };
+    let pct = |v: f64| format!("{:.1} %", 100.0 * v);
+    let pts = |v: f64| format!("{:+.1}", 100.0 * v);
+    let span = |i: crate::intervals::Interval| format!("[{:.1}, {:.1}]", 100.0 * i.lo, 100.0 * i.hi);
+    let (d, way) = ((p - x).abs() * 100.0, if p >= x { "higher" } else { "lower" });
+    let head = format!(
+        "precision {} {} of {alerts} alerts against Xiaochang's {} {}: {d:.1} points {way}",
+        pct(p),
+        span(own),
+        pct(x),
+        span(theirs)
+    );
+    let range = format!("{} to {} points", pts(ci.lo), pts(ci.hi));
+    let sentence = match verdict {
+        Verdict::Higher => format!("{head}, more than chance explains (the difference is {range}, 95 %): better than Xiaochang"),
+        Verdict::Lower => format!("{head}, more than chance explains (the difference is {range}, 95 %): worse than Xiaochang"),
+        Verdict::NoClearDifference => format!(
+            "{head}, but the difference could be anywhere from {range} (95 %): not shown to differ from Xiaochang; \
+             more verified alerts would tell"
+        ),
+    };
+    Some(Comparison { precision: p, xiaochang: x, difference: p - x, difference_ci: ci, verdict, sentence })
+}
 
 fn group<'a>(
     records: &'a [Record],
@@ -159,8 +230,7 @@ pub fn evaluate(records: &[Record], size_warning_factor: f64) -> Evaluation {
         notes
             .push("no department breakdown: give --model and --roster to know which items fired".to_string());
     }
-    let by_household_type =
-        group(records, |r| r.types.iter().map(|t| t.to_string()).collect(), measure_recall);
+    let by_household_type = group(records, |r| r.types.clone(), measure_recall);
     let by_household_size = if records.iter().all(|r| r.members.is_some()) && !records.is_empty() {
         let rows = records.iter().map(|r| (r.members.unwrap_or(0), r.alert_level.is_some(), r.need));
         let table = crate::household_size::by_household_size(rows, measure_recall);
@@ -170,7 +240,27 @@ pub fn evaluate(records: &[Record], size_warning_factor: f64) -> Evaluation {
         notes.push("no breakdown by household size: the scores file has no `members` column".to_string());
         Vec::new()
     };
+    // every household verified: the base rate is theirs; otherwise the
+    // verified ones over-represent the alerted
+    let base_rate = records
+        .iter()
+        .all(|r| r.need.is_some())
+        .then_some(overall.households)
+        .filter(|&n| n > 0)
+        .map(|n| overall.in_need as f64 / n as f64);
+    if base_rate.is_none() {
+        notes.push(
+            "not every household was verified: the base rate (the share in need) and the lift over it are not \
+             measured"
+                .to_string(),
+        );
+    }
+    let lift = base_rate.zip(overall.precision).filter(|(b, _)| *b > 0.0).map(|(b, p)| p / b);
+    let against = against_xiaochang(overall.true_alerts, overall.alerts);
     Evaluation {
+        base_rate,
+        lift,
+        against_xiaochang: against,
         scored: records.len() as u64,
         unverified_alerts: unverified,
         precision: overall.precision,
@@ -220,88 +310,6 @@ pub fn from_counts(alerts: u64, verified: u64) -> Option<CountsOnly> {
     })
 }
 
-/// Household types by `household_id`.
-pub type TypesByHousehold = HashMap<String, Vec<&'static str>>;
-
-/// Household types read from a roster's own tables (columns `age`,
-/// `disability_grade`, `school`, `relation`, `sex` of members and
-/// `single_parent` of households; a type whose columns are missing is left
-/// out, and the returned notes say so). `roster` is a folder or a workbook.
-pub fn household_types(
-    roster: &Path,
-    encoding: Encoding,
-) -> Result<(TypesByHousehold, Vec<String>), SampleError> {
-    let table = |file: &str, sheet: &str| {
-        let path = if is_workbook(roster) { roster.to_path_buf() } else { roster.join(file) };
-        TextTable::read(&path, sheet, encoding)
-            .map_err(|e| SampleError::Outcomes { path: path.display().to_string(), message: e.to_string() })
-    };
-    let mut types: TypesByHousehold = HashMap::new();
-    let mut notes = Vec::new();
-    let yes = |v: &str| matches!(v, "1" | "true" | "TRUE" | "yes" | "y" | "Y" | "是" | "有");
-
-    let h = table("households.csv", "households")?;
-    match (h.column("household_id"), h.column("single_parent")) {
-        (Some(id_at), Some(single_at)) => {
-            for (_, row) in &h.rows {
-                if row.get(single_at).is_some_and(|v| yes(v)) {
-                    types
-                        .entry(row.get(id_at).cloned().unwrap_or_default())
-                        .or_default()
-                        .push("single_parent");
-                }
-            }
-        }
-        _ => notes.push(
-            "the households table has no `single_parent` column: no single-parent breakdown".to_string(),
-        ),
-    }
-
-    let m = table("members.csv", "members")?;
-    let (age_at, dis_at, school_at) = (m.column("age"), m.column("disability_grade"), m.column("school"));
-    let head_at = m.column("relation").zip(m.column("sex"));
-    for (name, present) in [
-        ("age", age_at.is_some()),
-        ("disability_grade", dis_at.is_some()),
-        ("school", school_at.is_some()),
-        ("relation and sex", head_at.is_some()),
-    ] {
-        if !present {
-            notes.push(format!(
-                "the members table has no `{name}` column: the household types that need it are left out"
-            ));
-        }
-    }
-    let Some(id_at) = m.column("household_id") else { return Ok((types, notes)) };
-    // per household: (all 60+, any disability, any student, female head)
-    let mut flags: BTreeMap<String, (bool, bool, bool, bool)> = BTreeMap::new();
-    for (_, row) in &m.rows {
-        let get = |i: Option<usize>| i.and_then(|i| row.get(i)).map(String::as_str);
-        let f =
-            flags.entry(get(Some(id_at)).unwrap_or("").to_string()).or_insert((true, false, false, false));
-        f.0 &= get(age_at).and_then(|a| a.parse::<u32>().ok()).is_some_and(|a| a >= 60);
-        f.1 |= get(dis_at).and_then(|d| d.parse::<u32>().ok()).is_some_and(|d| d > 0);
-        f.2 |= get(school_at)
-            .is_some_and(|s| matches!(s, "compulsory" | "high_school" | "vocational" | "college"));
-        f.3 |= head_at
-            .is_some_and(|(r, s)| get(Some(r)) == Some("head") && matches!(get(Some(s)), Some("F" | "女")));
-    }
-    for (id, (elderly, disability, students, female_head)) in flags {
-        let t = types.entry(id).or_default();
-        for (on, name, present) in [
-            (elderly, "elderly_only", age_at.is_some()),
-            (disability, "disability", dis_at.is_some()),
-            (students, "students", school_at.is_some()),
-            (female_head, "female_head", head_at.is_some()),
-        ] {
-            if on && present {
-                t.push(name);
-            }
-        }
-    }
-    Ok((types, notes))
-}
-
 /// Reads a scores file written by `hhrisk score` (CSV or workbook sheet
 /// `scores`) and joins outcomes.
 pub fn read_scores(
@@ -342,28 +350,42 @@ pub fn read_scores(
         .collect())
 }
 
-/// The departments each household's fired items are referred to, by
-/// scoring the roster with the model.
-pub fn departments(
+/// What scoring the roster with the model says of each household, by
+/// `household_id`: the departments its fired items are referred to, and
+/// the household types (`[[groups]]`) it belongs to.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Facts {
+    /// Departments of the fired items, sorted, once each.
+    pub departments: Vec<String>,
+    /// Ids of the groups whose condition holds, in the model's order.
+    pub groups: Vec<String>,
+}
+
+/// [`Facts`] of every household of the roster (refused households have
+/// none).
+pub fn facts(
     model: &hhrisk_model::Model,
     roster: &Path,
     encoding: Encoding,
-) -> Result<HashMap<String, Vec<String>>, SampleError> {
+) -> Result<HashMap<String, Facts>, SampleError> {
     let options = hhrisk_roster::ReadOptions { encoding, ..hhrisk_roster::ReadOptions::default() };
     let r = hhrisk_roster::Roster::read(model, roster, &options)?;
     let scorer = hhrisk_score::Scorer::new(model, &model.bands);
     let mut out = HashMap::new();
     let mut score = hhrisk_score::HouseholdScore::default();
     for h in &r.households {
-        scorer.score_into(&r.inputs(h), &mut score);
-        let mut d: Vec<String> = score
+        let inputs = r.inputs(h);
+        scorer.score_into(&inputs, &mut score);
+        let mut departments: Vec<String> = score
             .hits
             .iter()
             .map(|hit| model.departments[model.items[hit.item].department].id.clone())
             .collect();
-        d.sort();
-        d.dedup();
-        out.insert(h.id.clone(), d);
+        departments.sort();
+        departments.dedup();
+        let groups =
+            model.groups.iter().filter(|g| g.condition.eval(&inputs, 0)).map(|g| g.id.clone()).collect();
+        out.insert(h.id.clone(), Facts { departments, groups });
     }
     Ok(out)
 }
@@ -392,7 +414,7 @@ mod tests {
             members: None,
             batch: Some(if id < "h4" { "1" } else { "2" }.into()),
             departments: if level.is_some() { vec!["education".into()] } else { vec![] },
-            types,
+            types: types.into_iter().map(String::from).collect(),
         }
     }
 

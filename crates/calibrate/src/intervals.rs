@@ -47,6 +47,20 @@ pub fn clopper_pearson(k: u64, n: u64, confidence: f64) -> Option<Interval> {
     Some(Interval { lo, hi })
 }
 
+/// Newcombe's hybrid score interval (his method 10, from the two Wilson
+/// intervals) for the difference `k1 / n1 - k2 / n2` of two independent
+/// proportions (`None` when either `n` is 0). Unlike the plain Wald
+/// interval it stays inside [-1, 1] and behaves near 0 % and 100 %.
+pub fn newcombe_difference(k1: u64, n1: u64, k2: u64, n2: u64, confidence: f64) -> Option<Interval> {
+    let (a, b) = (wilson(k1, n1, confidence)?, wilson(k2, n2, confidence)?);
+    let (p1, p2) = (k1 as f64 / n1 as f64, k2 as f64 / n2 as f64);
+    let d = p1 - p2;
+    Some(Interval {
+        lo: d - ((p1 - a.lo).powi(2) + (b.hi - p2).powi(2)).sqrt(),
+        hi: d + ((a.hi - p1).powi(2) + (p2 - b.lo).powi(2)).sqrt(),
+    })
+}
+
 /// The number of households a county must verify so that the exact
 /// (Clopper–Pearson) interval of a proportion near `p` is no wider than
 /// `± margin`. Searches upwards, so the answer is exact, not a
@@ -89,6 +103,22 @@ mod tests {
 
     fn close(a: Interval, lo: f64, hi: f64) {
         assert!((a.lo - lo).abs() < 1e-8 && (a.hi - hi).abs() < 1e-8, "{a:?} vs ({lo}, {hi})");
+    }
+
+    /// Against statsmodels 0.15.0:
+    /// `confint_proportions_2indep(k1, n1, 404, 687, method="newcomb",
+    /// compare="diff", alpha=0.05)`.
+    #[test]
+    fn newcombe_difference_matches_statsmodels() {
+        for (k, n, lo, hi) in [
+            (35, 58, -0.11813707262133347, 0.13688170258018306),
+            (350, 500, 0.05680494369858249, 0.16548110124569015),
+            (0, 10, -0.6242793182191083, -0.3080499463919933),
+            (10, 10, 0.13205026086087207, 0.44913059421728885),
+        ] {
+            close(newcombe_difference(k, n, 404, 687, CONFIDENCE).unwrap(), lo, hi);
+        }
+        assert_eq!(newcombe_difference(1, 0, 404, 687, CONFIDENCE), None);
     }
 
     /// Reference values from statsmodels 0.14,

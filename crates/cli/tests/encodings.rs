@@ -115,6 +115,8 @@ fn every_reader_takes_any_line_ending() {
             .arg(&scores)
             .arg("--outcomes")
             .arg(&roster)
+            .arg("--model")
+            .arg(common::model())
             .output()
             .unwrap();
         assert!(output.status.success(), "{name}: {}", String::from_utf8_lossy(&output.stderr));

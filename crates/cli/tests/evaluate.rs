@@ -46,6 +46,18 @@ fn evaluate_breaks_alerts_down_from_a_scores_file() {
         let p = v["precision"].as_f64().unwrap();
         assert!(v[method]["lo"].as_f64().unwrap() < p && p < v[method]["hi"].as_f64().unwrap(), "{method}");
     }
+    // every household verified: the base rate is the share in need, and
+    // the lift the precision over it, counted here from outcomes.csv
+    let (_, outcomes) = read_csv(&village.join("outcomes.csv"));
+    let in_need = outcomes.values().filter(|r| r["verified_need"] == "1").count() as f64;
+    let base = in_need / outcomes.len() as f64;
+    assert!((v["base_rate"].as_f64().unwrap() - base).abs() < 1e-12, "{}", v["base_rate"]);
+    let precision = true_alerts as f64 / alerts as f64;
+    assert!((v["lift"].as_f64().unwrap() - precision / base).abs() < 1e-12);
+    let against = &v["against_xiaochang"];
+    assert!((against["difference"].as_f64().unwrap() - (precision - 404.0 / 687.0)).abs() < 1e-12);
+    let sentence = against["sentence"].as_str().unwrap();
+    assert!(sentence.contains("against Xiaochang's 58.8 % [55.1, 62.4]"), "{sentence}");
     let bands: u64 = v["by_band"].as_array().unwrap().iter().map(|g| g["alerts"].as_u64().unwrap()).sum();
     assert_eq!(bands, alerts, "every alert in one band");
     assert_eq!(
@@ -57,10 +69,7 @@ fn evaluate_breaks_alerts_down_from_a_scores_file() {
     };
     assert_eq!(names("by_village"), ["花园村"]);
     assert!(names("by_department").contains(&"education".to_string()));
-    assert_eq!(
-        names("by_household_type"),
-        ["disability", "elderly_only", "female_head", "single_parent", "students"]
-    );
+    assert_eq!(names("by_household_type"), ["disability", "elderly_only", "single_parent", "students"]);
     // household types counted independently: elderly-only households from members.csv
     let mut ages: BTreeMap<String, bool> = BTreeMap::new();
     let mut r = csv::Reader::from_path(village.join("members.csv")).unwrap();
@@ -167,4 +176,62 @@ fn alerts_by_household_size_are_counted_and_warned_about() {
         .assert()
         .failure();
     insta::assert_snapshot!("size_warning_factor_of_1", stderr(&run));
+}
+
+/// Household types are the model's own `[[groups]]`: another model, with
+/// other columns, declares its own and gets its breakdown (counted again
+/// here from the scores file); a model without groups gets a note.
+#[test]
+fn household_types_are_the_groups_the_model_declares() {
+    let dir = tempfile::tempdir().unwrap();
+    let village = repo().join("sample_villages/02_hy");
+    let scores = dir.path().join("scores.csv");
+    score(&village, &scores).assert().success();
+    let text = std::fs::read_to_string(model()).unwrap();
+    let start = text.find("[[groups]]").unwrap();
+    let end = text[start..].find("# ----").unwrap() + start;
+    let own = format!(
+        "{}[[groups]]\nid = \"large\"\nname = \"大户\"\nwhen = \"members >= 5\"\n\n\
+         [[groups]]\nid = \"one_person\"\nname = \"独居\"\nwhen = \"members == 1\"\n\n{}",
+        &text[..start],
+        &text[end..]
+    );
+    let none = format!("{}{}", &text[..start], &text[end..]);
+    let evaluate = |model_text: &str, name: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, model_text).unwrap();
+        let output = hhrisk()
+            .args(["evaluate", "--json", "--scores"])
+            .arg(&scores)
+            .arg("--outcomes")
+            .arg(&village)
+            .arg("--model")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
+    };
+    let v = evaluate(&own, "own.toml");
+    let groups = v["by_household_type"].as_array().unwrap();
+    assert_eq!(
+        groups.iter().map(|g| g["name"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["large", "one_person"]
+    );
+    let (_, rows) = read_csv(&scores);
+    let (_, outcomes) = read_csv(&village.join("outcomes.csv"));
+    for (name, holds) in [("large", 5..usize::MAX), ("one_person", 1..2)] {
+        let mine: Vec<_> = rows.values().filter(|r| holds.contains(&r["members"].parse().unwrap())).collect();
+        let alerts = mine.iter().filter(|r| !r["alert_level"].is_empty()).count() as u64;
+        let right = mine
+            .iter()
+            .filter(|r| !r["alert_level"].is_empty() && outcomes[&r["household_id"]]["verified_need"] == "1")
+            .count() as u64;
+        let g = groups.iter().find(|g| g["name"] == name).unwrap();
+        assert_eq!((g["alerts"].as_u64(), g["true_alerts"].as_u64()), (Some(alerts), Some(right)), "{g}");
+    }
+    let v = evaluate(&none, "none.toml");
+    assert!(v["by_household_type"].as_array().unwrap().is_empty());
+    let notes = v["notes"].to_string();
+    assert!(notes.contains("declares no household types ([[groups]])"), "{notes}");
 }

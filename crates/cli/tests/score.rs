@@ -334,3 +334,66 @@ fn an_id_number_with_x_and_with_lowercase_x_is_one_person() {
         assert!(!text.contains("42092119940315171"), "masked: {text}");
     }
 }
+
+/// A column declared `optional = true` may be missing from the file: every
+/// row then takes its default, and the run says so. Present, it is read.
+#[test]
+fn an_optional_column_missing_from_the_roster_takes_its_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(common::model()).unwrap();
+    // a member column the fixture lacks, and an item that fires on it
+    let column = "[[columns]]\nname = \"hukou\"\nfile = \"members\"\ntype = \"category\"\n\
+                  values = [\"rural\", \"urban\"]\noptional = true\ndefault = \"rural\"\n\n";
+    let item = "\n[[items]]\nid = \"X01\"\ncategory = \"demographics\"\nname = \"城镇户口\"\n\
+                when = 'any(hukou == \"urban\")'\npoints = 7\ndepartment = \"civil_affairs\"\ndivide = false\n";
+    let at =
+        text.find("# ------------------------------------------------------------- derived values").unwrap();
+    let edited = format!("{}{column}{}{item}", &text[..at], &text[at..]);
+    let model = dir.path().join("m.toml");
+    std::fs::write(&model, edited).unwrap();
+    let run = |roster: &Path, out: &str| {
+        let out = dir.path().join(out);
+        let output = common::hhrisk()
+            .args(["score", "--model"])
+            .arg(&model)
+            .arg("--roster")
+            .arg(roster)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        (read_csv(&out).1, String::from_utf8_lossy(&output.stderr).into_owned())
+    };
+    let (absent, said) = run(&fixture(), "absent.csv");
+    assert!(said.contains("the roster has no column members: hukou: every row took the default"), "{said}");
+    let (bundled, _) = {
+        let out = dir.path().join("bundled.csv");
+        score(fixture(), &out).assert().success();
+        (read_csv(&out).1, ())
+    };
+    let total = |rows: &std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+                 id: &str| { rows[id]["total_points"].parse::<f64>().unwrap() };
+    for id in bundled.keys() {
+        assert_eq!(total(&absent, id), total(&bundled, id), "{id}: rural by default, X01 never fires");
+    }
+    // the column present: urban for every member of the first household
+    let roster = edited_fixture(|_, members| {
+        let mut lines: Vec<String> = members.lines().map(String::from).collect();
+        let first = lines[1].split(',').next().unwrap().to_string();
+        lines[0].push_str(",hukou");
+        for line in &mut lines[1..] {
+            line.push_str(if line.starts_with(&format!("{first},")) { ",urban" } else { ",rural" });
+        }
+        *members = lines.join("\n") + "\n";
+    });
+    let (present, said) = run(roster.path(), "present.csv");
+    assert!(!said.contains("has no column"), "{said}");
+    let first = present.keys().find(|id| total(&present, id) != total(&bundled, id)).unwrap().clone();
+    assert_eq!(
+        total(&present, &first),
+        total(&bundled, &first) + 7.0,
+        "{first}: 7 points, category weight 1"
+    );
+    assert_eq!(present.keys().filter(|id| total(&present, id) != total(&bundled, id)).count(), 1);
+}

@@ -329,6 +329,39 @@ pub(crate) fn build(raw: RawModel, src: &SourceFile, problems: &mut Vec<Problem>
     let mut seen = HashSet::new();
     problems.retain(|p| seen.insert((p.line, p.column, p.message.clone())));
 
+    let mut groups: Vec<Group> = Vec::new();
+    for g in raw.groups {
+        let id = g.id.get_ref().clone();
+        let context = format!("group {id}");
+        let id_ok = (1..=64).contains(&id.len())
+            && id.starts_with(|c: char| c.is_ascii_alphabetic())
+            && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !id_ok {
+            problems.push(src.problem(
+                g.id.span().start,
+                &context,
+                "group ids are 1 to 64 ASCII letters, digits and `_`, starting with a letter (e.g. `elderly_only`)",
+            ));
+            continue;
+        }
+        if groups.iter().any(|x| x.id == id) {
+            problems.push(src.problem(g.id.span().start, &context, "this group id is used twice"));
+            continue;
+        }
+        let condition = parse(g.when.get_ref()).and_then(|ast| checker.condition(&ast, Scope::Household));
+        match condition {
+            Ok(condition) => groups.push(Group {
+                id,
+                name: g.name,
+                name_en: g.name_en,
+                when: g.when.get_ref().clone(),
+                condition,
+                description: g.description,
+            }),
+            Err(e) => problems.push(expr_problem(src, &derived_spans, &g.when, context, e)),
+        }
+    }
+
     let identity = raw.identity.and_then(|i| check_identity(i, src, &columns, &parameters, problems));
     let scoring = check_scoring(raw.scoring, src, &columns, identity.as_ref(), problems);
     Model {
@@ -344,6 +377,7 @@ pub(crate) fn build(raw: RawModel, src: &SourceFile, problems: &mut Vec<Problem>
         bands,
         identity,
         scoring,
+        groups,
     }
 }
 
@@ -574,6 +608,7 @@ fn check_column(
         max,
         default: None,
         missing_values: c.missing_values,
+        optional: c.optional.as_ref().is_some_and(|o| *o.get_ref()),
     };
     if let Some(d) = &c.default {
         match value_for(&column.ty, d.get_ref())
@@ -582,6 +617,13 @@ fn check_column(
             Ok(v) => column.default = Some(v),
             Err(m) => problems.push(src.problem(d.span().start, &context, format!("`default`: {m}"))),
         }
+    }
+    if let Some(o) = c.optional.as_ref().filter(|o| *o.get_ref() && c.default.is_none()) {
+        problems.push(src.problem(
+            o.span().start,
+            &context,
+            "an optional column needs a `default`: the value every row takes when the file lacks the column",
+        ));
     }
     *slot += 1;
     let ty = match &column.ty {

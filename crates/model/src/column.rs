@@ -62,6 +62,9 @@ pub struct Column {
     /// Cell texts that mean "missing" for this column, replacing the model's
     /// list (e.g. when `无` is a real answer here).
     pub missing_values: Option<Vec<String>>,
+    /// The file may lack the column: every row then takes the `default`
+    /// (which an optional column must have), and the reader says so.
+    pub optional: bool,
 }
 
 /// Why a cell could not be read. Displayed, it says what is wrong and how
@@ -263,6 +266,7 @@ mod tests {
             max: Some(100_000.0),
             default: None,
             missing_values: None,
+            optional: false,
         }
     }
 

@@ -46,6 +46,28 @@ pub struct Model {
     pub identity: Option<Identity>,
     /// How points become the score that bands apply to.
     pub scoring: Scoring,
+    /// Household types that evaluations break precision and recall down
+    /// by (`[[groups]]`).
+    pub groups: Vec<Group>,
+}
+
+/// A household type (`[[groups]]`): elderly only, a member with a
+/// disability … A household belongs to every group whose condition holds;
+/// groups inform evaluation and never change a score.
+#[derive(Debug, Clone)]
+pub struct Group {
+    /// Short id (`elderly_only`), the name in JSON and tables.
+    pub id: String,
+    /// Name, usually Chinese.
+    pub name: String,
+    /// English name.
+    pub name_en: Option<String>,
+    /// The condition as written.
+    pub when: String,
+    /// The compiled condition, evaluated per household.
+    pub condition: BoolExpr,
+    /// What the group is, for people.
+    pub description: Option<String>,
 }
 
 /// Person ids that are resident ID numbers: their form and check digit

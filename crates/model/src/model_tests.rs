@@ -259,3 +259,45 @@ fn a_broken_derived_value_is_reported_once_at_its_definition() {
     let got = problems(&text);
     assert_eq!(got, ["m.toml:28:18: derived pc: unknown name `members2` (did you mean `members`?): declare it as a column, parameter or derived value"]);
 }
+
+/// `[[groups]]`: household types with a condition over the household;
+/// their mistakes are named like an item's.
+#[test]
+fn groups_are_household_conditions_checked_like_items() {
+    let ok = format!(
+        "{BASE}\n[[groups]]\nid = \"chronic\"\nname = \"慢病户\"\nwhen = 'any(health == \"chronic\")'\n\n\
+         [[groups]]\nid = \"poor\"\nname = \"低收入户\"\nwhen = \"income < line\"\n"
+    );
+    let m = Model::from_toml(&ok, "m.toml").unwrap();
+    assert_eq!(m.groups.iter().map(|g| g.id.as_str()).collect::<Vec<_>>(), ["chronic", "poor"]);
+    // one household, income 5000, members healthy and chronic
+    let x = crate::expr::Inputs { household: &[5000.0], members: &[0.0, 1.0], stride: 1, count: 2 };
+    assert!(m.groups.iter().all(|g| g.condition.eval(&x, 0)));
+    let x = crate::expr::Inputs { household: &[9048.0], members: &[0.0], stride: 1, count: 1 };
+    assert!(m.groups.iter().all(|g| !g.condition.eval(&x, 0)));
+
+    let group =
+        |id: &str, when: &str| format!("{BASE}\n[[groups]]\nid = \"{id}\"\nname = \"x\"\nwhen = '{when}'\n");
+    one_problem(&group("chronic", "health == \"chronic\""), "group chronic: `health` is a member column");
+    one_problem(&group("2x", "income > 0"), "group ids are 1 to 64 ASCII letters");
+    one_problem(&group("x", "income"), "a condition must be yes or no");
+    one_problem(&group("x", "incme > 0"), "did you mean `income`?");
+    let twice = format!(
+        "{}\n[[groups]]\nid = \"x\"\nname = \"y\"\nwhen = \"income > 1\"\n",
+        group("x", "income > 0")
+    );
+    one_problem(&twice, "this group id is used twice");
+}
+
+/// An optional column needs a default (what rows take when the file lacks
+/// it).
+#[test]
+fn an_optional_column_needs_a_default() {
+    let column = |extra: &str| {
+        format!("{BASE}\n[[columns]]\nname = \"sex\"\nfile = \"members\"\ntype = \"category\"\nvalues = [\"M\", \"F\"]\n{extra}\n")
+    };
+    one_problem(&column("optional = true"), "an optional column needs a `default`");
+    let m = Model::from_toml(&column("optional = true\ndefault = \"F\""), "m.toml").unwrap();
+    let sex = m.columns.iter().find(|c| c.name == "sex").unwrap();
+    assert!(sex.optional && sex.default == Some(1.0));
+}

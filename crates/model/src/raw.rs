@@ -27,6 +27,18 @@ pub(crate) struct RawModel {
     pub identity: Option<RawIdentity>,
     #[serde(default)]
     pub scoring: Option<RawScoring>,
+    #[serde(default)]
+    pub groups: Vec<RawGroup>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawGroup {
+    pub id: Spanned<String>,
+    pub name: String,
+    pub name_en: Option<String>,
+    pub when: Spanned<String>,
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -90,6 +102,7 @@ pub(crate) struct RawColumn {
     pub values: Option<Spanned<Vec<String>>>,
     pub default: Option<Spanned<Value>>,
     pub missing_values: Option<Vec<String>>,
+    pub optional: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -350,6 +350,7 @@ mod tests {
             max: Some(100_000.0),
             default,
             missing_values: None,
+            optional: false,
         }
     }
 

@@ -55,7 +55,13 @@ pub(crate) struct Layout<'m> {
     pub(crate) plan: Vec<ColumnPlan<'m>>,
     /// The day ages are counted on, as year, month and day.
     pub(crate) as_of: (i32, u32, u32),
+    /// Optional columns the file lacks, whose rows all take the default.
+    pub absent: Vec<String>,
 }
+
+/// Where an optional column the file lacks is "in the row": nowhere, so
+/// every row reads it as an empty cell and takes its default.
+const ABSENT: usize = usize::MAX;
 
 /// How one declared column is read from a row.
 pub(crate) struct ColumnPlan<'m> {
@@ -240,7 +246,15 @@ impl<'m> Layout<'m> {
         let key_at = find(key_name, layout)?;
         let declared: Vec<&Column> = model.columns_of(file).collect();
         let needed_by = format!("model {} declares", model.path);
-        let at: Vec<usize> = declared.iter().map(|c| find(&c.name, &needed_by)).collect::<Result<_, _>>()?;
+        let at: Vec<usize> = declared
+            .iter()
+            .map(|c| match find(&c.name, &needed_by) {
+                Err(_) if c.optional => Ok(ABSENT),
+                found => found,
+            })
+            .collect::<Result<_, _>>()?;
+        let absent =
+            declared.iter().zip(&at).filter(|(_, &at)| at == ABSENT).map(|(c, _)| c.name.clone()).collect();
         let from_id: Vec<Option<FromId>> = declared
             .iter()
             .map(|column| {
@@ -279,6 +293,7 @@ impl<'m> Layout<'m> {
             key_at,
             key_name,
             plan,
+            absent,
             as_of: hhrisk_tables::date::civil_from_days(model.identity.as_ref().map_or(0, |id| id.as_of)),
         })
     }
@@ -391,7 +406,7 @@ impl<'m> Layout<'m> {
         for (slot, plan) in values[first..].iter_mut().zip(&self.plan) {
             let ColumnPlan { column, at: i, from_id, cells } = plan;
             let i = *i;
-            let cell = record.get(i);
+            let cell = if i == ABSENT { Some(&b""[..]) } else { record.get(i) };
             // the common case: a plain cell, nothing derived from the ID
             let fast = cell.and_then(|c| cells.fast(c));
             if let (Some(v), None) = (fast, from_id) {

@@ -24,7 +24,7 @@ pub mod stream;
 mod workers;
 
 pub use checked::{Checked, CheckedHousehold};
-pub use read::{read, How, Summary};
+pub use read::{absent_columns, read, How, Summary};
 pub use roster::{
     Household, HouseholdView, Issue, ReadOptions, Roster, RosterError, MAX_COLUMNS, MAX_ROW_BYTES,
 };

@@ -182,3 +182,22 @@ fn work_whole<W: Work>(
     }
     Ok(())
 }
+
+/// The optional columns (declared `optional = true`) that the roster in
+/// `dir` lacks, as `file: column`, in the model's order: every row of that
+/// file takes the column's default. Reads the two headers only.
+pub fn absent_columns(model: &Model, dir: &Path, options: &ReadOptions) -> Result<Vec<String>, RosterError> {
+    use crate::layout::RowReader;
+    use hhrisk_model::expr::Scope;
+    let workbook = hhrisk_tables::is_workbook(dir);
+    let mut absent = Vec::new();
+    for (file, sheet) in [(Scope::Household, "households"), (Scope::Member, "members")] {
+        if !model.columns_of(file).any(|c| c.optional) {
+            continue;
+        }
+        let path = if workbook { dir.to_path_buf() } else { dir.join(format!("{sheet}.csv")) };
+        let reader = RowReader::open(model, &path, sheet, file, options)?;
+        absent.extend(reader.layout.absent.iter().map(|c| format!("{sheet}: {c}")));
+    }
+    Ok(absent)
+}

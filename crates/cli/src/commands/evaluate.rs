@@ -20,6 +20,11 @@ pub fn evaluate_counts(alerts: u64, verified: u64, json: bool) -> anyhow::Result
         );
         println!("  95 % Wilson interval          {}", interval(Some(c.wilson)));
         println!("  95 % Clopper–Pearson interval {}", interval(Some(c.clopper_pearson)));
+        if (alerts, verified) != hhrisk_calibrate::evaluation::XIAOCHANG {
+            if let Some(against) = hhrisk_calibrate::evaluation::against_xiaochang(verified, alerts) {
+                println!("{}", against.sentence);
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -41,22 +46,25 @@ pub fn evaluate(
     let rows = hhrisk_calibrate::samples::read_outcomes(&outcomes_file, io.encoding)?;
     let mut records = evaluation::read_scores(scores, &rows, io.encoding)?;
     let mut notes = Vec::new();
-    match &roster {
-        Some(dir) => {
-            let (types, type_notes) = evaluation::household_types(dir, io.encoding)?;
-            notes.extend(type_notes);
-            for r in &mut records {
-                r.types = types.get(&r.household_id).cloned().unwrap_or_default();
+    match (&roster, model) {
+        (Some(dir), Some(model_path)) => {
+            let model = load_model(model_path)?;
+            if model.groups.is_empty() {
+                notes.push(format!(
+                    "model {} declares no household types ([[groups]]): no breakdown by household type",
+                    model_path.display()
+                ));
             }
-            if let Some(model_path) = model {
-                let model = load_model(model_path)?;
-                let departments = evaluation::departments(&model, dir, io.encoding)?;
-                for r in &mut records {
-                    r.departments = departments.get(&r.household_id).cloned().unwrap_or_default();
-                }
+            let mut facts = evaluation::facts(&model, dir, io.encoding)?;
+            for r in &mut records {
+                let f = facts.remove(&r.household_id).unwrap_or_default();
+                (r.departments, r.types) = (f.departments, f.groups);
             }
         }
-        None => notes.push("no roster: give --roster for the breakdown by household type".to_string()),
+        _ => notes.push(
+            "give --model and --roster for the breakdown by household type (the model's [[groups]])"
+                .to_string(),
+        ),
     }
     let mut result = evaluation::evaluate(&records, size_warning_factor);
     result.notes.extend(notes);
@@ -79,6 +87,16 @@ pub fn evaluate(
         percent(result.recall),
         interval(result.overall.recall_ci.wilson)
     );
+    if let (Some(base), Some(lift)) = (result.base_rate, result.lift) {
+        let _ = writeln!(
+            out,
+            "base rate {} of households in need: the alerts are {lift:.2} times as precise as alerting at random",
+            percent(Some(base))
+        );
+    }
+    if let Some(c) = &result.against_xiaochang {
+        let _ = writeln!(out, "{}", c.sentence);
+    }
     let section = |out: &mut String, title: &str, groups: &[evaluation::Group]| {
         if groups.is_empty() {
             return;

@@ -172,10 +172,20 @@ fn note_regrouped(roster_dir: &Path, bytes: usize) {
 }
 
 /// Says how the roster was read when it matters to the user: members put
-/// in household order in memory, or the whole file read.
-fn note_how(roster_dir: &Path, how: How) {
+/// in household order in memory, or the whole file read; and which
+/// optional columns the files lack (every row took their default).
+fn note_how(model: &Model, roster_dir: &Path, options: &ReadOptions, how: How) {
     if let How::Regrouped { bytes } = how {
         note_regrouped(roster_dir, bytes);
+    }
+    let absent = hhrisk_roster::absent_columns(model, roster_dir, options).unwrap_or_default();
+    if !absent.is_empty() {
+        eprintln!(
+            "note: {}: the roster has no column {}: every row took the default the model gives (optional \
+             columns); add the column to use its values",
+            roster_dir.display(),
+            absent.join(", ")
+        );
     }
 }
 
@@ -195,6 +205,6 @@ fn read_all<W: Work>(
     };
     let (summary, outputs) =
         hhrisk_roster::read(model, dir, options, threads, work, || Ok(Vec::new()), keep)?;
-    note_how(dir, summary.how);
+    note_how(model, dir, options, summary.how);
     Ok((summary, outputs))
 }

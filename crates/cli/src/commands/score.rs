@@ -77,7 +77,7 @@ pub fn score(
     let (summary, Scoring { file, alerts, issues, .. }) =
         hhrisk_roster::read(&model, roster_dir, &options, io.threads, &work, fresh, collect)?;
     let issues = shown(issues, unmasked);
-    note_how(roster_dir, summary.how);
+    note_how(&model, roster_dir, &options, summary.how);
     let (accepted, household_rows) = (summary.accepted, summary.household_rows);
     bar.finish_and_clear();
     let scored = start.elapsed();

@@ -86,7 +86,17 @@ pub fn score_village(village: &str, dir: &Path) -> PathBuf {
 /// Whether a text holds an unmasked 18-character resident ID number.
 pub fn has_full_id(text: &str) -> bool {
     let b = text.as_bytes();
-    b.windows(18).any(|w| w[..17].iter().all(u8::is_ascii_digit) && (w[17].is_ascii_digit() || w[17] == b'X'))
+    // 18 characters standing alone: not the decimals of a number
+    // (`0.0076806342717333775` in JSON), nor part of a longer run of digits
+    let before =
+        |i: usize| i.checked_sub(1).and_then(|i| b.get(i)).is_none_or(|c| !c.is_ascii_digit() && *c != b'.');
+    let after = |i: usize| b.get(i + 18).is_none_or(|c| !c.is_ascii_digit());
+    b.windows(18).enumerate().any(|(i, w)| {
+        w[..17].iter().all(u8::is_ascii_digit)
+            && (w[17].is_ascii_digit() || w[17] == b'X')
+            && before(i)
+            && after(i)
+    })
 }
 
 /// Copies a case folder of the bad-input corpus into a temporary folder.

@@ -145,3 +145,79 @@ fn a_formula_like_household_id_is_found_by_every_later_step() {
         "{report}"
     );
 }
+
+/// Only main indicators that fired with positive points (and triggers)
+/// send a household to a department; the department of the largest such
+/// contribution leads (`role` = `lead`), the others assist. Counted again
+/// here from the scores file's item columns and the model's points.
+#[test]
+fn dispatch_pushes_main_indicators_and_names_a_lead_department() {
+    let dir = tempfile::tempdir().unwrap();
+    let village = repo().join("sample_villages/02_hy");
+    let scores = dir.path().join("scores.csv");
+    common::score(&village, &scores).arg("--item-columns").assert().success();
+    let out = dir.path().join("lists");
+    hhrisk()
+        .args(["dispatch", "--model"])
+        .arg(model())
+        .arg("--scores")
+        .arg(&scores)
+        .arg("--roster")
+        .arg(&village)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let m = hhrisk_model::Model::from_path(&model()).unwrap();
+    let (_, scored) = read_csv(&scores);
+    let (_, chain) = read_csv(&out.join("chain.csv"));
+    let mut checked = 0;
+    for (id, row) in scored.iter().filter(|(_, r)| !r["alert_level"].is_empty()) {
+        // department → sum of weight × points × count of its pushed items
+        let mut pushed: Vec<f64> = vec![0.0; m.departments.len()];
+        let mut any = vec![false; m.departments.len()];
+        let mut largest: Option<(f64, usize)> = None;
+        for item in &m.items {
+            let count: f64 = row[&format!("item_{}", item.id)].parse().unwrap();
+            let points = m.categories[item.category].weight * item.points * count;
+            if count == 0.0 {
+                continue;
+            }
+            if (points > 0.0 && item.main) || item.trigger {
+                pushed[item.department] += points.max(0.0);
+                any[item.department] = true;
+            }
+            if points > 0.0 && largest.is_none_or(|(p, _)| points > p) {
+                largest = Some((points, item.department));
+            }
+        }
+        let sent: Vec<usize> = if any.iter().any(|&a| a) {
+            (0..any.len()).filter(|&d| any[d]).collect()
+        } else {
+            largest.map(|(_, d)| d).into_iter().collect()
+        };
+        let lead = sent.iter().copied().fold(None, |best: Option<usize>, d| match best {
+            Some(b) if pushed[b] >= pushed[d] => Some(b),
+            _ => Some(d),
+        });
+        let ids =
+            |ds: &[usize]| ds.iter().map(|&d| m.departments[d].id.clone()).collect::<Vec<_>>().join(";");
+        assert_eq!(chain[id]["departments"], ids(&sent), "{id}");
+        assert_eq!(chain[id]["lead_department"], ids(&lead.into_iter().collect::<Vec<_>>()), "{id}");
+        for &d in &sent {
+            let (_, list) = read_csv(&out.join(format!("{}.csv", m.departments[d].id)));
+            let role = if Some(d) == lead { "lead" } else { "co" };
+            assert_eq!(list[id]["role"], role, "{id} in {}", m.departments[d].id);
+            // the items shown are the pushed ones only
+            for shown in list[id]["items"].split("; ") {
+                let item = m.items.iter().find(|i| shown.starts_with(&format!("{} ", i.id))).unwrap();
+                assert!(item.main || item.trigger || !any.iter().any(|&a| a), "{id}: {shown} is not main");
+            }
+            assert!(["verified_need", "assistance", "amount", "note"]
+                .iter()
+                .all(|c| list[id][*c].is_empty()));
+        }
+        checked += 1;
+    }
+    assert!(checked > 100, "{checked} alerts checked");
+}

@@ -99,3 +99,62 @@ fn feedback_turns_returns_into_outcomes_that_evaluate_measures() {
     assert_eq!(v["recall"], serde_json::Value::Null, "only alerts were verified");
     assert_eq!(v["by_batch"][0]["name"], "2024-Q3");
 }
+
+/// A department's own list, returned with its return columns filled in
+/// for some households only (in the workbook `dispatch` wrote): the rows
+/// answered are recorded, the others reported as unanswered.
+#[test]
+fn a_dispatch_list_returned_part_filled_is_read_as_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let scores = score_village("03_cg", dir.path());
+    let village = repo().join("sample_villages/03_cg");
+    let out = dir.path().join("lists");
+    hhrisk()
+        .args(["dispatch", "--format", "xlsx", "--model"])
+        .arg(model())
+        .arg("--scores")
+        .arg(&scores)
+        .arg("--roster")
+        .arg(&village)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    // the jobs office fills in the first two rows of its list
+    let list = hhrisk_tables::TextTable::read(&out.join("jobs.xlsx"), "jobs", hhrisk_tables::Encoding::Utf8)
+        .unwrap();
+    let at = |name: &str| list.header.iter().position(|h| h == name).unwrap();
+    let (id_at, need_at, help_at) = (at("household_id"), at("verified_need"), at("assistance"));
+    let returned = dir.path().join("jobs.csv");
+    let mut text = list.header.join(",") + "\n";
+    let mut answered = Vec::new();
+    for (k, (_, row)) in list.rows.iter().enumerate() {
+        let mut row = row.clone();
+        if k < 2 {
+            row[need_at] = "1".into();
+            row[help_at] = "employment".into();
+            answered.push(row[id_at].clone());
+        }
+        let quoted: Vec<String> = row.iter().map(|c| format!("\"{}\"", c.replace('"', "\"\""))).collect();
+        text += &(quoted.join(",") + "\n");
+    }
+    std::fs::write(&returned, text).unwrap();
+    let outcomes = dir.path().join("outcomes.csv");
+    let output = hhrisk()
+        .args(["feedback", "--json", "--dispatch"])
+        .arg(&out)
+        .arg("--returns")
+        .arg(&returned)
+        .arg("--out")
+        .arg(&outcomes)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(!said.contains("must be 1 or 0"), "{said}");
+    let (_, recorded) = read_csv(&outcomes);
+    for id in &answered {
+        assert_eq!(recorded[id]["verified_need"], "1", "{id}");
+        assert_eq!(recorded[id]["assistance"], "employment", "{id}");
+    }
+    assert!(list.rows.len() > 2 && said.contains("unanswered"), "{said}");
+}

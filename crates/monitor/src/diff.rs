@@ -164,7 +164,7 @@ impl Diff {
                 ]
             })
             .collect();
-        OutTable { header: header.iter().map(|h| h.to_string()).collect(), rows }
+        OutTable { header: header.iter().map(|h| h.to_string()).collect(), rows, ..OutTable::default() }
     }
 
     /// What `hhrisk diff` prints of the roster folders `old` and `new`: the

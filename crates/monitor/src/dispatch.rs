@@ -124,14 +124,34 @@ pub struct Lines {
 
 /// Builds the dispatch household by household, so that a roster can be
 /// streamed past it (`dispatch` does the same from a roster read whole).
+///
+/// What is pushed to a department is what the seed says is pushed: the
+/// household's *main* indicators (`main = true`) that fired with positive
+/// points, and any trigger item that fired (it raises the alert on its
+/// own); a model that marks no item main pushes every positive item. The
+/// department of the largest such contribution leads the case (主责), the
+/// others assist (协办). A household alerted without any (its score made
+/// of items that are not main) goes to the department of its largest
+/// positive item, so that no alert goes nowhere.
 #[derive(Debug, Clone)]
 pub struct Dispatcher<'m> {
     model: &'m Model,
     scorer: Scorer<'m>,
     /// Each department's columns: the inputs its items read, in model order.
     reads: Vec<BTreeSet<usize>>,
+    /// Whether the model marks any item main.
+    any_main: bool,
     options: DispatchOptions,
 }
+
+/// Columns a department fills in and returns (`hhrisk feedback` reads
+/// them back): its finding, what it gave, how much, a note.
+pub const RETURN_COLUMNS: [&str; 4] = ["verified_need", "assistance", "amount", "note"];
+
+/// Kinds of assistance offered in the returns' drop-down list (as
+/// Xiaochang counts them); others may be typed, `;`-separated.
+pub const ASSISTANCE_KINDS: [&str; 7] =
+    ["education", "medical", "employment", "temporary", "charity", "dibao", "housing"];
 
 impl<'m> Dispatcher<'m> {
     /// A dispatcher for a model's items and departments.
@@ -140,7 +160,8 @@ impl<'m> Dispatcher<'m> {
         for item in &model.items {
             reads[item.department].extend(item.reads.iter().copied());
         }
-        Dispatcher { model, scorer: Scorer::new(model, &model.bands), reads, options }
+        let any_main = model.items.iter().any(|i| i.main);
+        Dispatcher { model, scorer: Scorer::new(model, &model.bands), reads, any_main, options }
     }
 
     /// The rows an alerted household adds.
@@ -159,13 +180,31 @@ impl<'m> Dispatcher<'m> {
         let x = h.inputs;
         let score = self.scorer.score(&x);
         let members = h.members;
-        let mut by_department: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-        for hit in &score.hits {
-            by_department.entry(model.items[hit.item].department).or_default().push(hit.item);
+        // department → (its pushed items, their points)
+        let mut by_department: BTreeMap<usize, (Vec<usize>, f64)> = BTreeMap::new();
+        let pushed = |hit: &&hhrisk_score::Hit| {
+            let item = &model.items[hit.item];
+            (hit.points > 0.0 && (item.main || !self.any_main)) || item.trigger
+        };
+        for hit in score.hits.iter().filter(pushed) {
+            let entry = by_department.entry(model.items[hit.item].department).or_default();
+            entry.0.push(hit.item);
+            entry.1 += hit.points.max(0.0);
         }
+        if by_department.is_empty() {
+            // no main item: the largest positive one leads alone
+            let largest =
+                score.hits.iter().filter(|h| h.points > 0.0).max_by(|a, b| a.points.total_cmp(&b.points));
+            if let Some(hit) = largest {
+                by_department.insert(model.items[hit.item].department, (vec![hit.item], hit.points));
+            }
+        }
+        // the lead: the largest contribution, the earlier department on a tie
+        let lead =
+            by_department.iter().max_by(|a, b| a.1 .1.total_cmp(&b.1 .1).then(b.0.cmp(a.0))).map(|(&d, _)| d);
         let mut chain_parts = Vec::new();
         let mut departments = Vec::new();
-        for (&d, items) in &by_department {
+        for (&d, (items, _)) in &by_department {
             // members concerned: those matching the department's per-member items
             let mut concerned: BTreeSet<usize> = BTreeSet::new();
             for &j in items {
@@ -180,6 +219,7 @@ impl<'m> Dispatcher<'m> {
                 h.village.to_string(),
                 alert.level.clone(),
                 alert.score.clone(),
+                if Some(d) == lead { "lead" } else { "co" }.to_string(),
                 items
                     .iter()
                     .map(|&j| format!("{} {}", model.items[j].id, model.items[j].name))
@@ -213,6 +253,7 @@ impl<'m> Dispatcher<'m> {
                     }
                 });
             }
+            row.extend(RETURN_COLUMNS.iter().map(|_| String::new()));
             row.push(note.into());
             departments.push((d, row));
             chain_parts
@@ -224,6 +265,7 @@ impl<'m> Dispatcher<'m> {
             alert.level.clone(),
             alert.score.clone(),
             chain_parts.iter().map(|(d, _)| model.departments[*d].id.clone()).collect::<Vec<_>>().join(";"),
+            lead.map(|d| model.departments[d].id.clone()).unwrap_or_default(),
             chain_parts
                 .iter()
                 .map(|(d, i)| format!("{}: {i}", model.departments[*d].id))
@@ -244,13 +286,19 @@ impl<'m> Dispatcher<'m> {
             .iter()
             .map(|cols| {
                 let mut header: Vec<String> =
-                    ["household_id", "village", "alert_level", "score", "items", "members"]
+                    ["household_id", "village", "alert_level", "score", "role", "items", "members"]
                         .iter()
                         .map(|s| s.to_string())
                         .collect();
                 header.extend(cols.iter().map(|&c| model.columns[c].name.clone()));
+                let returns = header.len();
+                header.extend(RETURN_COLUMNS.iter().map(|s| s.to_string()));
                 header.push("masking".into());
-                OutTable { header, rows: Vec::new() }
+                let choices = vec![
+                    (returns, ["1", "0"].iter().map(|s| s.to_string()).collect(), true),
+                    (returns + 1, ASSISTANCE_KINDS.iter().map(|s| s.to_string()).collect(), false),
+                ];
+                OutTable { header, rows: Vec::new(), choices }
             })
             .collect();
         let mut chain = OutTable {
@@ -260,6 +308,7 @@ impl<'m> Dispatcher<'m> {
                 "alert_level",
                 "score",
                 "departments",
+                "lead_department",
                 "items_by_department",
                 "masking",
             ]
@@ -267,6 +316,7 @@ impl<'m> Dispatcher<'m> {
             .map(|s| s.to_string())
             .collect(),
             rows: Vec::new(),
+            ..OutTable::default()
         };
         let mut not_in_roster = Vec::new();
         for (alert, lines) in alerts.iter().zip(lines) {
@@ -284,6 +334,7 @@ impl<'m> Dispatcher<'m> {
                         String::new(),
                         alert.level.clone(),
                         alert.score.clone(),
+                        String::new(),
                         String::new(),
                         "not in the roster (or refused by it): no department".into(),
                         note.into(),

@@ -73,8 +73,10 @@ pub fn read_chain(
 
 /// Reads one returns file (CSV or the first sheet named `returns`, or
 /// named after the department). Columns: `household_id`, `verified_need`
-/// (1/0, 是/否), optional `assistance` and `department`; without a
-/// `department` column the file's name is taken as the department id.
+/// (1/0, 是/否; empty: not answered yet, the row is left out), optional
+/// `assistance` and `department`; without a `department` column the file's
+/// name is taken as the department id. A department's dispatch list, its
+/// return columns filled in, is such a file.
 pub fn read_returns(path: &Path, encoding: Encoding) -> Result<Vec<Return>, FeedbackError> {
     let t = TextTable::read(path, "returns", encoding)?;
     let origin = t.origin.to_string();
@@ -90,7 +92,10 @@ pub fn read_returns(path: &Path, encoding: Encoding) -> Result<Vec<Return>, Feed
     for (line, row) in &t.rows {
         let get = |i: usize| row.get(i).map_or("", String::as_str);
         let id = hhrisk_tables::restore(get(id_at)).into_owned();
-        let verified_need = match get(need_at) {
+        let verified_need = match get(need_at).trim() {
+            // a dispatch list returned before this row was answered: the
+            // household stays unanswered (and is reported so)
+            "" => continue,
             "1" | "是" | "yes" | "true" => true,
             "0" | "否" | "no" | "false" => false,
             other => {
@@ -192,6 +197,7 @@ pub fn merge(chain: &BTreeMap<String, Vec<String>>, returns: &[Return], batch: &
             .map(|s| s.to_string())
             .collect(),
         rows: Vec::new(),
+        ..OutTable::default()
     };
     for (id, sent_to) in chain {
         let Some(list) = answers.get(id.as_str()) else {

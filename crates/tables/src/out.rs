@@ -33,6 +33,10 @@ pub struct OutTable {
     pub header: Vec<String>,
     /// Rows, each as long as the header.
     pub rows: Vec<Vec<String>>,
+    /// Columns whose cells a reader fills in from a list, offered as a
+    /// drop-down in workbooks: (column, allowed values, whether only they
+    /// are accepted; otherwise others may be typed).
+    pub choices: Vec<(usize, Vec<String>, bool)>,
 }
 
 /// Why a table could not be written.
@@ -101,7 +105,23 @@ fn looks_numeric(cell: &str) -> bool {
     cell.len() < 15 && !(digits.len() > 1 && digits.starts_with('0') && !digits.starts_with("0."))
 }
 
+/// Rows a worksheet holds below its header.
+const MAX_XLSX_ROWS: usize = 1_048_575;
+
 impl OutTable {
+    /// Column widths for a workbook, in characters: the widest of the
+    /// header and the first thousand cells (a Chinese character counts
+    /// twice), between 6 and 60.
+    fn widths(&self) -> Vec<f64> {
+        let width = |s: &str| s.chars().map(|c| if c.is_ascii() { 1.0 } else { 2.0 }).sum::<f64>();
+        (0..self.header.len())
+            .map(|c| {
+                let cells = self.rows.iter().take(1000).filter_map(|r| r.get(c)).map(|s| width(s));
+                cells.fold(width(&self.header[c]), f64::max).clamp(6.0, 60.0) + 2.0
+            })
+            .collect()
+    }
+
     /// Writes the table as `format` to `path` (a sheet named `sheet` for
     /// workbooks), with a byte-order mark on CSV when `bom`.
     pub fn write(&self, path: &Path, format: Format, sheet: &str, bom: bool) -> Result<(), WriteError> {
@@ -132,8 +152,28 @@ impl OutTable {
                 let mut book = rust_xlsxwriter::Workbook::new();
                 let ws = book.add_worksheet();
                 ws.set_name(sheet).map_err(xlsx)?;
+                // a header that stays in view, in bold, with a filter on it
+                let bold = rust_xlsxwriter::Format::new().set_bold();
                 for (c, h) in self.header.iter().enumerate() {
-                    ws.write_string(0, c as u16, h).map_err(xlsx)?;
+                    ws.write_string_with_format(0, c as u16, h, &bold).map_err(xlsx)?;
+                }
+                if !self.header.is_empty() {
+                    ws.set_freeze_panes(1, 0).map_err(xlsx)?;
+                    let last = self.rows.len().min(MAX_XLSX_ROWS) as u32;
+                    ws.autofilter(0, 0, last, self.header.len() as u16 - 1).map_err(xlsx)?;
+                }
+                for (c, width) in self.widths().into_iter().enumerate() {
+                    ws.set_column_width(c as u16, width).map_err(xlsx)?;
+                }
+                for (c, values, strict) in &self.choices {
+                    let values: Vec<&str> = values.iter().map(String::as_str).collect();
+                    let mut check =
+                        rust_xlsxwriter::DataValidation::new().allow_list_strings(&values).map_err(xlsx)?;
+                    if !strict {
+                        check = check.set_error_style(rust_xlsxwriter::DataValidationErrorStyle::Information);
+                    }
+                    let last = self.rows.len().clamp(1, MAX_XLSX_ROWS) as u32;
+                    ws.add_data_validation(1, *c as u16, last, *c as u16, &check).map_err(xlsx)?;
                 }
                 for (r, row) in self.rows.iter().enumerate() {
                     for (c, cell) in row.iter().enumerate() {
@@ -172,5 +212,48 @@ mod tests {
         assert_eq!(neutralise("-3.5"), "-3.5");
         assert_eq!(neutralise("+86 138"), "'+86 138");
         assert_eq!(neutralise("张三"), "张三");
+    }
+}
+
+#[cfg(test)]
+mod workbook_tests {
+    use super::*;
+
+    /// The sheet XML of a workbook written from `table`.
+    fn sheet_xml(table: &OutTable) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.xlsx");
+        table.write(&path, Format::Xlsx, "list", false).unwrap();
+        let mut zip = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
+        let mut xml = String::new();
+        std::io::Read::read_to_string(&mut zip.by_name("xl/worksheets/sheet1.xml").unwrap(), &mut xml)
+            .unwrap();
+        xml
+    }
+
+    /// A workbook an office can use as it is: the header bold and frozen,
+    /// a filter on it, columns as wide as their text, and drop-down lists
+    /// on the columns to fill in (strict or not).
+    #[test]
+    fn workbooks_have_a_frozen_filtered_header_widths_and_drop_downs() {
+        let table = OutTable {
+            header: vec!["household_id".into(), "村".into(), "verified_need".into(), "assistance".into()],
+            rows: vec![vec!["H001".into(), "花园村花园村花园村".into(), String::new(), String::new()]],
+            choices: vec![
+                (2, vec!["1".into(), "0".into()], true),
+                (3, vec!["education".into(), "medical".into()], false),
+            ],
+        };
+        let xml = sheet_xml(&table);
+        assert!(
+            xml.contains(r#"<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>"#),
+            "{xml}"
+        );
+        assert!(xml.contains(r#"<autoFilter ref="A1:D2"/>"#), "{xml}");
+        // 村 column: nine Chinese characters, 18 wide, plus 2
+        assert!(xml.contains(r#"<col min="2" max="2" width="20.7109375" customWidth="1"/>"#), "{xml}");
+        assert!(xml.contains(r#"<formula1>"1,0"</formula1>"#), "{xml}");
+        assert!(xml.contains(r#"sqref="C2""#) && xml.contains(r#"sqref="D2""#), "{xml}");
+        assert!(xml.contains(r#"errorStyle="information""#), "assistance accepts other kinds: {xml}");
     }
 }

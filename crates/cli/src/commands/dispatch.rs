@@ -68,9 +68,15 @@ pub fn dispatch(
     };
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut counts = serde_json::Map::new();
+    let mut leads = serde_json::Map::new();
     for (dept, table) in &d.departments {
         table.write(&out.join(format!("{dept}.{}", format.extension())), format, dept, io.bom)?;
         counts.insert(dept.clone(), json!(table.rows.len()));
+        let role = table.header.iter().position(|h| h == "role");
+        let led = table.rows.iter().filter(|r| role.is_some_and(|i| r[i] == "lead")).count();
+        if led > 0 {
+            leads.insert(dept.clone(), json!(led));
+        }
     }
     d.chain.write(&out.join(format!("chain.{}", format.extension())), format, "chain", io.bom)?;
     let manifest = json!({
@@ -79,6 +85,7 @@ pub fn dispatch(
         "scores": scores.display().to_string(),
         "alerts": alerts.len(),
         "departments": counts,
+        "leads": leads,
         "not_in_roster": d.not_in_roster,
         "masking": masking_note(unmasked),
     });
@@ -91,7 +98,14 @@ pub fn dispatch(
         .filter(|(_, t)| !t.rows.is_empty())
         .map(|(k, t)| format!("{k} {}", t.rows.len()))
         .collect();
-    eprintln!("dispatched {} alerted households → {} ({})", alerts.len(), out.display(), sent.join(", "));
+    let led: Vec<String> = leads.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    eprintln!(
+        "dispatched {} alerted households → {} (lists: {}; leading the case: {})",
+        alerts.len(),
+        out.display(),
+        sent.join(", "),
+        led.join(", ")
+    );
     if unmasked {
         eprintln!("warning: the lists hold full ID numbers and names (--unmasked); share them only with the departments named");
     }

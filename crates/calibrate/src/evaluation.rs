@@ -31,6 +31,9 @@ pub struct Record {
     pub departments: Vec<String>,
     /// Household types (the model's `[[groups]]`) it belongs to.
     pub types: Vec<String>,
+    /// Alert kinds (`risk`, `not_enrolled`, `check_means`) from the scores
+    /// file's `alert_kind`; empty in a file from before them.
+    pub kinds: Vec<String>,
 }
 
 /// Accuracy in one group (a band, village, batch, department or type).
@@ -77,6 +80,9 @@ pub struct Evaluation {
     pub by_department: Vec<Group>,
     /// By household type.
     pub by_household_type: Vec<Group>,
+    /// By alert kind: how many households of each list (`risk`,
+    /// `not_enrolled`, `check_means`) were verified in need.
+    pub by_alert_kind: Vec<Group>,
     /// Alert rate, need rate, precision and recall by household size (1,
     /// 2, 3, 4–5, 6+ members); empty when the scores file has no
     /// `members` column.
@@ -199,7 +205,11 @@ fn group<'a>(
 /// `size_warning_factor`.
 pub fn evaluate(records: &[Record], size_warning_factor: f64) -> Evaluation {
     let mut notes = Vec::new();
-    let verified_not_alerted = records.iter().filter(|r| r.alert_level.is_none() && r.need.is_some()).count();
+    // households verified though on no list: a band's, or another kind's
+    // (a household checked because it was listed as not enrolled was not
+    // drawn at random from the others)
+    let verified_not_alerted =
+        records.iter().filter(|r| r.alert_level.is_none() && r.kinds.is_empty() && r.need.is_some()).count();
     let measure_recall = verified_not_alerted > 0;
     if !measure_recall {
         notes.push(
@@ -231,6 +241,15 @@ pub fn evaluate(records: &[Record], size_warning_factor: f64) -> Evaluation {
             .push("no department breakdown: give --model and --roster to know which items fired".to_string());
     }
     let by_household_type = group(records, |r| r.types.clone(), measure_recall);
+    // each kind's list as if it were the alerts: its households verified in need
+    let by_alert_kind = {
+        let listed: Vec<Record> = records
+            .iter()
+            .filter(|r| !r.kinds.is_empty())
+            .map(|r| Record { alert_level: Some("listed".into()), ..r.clone() })
+            .collect();
+        group(&listed, |r| r.kinds.clone(), false)
+    };
     let by_household_size = if records.iter().all(|r| r.members.is_some()) && !records.is_empty() {
         let rows = records.iter().map(|r| (r.members.unwrap_or(0), r.alert_level.is_some(), r.need));
         let table = crate::household_size::by_household_size(rows, measure_recall);
@@ -275,6 +294,7 @@ pub fn evaluate(records: &[Record], size_warning_factor: f64) -> Evaluation {
         by_batch: group(records, |r| r.batch.clone().into_iter().collect(), measure_recall),
         by_department,
         by_household_type,
+        by_alert_kind,
         by_household_size,
         notes,
     }
@@ -328,6 +348,7 @@ pub fn read_scores(
     // it existed has only `per_capita_score`, which was then the same
     let (village_at, score_at) = (t.column("village"), t.column("score").or(t.column("per_capita_score")));
     let members_at = t.column("members");
+    let kinds_at = t.column("alert_kind");
     Ok(t.rows
         .iter()
         .map(|(_, row)| {
@@ -345,6 +366,7 @@ pub fn read_scores(
                 household_id: id,
                 departments: Vec::new(),
                 types: Vec::new(),
+                kinds: get(kinds_at).split(';').filter(|k| !k.is_empty()).map(String::from).collect(),
             }
         })
         .collect())
@@ -415,6 +437,7 @@ mod tests {
             batch: Some(if id < "h4" { "1" } else { "2" }.into()),
             departments: if level.is_some() { vec!["education".into()] } else { vec![] },
             types: types.into_iter().map(String::from).collect(),
+            kinds: Vec::new(),
         }
     }
 

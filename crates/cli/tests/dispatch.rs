@@ -25,8 +25,8 @@ fn dispatch_sends_each_department_only_its_columns_masked() {
     insta::assert_snapshot!("masked", stderr(&run));
     let (_, scored) = read_csv(&scores);
     let alerted: BTreeSet<String> =
-        scored.iter().filter(|(_, r)| !r["alert_level"].is_empty()).map(|(k, _)| k.clone()).collect();
-    // the chain has every alerted household once
+        scored.iter().filter(|(_, r)| !r["alert_kind"].is_empty()).map(|(k, _)| k.clone()).collect();
+    // the chain has every household on a list (of any alert kind) once
     let (_, chain) = read_csv(&out.join("chain.csv"));
     assert_eq!(chain.keys().cloned().collect::<BTreeSet<_>>(), alerted);
     // the education office sees schooling, not health
@@ -191,11 +191,17 @@ fn dispatch_pushes_main_indicators_and_names_a_lead_department() {
                 largest = Some((points, item.department));
             }
         }
-        let sent: Vec<usize> = if any.iter().any(|&a| a) {
-            (0..any.len()).filter(|&d| any[d]).collect()
-        } else {
-            largest.map(|(_, d)| d).into_iter().collect()
-        };
+        let pushed_any = any.iter().any(|&a| a);
+        if let (false, Some((points, d))) = (pushed_any, largest) {
+            // no main item: the largest one leads, with its points
+            (any[d], pushed[d]) = (true, points);
+        }
+        // enrolled in no class but meeting a rule: civil affairs (the
+        // department of every class of the bundled model) too
+        if row["alert_kind"].contains("not_enrolled") {
+            any[m.departments.iter().position(|d| d.id == "civil_affairs").unwrap()] = true;
+        }
+        let sent: Vec<usize> = (0..any.len()).filter(|&d| any[d]).collect();
         let lead = sent.iter().copied().fold(None, |best: Option<usize>, d| match best {
             Some(b) if pushed[b] >= pushed[d] => Some(b),
             _ => Some(d),
@@ -209,9 +215,9 @@ fn dispatch_pushes_main_indicators_and_names_a_lead_department() {
             let role = if Some(d) == lead { "lead" } else { "co" };
             assert_eq!(list[id]["role"], role, "{id} in {}", m.departments[d].id);
             // the items shown are the pushed ones only
-            for shown in list[id]["items"].split("; ") {
+            for shown in list[id]["items"].split("; ").filter(|s| !s.starts_with("not_enrolled: ")) {
                 let item = m.items.iter().find(|i| shown.starts_with(&format!("{} ", i.id))).unwrap();
-                assert!(item.main || item.trigger || !any.iter().any(|&a| a), "{id}: {shown} is not main");
+                assert!(item.main || item.trigger || !pushed_any, "{id}: {shown} is not main");
             }
             assert!(["verified_need", "assistance", "amount", "note"]
                 .iter()
@@ -220,4 +226,89 @@ fn dispatch_pushes_main_indicators_and_names_a_lead_department() {
         checked += 1;
     }
     assert!(checked > 100, "{checked} alerts checked");
+}
+
+/// Alert kinds reach the lists: a household enrolled in no class that
+/// meets a class rule goes to civil affairs as `not_enrolled`, whatever
+/// its score; an enrolled household where a gate (a sign of means) fires
+/// is listed in check_means for civil affairs to verify. Counted again
+/// here from the scores file, the roster and the model.
+#[test]
+fn not_enrolled_and_check_means_households_reach_civil_affairs() {
+    let dir = tempfile::tempdir().unwrap();
+    // the bundled model with its public-payroll item made a gate
+    let text = std::fs::read_to_string(model()).unwrap();
+    let gated = text.replacen(
+        "when = \"any(public_payroll)\"\npoints = -20\n",
+        "when = \"any(public_payroll)\"\nkind = \"gate\"\n",
+        1,
+    );
+    assert_ne!(gated, text);
+    let m = dir.path().join("gated.toml");
+    std::fs::write(&m, &gated).unwrap();
+    let village = repo().join("sample_villages/02_hy");
+    let scores = dir.path().join("scores.csv");
+    let scored = hhrisk()
+        .args(["score", "--model"])
+        .arg(&m)
+        .arg("--roster")
+        .arg(&village)
+        .arg("--out")
+        .arg(&scores)
+        .output()
+        .unwrap();
+    assert!(scored.status.success(), "{}", String::from_utf8_lossy(&scored.stderr));
+    let out = dir.path().join("lists");
+    hhrisk()
+        .args(["dispatch", "--model"])
+        .arg(&m)
+        .arg("--scores")
+        .arg(&scores)
+        .arg("--roster")
+        .arg(&village)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let (_, rows) = read_csv(&scores);
+    let (_, households) = read_csv(&village.join("households.csv"));
+    let (_, chain) = read_csv(&out.join("chain.csv"));
+    let (_, civil) = read_csv(&out.join("civil_affairs.csv"));
+    let (_, check) = read_csv(&out.join("check_means.csv"));
+    // members on a public payroll, by household
+    let mut payroll = BTreeSet::new();
+    let mut r = csv::Reader::from_path(village.join("members.csv")).unwrap();
+    let headers = r.headers().unwrap().clone();
+    let at = headers.iter().position(|h| h == "public_payroll").unwrap();
+    for rec in r.records().map(Result::unwrap) {
+        if &rec[at] == "1" {
+            payroll.insert(rec[0].to_string());
+        }
+    }
+    let enrolled = |id: &str| {
+        ["tekun", "dibao", "dibao_edge", "rigid_expense"].contains(&households[id]["class"].as_str())
+    };
+    let (mut not_enrolled, mut checks) = (0, 0);
+    for (id, row) in &rows {
+        let kinds: Vec<&str> = row["alert_kind"].split(';').filter(|k| !k.is_empty()).collect();
+        assert_eq!(kinds.contains(&"risk"), !row["alert_level"].is_empty(), "{id}");
+        // check_means: enrolled, and a member on the public payroll
+        let should_check = enrolled(id) && payroll.contains(id);
+        assert_eq!(kinds.contains(&"check_means"), should_check, "{id}");
+        assert_eq!(check.contains_key(id), should_check, "{id}");
+        if kinds.contains(&"not_enrolled") {
+            // enrolled in no class, no gate: on the civil affairs list, named
+            assert!(!enrolled(id) && !payroll.contains(id), "{id}");
+            assert!(civil[id]["items"].contains("not_enrolled: "), "{id}: {:?}", civil[id]);
+            assert!(chain[id]["alert_kind"].contains("not_enrolled"), "{id}");
+            not_enrolled += 1;
+        }
+        if should_check {
+            assert!(check[id]["signs_of_means"].starts_with("I10 "), "{:?}", check[id]);
+            checks += 1;
+        }
+        // every household with a kind is in the chain, no other
+        assert_eq!(chain.contains_key(id), !kinds.is_empty(), "{id}");
+    }
+    assert!(not_enrolled > 10 && checks > 0, "{not_enrolled} not enrolled, {checks} to check");
 }

@@ -58,6 +58,22 @@ fn evaluate_breaks_alerts_down_from_a_scores_file() {
     assert!((against["difference"].as_f64().unwrap() - (precision - 404.0 / 687.0)).abs() < 1e-12);
     let sentence = against["sentence"].as_str().unwrap();
     assert!(sentence.contains("against Xiaochang's 58.8 % [55.1, 62.4]"), "{sentence}");
+    // each alert kind's list, counted from the scores file
+    let (_, rows) = read_csv(&scores);
+    for kind in ["risk", "not_enrolled"] {
+        let listed: Vec<&String> = rows
+            .iter()
+            .filter(|(_, r)| r["alert_kind"].split(';').any(|k| k == kind))
+            .map(|(id, _)| id)
+            .collect();
+        let right = listed.iter().filter(|id| outcomes[id.as_str()]["verified_need"] == "1").count() as u64;
+        let g = v["by_alert_kind"].as_array().unwrap().iter().find(|g| g["name"] == kind).unwrap();
+        assert_eq!(
+            (g["alerts"].as_u64(), g["true_alerts"].as_u64()),
+            (Some(listed.len() as u64), Some(right))
+        );
+        assert!(!listed.is_empty(), "{kind}");
+    }
     let bands: u64 = v["by_band"].as_array().unwrap().iter().map(|g| g["alerts"].as_u64().unwrap()).sum();
     assert_eq!(bands, alerts, "every alert in one band");
     assert_eq!(

@@ -24,7 +24,8 @@ fn scores_match_the_hand_calculation() {
     assert_eq!(
         header.join(","),
         "household_id,village,members,total_points,per_capita_score,score,cat_demographics,cat_income,cat_medical,\
-         cat_education,cat_employment,cat_housing,cat_dibao_edge,cat_rigid_expense,alert_level,top_items,triggered_by"
+         cat_education,cat_employment,cat_housing,cat_dibao_edge,cat_rigid_expense,alert_level,top_items,triggered_by,\
+         alert_kind"
     );
     let row =
         |id: &str, cols: &[&str]| -> Vec<String> { cols.iter().map(|c| rows[id][*c].clone()).collect() };
@@ -81,6 +82,28 @@ fn scores_match_the_hand_calculation() {
     //   by category: demographics 0.75, income -16.25, education 1.25,
     //   employment (2 - 6) / 4 = -1
     assert_eq!(row("H003", &cols).join(","), "4,-61,-15.25,0.75,-16.25,0,1.25,-1,0,0,0,,E03;D01;J05,");
+
+    // Alert kinds, by the bundled classes (income per head against 6960):
+    // H001 enrolled in dibao, no band: none. H002 "monitored" is no class:
+    // one member of 82 without labour capacity, 4000 < 6960, no deposits,
+    // car, property, business or payroll: meets the 特困 rule, not enrolled,
+    // and red. H004 (dibao_edge), H005 (rigid_expense) enrolled: risk only.
+    // H006 "other_hardship", 60000 / 4 = 15000 per head: above every rule
+    // but the rigid-expense one, whose spending it lacks: risk only. H003
+    // 120000 / 4: no rule, no band.
+    let kinds: Vec<(&str, &str)> =
+        rows.iter().map(|(id, r)| (id.as_str(), r["alert_kind"].as_str())).collect();
+    assert_eq!(
+        kinds,
+        [
+            ("H001", ""),
+            ("H002", "risk;not_enrolled"),
+            ("H003", ""),
+            ("H004", "risk"),
+            ("H005", "risk"),
+            ("H006", "risk")
+        ]
+    );
 
     // Category columns add up to the per-capita score, to the last digit.
     let units = |s: &str| (s.parse::<f64>().unwrap() * 10_000.0).round() as i64;

@@ -191,12 +191,13 @@ pub(crate) fn build(raw: RawModel, src: &SourceFile, problems: &mut Vec<Problem>
             || id.len() > 64
             || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
             || id.eq_ignore_ascii_case("chain")
+            || id.eq_ignore_ascii_case("check_means")
         {
             problems.push(src.problem(
                 d.id.span().start,
                 format!("department {id}"),
-                "department ids are 1 to 64 ASCII letters, digits, `_` or `-`, not `chain` (`dispatch` names a file \
-                 after each, beside chain.csv)",
+                "department ids are 1 to 64 ASCII letters, digits, `_` or `-`, not `chain` or `check_means` \
+                 (`dispatch` names a file after each, beside chain.csv and check_means.csv)",
             ));
         }
         if departments.iter().any(|x| x.id.eq_ignore_ascii_case(&id)) {
@@ -324,10 +325,6 @@ pub(crate) fn build(raw: RawModel, src: &SourceFile, problems: &mut Vec<Problem>
             items.push(item);
         }
     }
-    // A mistake in a derived value surfaces again in every item that uses
-    // it; report it once, where it is.
-    let mut seen = HashSet::new();
-    problems.retain(|p| seen.insert((p.line, p.column, p.message.clone())));
 
     let mut groups: Vec<Group> = Vec::new();
     for g in raw.groups {
@@ -362,6 +359,67 @@ pub(crate) fn build(raw: RawModel, src: &SourceFile, problems: &mut Vec<Problem>
         }
     }
 
+    let mut classes: Vec<Class> = Vec::new();
+    for c in raw.classes {
+        let id = c.id.get_ref().clone();
+        let context = format!("class {id}");
+        let id_ok = (1..=64).contains(&id.len())
+            && id.starts_with(|c: char| c.is_ascii_alphabetic())
+            && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !id_ok || classes.iter().any(|x| x.id == id) {
+            let why = if id_ok {
+                "this class id is used twice"
+            } else {
+                "class ids are 1 to 64 ASCII letters, digits and `_`, starting with a letter (e.g. `dibao`)"
+            };
+            problems.push(src.problem(c.id.span().start, &context, why));
+            continue;
+        }
+        let department = departments.iter().position(|d| d.id == *c.department.get_ref());
+        if department.is_none() {
+            let ids: Vec<&str> = departments.iter().map(|d| d.id.as_str()).collect();
+            problems.push(src.problem(
+                c.department.span().start,
+                &context,
+                format!(
+                    "department \"{}\" is not declared; declared: {}",
+                    c.department.get_ref(),
+                    ids.join(", ")
+                ),
+            ));
+        }
+        let compile =
+            |when: &Spanned<String>, what: &str, problems: &mut Vec<Problem>| match parse(when.get_ref())
+                .and_then(|ast| checker.condition(&ast, Scope::Household))
+            {
+                Ok(b) => Some(b),
+                Err(e) => {
+                    problems.push(expr_problem(src, &derived_spans, when, format!("{context} ({what})"), e));
+                    None
+                }
+            };
+        let eligible = compile(&c.eligible, "eligible", problems);
+        let enrolled = compile(&c.enrolled, "enrolled", problems);
+        if let (Some(eligible), Some(enrolled), Some(department)) = (eligible, enrolled, department) {
+            classes.push(Class {
+                id,
+                name: c.name,
+                name_en: c.name_en,
+                eligible_when: c.eligible.get_ref().clone(),
+                eligible,
+                enrolled_when: c.enrolled.get_ref().clone(),
+                enrolled,
+                department,
+                description: c.description,
+            });
+        }
+    }
+
+    // A mistake in a derived value surfaces again in every item, group or class that uses
+    // it; report it once, where it is.
+    let mut seen = HashSet::new();
+    problems.retain(|p| seen.insert((p.line, p.column, p.message.clone())));
+
     let identity = raw.identity.and_then(|i| check_identity(i, src, &columns, &parameters, problems));
     let scoring = check_scoring(raw.scoring, src, &columns, identity.as_ref(), problems);
     Model {
@@ -378,6 +436,7 @@ pub(crate) fn build(raw: RawModel, src: &SourceFile, problems: &mut Vec<Problem>
         identity,
         scoring,
         groups,
+        classes,
     }
 }
 
@@ -712,10 +771,54 @@ fn check_item(
             ),
         ));
     }
-    let points = *it.points.get_ref();
-    if !points.is_finite() || points.abs() > MAX_ITEM_POINTS {
+    let gate = match it.kind.as_ref().map(|k| k.get_ref().as_str()) {
+        None | Some("points") => false,
+        Some("gate") => true,
+        Some(other) => {
+            let at = it.kind.as_ref().map_or(0, |k| k.span().start);
+            problems.push(src.problem(
+                at,
+                &context,
+                format!("kind is \"points\" or \"gate\", not \"{other}\""),
+            ));
+            false
+        }
+    };
+    let points = match (&it.points, gate) {
+        (Some(p), false) => *p.get_ref(),
+        (None, false) => {
+            problems.push(src.problem(
+                it.id.span().start,
+                &context,
+                "the item has no `points`; give them, or make it `kind = \"gate\"` (a sign of means that decides \
+                 eligibility and adds no points)",
+            ));
+            0.0
+        }
+        (None, true) => 0.0,
+        (Some(p), true) => {
+            if *p.get_ref() != 0.0 {
+                problems.push(src.problem(
+                    p.span().start,
+                    &context,
+                    "a gate adds no points: it decides eligibility (class rules and the check_means list); remove \
+                     `points`, or make it an item of points",
+                ));
+            }
+            0.0
+        }
+    };
+    if gate && (it.main || it.trigger.as_ref().is_some_and(|t| *t.get_ref())) {
         problems.push(src.problem(
-            it.points.span().start,
+            it.id.span().start,
+            &context,
+            "a gate is neither a main indicator nor a trigger: it sends no household to a department by itself",
+        ));
+    }
+    if !points.is_finite() || points.abs() > MAX_ITEM_POINTS {
+        let at = it.points.as_ref().map_or(it.id.span().start, |p| p.span().start);
+        problems.push(src.problem(
+            at,
             &context,
             format!("`points` must be a number between -{MAX_ITEM_POINTS} and {MAX_ITEM_POINTS}{EXACT}"),
         ));
@@ -776,6 +879,7 @@ fn check_item(
         per,
         department: department?,
         main: it.main,
+        gate,
         trigger: it.trigger.as_ref().is_some_and(|t| *t.get_ref()),
         rationale: it.rationale,
         reads,

@@ -65,7 +65,7 @@ pub use bands::{Band, Bands};
 pub use build::{MAX_ITEM_POINTS, MAX_MODEL_STEPS, MAX_WEIGHT};
 pub use column::{CellError, Column, ColumnType};
 pub use error::ModelError;
-pub use model::{Category, Department, Derived, Group, Identity, Item, Meta, Model, Parameter, Per};
+pub use model::{Category, Class, Department, Derived, Group, Identity, Item, Meta, Model, Parameter, Per};
 pub use rewrite::{rewrite_model, rewrite_points, Rewrite};
 pub use scoring::{equivalence_scale, Normalise, Scoring};
 pub use source::Problem;

@@ -49,6 +49,36 @@ pub struct Model {
     /// Household types that evaluations break precision and recall down
     /// by (`[[groups]]`).
     pub groups: Vec<Group>,
+    /// Eligibility classes (`[[classes]]`: 特困, 低保, 低边, 刚性支出 …),
+    /// the most protective first.
+    pub classes: Vec<Class>,
+}
+
+/// An eligibility class (`[[classes]]`): who is entitled to it by the
+/// rules (income, and the asset tests the rule states), and who is
+/// enrolled in it. A household enrolled in no class that meets a class's
+/// rule, no gate item firing, is alerted as `not_enrolled` (应纳未纳) to
+/// the department of the first such class.
+#[derive(Debug, Clone)]
+pub struct Class {
+    /// Short id (`dibao`).
+    pub id: String,
+    /// Name, usually Chinese.
+    pub name: String,
+    /// English name.
+    pub name_en: Option<String>,
+    /// The rule as written.
+    pub eligible_when: String,
+    /// The rule, compiled (household level).
+    pub eligible: BoolExpr,
+    /// Who is enrolled, as written.
+    pub enrolled_when: String,
+    /// Who is enrolled, compiled (household level).
+    pub enrolled: BoolExpr,
+    /// Index into [`Model::departments`]: who enrols households.
+    pub department: usize,
+    /// What the class is, for people.
+    pub description: Option<String>,
 }
 
 /// A household type (`[[groups]]`): elderly only, a member with a
@@ -191,6 +221,11 @@ pub struct Item {
     pub department: usize,
     /// Whether the item is a main indicator pushed to its department.
     pub main: bool,
+    /// Whether the item is a gate (`kind = "gate"`): a sign of means that
+    /// adds no points but decides eligibility: a household where one
+    /// fires meets no class rule (`not_enrolled` is not raised), and an
+    /// enrolled one is listed for civil affairs to check (`check_means`).
+    pub gate: bool,
     /// Whether the item raises an alert on its own, whatever the score.
     pub trigger: bool,
     /// Why the item exists, tied to policy.

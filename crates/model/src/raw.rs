@@ -29,6 +29,20 @@ pub(crate) struct RawModel {
     pub scoring: Option<RawScoring>,
     #[serde(default)]
     pub groups: Vec<RawGroup>,
+    #[serde(default)]
+    pub classes: Vec<RawClass>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawClass {
+    pub id: Spanned<String>,
+    pub name: String,
+    pub name_en: Option<String>,
+    pub eligible: Spanned<String>,
+    pub enrolled: Spanned<String>,
+    pub department: Spanned<String>,
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -131,7 +145,8 @@ pub(crate) struct RawItem {
     pub name: String,
     pub name_en: Option<String>,
     pub when: Spanned<String>,
-    pub points: Spanned<f64>,
+    pub points: Option<Spanned<f64>>,
+    pub kind: Option<Spanned<String>>,
     pub per: Option<Spanned<String>>,
     pub department: Spanned<String>,
     #[serde(default)]

@@ -55,11 +55,13 @@ pub fn rewrite_model(text: &str, path: &str, rewrite: &Rewrite) -> Result<String
     let raw: RawModel = parse_toml(&src)?;
     let mut edits: Vec<(std::ops::Range<usize>, String)> = Vec::new();
     for it in &raw.items {
+        // a gate has no points to rewrite, nor to switch off
+        let Some(points) = &it.points else { continue };
         if let Some(&p) = rewrite.points.get(it.id.get_ref()) {
-            edits.push((it.points.span(), toml_number(p)));
+            edits.push((points.span(), toml_number(p)));
         }
         if let Some((_, why)) = rewrite.off.iter().find(|(id, _)| id == it.id.get_ref()).filter(|_| !it.off) {
-            let end = it.points.span().end;
+            let end = points.span().end;
             let line_end = text[end..].find('\n').map_or(text.len(), |i| end + i);
             let why = why.replace(['\n', '\r'], " ");
             edits.push((line_end..line_end, format!("\noff = true  # {why}")));

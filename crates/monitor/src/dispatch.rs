@@ -20,6 +20,9 @@ pub struct Alert {
     pub level: String,
     /// `score` (or an older file's `per_capita_score`), as written.
     pub score: String,
+    /// `alert_kind` as written (`risk;not_enrolled` …); empty in a file
+    /// from before alert kinds, where every row with a level is a risk.
+    pub kinds: String,
 }
 
 /// Why the alerts of a scores file could not be read.
@@ -42,16 +45,21 @@ pub fn read_alerts(
     scores: &std::path::Path,
     encoding: hhrisk_tables::Encoding,
 ) -> Result<Vec<Alert>, AlertsError> {
-    let wanted = ["household_id", "alert_level", "score", "per_capita_score"];
+    let wanted = ["household_id", "alert_level", "score", "per_capita_score", "alert_kind"];
     let t = hhrisk_tables::TextTable::read_columns(scores, "scores", encoding, &wanted, |header, fields| {
-        let level = header.iter().position(|h| h == "alert_level");
-        level.and_then(|l| fields.get(l)).is_some_and(|l| !l.is_empty())
+        // a band reached, or another alert kind (not enrolled, check means)
+        let filled = |name: &str| {
+            let at = header.iter().position(|h| h == name);
+            at.and_then(|l| fields.get(l)).is_some_and(|l| !l.is_empty())
+        };
+        filled("alert_level") || filled("alert_kind")
     })?;
     let (Some(id), Some(l)) = (t.column("household_id"), t.column("alert_level")) else {
         return Err(AlertsError::Columns { origin: t.origin.to_string() });
     };
     // `score` (bands apply to it); an older file has only `per_capita_score`
     let score = t.column("score").or(t.column("per_capita_score"));
+    let kinds = t.column("alert_kind");
     // only rows with an alert were kept
     Ok(t.rows
         .iter()
@@ -59,6 +67,7 @@ pub fn read_alerts(
             household_id: hhrisk_tables::restore(&r[id]).into_owned(),
             level: r[l].clone(),
             score: score.and_then(|s| r.get(s)).cloned().unwrap_or_default(),
+            kinds: kinds.and_then(|k| r.get(k)).cloned().unwrap_or_default(),
         })
         .collect())
 }
@@ -100,6 +109,9 @@ pub struct Dispatch {
     pub departments: BTreeMap<String, OutTable>,
     /// Per household: every department it was sent to.
     pub chain: OutTable,
+    /// Enrolled households with a sign of means (a gate item fired), for
+    /// civil affairs to verify (疑似错保).
+    pub check_means: OutTable,
     /// Alerted households the roster does not have or refused (listed in
     /// the chain with no department, never dropped).
     pub not_in_roster: Vec<String>,
@@ -120,6 +132,7 @@ pub fn masking_note(unmasked: bool) -> &'static str {
 pub struct Lines {
     departments: Vec<(usize, Vec<String>)>,
     chain: Vec<String>,
+    check_means: Option<Vec<String>>,
 }
 
 /// Builds the dispatch household by household, so that a roster can be
@@ -186,12 +199,13 @@ impl<'m> Dispatcher<'m> {
             let item = &model.items[hit.item];
             (hit.points > 0.0 && (item.main || !self.any_main)) || item.trigger
         };
-        for hit in score.hits.iter().filter(pushed) {
+        let risk = !alert.level.is_empty();
+        for hit in score.hits.iter().filter(pushed).filter(|_| risk) {
             let entry = by_department.entry(model.items[hit.item].department).or_default();
             entry.0.push(hit.item);
             entry.1 += hit.points.max(0.0);
         }
-        if by_department.is_empty() {
+        if by_department.is_empty() && risk {
             // no main item: the largest positive one leads alone
             let largest =
                 score.hits.iter().filter(|h| h.points > 0.0).max_by(|a, b| a.points.total_cmp(&b.points));
@@ -199,9 +213,19 @@ impl<'m> Dispatcher<'m> {
                 by_department.insert(model.items[hit.item].department, (vec![hit.item], hit.points));
             }
         }
-        // the lead: the largest contribution, the earlier department on a tie
+        // the lead: the largest contribution, the earlier department on a
+        // tie; for a household alerted only as not enrolled, the class's
+        let not_enrolled = score.not_enrolled.map(|c| &model.classes[c]);
+        if let Some(class) = not_enrolled {
+            by_department.entry(class.department).or_default();
+        }
         let lead =
             by_department.iter().max_by(|a, b| a.1 .1.total_cmp(&b.1 .1).then(b.0.cmp(a.0))).map(|(&d, _)| d);
+        let class_label = |d: usize| {
+            not_enrolled
+                .filter(|c| c.department == d)
+                .map(|c| format!("not_enrolled: {} {} (meets the rule, not enrolled)", c.id, c.name))
+        };
         let mut chain_parts = Vec::new();
         let mut departments = Vec::new();
         for (&d, (items, _)) in &by_department {
@@ -223,6 +247,7 @@ impl<'m> Dispatcher<'m> {
                 items
                     .iter()
                     .map(|&j| format!("{} {}", model.items[j].id, model.items[j].name))
+                    .chain(class_label(d))
                     .collect::<Vec<_>>()
                     .join("; "),
                 concerned
@@ -256,9 +281,30 @@ impl<'m> Dispatcher<'m> {
             row.extend(RETURN_COLUMNS.iter().map(|_| String::new()));
             row.push(note.into());
             departments.push((d, row));
-            chain_parts
-                .push((d, items.iter().map(|&j| model.items[j].id.clone()).collect::<Vec<_>>().join(",")));
+            let ids = items.iter().map(|&j| model.items[j].id.clone());
+            let class = not_enrolled.filter(|c| c.department == d).map(|c| format!("not_enrolled:{}", c.id));
+            chain_parts.push((d, ids.chain(class).collect::<Vec<_>>().join(",")));
         }
+        let kinds: Vec<&str> = score.kinds().collect();
+        let enrolled: Vec<&str> =
+            model.classes.iter().filter(|c| c.enrolled.eval(&x, 0)).map(|c| c.id.as_str()).collect();
+        let check_means = score.check_means.then(|| {
+            let gates: Vec<String> = score
+                .hits
+                .iter()
+                .filter(|hit| model.items[hit.item].gate)
+                .map(|hit| format!("{} {}", model.items[hit.item].id, model.items[hit.item].name))
+                .collect();
+            vec![
+                h.id.to_string(),
+                h.village.to_string(),
+                enrolled.join(";"),
+                gates.join("; "),
+                String::new(),
+                String::new(),
+                note.into(),
+            ]
+        });
         let chain = vec![
             h.id.to_string(),
             h.village.to_string(),
@@ -271,9 +317,10 @@ impl<'m> Dispatcher<'m> {
                 .map(|(d, i)| format!("{}: {i}", model.departments[*d].id))
                 .collect::<Vec<_>>()
                 .join(" | "),
+            if alert.kinds.is_empty() { kinds.join(";") } else { alert.kinds.clone() },
             note.into(),
         ];
-        Lines { departments, chain }
+        Lines { departments, chain, check_means }
     }
 
     /// The dispatch, from each alert's rows in the order of the alerts
@@ -310,6 +357,7 @@ impl<'m> Dispatcher<'m> {
                 "departments",
                 "lead_department",
                 "items_by_department",
+                "alert_kind",
                 "masking",
             ]
             .iter()
@@ -318,14 +366,31 @@ impl<'m> Dispatcher<'m> {
             rows: Vec::new(),
             ..OutTable::default()
         };
+        let mut check_means = OutTable {
+            header: [
+                "household_id",
+                "village",
+                "enrolled_in",
+                "signs_of_means",
+                "verified_need",
+                "note",
+                "masking",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            rows: Vec::new(),
+            choices: vec![(4, vec!["1".into(), "0".into()], true)],
+        };
         let mut not_in_roster = Vec::new();
         for (alert, lines) in alerts.iter().zip(lines) {
             match lines {
-                Some(Lines { departments, chain: row }) => {
+                Some(Lines { departments, chain: row, check_means: check }) => {
                     for (d, row) in departments {
                         tables[d].rows.push(row);
                     }
                     chain.rows.push(row);
+                    check_means.rows.extend(check);
                 }
                 None => {
                     not_in_roster.push(alert.household_id.clone());
@@ -337,12 +402,13 @@ impl<'m> Dispatcher<'m> {
                         String::new(),
                         String::new(),
                         "not in the roster (or refused by it): no department".into(),
+                        alert.kinds.clone(),
                         note.into(),
                     ]);
                 }
             }
         }
         let departments = model.departments.iter().zip(tables).map(|(d, t)| (d.id.clone(), t)).collect();
-        Dispatch { departments, chain, not_in_roster }
+        Dispatch { departments, chain, check_means, not_in_roster }
     }
 }

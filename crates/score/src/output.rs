@@ -130,7 +130,12 @@ pub fn header(model: &Model, columns: ScoreColumns) -> Vec<String> {
         "score".into(),
     ];
     header.extend(model.categories.iter().map(|c| format!("cat_{}", c.id)));
-    header.extend(["alert_level".to_string(), "top_items".into(), "triggered_by".into()]);
+    header.extend([
+        "alert_level".to_string(),
+        "top_items".into(),
+        "triggered_by".into(),
+        "alert_kind".into(),
+    ]);
     if columns.item_counts {
         header.extend(model.items.iter().map(|i| format!("item_{}", i.id)));
     }
@@ -241,6 +246,13 @@ impl<W: Write> ScoreWriter<W> {
         }
         row.push(b',');
         push_text(row, f)?;
+        row.push(b',');
+        for (k, kind) in s.kinds().enumerate() {
+            if k > 0 {
+                row.push(b';');
+            }
+            row.extend_from_slice(kind.as_bytes());
+        }
         if self.columns.item_counts {
             self.counts.iter_mut().for_each(|c| *c = 0);
             for h in &s.hits {

@@ -50,6 +50,51 @@ pub struct HouseholdScore {
     pub triggered: bool,
     /// Alert level: index into the bands' levels, `None` for no alert.
     pub alert: Option<usize>,
+    /// Index into the model's classes of the class the household meets
+    /// the rule of but is not enrolled in (应纳未纳, alert kind
+    /// `not_enrolled`), the first in model order.
+    pub not_enrolled: Option<usize>,
+    /// Enrolled in a class while a gate item (a sign of means) fired: to be
+    /// checked by civil affairs (疑似错保, alert kind `check_means`).
+    pub check_means: bool,
+}
+
+/// Alert kinds, as the scores file names them.
+pub const ALERT_KINDS: [&str; 3] = ["risk", "not_enrolled", "check_means"];
+
+impl HouseholdScore {
+    /// The alert kinds that apply, in the order of [`ALERT_KINDS`]: `risk`
+    /// (a band reached), `not_enrolled`, `check_means`.
+    pub fn kinds(&self) -> impl Iterator<Item = &'static str> + '_ {
+        [self.alert.is_some(), self.not_enrolled.is_some(), self.check_means]
+            .into_iter()
+            .zip(ALERT_KINDS)
+            .filter_map(|(on, kind)| on.then_some(kind))
+    }
+
+    /// Whether any alert kind applies (the household goes on a list).
+    pub fn alerted(&self) -> bool {
+        self.kinds().next().is_some()
+    }
+}
+
+/// The class a household should be enrolled in but is not, and whether it
+/// is enrolled with a sign of means, from each class's rule and enrolment
+/// and whether a gate fired. A household enrolled in no class that meets
+/// a rule, no gate firing, is not enrolled in the first class (in model
+/// order, most protective first) whose rule it meets; one already enrolled
+/// in a class is not flagged for another (moving between classes is the
+/// periodic review's work, and a rule the roster cannot fully show, such as
+/// 特困's "no legal supporter", would flag many wrongly).
+fn class_kinds(
+    classes: usize,
+    gate: bool,
+    eligible: impl Fn(usize) -> bool,
+    enrolled: impl Fn(usize) -> bool,
+) -> (Option<usize>, bool) {
+    let any_enrolled = (0..classes).any(&enrolled);
+    let not_enrolled = if any_enrolled || gate { None } else { (0..classes).find(|&c| eligible(c)) };
+    (not_enrolled, gate && any_enrolled)
 }
 
 impl HouseholdScore {
@@ -80,6 +125,8 @@ pub struct Scorer<'m> {
     /// is computed: under `equivalence`, or when asked
     /// ([`Scorer::with_equivalents`]).
     age_slot: Option<usize>,
+    /// Each class's rule and enrolment as closures.
+    classes: Arc<[(BoolFn, BoolFn)]>,
 }
 
 /// An item's condition, compiled for its scope.
@@ -113,7 +160,8 @@ impl<'m> Scorer<'m> {
             .age_column
             .filter(|_| model.scoring.normalise == hhrisk_model::Normalise::Equivalence)
             .map(|c| model.columns[c].slot);
-        Scorer { model, bands, conditions, age_slot }
+        let classes = model.classes.iter().map(|c| (c.eligible.to_fn(), c.enrolled.to_fn())).collect();
+        Scorer { model, bands, conditions, age_slot, classes }
     }
 
     /// Also computes each household's equivalence scale when the model
@@ -170,6 +218,13 @@ impl<'m> Scorer<'m> {
             out.hits.push(Hit { item: index, count, points });
             out.triggered |= item.trigger;
         }
+        let gate = out.hits.iter().any(|h| model.items[h.item].gate);
+        (out.not_enrolled, out.check_means) = class_kinds(
+            self.classes.len(),
+            gate,
+            |c| (self.classes[c].0)(inputs, 0),
+            |c| (self.classes[c].1)(inputs, 0),
+        );
         out.equivalents = match self.age_slot {
             Some(slot) => {
                 equivalence_scale((0..inputs.count).map(|m| inputs.members[m * inputs.stride + slot]))
@@ -205,6 +260,8 @@ pub struct BatchScores {
     /// The households an item fired for, with the count for each.
     which: Vec<(u32, u32)>,
     scores: Vec<HouseholdScore>,
+    /// Per class, its rule and enrolment over the batch.
+    classes: Vec<(Vec<bool>, Vec<bool>)>,
 }
 
 impl Scorer<'_> {
@@ -216,7 +273,7 @@ impl Scorer<'_> {
     pub fn score_batch<'s>(&self, x: &Columns, state: &'s mut BatchScores) -> &'s [HouseholdScore] {
         let model = self.model;
         let n = x.len();
-        let BatchScores { eval, fired, running, which, scores } = state;
+        let BatchScores { eval, fired, running, which, scores, classes } = state;
         eval.load(x);
         which.clear();
         which.resize(n, (0, 0));
@@ -231,6 +288,7 @@ impl Scorer<'_> {
             s.hits.clear();
             s.triggered = false;
             s.undivided = 0.0;
+            (s.not_enrolled, s.check_means) = (None, false);
             s.equivalents = match self.age_slot {
                 Some(slot) => equivalence_scale(x.span(h).map(|m| x.members[m * x.member_stride + slot])),
                 None => s.members as f64,
@@ -287,6 +345,18 @@ impl Scorer<'_> {
                 }
                 s.hits.push(Hit { item: index, count, points });
                 s.triggered |= item.trigger;
+            }
+        }
+        if !model.classes.is_empty() {
+            classes.resize_with(model.classes.len(), Default::default);
+            for (class, (eligible, enrolled)) in model.classes.iter().zip(classes.iter_mut()) {
+                eval.bool(&class.eligible, x, Level::Household, eligible);
+                eval.bool(&class.enrolled, x, Level::Household, enrolled);
+            }
+            for (h, s) in scores.iter_mut().enumerate() {
+                let gate = s.hits.iter().any(|hit| model.items[hit.item].gate);
+                (s.not_enrolled, s.check_means) =
+                    class_kinds(classes.len(), gate, |c| classes[c].0[h], |c| classes[c].1[h]);
             }
         }
         for s in scores.iter_mut() {
@@ -460,5 +530,139 @@ min = 2
         assert_eq!(m.item_counts.row(1).to_vec(), [1.0, 1.0, 0.0, 0.0]);
         assert_eq!(m.category_totals.row(0).to_vec(), [6.0, -3.0]);
         assert_eq!(m.per_capita().to_vec(), [1.0, 11.0]);
+    }
+}
+
+#[cfg(test)]
+mod class_tests {
+    use super::*;
+    use hhrisk_model::expr::OwnedColumns;
+
+    /// Two classes, the more protective first, and a gate (a business).
+    const MODEL: &str = r#"
+[model]
+name = "t"
+version = "1"
+source = "test"
+[[departments]]
+id = "civil"
+name = "民政"
+[[columns]]
+name = "income"
+file = "households"
+type = "decimal"
+[[columns]]
+name = "class"
+file = "households"
+type = "category"
+values = ["none", "dibao", "edge"]
+[[columns]]
+name = "business"
+file = "households"
+type = "bool"
+[[columns]]
+name = "age"
+file = "members"
+type = "integer"
+[[categories]]
+id = "c"
+name = "c"
+[[items]]
+id = "LOW"
+category = "c"
+name = "低收入"
+when = "income / members < 6000"
+points = 20
+department = "civil"
+[[items]]
+id = "BIZ"
+category = "c"
+name = "经营实体"
+kind = "gate"
+when = "business"
+department = "civil"
+[[classes]]
+id = "dibao"
+name = "低保"
+eligible = "income / members < 6000"
+enrolled = 'class == "dibao"'
+department = "civil"
+[[classes]]
+id = "edge"
+name = "低边"
+eligible = "income / members < 9000"
+enrolled = 'class == "edge"'
+department = "civil"
+[[bands.levels]]
+name = "red"
+min = 10
+"#;
+
+    /// By hand, one member each: (income, class code, business) → the
+    /// kinds. 5000 is below both rules, 8000 below the edge rule only.
+    #[test]
+    fn alert_kinds_follow_the_class_rules_and_the_gates() {
+        let model = Model::from_toml(MODEL, "t.toml").unwrap();
+        assert!(model.items[1].gate && model.items[1].points == 0.0);
+        type Case = ((f64, f64, f64), &'static [&'static str], Option<usize>);
+        let cases: [Case; 7] = [
+            // below the dibao rule, not enrolled: risk (20 points) and not enrolled in dibao
+            ((5000.0, 0.0, 0.0), &["risk", "not_enrolled"], Some(0)),
+            // the same, enrolled in dibao: risk only
+            ((5000.0, 1.0, 0.0), &["risk"], None),
+            // the same, enrolled in the edge class: enrolled, not flagged
+            ((5000.0, 2.0, 0.0), &["risk"], None),
+            // a business: no class rule is met; enrolled: check its means
+            ((5000.0, 0.0, 1.0), &["risk"], None),
+            ((5000.0, 1.0, 1.0), &["risk", "check_means"], None),
+            // below the edge rule only, not enrolled: edge, no risk
+            ((8000.0, 0.0, 0.0), &["not_enrolled"], Some(1)),
+            // enrolled in dibao though above both rules: nothing (no gate)
+            ((20000.0, 1.0, 0.0), &[], None),
+        ];
+        let scorer = Scorer::new(&model, &model.bands);
+        let mut batch = OwnedColumns::default();
+        for ((income, class, business), _, _) in &cases {
+            let household = [*income, *class, *business];
+            batch.push(&Inputs { household: &household, members: &[40.0], stride: 1, count: 1 });
+        }
+        let mut state = BatchScores::default();
+        let scored = scorer.score_batch(&batch.columns(), &mut state).to_vec();
+        for (((income, class, business), kinds, class_of), in_batch) in cases.iter().zip(&scored) {
+            let household = [*income, *class, *business];
+            let one = scorer.score(&Inputs { household: &household, members: &[40.0], stride: 1, count: 1 });
+            let what = format!("{income} {class} {business}");
+            assert_eq!(one.kinds().collect::<Vec<_>>(), *kinds, "{what}");
+            assert_eq!(one.not_enrolled, *class_of, "{what}");
+            assert_eq!(
+                (in_batch.not_enrolled, in_batch.check_means),
+                (one.not_enrolled, one.check_means),
+                "{what}"
+            );
+        }
+    }
+
+    #[test]
+    fn gates_are_checked_when_the_model_loads() {
+        let with = |item: &str| MODEL.replace("kind = \"gate\"\n", item);
+        for (item, want) in [
+            ("kind = \"gate\"\npoints = 5\n", "a gate adds no points"),
+            ("kind = \"gate\"\nmain = true\n", "a gate is neither a main indicator nor a trigger"),
+            ("kind = \"toll\"\n", "kind is \"points\" or \"gate\""),
+            ("", "the item has no `points`"),
+        ] {
+            let err = Model::from_toml(&with(item), "t.toml").unwrap_err().to_string();
+            assert!(err.contains(want), "{item:?}: {err}");
+        }
+        let err = Model::from_toml(
+            &MODEL.replace(
+                "department = \"civil\"\n[[classes]]\nid = \"edge\"",
+                "department = \"nobody\"\n[[classes]]\nid = \"edge\"",
+            ),
+            "t.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("class dibao: department \"nobody\" is not declared"), "{err}");
     }
 }

@@ -51,6 +51,9 @@ pub fn apply(model: &Model, edits: &Edits) -> Result<Model, EditError> {
             .find(|i| i.id == *id)
             .ok_or_else(|| EditError(format!("no item \"{id}\" in the model")))?;
         let max = hhrisk_model::MAX_ITEM_POINTS;
+        if item.gate && p != 0.0 {
+            return Err(EditError(format!("{id} is a gate: it decides eligibility and adds no points")));
+        }
         if !p.is_finite() || p.abs() > max {
             return Err(EditError(format!("points of {id} must be a number between -{max} and {max}")));
         }

@@ -79,6 +79,10 @@ pub fn dispatch(
         }
     }
     d.chain.write(&out.join(format!("chain.{}", format.extension())), format, "chain", io.bom)?;
+    if !model.classes.is_empty() {
+        let path = out.join(format!("check_means.{}", format.extension()));
+        d.check_means.write(&path, format, "check_means", io.bom)?;
+    }
     let manifest = json!({
         "batch": batch,
         "model": model_path.display().to_string(),
@@ -86,6 +90,7 @@ pub fn dispatch(
         "alerts": alerts.len(),
         "departments": counts,
         "leads": leads,
+        "check_means": d.check_means.rows.len(),
         "not_in_roster": d.not_in_roster,
         "masking": masking_note(unmasked),
     });
@@ -99,8 +104,13 @@ pub fn dispatch(
         .map(|(k, t)| format!("{k} {}", t.rows.len()))
         .collect();
     let led: Vec<String> = leads.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    let checks = if model.classes.is_empty() {
+        String::new()
+    } else {
+        format!("; enrolled with signs of means, for civil affairs to check: {}", d.check_means.rows.len())
+    };
     eprintln!(
-        "dispatched {} alerted households → {} (lists: {}; leading the case: {})",
+        "dispatched {} alerted households → {} (lists: {}; leading the case: {}{checks})",
         alerts.len(),
         out.display(),
         sent.join(", "),

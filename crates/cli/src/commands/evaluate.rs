@@ -121,6 +121,7 @@ pub fn evaluate(
     section(&mut out, "batch", &result.by_batch);
     section(&mut out, "department", &result.by_department);
     section(&mut out, "household type", &result.by_household_type);
+    section(&mut out, "alert kind", &result.by_alert_kind);
     out.push_str(&size_section(&result.by_household_size));
     for n in &result.notes {
         let _ = writeln!(out, "note: {n}");

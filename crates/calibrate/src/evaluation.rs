@@ -34,6 +34,23 @@ pub struct Record {
     /// Alert kinds (`risk`, `not_enrolled`, `check_means`) from the scores
     /// file's `alert_kind`; empty in a file from before them.
     pub kinds: Vec<String>,
+    /// Each department's own answer (department, found in need), when
+    /// the outcomes have one row per household and department.
+    pub answers: Vec<(String, bool)>,
+    /// Kinds of assistance given, by any department, once each.
+    pub assistance: Vec<String>,
+}
+
+/// Assistance given of one kind.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Assistance {
+    /// The kind (`education`, `medical` …).
+    pub kind: String,
+    /// Households that received it (人次, as Xiaochang counts: a household
+    /// helped in two ways counts once in each).
+    pub households: u64,
+    /// Of them, alerted (a band reached).
+    pub alerted: u64,
 }
 
 /// Accuracy in one group (a band, village, batch, department or type).
@@ -83,6 +100,8 @@ pub struct Evaluation {
     /// By alert kind: how many households of each list (`risk`,
     /// `not_enrolled`, `check_means`) were verified in need.
     pub by_alert_kind: Vec<Group>,
+    /// Assistance given, by kind, most frequent first.
+    pub assistance: Vec<Assistance>,
     /// Alert rate, need rate, precision and recall by household size (1,
     /// 2, 3, 4–5, 6+ members); empty when the scores file has no
     /// `members` column.
@@ -235,8 +254,26 @@ pub fn evaluate(records: &[Record], size_warning_factor: f64) -> Evaluation {
             .fold(f64::NEG_INFINITY, f64::max)
     };
     by_band.sort_by(|a, b| top(&b.name).total_cmp(&top(&a.name)).then(a.name.cmp(&b.name)));
-    let by_department = group(records, |r| r.departments.clone(), measure_recall);
-    if records.iter().all(|r| r.departments.is_empty()) {
+    // each department's precision from its own answers when the outcomes
+    // carry them; otherwise from the departments of the fired items
+    let answered = records.iter().any(|r| !r.answers.is_empty());
+    let by_department = if answered {
+        let rows: Vec<Record> = records
+            .iter()
+            .flat_map(|r| {
+                r.answers.iter().map(move |(d, need)| Record {
+                    alert_level: Some("sent".into()),
+                    need: Some(*need),
+                    departments: vec![d.clone()],
+                    ..r.clone()
+                })
+            })
+            .collect();
+        group(&rows, |r| r.departments.clone(), false)
+    } else {
+        group(records, |r| r.departments.clone(), measure_recall)
+    };
+    if !answered && records.iter().all(|r| r.departments.is_empty()) {
         notes
             .push("no department breakdown: give --model and --roster to know which items fired".to_string());
     }
@@ -274,6 +311,19 @@ pub fn evaluate(records: &[Record], size_warning_factor: f64) -> Evaluation {
                 .to_string(),
         );
     }
+    let mut assistance: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    for r in records {
+        for kind in &r.assistance {
+            let a = assistance.entry(kind).or_default();
+            a.0 += 1;
+            a.1 += u64::from(r.alert_level.is_some());
+        }
+    }
+    let mut assistance: Vec<Assistance> = assistance
+        .into_iter()
+        .map(|(kind, (households, alerted))| Assistance { kind: kind.to_string(), households, alerted })
+        .collect();
+    assistance.sort_by(|a, b| b.households.cmp(&a.households).then(a.kind.cmp(&b.kind)));
     let lift = base_rate.zip(overall.precision).filter(|(b, _)| *b > 0.0).map(|(b, p)| p / b);
     let against = against_xiaochang(overall.true_alerts, overall.alerts);
     Evaluation {
@@ -295,6 +345,7 @@ pub fn evaluate(records: &[Record], size_warning_factor: f64) -> Evaluation {
         by_department,
         by_household_type,
         by_alert_kind,
+        assistance,
         by_household_size,
         notes,
     }
@@ -367,9 +418,28 @@ pub fn read_scores(
                 departments: Vec::new(),
                 types: Vec::new(),
                 kinds: get(kinds_at).split(';').filter(|k| !k.is_empty()).map(String::from).collect(),
+                answers: Vec::new(),
+                assistance: Vec::new(),
             }
         })
         .collect())
+}
+
+/// Adds to each record the departments' own answers and the assistance
+/// given, from an outcomes table's rows.
+pub fn attach_answers(records: &mut [Record], rows: &[crate::samples::OutcomeRow]) {
+    let mut by_household: HashMap<&str, Vec<&crate::samples::OutcomeRow>> = HashMap::new();
+    for r in rows {
+        by_household.entry(r.household_id.as_str()).or_default().push(r);
+    }
+    for record in records.iter_mut() {
+        let Some(mine) = by_household.get(record.household_id.as_str()) else { continue };
+        record.answers = mine.iter().filter_map(|r| Some((r.department.clone()?, r.need))).collect();
+        let mut kinds: Vec<String> = mine.iter().flat_map(|r| r.assistance.iter().cloned()).collect();
+        kinds.sort();
+        kinds.dedup();
+        record.assistance = kinds;
+    }
 }
 
 /// What scoring the roster with the model says of each household, by
@@ -438,6 +508,8 @@ mod tests {
             departments: if level.is_some() { vec!["education".into()] } else { vec![] },
             types: types.into_iter().map(String::from).collect(),
             kinds: Vec::new(),
+            answers: Vec::new(),
+            assistance: Vec::new(),
         }
     }
 

@@ -96,9 +96,56 @@ pub fn outcomes_of(location: &Path) -> PathBuf {
 /// Verified need and batch by household, from an outcomes table.
 pub type Outcomes = HashMap<String, (bool, Option<String>)>;
 
+/// One row of an outcomes table: a household's overall outcome, or one
+/// department's answer about it (with a `department` column, one row per
+/// household and department).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutcomeRow {
+    /// The household.
+    pub household_id: String,
+    /// The department that answered; `None` for the household's overall
+    /// outcome.
+    pub department: Option<String>,
+    /// Whether it was found in need.
+    pub need: bool,
+    /// Kinds of assistance given (`education;medical`).
+    pub assistance: Vec<String>,
+    /// Verification batch.
+    pub batch: Option<String>,
+}
+
 /// Reads an outcomes table (CSV, or the `outcomes` sheet of a workbook):
-/// `household_id` → verified need and batch.
+/// `household_id` → verified need and batch. With a `department` column a
+/// household may have one row per department: it is in need when any
+/// department found it so, unless a row without department (its overall
+/// outcome) says otherwise.
 pub fn read_outcomes(path: &Path, encoding: Encoding) -> Result<Outcomes, SampleError> {
+    Ok(outcomes_of_rows(&read_outcome_rows(path, encoding)?))
+}
+
+/// Households' outcomes from an outcomes table's rows (see
+/// [`read_outcomes`]).
+pub fn outcomes_of_rows(rows: &[OutcomeRow]) -> Outcomes {
+    let mut out: Outcomes = HashMap::new();
+    let overall: std::collections::HashSet<&str> =
+        rows.iter().filter(|r| r.department.is_none()).map(|r| r.household_id.as_str()).collect();
+    for r in rows {
+        let entry = out.entry(r.household_id.clone()).or_insert((false, None));
+        if r.department.is_none() {
+            entry.0 = r.need;
+        } else if !overall.contains(r.household_id.as_str()) {
+            entry.0 |= r.need;
+        }
+        if entry.1.is_none() {
+            entry.1.clone_from(&r.batch);
+        }
+    }
+    out
+}
+
+/// Every row of an outcomes table, in file order (see [`read_outcomes`]).
+/// A household has at most one overall row and one row per department.
+pub fn read_outcome_rows(path: &Path, encoding: Encoding) -> Result<Vec<OutcomeRow>, SampleError> {
     let t = TextTable::read(path, "outcomes", encoding).map_err(|e| SampleError::Outcomes {
         path: path.display().to_string(),
         message: format!("{e}; calibration and evaluation need verified outcomes"),
@@ -108,9 +155,9 @@ pub fn read_outcomes(path: &Path, encoding: Encoding) -> Result<Outcomes, Sample
     let (Some(id_at), Some(need_at)) = (t.column("household_id"), t.column("verified_need")) else {
         return Err(err("line 1 (header): needs columns `household_id` and `verified_need`".into()));
     };
-    let batch_at = t.column("batch");
-    let mut out: Outcomes = HashMap::new();
-    let mut lines: HashMap<String, u64> = HashMap::new();
+    let (batch_at, dept_at, help_at) = (t.column("batch"), t.column("department"), t.column("assistance"));
+    let mut out = Vec::new();
+    let mut lines: HashMap<(String, String), u64> = HashMap::new();
     for (line, row) in &t.rows {
         let get = |i: usize| row.get(i).map_or("", String::as_str);
         let id = hhrisk_tables::restore(get(id_at)).into_owned();
@@ -124,13 +171,29 @@ pub fn read_outcomes(path: &Path, encoding: Encoding) -> Result<Outcomes, Sample
                 )))
             }
         };
-        if let Some(first) = lines.insert(id.clone(), *line) {
+        let department = dept_at.map(get).map(str::trim).filter(|d| !d.is_empty()).map(String::from);
+        let key = (id.clone(), department.clone().unwrap_or_default());
+        if let Some(first) = lines.insert(key, *line) {
+            let whose = department.as_ref().map_or(String::new(), |d| format!(" from {d}"));
             return Err(err(format!(
-                "line {line}, household {id}: a second outcome (the first is on line {first}); keep one per household"
+                "line {line}, household {id}: a second outcome{whose} (the first is on line {first}); keep one per \
+                 household and department"
             )));
         }
-        let batch = batch_at.map(get).filter(|b| !b.is_empty()).map(String::from);
-        out.insert(id, (need, batch));
+        out.push(OutcomeRow {
+            household_id: id,
+            department,
+            need,
+            assistance: help_at
+                .map(get)
+                .unwrap_or("")
+                .split([';', '；', ','])
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
+            batch: batch_at.map(get).filter(|b| !b.is_empty()).map(String::from),
+        });
     }
     Ok(out)
 }

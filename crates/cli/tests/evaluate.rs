@@ -251,3 +251,70 @@ fn household_types_are_the_groups_the_model_declares() {
     let notes = v["notes"].to_string();
     assert!(notes.contains("declares no household types ([[groups]])"), "{notes}");
 }
+
+/// Outcomes with one row per household and department: each department's
+/// precision is that of its own answers, a household is in need when any
+/// department found it so, and assistance is counted in households per
+/// kind (人次). By hand on three alerted households.
+#[test]
+fn outcomes_per_department_give_precision_by_department_and_assistance() {
+    let dir = tempfile::tempdir().unwrap();
+    let village = repo().join("sample_villages/02_hy");
+    let scores = dir.path().join("scores.csv");
+    score(&village, &scores).assert().success();
+    let (_, rows) = read_csv(&scores);
+    let alerted: Vec<&String> =
+        rows.iter().filter(|(_, r)| !r["alert_level"].is_empty()).map(|(id, _)| id).take(3).collect();
+    let (a, b, c) = (alerted[0], alerted[1], alerted[2]);
+    let outcomes = dir.path().join("outcomes.csv");
+    std::fs::write(
+        &outcomes,
+        format!(
+            "household_id,department,verified_need,assistance,batch\n\
+             {a},education,1,education,Q3\n{a},medical_security,0,,Q3\n\
+             {b},education,0,,Q3\n\
+             {c},jobs,1,employment;temporary,Q3\n"
+        ),
+    )
+    .unwrap();
+    let output = hhrisk()
+        .args(["evaluate", "--json", "--scores"])
+        .arg(&scores)
+        .arg("--outcomes")
+        .arg(&outcomes)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    // households: a in need (education said so), b not, c in need: 2 of 3
+    assert_eq!((v["alerts"].as_u64(), v["verified"].as_u64()), (Some(3), Some(2)));
+    let by = |name: &str| {
+        let g = v["by_department"].as_array().unwrap().iter().find(|g| g["name"] == name).unwrap().clone();
+        (g["alerts"].as_u64().unwrap(), g["true_alerts"].as_u64().unwrap())
+    };
+    assert_eq!(by("education"), (2, 1));
+    assert_eq!(by("medical_security"), (1, 0));
+    assert_eq!(by("jobs"), (1, 1));
+    let given: Vec<(String, u64)> = v["assistance"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["kind"].as_str().unwrap().to_string(), a["households"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(given, [("education".to_string(), 1), ("employment".into(), 1), ("temporary".into(), 1)]);
+    // a department answering twice for a household is refused, with its line
+    std::fs::write(&outcomes, format!("household_id,department,verified_need\n{a},jobs,1\n{a},jobs,0\n"))
+        .unwrap();
+    let output = hhrisk()
+        .args(["evaluate", "--scores"])
+        .arg(&scores)
+        .arg("--outcomes")
+        .arg(&outcomes)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success() && said.contains("line 3") && said.contains("a second outcome from jobs"),
+        "{said}"
+    );
+}

@@ -78,7 +78,13 @@ fn feedback_turns_returns_into_outcomes_that_evaluate_measures() {
     // CG999999 named as never sent, at its line of the workbook's sheet
     insta::assert_snapshot!("merged", stderr(&run));
     let (header, merged) = read_csv(&outcomes);
-    assert_eq!(header, ["household_id", "verified_need", "assistance", "batch"]);
+    assert_eq!(header, ["household_id", "department", "verified_need", "assistance", "amount", "batch"]);
+    // one row per household and department that answered: as many rows as
+    // the departments' lists hold (every department answered for all)
+    let answers = std::fs::read_to_string(&outcomes).unwrap().lines().count() - 1;
+    let listed: usize =
+        chain.values().map(|r| r["departments"].split(';').filter(|d| !d.is_empty()).count()).sum();
+    assert_eq!(answers, listed);
     assert_eq!(
         merged.keys().cloned().collect::<BTreeSet<_>>(),
         chain.keys().cloned().collect::<BTreeSet<_>>()

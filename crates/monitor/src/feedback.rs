@@ -1,7 +1,7 @@
 //! Feedback (反馈): departments' returns merged into the roster's
 //! `outcomes.csv`, with what does not fit reported.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use hhrisk_tables::{Encoding, TextTable};
@@ -39,6 +39,8 @@ pub struct Return {
     pub verified_need: bool,
     /// What it gave (`education;medical`).
     pub assistance: Vec<String>,
+    /// How much it gave (yuan), when said.
+    pub amount: Option<f64>,
 }
 
 /// The dispatched households, from a dispatch folder's chain file:
@@ -86,7 +88,8 @@ pub fn read_returns(path: &Path, encoding: Encoding) -> Result<Vec<Return>, Feed
             "line 1 (header): a return needs columns `household_id` and `verified_need` (1 or 0)".into(),
         ));
     };
-    let (assist_at, dept_at) = (t.column("assistance"), t.column("department"));
+    let (assist_at, dept_at, amount_at) =
+        (t.column("assistance"), t.column("department"), t.column("amount"));
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
     let mut out = Vec::new();
     for (line, row) in &t.rows {
@@ -105,9 +108,23 @@ pub fn read_returns(path: &Path, encoding: Encoding) -> Result<Vec<Return>, Feed
                 )))
             }
         };
+        let amount = match amount_at.map(get).map(str::trim).filter(|a| !a.is_empty()) {
+            None => None,
+            Some(a) => match a.parse::<f64>() {
+                Ok(v) if v.is_finite() && v >= 0.0 => Some(v),
+                _ => {
+                    return Err(invalid(format!(
+                        "line {line}, column {} (amount), household {id}: \"{a}\" is not an amount in yuan; write \
+                         a plain number such as 1200, or leave it empty",
+                        amount_at.map_or(0, |i| i + 1)
+                    )))
+                }
+            },
+        };
         out.push(Return {
             origin: origin.clone(),
             line: *line,
+            amount,
             household_id: id,
             department: dept_at
                 .map(|i| get(i).to_string())
@@ -144,7 +161,10 @@ pub struct Problem {
 /// Returns merged into outcomes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Merged {
-    /// `outcomes.csv`: household_id, verified_need, assistance, batch.
+    /// `outcomes.csv`: one row per household and department that answered
+    /// (household_id, department, verified_need, assistance, amount,
+    /// batch); readers take a household as in need when any department
+    /// found it so.
     pub outcomes: OutTable,
     /// What did not fit.
     pub problems: Vec<Problem>,
@@ -192,7 +212,7 @@ pub fn merge(chain: &BTreeMap<String, Vec<String>>, returns: &[Return], batch: &
         }
     }
     let mut outcomes = OutTable {
-        header: ["household_id", "verified_need", "assistance", "batch"]
+        header: ["household_id", "department", "verified_need", "assistance", "amount", "batch"]
             .iter()
             .map(|s| s.to_string())
             .collect(),
@@ -226,14 +246,34 @@ pub fn merge(chain: &BTreeMap<String, Vec<String>>, returns: &[Return], batch: &
                 ),
             });
         }
-        let assistance: BTreeSet<&str> =
-            list.iter().flat_map(|r| r.assistance.iter().map(String::as_str)).collect();
-        outcomes.rows.push(vec![
-            id.clone(),
-            if yes.is_empty() { "0" } else { "1" }.to_string(),
-            assistance.into_iter().collect::<Vec<_>>().join(";"),
-            batch.to_string(),
-        ]);
+        // one row per department that answered, in the order of the
+        // answers; a department answering twice is reported, its first
+        // answer kept
+        let mut seen: Vec<String> = Vec::new();
+        for r in list {
+            let department = r.department.clone().unwrap_or_default();
+            if seen.contains(&department) {
+                problems.push(Problem {
+                    kind: "repeated",
+                    household_id: id.clone(),
+                    at: Some(format!("{}: line {}", r.origin, r.line)),
+                    message: format!(
+                        "{} answered twice for this household; the first answer is kept, remove the other",
+                        who(r)
+                    ),
+                });
+                continue;
+            }
+            seen.push(department.clone());
+            outcomes.rows.push(vec![
+                id.clone(),
+                department,
+                if r.verified_need { "1" } else { "0" }.to_string(),
+                r.assistance.join(";"),
+                r.amount.map(|a| format!("{a}")).unwrap_or_default(),
+                batch.to_string(),
+            ]);
+        }
     }
     Merged { outcomes, problems }
 }
@@ -254,6 +294,7 @@ mod tests {
             department: Some(dept.into()),
             verified_need: need,
             assistance: assistance.iter().map(|s| s.to_string()).collect(),
+            amount: None,
         }
     }
 
@@ -274,7 +315,11 @@ mod tests {
         let m = merge(&chain, &returns, "2024-Q3");
         assert_eq!(
             m.outcomes.rows,
-            vec![vec!["H1", "1", "education", "2024-Q3"], vec!["H2", "0", "", "2024-Q3"]]
+            vec![
+                vec!["H1", "education", "1", "education", "", "2024-Q3"],
+                vec!["H1", "medical_security", "0", "", "", "2024-Q3"],
+                vec!["H2", "education", "0", "", "", "2024-Q3"]
+            ]
         );
         let kinds: Vec<(&str, &str)> = m.problems.iter().map(|p| (p.kind, p.household_id.as_str())).collect();
         assert_eq!(kinds, [("unknown_household", "H9"), ("conflict", "H1"), ("unanswered", "H3")]);

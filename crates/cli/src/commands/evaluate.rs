@@ -43,8 +43,10 @@ pub fn evaluate(
     let is_roster = |p: &Path| p.join("households.csv").is_file() || hhrisk_tables::is_workbook(p);
     let roster =
         roster.map(Path::to_path_buf).or_else(|| is_roster(outcomes).then(|| outcomes.to_path_buf()));
-    let rows = hhrisk_calibrate::samples::read_outcomes(&outcomes_file, io.encoding)?;
-    let mut records = evaluation::read_scores(scores, &rows, io.encoding)?;
+    let rows = hhrisk_calibrate::samples::read_outcome_rows(&outcomes_file, io.encoding)?;
+    let households = hhrisk_calibrate::samples::outcomes_of_rows(&rows);
+    let mut records = evaluation::read_scores(scores, &households, io.encoding)?;
+    evaluation::attach_answers(&mut records, &rows);
     let mut notes = Vec::new();
     match (&roster, model) {
         (Some(dir), Some(model_path)) => {
@@ -122,6 +124,13 @@ pub fn evaluate(
     section(&mut out, "department", &result.by_department);
     section(&mut out, "household type", &result.by_household_type);
     section(&mut out, "alert kind", &result.by_alert_kind);
+    if !result.assistance.is_empty() {
+        let _ = writeln!(out, "\nassistance given (households, 人次):");
+        for a in &result.assistance {
+            let _ =
+                writeln!(out, "  {} {:>6}  of them alerted {:>6}", pad(&a.kind, 22), a.households, a.alerted);
+        }
+    }
     out.push_str(&size_section(&result.by_household_size));
     for n in &result.notes {
         let _ = writeln!(out, "note: {n}");

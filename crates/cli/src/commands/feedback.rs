@@ -28,16 +28,22 @@ pub fn feedback(
     }
     let merged = merge(&chain, &all, &batch);
     merged.outcomes.write(out, hhrisk_tables::Format::Csv, "outcomes", io.bom)?;
+    let answered: std::collections::BTreeSet<&str> =
+        merged.outcomes.rows.iter().map(|r| r[0].as_str()).collect();
     if json {
         println!(
             "{}",
-            serde_json::to_string_pretty(
-                &json!({ "outcomes": merged.outcomes.rows.len(), "problems": merged.problems })
-            )?
+            serde_json::to_string_pretty(&json!({
+                "outcomes": merged.outcomes.rows.len(),
+                "households": answered.len(),
+                "problems": merged.problems
+            }))?
         );
     }
     eprintln!(
-        "{} households answered for, of {} dispatched → {} (batch {batch})",
+        "{} households answered for ({} answers, one per household and department), of {} dispatched → {} (batch \
+         {batch})",
+        answered.len(),
         merged.outcomes.rows.len(),
         chain.len(),
         out.display()

@@ -198,6 +198,20 @@ fn the_report_draws_numbers_that_other_commands_confirm() {
     let last = curves[0]["points"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last[0].as_f64(), Some(1.0));
     assert!((last[1].as_f64().unwrap() - need as f64 / 1225.0).abs() < 1e-12);
+    // the headline: the held-out precision against Xiaochang's and
+    // against the share in need, from calibration.json's figures
+    let held = &c["leave_one_village_out"];
+    let (alerts, right) = (held["alerts"].as_f64().unwrap(), held["true_alerts"].as_f64().unwrap());
+    let h = &r["headline"];
+    assert!((h["base_rate"].as_f64().unwrap() - need as f64 / 1225.0).abs() < 1e-12);
+    assert!((h["lift"].as_f64().unwrap() - right / alerts / (need as f64 / 1225.0)).abs() < 1e-12);
+    let x = &h["against_xiaochang"];
+    assert!((x["difference"].as_f64().unwrap() - (right / alerts - 404.0 / 687.0)).abs() < 1e-12);
+    let text = h["text"].as_str().unwrap();
+    assert!(
+        text.contains("孝昌县实际为 58.8%") && text.contains(&format!("{} 户预警", alerts as u64)),
+        "{text}"
+    );
 
     // English on request
     let en = dir.path().join("en");

@@ -177,6 +177,7 @@ pub fn page(r: &Report) -> String {
          figcaption{color:#555}</style>\n</head>\n<body>\n",
     );
     let _ = writeln!(s, "<h1>{}</h1>", escape(l.t("title")));
+    let _ = writeln!(s, "<p class=\"headline\"><strong>{}</strong></p>", escape(&r.headline.text));
     let _ = writeln!(
         s,
         "<p>{}: {} ({})<br>{}: {} — {} {}, {} {}</p>",
@@ -290,6 +291,7 @@ pub fn summary(r: &Report) -> String {
     let (l, w, c) = (r.lang, words(r.lang), &r.calibration);
     let mut s = String::new();
     let _ = writeln!(s, "# {}\n", l.t("title"));
+    let _ = writeln!(s, "**{}**\n", r.headline.text);
     let _ = writeln!(
         s,
         "{}: {} ({}); {}: {}, {} {}, {} {}.\n",

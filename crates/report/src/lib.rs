@@ -71,6 +71,82 @@ pub struct Report {
     pub calibration: Calibration,
     /// The numbers behind the charts.
     pub charts: ChartData,
+    /// What the reader should take away, in one paragraph.
+    pub headline: Headline,
+}
+
+/// The report's headline: the fitted bands' precision on villages left
+/// out, set against Xiaochang's and against alerting at random.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Headline {
+    /// Share of the sample households verified in need: the precision of
+    /// alerting households at random.
+    pub base_rate: Option<f64>,
+    /// Precision on villages left out over the base rate.
+    pub lift: Option<f64>,
+    /// The precision on villages left out against Xiaochang's 404 of 687.
+    pub against_xiaochang: Option<hhrisk_calibrate::evaluation::Comparison>,
+    /// The paragraph, in the report's language.
+    pub text: String,
+}
+
+/// The headline of a calibration, worded in `lang`.
+pub fn headline(calibration: &Calibration, lang: Lang) -> Headline {
+    use hhrisk_calibrate::evaluation::{against_xiaochang, Verdict};
+    let all = &calibration.in_sample;
+    let held = &calibration.leave_one_village_out.accuracy;
+    let base_rate = (all.households > 0).then(|| all.in_need as f64 / all.households as f64);
+    let lift = base_rate.zip(held.precision).filter(|(b, _)| *b > 0.0).map(|(b, p)| p / b);
+    let against = against_xiaochang(held.true_alerts, held.alerts);
+    let pct = |v: f64| format!("{:.1}%", 100.0 * v);
+    let pts = |v: f64| format!("{:+.1}", 100.0 * v);
+    let text = match (&against, lang) {
+        (None, Lang::Zh) => "留一村验证中没有预警户，无法与孝昌县比较。".to_string(),
+        (None, Lang::En) => {
+            "No household was alerted on the villages left out: nothing to compare.".to_string()
+        }
+        (Some(c), Lang::Zh) => {
+            let i = c.difference_ci;
+            let verdict = match c.verdict {
+                Verdict::Higher => "超出偶然波动的范围，优于孝昌县",
+                Verdict::Lower => "超出偶然波动的范围，低于孝昌县",
+                Verdict::NoClearDifference => {
+                    "不能排除是偶然波动，尚不能说明与孝昌县有差别；需要核实更多预警户"
+                }
+            };
+            let random = match (base_rate, lift) {
+                (Some(b), Some(l)) => {
+                    format!("随机预警的精确率即有救助需要户的比例 {}，校准后的预警是其 {l:.2} 倍。", pct(b))
+                }
+                _ => String::new(),
+            };
+            format!(
+                "用其余样本村校准、在留出的村验证，预警精确率为 {}（{} 户预警），孝昌县实际为 {}：相差 {} 个百分点，\
+                 差值的95%置信区间为 {} 至 {} 个百分点，{verdict}。{random}",
+                pct(c.precision),
+                held.alerts,
+                pct(c.xiaochang),
+                pts(c.difference),
+                pts(i.lo),
+                pts(i.hi)
+            )
+        }
+        (Some(c), Lang::En) => {
+            let random = match (base_rate, lift) {
+                (Some(b), Some(l)) => format!(
+                    " Alerting at random would be right {} of the time (the share in need): the fitted alerts are \
+                     {l:.2} times as precise.",
+                    pct(b)
+                ),
+                _ => String::new(),
+            };
+            format!(
+                "Bands fitted on the other villages, measured on the one left out: {}.{random}",
+                c.sentence
+            )
+        }
+    };
+    Headline { base_rate, lift, against_xiaochang: against, text }
 }
 
 /// Computes a report's contents.
@@ -92,6 +168,7 @@ pub fn build(
         households: samples.len(),
         villages: samples.villages.len(),
         xiaochang: from_counts(687, 404).expect("687 alerts, 404 verified"),
+        headline: headline(&calibration, lang),
         calibration,
         charts,
     }

@@ -758,6 +758,7 @@ min = 50
             },
             score,
             unverified: 0,
+            selected: 0,
             rosters: Vec::new(),
         }
     }

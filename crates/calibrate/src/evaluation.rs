@@ -39,6 +39,88 @@ pub struct Record {
     pub answers: Vec<(String, bool)>,
     /// Kinds of assistance given, by any department, once each.
     pub assistance: Vec<String>,
+    /// Drawn at random from the households not alerted to be verified
+    /// (`selected_by` = `audit` in the outcomes).
+    pub audited: bool,
+}
+
+/// Recall and the share in need estimated from an audit sample: the
+/// alerts' precision among those verified, and the share in need among
+/// households drawn at random from those not alerted, each weighted by
+/// the households it stands for.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AuditEstimate {
+    /// Alerted households in the scores file.
+    pub alerts: u64,
+    /// Of them, verified.
+    pub verified_alerts: u64,
+    /// Of those, in need.
+    pub verified_alerts_in_need: u64,
+    /// Households not alerted in the scores file.
+    pub not_alerted: u64,
+    /// Of them, audited.
+    pub audited: u64,
+    /// Of those, in need.
+    pub audited_in_need: u64,
+    /// Households in need, estimated: `alerts × precision + not_alerted ×
+    /// audited_in_need / audited`.
+    pub in_need: f64,
+    /// Share of all households in need, estimated.
+    pub base_rate: f64,
+    /// Share of the households in need that the alerts found, estimated.
+    pub recall: Option<f64>,
+    /// Its 95 % interval: percentile bootstrap of the two verified samples
+    /// (2,000 replicates, a fixed seed).
+    pub recall_ci: Option<crate::intervals::Interval>,
+}
+
+/// The audit estimate, when some verified households were drawn at random
+/// from those not alerted; `None` when no household was audited.
+pub fn audit_estimate(records: &[Record]) -> Option<AuditEstimate> {
+    let alerted = |r: &Record| r.alert_level.is_some();
+    let audited: Vec<bool> =
+        records.iter().filter(|r| r.audited && !alerted(r)).filter_map(|r| r.need).collect();
+    if audited.is_empty() {
+        return None;
+    }
+    let verified: Vec<bool> = records.iter().filter(|r| alerted(r)).filter_map(|r| r.need).collect();
+    let alerts = records.iter().filter(|r| alerted(r)).count() as u64;
+    let not_alerted = records.len() as u64 - alerts;
+    let estimate = |verified: &[bool], audited: &[bool]| {
+        let share = |v: &[bool]| v.iter().filter(|&&n| n).count() as f64 / v.len().max(1) as f64;
+        let found = if verified.is_empty() { 0.0 } else { alerts as f64 * share(verified) };
+        let missed = not_alerted as f64 * share(audited);
+        (found, missed)
+    };
+    let (found, missed) = estimate(&verified, &audited);
+    let recall = (found + missed > 0.0 && !verified.is_empty()).then(|| found / (found + missed));
+    // stratified bootstrap: each sample drawn again within itself
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(20_240_630);
+    let (mut v, mut a) = (Vec::new(), Vec::new());
+    let replicates: Vec<f64> = (0..2000)
+        .filter_map(|_| {
+            v.clear();
+            a.clear();
+            v.extend((0..verified.len()).map(|_| verified[rng.random_range(0..verified.len())]));
+            a.extend((0..audited.len()).map(|_| audited[rng.random_range(0..audited.len())]));
+            let (f, m) = estimate(&v, &a);
+            (f + m > 0.0 && !v.is_empty()).then(|| f / (f + m))
+        })
+        .collect();
+    let count = |v: &[bool]| v.iter().filter(|&&n| n).count() as u64;
+    Some(AuditEstimate {
+        alerts,
+        verified_alerts: verified.len() as u64,
+        verified_alerts_in_need: count(&verified),
+        not_alerted,
+        audited: audited.len() as u64,
+        audited_in_need: count(&audited),
+        in_need: found + missed,
+        base_rate: (found + missed) / records.len().max(1) as f64,
+        recall,
+        recall_ci: recall.and_then(|_| crate::bootstrap::percentile_interval(replicates)),
+    })
 }
 
 /// Assistance given of one kind.
@@ -115,6 +197,9 @@ pub struct Evaluation {
     pub lift: Option<f64>,
     /// The precision set against Xiaochang's, in one sentence.
     pub against_xiaochang: Option<Comparison>,
+    /// Recall and the base rate weighted by an audit sample, when the
+    /// outcomes say which households were audited.
+    pub audit: Option<AuditEstimate>,
     /// What could not be measured, and why.
     pub notes: Vec<String>,
 }
@@ -229,8 +314,20 @@ pub fn evaluate(records: &[Record], size_warning_factor: f64) -> Evaluation {
     // drawn at random from the others)
     let verified_not_alerted =
         records.iter().filter(|r| r.alert_level.is_none() && r.kinds.is_empty() && r.need.is_some()).count();
-    let measure_recall = verified_not_alerted > 0;
-    if !measure_recall {
+    // with an audit sample, the verified households are no fair sample of
+    // all: recall and the base rate are weighted estimates, not counts
+    let audit = audit_estimate(records);
+    let measure_recall = verified_not_alerted > 0 && audit.is_none();
+    if let Some(a) = &audit {
+        notes.push(format!(
+            "recall and the share in need are estimated from the audit: {} of the {} households not alerted were \
+             drawn at random and verified ({} in need), each standing for {:.1} households; breakdowns give no recall",
+            a.audited,
+            a.not_alerted,
+            a.audited_in_need,
+            a.not_alerted as f64 / a.audited as f64
+        ));
+    } else if !measure_recall {
         notes.push(
             "only alerted households were verified: recall (the share of households in need that the alerts \
              found) cannot be measured; verify a sample of households that were not alerted to measure it"
@@ -303,7 +400,8 @@ pub fn evaluate(records: &[Record], size_warning_factor: f64) -> Evaluation {
         .all(|r| r.need.is_some())
         .then_some(overall.households)
         .filter(|&n| n > 0)
-        .map(|n| overall.in_need as f64 / n as f64);
+        .map(|n| overall.in_need as f64 / n as f64)
+        .or(audit.as_ref().map(|a| a.base_rate));
     if base_rate.is_none() {
         notes.push(
             "not every household was verified: the base rate (the share in need) and the lift over it are not \
@@ -326,14 +424,16 @@ pub fn evaluate(records: &[Record], size_warning_factor: f64) -> Evaluation {
     assistance.sort_by(|a, b| b.households.cmp(&a.households).then(a.kind.cmp(&b.kind)));
     let lift = base_rate.zip(overall.precision).filter(|(b, _)| *b > 0.0).map(|(b, p)| p / b);
     let against = against_xiaochang(overall.true_alerts, overall.alerts);
+    let recall = audit.as_ref().map_or(overall.recall, |a| a.recall);
     Evaluation {
+        recall,
+        audit,
         base_rate,
         lift,
         against_xiaochang: against,
         scored: records.len() as u64,
         unverified_alerts: unverified,
         precision: overall.precision,
-        recall: overall.recall,
         alerts: overall.alerts,
         verified: overall.true_alerts,
         wilson: overall.precision_ci.wilson,
@@ -420,6 +520,7 @@ pub fn read_scores(
                 kinds: get(kinds_at).split(';').filter(|k| !k.is_empty()).map(String::from).collect(),
                 answers: Vec::new(),
                 assistance: Vec::new(),
+                audited: false,
             }
         })
         .collect())
@@ -439,6 +540,7 @@ pub fn attach_answers(records: &mut [Record], rows: &[crate::samples::OutcomeRow
         kinds.sort();
         kinds.dedup();
         record.assistance = kinds;
+        record.audited = mine.iter().any(|r| r.selected_by.as_deref() == Some("audit"));
     }
 }
 
@@ -510,6 +612,7 @@ mod tests {
             kinds: Vec::new(),
             answers: Vec::new(),
             assistance: Vec::new(),
+            audited: false,
         }
     }
 
@@ -574,5 +677,43 @@ mod tests {
         assert!((c.clopper_pearson.hi - 0.625149450245067).abs() < 1e-9);
         assert_eq!(from_counts(0, 0), None);
         assert_eq!(from_counts(3, 4), None);
+    }
+
+    /// By hand: 10 alerted, 8 verified of which 6 in need (precision
+    /// 0.75); 90 not alerted, 10 audited of which 2 in need (0.2). In need:
+    /// 10 × 0.75 + 90 × 0.2 = 7.5 + 18 = 25.5 of 100; recall 7.5 / 25.5.
+    #[test]
+    fn recall_is_weighted_by_the_audit_sample() {
+        let mut records = Vec::new();
+        for k in 0..100 {
+            let alerted = k < 10;
+            let need = match k {
+                0..=5 => Some(true),
+                6 | 7 => Some(false),
+                8 | 9 => None,
+                10 | 11 => Some(true),
+                12..=19 => Some(false),
+                _ => None,
+            };
+            let mut r = record(&format!("h{k:03}"), "A", alerted.then_some("red"), need, vec![]);
+            r.audited = (10..20).contains(&k);
+            records.push(r);
+        }
+        let a = audit_estimate(&records).unwrap();
+        assert_eq!((a.alerts, a.verified_alerts, a.verified_alerts_in_need), (10, 8, 6));
+        assert_eq!((a.not_alerted, a.audited, a.audited_in_need), (90, 10, 2));
+        assert!((a.in_need - 25.5).abs() < 1e-12 && (a.base_rate - 0.255).abs() < 1e-12);
+        assert!((a.recall.unwrap() - 7.5 / 25.5).abs() < 1e-12);
+        let ci = a.recall_ci.unwrap();
+        // an audit of 10 finds no one in need in a tenth of the replicates: up to 1
+        assert!(ci.lo < 7.5 / 25.5 && 7.5 / 25.5 < ci.hi && ci.lo > 0.0 && ci.hi <= 1.0, "{ci:?}");
+        // evaluate reports it, and no raw recall from the verified alone
+        let e = evaluate(&records, 2.0);
+        assert_eq!(e.recall, a.recall);
+        assert_eq!(e.base_rate, Some(a.base_rate));
+        assert!(e.by_village.iter().all(|g| g.accuracy.recall.is_none()));
+        // without audited households: no estimate
+        records.iter_mut().for_each(|r| r.audited = false);
+        assert!(audit_estimate(&records).is_none());
     }
 }

@@ -60,6 +60,10 @@ pub struct Samples {
     pub score: Array1<f64>,
     /// Households read but without an outcome (left out).
     pub unverified: usize,
+    /// Households whose outcome says they were verified because alerted
+    /// or drawn for an audit (`selected_by`): then the verified households
+    /// are no fair sample of all, and recall here cannot be measured.
+    pub selected: usize,
     /// Roster folders read.
     pub rosters: Vec<PathBuf>,
 }
@@ -112,6 +116,10 @@ pub struct OutcomeRow {
     pub assistance: Vec<String>,
     /// Verification batch.
     pub batch: Option<String>,
+    /// Why it was verified: `alert` (it was alerted) or `audit` (drawn at
+    /// random from the households not alerted); `None` when the table does
+    /// not say (every household verified, as in a sample-village exercise).
+    pub selected_by: Option<String>,
 }
 
 /// Reads an outcomes table (CSV, or the `outcomes` sheet of a workbook):
@@ -156,6 +164,7 @@ pub fn read_outcome_rows(path: &Path, encoding: Encoding) -> Result<Vec<OutcomeR
         return Err(err("line 1 (header): needs columns `household_id` and `verified_need`".into()));
     };
     let (batch_at, dept_at, help_at) = (t.column("batch"), t.column("department"), t.column("assistance"));
+    let selected_at = t.column("selected_by");
     let mut out = Vec::new();
     let mut lines: HashMap<(String, String), u64> = HashMap::new();
     for (line, row) in &t.rows {
@@ -172,6 +181,17 @@ pub fn read_outcome_rows(path: &Path, encoding: Encoding) -> Result<Vec<OutcomeR
             }
         };
         let department = dept_at.map(get).map(str::trim).filter(|d| !d.is_empty()).map(String::from);
+        let selected_by = match selected_at.map(get).map(str::trim).unwrap_or("") {
+            "" => None,
+            s @ ("alert" | "audit") => Some(s.to_string()),
+            other => {
+                return Err(err(format!(
+                    "line {line}, column {} (selected_by), household {id}: \"{other}\" must be `alert` (verified \
+                     because alerted) or `audit` (drawn at random from the households not alerted)",
+                    selected_at.map_or(0, |i| i + 1)
+                )))
+            }
+        };
         let key = (id.clone(), department.clone().unwrap_or_default());
         if let Some(first) = lines.insert(key, *line) {
             let whose = department.as_ref().map_or(String::new(), |d| format!(" from {d}"));
@@ -193,6 +213,7 @@ pub fn read_outcome_rows(path: &Path, encoding: Encoding) -> Result<Vec<OutcomeR
                 .map(String::from)
                 .collect(),
             batch: batch_at.map(get).filter(|b| !b.is_empty()).map(String::from),
+            selected_by,
         });
     }
     Ok(out)
@@ -206,7 +227,7 @@ impl Samples {
         let scorer = Scorer::new(model, &model.bands).with_equivalents();
         let mut scores: Vec<HouseholdScore> = Vec::new();
         let (mut villages_of, mut ids, mut need) = (Vec::new(), Vec::new(), Vec::new());
-        let mut unverified = 0;
+        let (mut unverified, mut selected) = (0, 0);
         let rosters = roster_dirs(dir)?;
         for path in &rosters {
             let roster = Roster::read(model, path, &ReadOptions { encoding, ..ReadOptions::default() })?;
@@ -217,7 +238,9 @@ impl Samples {
                     first: first.to_string(),
                 });
             }
-            let outcomes = read_outcomes(&outcomes_of(path), encoding)?;
+            let rows = read_outcome_rows(&outcomes_of(path), encoding)?;
+            selected += rows.iter().filter(|r| r.selected_by.is_some()).count();
+            let outcomes = outcomes_of_rows(&rows);
             for h in &roster.households {
                 let Some(&(verified, _)) = outcomes.get(&h.id) else {
                     unverified += 1;
@@ -236,7 +259,7 @@ impl Samples {
         let matrix = ScoreMatrix::from_scores(scores.iter(), model.items.len(), model.categories.len());
         let triggered = scores.iter().map(|s| s.triggered).collect();
         let score = matrix.score.clone();
-        Ok(Samples { villages, village, ids, need, triggered, matrix, score, unverified, rosters })
+        Ok(Samples { villages, village, ids, need, triggered, matrix, score, unverified, selected, rosters })
     }
 
     /// Number of households.

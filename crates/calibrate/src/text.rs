@@ -158,6 +158,15 @@ pub fn calibration_text(r: &crate::Calibration, samples: &crate::Samples) -> Str
     if samples.unverified > 0 {
         let _ = writeln!(s, "({} households without an outcome left out)", samples.unverified);
     }
+    if samples.selected > 0 {
+        let _ = writeln!(
+            s,
+            "note: the outcomes say households were verified because they were alerted or audited (selected_by): \
+             the verified ones are no fair sample of all, so the recall below is not the recall over every \
+             household and the bands are fitted on a biased sample; for recall weighted by the audit, score the \
+             villages and run `hhrisk evaluate`"
+        );
+    }
     let _ = writeln!(s, "\nfitted bands (score, normalise = {}):", r.normalise);
     for b in &r.band_figures {
         let _ = writeln!(

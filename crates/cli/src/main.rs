@@ -377,6 +377,16 @@ enum Command {
         /// Replace the rosters a folder already holds.
         #[arg(long)]
         force: bool,
+        /// Verify as a county does: only the households this scores file
+        /// (from `hhrisk score` of the same simulated roster) lists with an
+        /// alert level or kind, plus an audit sample of the others
+        /// (--audit-share); outcomes.csv then has `selected_by`.
+        #[arg(long)]
+        alerts: Option<PathBuf>,
+        /// With --alerts: the share of the households not alerted drawn at
+        /// random to be verified too, so that recall can be estimated.
+        #[arg(long, requires = "alerts", default_value_t = 0.05)]
+        audit_share: f64,
     },
     /// Read a roster's two files with the csv crate alone, record by
     /// record: the floor that scoring is measured against (benchmarks).
@@ -667,12 +677,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 io,
             )
         }
-        Command::Simulate { out, villages, households, seed, flat, force: _ } => {
+        Command::Simulate { out, villages, households, seed, flat, force: _, alerts, audit_share } => {
+            let alerted = alerts.as_deref().map(|a| commands::alerted_ids(a, io.encoding)).transpose()?;
             let options = hhrisk_simulate::Options {
                 villages,
                 households,
                 seed,
                 flat,
+                alerted,
+                audit_share,
                 ..hhrisk_simulate::Options::default()
             };
             commands::simulate(&out, &options)

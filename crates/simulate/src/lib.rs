@@ -46,12 +46,42 @@ pub struct Options {
     /// Verification batch written in outcomes.csv; defaults to
     /// `sample-2024`.
     pub batch: String,
+    /// Verify as a county does: only these alerted households (ids from a
+    /// scores file of the same roster), plus an audit sample of the others
+    /// (see `audit_share`); outcomes.csv then says why each was verified
+    /// (`selected_by`). `None`: every household verified, as in a
+    /// sample-village exercise.
+    pub alerted: Option<std::collections::HashSet<String>>,
+    /// With `alerted`: the share of the other households drawn at random
+    /// to be verified too, so that recall can be estimated.
+    pub audit_share: f64,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { villages: 4, households: None, seed: 2024, flat: false, batch: "sample-2024".into() }
+        Options {
+            villages: 4,
+            households: None,
+            seed: 2024,
+            flat: false,
+            batch: "sample-2024".into(),
+            alerted: None,
+            audit_share: 0.0,
+        }
     }
+}
+
+/// Why a household was verified, or that it was not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Selected {
+    /// Every household is verified (no `selected_by` column).
+    All,
+    /// It was alerted.
+    Alert,
+    /// Drawn at random from the households not alerted.
+    Audit,
+    /// Not verified: no outcome row.
+    No,
 }
 
 /// Errors of the simulator.
@@ -129,8 +159,16 @@ pub const MEMBER_COLUMNS: [&str; 19] = [
 /// Header of outcomes.csv.
 pub const OUTCOME_COLUMNS: [&str; 4] = ["household_id", "verified_need", "assistance", "batch"];
 
+/// Header of outcomes.csv when only alerted and audited households are
+/// verified.
+pub const SELECTED_OUTCOME_COLUMNS: [&str; 5] =
+    ["household_id", "verified_need", "assistance", "batch", "selected_by"];
+
 /// The seed of one household's random draws: households are independent of
 /// each other, so a later parallel writer gives the same bytes.
+/// Mixed into the seed of the audit draws.
+const AUDIT_STREAM: u64 = 0xA0D1_7A0D_17A0_D17A;
+
 fn household_seed(seed: u64, village: usize, index: usize) -> u64 {
     // SplitMix64 finaliser over the three numbers.
     let mut z = seed
@@ -158,7 +196,7 @@ fn csv_err(path: &Path) -> impl FnOnce(csv::Error) -> SimulateError + '_ {
 }
 
 impl RosterFiles {
-    fn create(dir: &Path) -> Result<Self, SimulateError> {
+    fn create(dir: &Path, selected: bool) -> Result<Self, SimulateError> {
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
         // written under temporary names, renamed when complete: a run
         // stopped halfway leaves the previous roster as it was
@@ -173,12 +211,15 @@ impl RosterFiles {
             dir: dir.to_path_buf(),
             households: open("households.csv", &HOUSEHOLD_COLUMNS)?,
             members: open("members.csv", &MEMBER_COLUMNS)?,
-            outcomes: open("outcomes.csv", &OUTCOME_COLUMNS)?,
+            outcomes: open(
+                "outcomes.csv",
+                if selected { &SELECTED_OUTCOME_COLUMNS } else { &OUTCOME_COLUMNS },
+            )?,
             counts: (0, 0, 0),
         })
     }
 
-    fn write(&mut self, h: &Home, batch: &str) -> csv::Result<()> {
+    fn write(&mut self, h: &Home, batch: &str, selected: Selected) -> csv::Result<()> {
         let b = |v: bool| if v { "1" } else { "0" };
         let n = |v: f64| format!("{v}");
         self.households.write_record([
@@ -227,10 +268,16 @@ impl RosterFiles {
                 b(p.needs_care),
             ])?;
         }
-        self.outcomes.write_record([h.id.as_str(), b(h.verified_need), &h.assistance.join(";"), batch])?;
+        let outcome = [h.id.as_str(), b(h.verified_need), &h.assistance.join(";"), batch];
+        match selected {
+            Selected::All => self.outcomes.write_record(outcome)?,
+            Selected::Alert => self.outcomes.write_record(outcome.iter().chain(&["alert"]))?,
+            Selected::Audit => self.outcomes.write_record(outcome.iter().chain(&["audit"]))?,
+            Selected::No => {}
+        }
         self.counts.0 += 1;
         self.counts.1 += h.members.len();
-        self.counts.2 += usize::from(h.verified_need);
+        self.counts.2 += usize::from(h.verified_need && selected != Selected::No);
         Ok(())
     }
 
@@ -269,7 +316,11 @@ pub fn simulate(out: &Path, options: &Options) -> Result<Summary, SimulateError>
     };
     let mut summary = Summary::default();
     let mut ids = IdAllocator::default();
-    let mut flat = if options.flat { Some(RosterFiles::create(out)?) } else { None };
+    if !(0.0..=1.0).contains(&options.audit_share) {
+        return Err(SimulateError::Options("--audit-share must be between 0 and 1".into()));
+    }
+    let selecting = options.alerted.is_some();
+    let mut flat = if options.flat { Some(RosterFiles::create(out, selecting)?) } else { None };
     for (v, &size) in sizes.iter().enumerate() {
         let mut profile = all[v % all.len()].clone();
         let round = v / all.len();
@@ -280,7 +331,7 @@ pub fn simulate(out: &Path, options: &Options) -> Result<Summary, SimulateError>
         }
         let mut own = match flat {
             Some(_) => None,
-            None => Some(RosterFiles::create(&out.join(village_folder(v, &profile)))?),
+            None => Some(RosterFiles::create(&out.join(village_folder(v, &profile)), selecting)?),
         };
         let files = match (&mut flat, &mut own) {
             (Some(f), _) | (None, Some(f)) => f,
@@ -289,7 +340,22 @@ pub fn simulate(out: &Path, options: &Options) -> Result<Summary, SimulateError>
         for i in 0..size {
             let mut rng = ChaCha8Rng::seed_from_u64(household_seed(options.seed, v, i));
             let home = household::simulate(&mut rng, &profile, i, &mut ids);
-            files.write(&home, &options.batch).map_err(csv_err(&files.dir))?;
+            // the audit draw has a stream of its own: the households are
+            // the same bytes whether or not they are audited
+            let selected = match &options.alerted {
+                None => Selected::All,
+                Some(alerted) if alerted.contains(&home.id) => Selected::Alert,
+                Some(_) => {
+                    let mut audit =
+                        ChaCha8Rng::seed_from_u64(household_seed(options.seed ^ AUDIT_STREAM, v, i));
+                    if rand::Rng::random_bool(&mut audit, options.audit_share) {
+                        Selected::Audit
+                    } else {
+                        Selected::No
+                    }
+                }
+            };
+            files.write(&home, &options.batch, selected).map_err(csv_err(&files.dir))?;
         }
         if let Some(f) = own {
             summary.rosters.push(f.finish()?);

@@ -87,7 +87,10 @@ pub fn evaluate(
         percent(result.precision),
         interval(result.overall.precision_ci.wilson),
         percent(result.recall),
-        interval(result.overall.recall_ci.wilson)
+        match &result.audit {
+            Some(a) => format!("{} (estimated from the audit)", interval(a.recall_ci)),
+            None => interval(result.overall.recall_ci.wilson),
+        }
     );
     if let (Some(base), Some(lift)) = (result.base_rate, result.lift) {
         let _ = writeln!(

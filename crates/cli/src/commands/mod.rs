@@ -38,7 +38,7 @@ pub use fit::{fit, fit_json_path, size_factor};
 pub use items::{items, ItemsFormat};
 pub use report::{report, LangArg};
 pub use score::score;
-pub use simulate::simulate;
+pub use simulate::{alerted_ids, simulate};
 pub use validate::validate;
 pub use workbench::{workbench, WorkbenchAccess};
 

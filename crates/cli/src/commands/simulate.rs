@@ -3,6 +3,16 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+/// The households a scores file lists with an alert level or an alert
+/// kind: those a county verifies.
+pub fn alerted_ids(
+    scores: &Path,
+    encoding: hhrisk_tables::Encoding,
+) -> anyhow::Result<std::collections::HashSet<String>> {
+    let alerts = hhrisk_monitor::dispatch::read_alerts(scores, encoding)?;
+    Ok(alerts.into_iter().map(|a| a.household_id).collect())
+}
+
 pub fn simulate(out: &Path, options: &hhrisk_simulate::Options) -> anyhow::Result<ExitCode> {
     let summary = hhrisk_simulate::simulate(out, options)?;
     for (dir, households, members, in_need) in &summary.rosters {

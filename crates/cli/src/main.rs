@@ -387,6 +387,10 @@ enum Command {
         /// random to be verified too, so that recall can be estimated.
         #[arg(long, requires = "alerts", default_value_t = 0.05)]
         audit_share: f64,
+        /// The share of households really in need (the need line is scaled
+        /// to give it); default: the simulator's own line.
+        #[arg(long)]
+        base_rate: Option<f64>,
     },
     /// Read a roster's two files with the csv crate alone, record by
     /// record: the floor that scoring is measured against (benchmarks).
@@ -677,7 +681,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 io,
             )
         }
-        Command::Simulate { out, villages, households, seed, flat, force: _, alerts, audit_share } => {
+        Command::Simulate {
+            out,
+            villages,
+            households,
+            seed,
+            flat,
+            force: _,
+            alerts,
+            audit_share,
+            base_rate,
+        } => {
             let alerted = alerts.as_deref().map(|a| commands::alerted_ids(a, io.encoding)).transpose()?;
             let options = hhrisk_simulate::Options {
                 villages,
@@ -686,6 +700,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 flat,
                 alerted,
                 audit_share,
+                base_rate,
                 ..hhrisk_simulate::Options::default()
             };
             commands::simulate(&out, &options)

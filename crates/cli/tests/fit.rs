@@ -32,12 +32,22 @@ fn fit_learns_points_that_rank_better_on_unseen_villages() {
     let (current, fitted) = (ap["current"].as_f64().unwrap(), ap["fitted"].as_f64().unwrap());
     assert!(fitted > current + 0.03, "held-out average precision {current} → {fitted}");
     // the paired test at the current model's alert volume: more households
-    // in need found only by the fitted points, significantly, and a
-    // bootstrap interval of the difference in precision above 0
+    // in need found only by the fitted points; its p-value is the exact
+    // two-sided binomial (McNemar) of those counts, computed here by hand.
+    // On these villages the gain is not significant (p about 0.12), and
+    // the interval of the difference in precision holds 0 or nearly.
     let t = &v["held_out"]["paired_test"];
-    assert!(t["tuned_only"].as_u64().unwrap() > t["current_only"].as_u64().unwrap(), "{t}");
-    assert!(t["p_value"].as_f64().unwrap() < 0.05, "{t}");
-    assert!(t["difference_ci"]["lo"].as_f64().unwrap() > 0.0, "{t}");
+    let (b, c) = (t["current_only"].as_u64().unwrap(), t["tuned_only"].as_u64().unwrap());
+    assert!(c > b, "{t}");
+    let n = b + c;
+    let choose = |n: u64, k: u64| (0..k).fold(1.0, |acc, i| acc * (n - i) as f64 / (i + 1) as f64);
+    let tail: f64 = (0..=b.min(c)).map(|k| choose(n, k)).sum::<f64>() / 2f64.powi(n as i32);
+    assert!((t["p_value"].as_f64().unwrap() - (2.0 * tail).min(1.0)).abs() < 1e-12, "{t}");
+    let (lo, hi) = (t["difference_ci"]["lo"].as_f64().unwrap(), t["difference_ci"]["hi"].as_f64().unwrap());
+    assert!(
+        lo <= t["precision_difference"].as_f64().unwrap()
+            && t["precision_difference"].as_f64().unwrap() <= hi
+    );
     // alerts by household size: of the fitted model's bands, and held out
     // for the current and the fitted points at the same volume
     assert_eq!(v["by_household_size"].as_array().unwrap().len(), 5);
@@ -210,10 +220,11 @@ fn fit_gives_a_bandless_model_its_bands() {
 }
 
 /// The final fit of `hhrisk fit --free-signs` on the bundled villages is
-/// scikit-learn's `LogisticRegression(C=0.1, class_weight="balanced")` on
+/// scikit-learn's `LogisticRegression(C=0.03, class_weight="balanced")` on
 /// the same features: values from `tests/reference/fit_sklearn.py`
 /// (scikit-learn 1.9.1, features rebuilt there from `score
-/// --item-columns`; largest difference over the 55 coefficients 6.9e-07).
+/// --item-columns`; largest difference over the 55 coefficients 9.1e-08,
+/// on the sample villages of simulator v2).
 #[test]
 fn fit_coefficients_match_scikit_learn_on_the_sample_villages() {
     let dir = tempfile::tempdir().unwrap();
@@ -228,10 +239,10 @@ fn fit_coefficients_match_scikit_learn_on_the_sample_villages() {
         .success();
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("free.fit.json")).unwrap()).unwrap();
-    assert_eq!(v["penalty"]["c"], 0.1);
+    assert_eq!(v["penalty"]["c"], 0.03);
     assert_eq!(v["sign_constraints"], false);
     let reference =
-        [("D05", 0.235937), ("D07", 0.389262), ("I01", 1.371662), ("M03", 0.212165), ("H02", 0.374911)];
+        [("D05", 0.022166), ("D07", -0.076816), ("I01", 0.834178), ("M03", 0.087426), ("H02", 0.152300)];
     for (id, want) in reference {
         let it = v["items"].as_array().unwrap().iter().find(|i| i["item"] == id).unwrap();
         let got = it["coefficient"].as_f64().unwrap();

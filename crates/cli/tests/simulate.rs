@@ -7,7 +7,11 @@ use common::{hhrisk, model, read_csv, repo, stderr};
 #[test]
 fn the_sample_villages_are_reproduced_by_their_documented_command_and_validate() {
     let dir = tempfile::tempdir().unwrap();
-    let run = hhrisk().args(["simulate", "--seed", "2024", "--out"]).arg(dir.path()).assert().success();
+    let run = hhrisk()
+        .args(["simulate", "--seed", "2024", "--base-rate", "0.3", "--out"])
+        .arg(dir.path())
+        .assert()
+        .success();
     insta::assert_snapshot!("sample_villages", stderr(&run));
     for village in ["01_bys", "02_hy", "03_cg", "04_xf"] {
         for file in ["households.csv", "members.csv", "outcomes.csv"] {

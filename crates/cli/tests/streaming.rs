@@ -377,7 +377,7 @@ fn a_repeat_on_the_next_row_is_caught_with_or_without_fingerprints() {
 #[test]
 fn members_in_reverse_over_several_partitions_score_the_same_bytes() {
     let dir = tempfile::tempdir().unwrap();
-    let roster = simulated(dir.path(), 30_000, 11);
+    let roster = simulated(dir.path(), 40_000, 11);
     assert!(std::fs::metadata(roster.join("members.csv")).unwrap().len() > 8 << 20, "several partitions");
     let grouped = dir.path().join("grouped.csv");
     score(&roster, &grouped).args(["--threads", "2"]).assert().success();

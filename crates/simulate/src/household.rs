@@ -17,6 +17,10 @@ pub const YEAR: i32 = 2024;
 /// truth, deliberately not the model's parameters.
 pub const NEED_LINE: f64 = 6200.0;
 
+/// The simulated county's own dibao line (yuan a person a year), with which
+/// its past decisions enrolled households: its own, not any model's.
+pub const COUNTY_DIBAO_LINE: f64 = 6600.0;
+
 /// A simulated person.
 #[derive(Debug, Clone)]
 pub struct Person {
@@ -172,7 +176,7 @@ fn ages(rng: &mut impl Rng, composition: Composition) -> Vec<Draft> {
                     false,
                 );
             }
-            let kids = 1 + pick(rng, &[0.45, 0.4, 0.15]);
+            let kids = 1 + pick(rng, &[0.55, 0.38, 0.07]);
             for _ in 0..kids {
                 let age = rng.random_range(0..(parent - 19).min(23));
                 add("child", age, rng.random::<f64>() < 0.52, false);
@@ -214,7 +218,15 @@ fn ages(rng: &mut impl Rng, composition: Composition) -> Vec<Draft> {
 }
 
 /// Simulates household number `index` of a village.
-pub fn simulate(rng: &mut impl Rng, profile: &Profile, index: usize, ids: &mut IdAllocator) -> Home {
+/// Simulates household number `index` of a village, its need line scaled
+/// by `need_scale` (1 for [`NEED_LINE`]; see `Options::base_rate`).
+pub fn simulate(
+    rng: &mut impl Rng,
+    profile: &Profile,
+    index: usize,
+    ids: &mut IdAllocator,
+    need_scale: f64,
+) -> Home {
     let composition = COMPOSITIONS[pick(rng, &profile.compositions)];
     let surname = people::surname(rng);
     let left_behind = composition == Composition::LeftBehind;
@@ -223,6 +235,14 @@ pub fn simulate(rng: &mut impl Rng, profile: &Profile, index: usize, ids: &mut I
     let mut members = Vec::new();
     for d in ages(rng, composition) {
         members.push(person(rng, profile, d, surname, left_behind, ids));
+    }
+    // the village's shock: its factory closed
+    if profile.shock == crate::profile::Shock::FactoryClosing {
+        for p in &mut members {
+            if matches!(p.employment, "stable" | "flexible") && chance(rng, 0.3) {
+                p.lost_job = true;
+            }
+        }
     }
 
     // Earnings: recorded income, and what the roster does not see.
@@ -264,7 +284,10 @@ pub fn simulate(rng: &mut impl Rng, profile: &Profile, index: usize, ids: &mut I
     } else {
         0.0
     };
-    let income = round_to(reported + Normal::new(0.0, 800.0).map_or(0.0, |n| n.sample(rng)), 10.0);
+    // what the household declares is noisy: forgotten sideline income,
+    // rounding, the odd exaggeration
+    let declared = reported * lognormal(rng, 1.0, 0.2);
+    let mut income = round_to(declared + Normal::new(0.0, 800.0).map_or(0.0, |n| n.sample(rng)), 10.0);
 
     // Assets: rise with income.
     let size = members.len() as f64;
@@ -297,8 +320,12 @@ pub fn simulate(rng: &mut impl Rng, profile: &Profile, index: usize, ids: &mut I
     let care_spending =
         round_to(members.iter().filter(|p| p.needs_care).map(|_| lognormal(rng, 4_000.0, 0.5)).sum(), 10.0);
     let oop: f64 = members.iter().map(|p| p.oop_medical).sum();
-    let disaster_loss =
-        if chance(rng, profile.disaster) { round_to(lognormal(rng, 7_000.0, 1.0), 100.0) } else { 0.0 };
+    let flooded = profile.shock == crate::profile::Shock::Flood && chance(rng, 0.25);
+    let disaster_loss = if flooded || chance(rng, profile.disaster) {
+        round_to(lognormal(rng, 7_000.0, 1.0), 100.0)
+    } else {
+        0.0
+    };
     let accident = chance(rng, 0.03);
     let accident_cost = if accident { lognormal(rng, 15_000.0, 0.8) } else { 0.0 };
     let rigid_debt = if oop > 15_000.0 && chance(rng, 0.6) {
@@ -323,12 +350,44 @@ pub fn simulate(rng: &mut impl Rng, profile: &Profile, index: usize, ids: &mut I
     let water_safe = !chance(rng, profile.unsafe_water);
     let single_parent = composition == Composition::SingleParent;
 
+    // Registered class: set by the county's past decisions on income as it
+    // saw it then (last year's, misjudged), with its own line, and taken
+    // up by some of those entitled only.
+    let seen_pc = prev_year_net_income.unwrap_or(income).max(0.0) / size * lognormal(rng, 1.0, 0.25);
+    let nobody_works = members.iter().all(|p| p.labour == "none" || p.age >= 60 || p.age < 16);
+    let class = if seen_pc < COUNTY_DIBAO_LINE && chance(rng, 0.75) {
+        if nobody_works && size <= 2.0 && chance(rng, 0.2) {
+            "tekun"
+        } else {
+            "dibao"
+        }
+    } else if seen_pc < 1.5 * COUNTY_DIBAO_LINE && chance(rng, 0.45) {
+        "dibao_edge"
+    } else if oop + education_spending > 0.6 * income.max(0.0) && chance(rng, 0.4) {
+        "rigid_expense"
+    } else if chance(rng, 0.45) {
+        "monitored"
+    } else if chance(rng, 0.25) {
+        "other_hardship"
+    } else {
+        "none"
+    };
+    // Dibao pays the gap to the line; 特困 support is a fixed sum: both are
+    // income the household declares.
+    let support = match class {
+        "dibao" => round_to((COUNTY_DIBAO_LINE * size - income).max(0.0) * rng.random_range(0.7..1.0), 10.0),
+        "tekun" => round_to(1.3 * COUNTY_DIBAO_LINE * size, 10.0),
+        _ => 0.0,
+    };
+    income += support;
+
     // The truth: resources per person after rigid spending and shocks,
-    // counting what the roster does not see, against a line blurred by
-    // luck (a good harvest, a generous relative, a debt called in).
+    // counting what the roster does not see (unreported pay, kin, an
+    // illness nobody recorded), against a line blurred by luck.
+    let unrecorded_illness = if chance(rng, 0.04) { lognormal(rng, 6_000.0, 0.7) } else { 0.0 };
     let liquid = 0.08 * deposits;
     let resources = income + hidden + family_support + liquid
-        - 0.8 * oop
+        - 0.8 * (oop + unrecorded_illness)
         - 0.6 * education_spending
         - care_spending
         - 0.5 * disaster_loss
@@ -336,39 +395,44 @@ pub fn simulate(rng: &mut impl Rng, profile: &Profile, index: usize, ids: &mut I
         - if house_safety == "D" { 4_000.0 } else { 0.0 };
     let equivalent = 1.0 + 0.7 * (size - 1.0); // economies of scale in a household
     let luck = lognormal(rng, 1.0, 0.3);
-    let mut need = resources / equivalent * luck < NEED_LINE;
-    // Some hardship no income figure shows: a child nobody cares for, a
-    // house about to fall.
-    need |= members.iter().any(|p| p.no_guardian) && chance(rng, 0.6);
-    need |= house_safety == "D" && chance(rng, 0.35);
+    let line = NEED_LINE * need_scale;
+    let per = resources / equivalent * luck;
+    // Need by department, from circumstances (seen and unseen), each only
+    // where the household is short of money too: a cost it cannot carry.
+    let short = per < 1.6 * line;
+    let medical = short && (oop + unrecorded_illness > 0.35 * (income + hidden + family_support).max(1.0));
+    let education = short
+        && members.iter().any(|p| p.dropout_risk || p.school == "college")
+        && education_spending > 0.2 * (income + hidden).max(1.0);
+    let employment =
+        short && members.iter().any(|p| p.lost_job || (p.labour == "normal" && p.employment == "unemployed"));
+    let temporary = short && (disaster_loss > 5_000.0 || accident || business_failed) && liquid < 800.0;
+    let charity = short
+        && (members.iter().any(|p| p.no_guardian)
+            || (members.iter().any(|p| p.needs_care) && family_support == 0.0));
+    let poor = per < line;
+    let need = poor || medical || education || employment || temporary || charity;
 
     // Verification: departments miss some needs and accept some claims.
     let verified_need = if need { chance(rng, 0.9) } else { chance(rng, 0.06) };
-    let assistance = if verified_need {
-        assistance(rng, &members, oop, education_spending, accident || disaster_loss > 5_000.0)
-    } else {
-        vec![]
-    };
-
-    // Registered class: set by past decisions, themselves imperfect.
-    let pc_true = (income + hidden) / size;
-    let class = if pc_true < 6_960.0 && chance(rng, 0.7) {
-        if composition == Composition::ElderAlone && members[0].labour == "none" && chance(rng, 0.5) {
-            "tekun"
-        } else {
-            "dibao"
+    let mut assistance = Vec::new();
+    if verified_need {
+        for (on, kind) in [
+            (medical, "medical"),
+            (education, "education"),
+            (employment, "employment"),
+            (temporary, "temporary"),
+            (charity, "charity"),
+        ] {
+            if on {
+                assistance.push(kind);
+            }
         }
-    } else if pc_true < 10_440.0 && chance(rng, 0.5) {
-        "dibao_edge"
-    } else if oop + education_spending > 0.5 * income.max(0.0) && chance(rng, 0.5) {
-        "rigid_expense"
-    } else if chance(rng, 0.55) {
-        "monitored"
-    } else if chance(rng, 0.3) {
-        "other_hardship"
-    } else {
-        "none"
-    };
+        if assistance.is_empty() {
+            // short of money alone: the allowance, or a one-off grant
+            assistance.push(if poor && class != "dibao" && class != "tekun" { "dibao" } else { "temporary" });
+        }
+    }
     let dibao_exit_date = if class != "dibao" && chance(rng, 0.07) {
         let days_back = rng.random_range(10..700);
         Some(date_before_assessment(days_back))
@@ -407,32 +471,6 @@ pub fn simulate(rng: &mut impl Rng, profile: &Profile, index: usize, ids: &mut I
         verified_need,
         assistance,
     }
-}
-
-fn assistance(
-    rng: &mut impl Rng,
-    members: &[Person],
-    oop: f64,
-    education: f64,
-    shock: bool,
-) -> Vec<&'static str> {
-    let mut kinds = Vec::new();
-    if oop > 5_000.0 || members.iter().any(|p| p.health == "major_illness") {
-        kinds.push("medical");
-    }
-    if education > 3_000.0 || members.iter().any(|p| p.dropout_risk) {
-        kinds.push("education");
-    }
-    if members.iter().any(|p| p.lost_job || (p.labour == "normal" && p.employment == "unemployed")) {
-        kinds.push("employment");
-    }
-    if shock || kinds.is_empty() {
-        kinds.push("temporary");
-    }
-    if chance(rng, 0.04) {
-        kinds.push("charity");
-    }
-    kinds
 }
 
 fn date_before_assessment(days_back: i32) -> String {
@@ -522,7 +560,9 @@ fn person(
         10.0,
     );
     let needs_care = (severe && chance(rng, 0.55)) || (age >= 80 && health != "healthy" && chance(rng, 0.4));
-    let no_guardian = left_behind && age < 16 && chance(rng, 0.12);
+    // 事实无人抚养: both parents dead, missing, imprisoned, severely ill or
+    // disabled; rare even among left-behind children
+    let no_guardian = left_behind && age < 16 && chance(rng, 0.02);
     let public_payroll = (18..60).contains(&age) && labour == "normal" && chance(rng, 0.008 * profile.assets);
 
     let month = rng.random_range(1..=12u32);

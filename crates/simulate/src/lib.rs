@@ -55,6 +55,10 @@ pub struct Options {
     /// With `alerted`: the share of the other households drawn at random
     /// to be verified too, so that recall can be estimated.
     pub audit_share: f64,
+    /// The share of households really in need: the need line is scaled
+    /// until that share of the households (the first 20,000 of a larger
+    /// run) is in need. `None`: the line of [`household::NEED_LINE`].
+    pub base_rate: Option<f64>,
 }
 
 impl Default for Options {
@@ -67,6 +71,7 @@ impl Default for Options {
             batch: "sample-2024".into(),
             alerted: None,
             audit_share: 0.0,
+            base_rate: None,
         }
     }
 }
@@ -106,6 +111,9 @@ pub struct Summary {
     /// Per roster folder: its path, households, members and households
     /// verified in need.
     pub rosters: Vec<(PathBuf, usize, usize, usize)>,
+    /// Per village, its name and the shock it drew (`none`, `flood`,
+    /// `factory closing`).
+    pub shocks: Vec<(String, &'static str)>,
 }
 
 /// Header of households.csv.
@@ -168,6 +176,40 @@ pub const SELECTED_OUTCOME_COLUMNS: [&str; 5] =
 /// each other, so a later parallel writer gives the same bytes.
 /// Mixed into the seed of the audit draws.
 const AUDIT_STREAM: u64 = 0xA0D1_7A0D_17A0_D17A;
+
+/// Mixed into the seed of each village's shock.
+const SHOCK_STREAM: u64 = 0x50C4_50C4_50C4;
+
+/// The scale of the need line under which `rate` of the households are
+/// really in need: bisection over the households the run will make (the
+/// first 20,000 of a larger one, spread over the villages as the run
+/// spreads them), drawn with their own seeds.
+fn need_scale_for(rate: f64, villages: &[Profile], sizes: &[usize], seed: u64) -> f64 {
+    let total: usize = sizes.iter().sum();
+    let keep = |size: usize| if total <= 20_000 { size } else { size * 20_000 / total.max(1) + 1 };
+    let share = |scale: f64| {
+        let mut ids = IdAllocator::default();
+        let (mut n, mut need) = (0usize, 0usize);
+        for (v, &size) in sizes.iter().enumerate() {
+            for i in 0..keep(size) {
+                let mut rng = ChaCha8Rng::seed_from_u64(household_seed(seed, v, i));
+                need += usize::from(household::simulate(&mut rng, &villages[v], i, &mut ids, scale).need);
+                n += 1;
+            }
+        }
+        need as f64 / n.max(1) as f64
+    };
+    let (mut lo, mut hi): (f64, f64) = (0.05, 10.0);
+    for _ in 0..30 {
+        let mid = (lo * hi).sqrt();
+        if share(mid) < rate {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    (lo * hi).sqrt()
+}
 
 fn household_seed(seed: u64, village: usize, index: usize) -> u64 {
     // SplitMix64 finaliser over the three numbers.
@@ -320,18 +362,37 @@ pub fn simulate(out: &Path, options: &Options) -> Result<Summary, SimulateError>
         return Err(SimulateError::Options("--audit-share must be between 0 and 1".into()));
     }
     let selecting = options.alerted.is_some();
+    // each village's profile, with its shock of the year
+    let village_profiles: Vec<Profile> = sizes
+        .iter()
+        .enumerate()
+        .map(|(v, _)| {
+            let mut profile = all[v % all.len()].clone();
+            let round = v / all.len();
+            if round > 0 {
+                // More villages than profiles: same kind, a new name.
+                profile.name = format!("{}{}", profile.name, round + 1);
+                profile.code = format!("{}{}", profile.code, round + 1);
+            }
+            let mut draw = ChaCha8Rng::seed_from_u64(household_seed(options.seed ^ SHOCK_STREAM, v, 0));
+            profile.shock = profile::Shock::draw(profile.kind, rand::Rng::random::<f64>(&mut draw));
+            profile
+        })
+        .collect();
+    summary.shocks = village_profiles.iter().map(|p| (p.name.clone(), p.shock.name())).collect();
+    let need_scale = match options.base_rate {
+        None => 1.0,
+        Some(rate) if rate > 0.0 && rate < 1.0 => {
+            need_scale_for(rate, &village_profiles, &sizes, options.seed)
+        }
+        Some(_) => return Err(SimulateError::Options("--base-rate must be between 0 and 1".into())),
+    };
     let mut flat = if options.flat { Some(RosterFiles::create(out, selecting)?) } else { None };
     for (v, &size) in sizes.iter().enumerate() {
-        let mut profile = all[v % all.len()].clone();
-        let round = v / all.len();
-        if round > 0 {
-            // More villages than profiles: same kind, a new name.
-            profile.name = format!("{}{}", profile.name, round + 1);
-            profile.code = format!("{}{}", profile.code, round + 1);
-        }
+        let profile = &village_profiles[v];
         let mut own = match flat {
             Some(_) => None,
-            None => Some(RosterFiles::create(&out.join(village_folder(v, &profile)), selecting)?),
+            None => Some(RosterFiles::create(&out.join(village_folder(v, profile)), selecting)?),
         };
         let files = match (&mut flat, &mut own) {
             (Some(f), _) | (None, Some(f)) => f,
@@ -339,7 +400,7 @@ pub fn simulate(out: &Path, options: &Options) -> Result<Summary, SimulateError>
         };
         for i in 0..size {
             let mut rng = ChaCha8Rng::seed_from_u64(household_seed(options.seed, v, i));
-            let home = household::simulate(&mut rng, &profile, i, &mut ids);
+            let home = household::simulate(&mut rng, profile, i, &mut ids, need_scale);
             // the audit draw has a stream of its own: the households are
             // the same bytes whether or not they are audited
             let selected = match &options.alerted {

@@ -15,6 +15,11 @@ pub fn alerted_ids(
 
 pub fn simulate(out: &Path, options: &hhrisk_simulate::Options) -> anyhow::Result<ExitCode> {
     let summary = hhrisk_simulate::simulate(out, options)?;
+    let struck: Vec<String> =
+        summary.shocks.iter().filter(|(_, s)| *s != "none").map(|(v, s)| format!("{v}: {s}")).collect();
+    if !struck.is_empty() {
+        eprintln!("village shocks this year: {}", struck.join(", "));
+    }
     for (dir, households, members, in_need) in &summary.rosters {
         eprintln!(
             "{}: {households} households, {members} members, {in_need} verified in need ({:.1} %)",

@@ -67,10 +67,12 @@ fn scores_match_the_hand_calculation() {
     //   income: I01 15, I03 fall to ≤ 70 % 6                                = 21
     //   medical: M01 10, M03 10, M06 > 20000 8, M07 > half income 6, M08 3  = 37
     //   housing: H02 D grade 12, H03 water 6                                = 18
-    //   rigid: R01 25000 > 4000 10, R02 6                                   = 16
-    //   total 121, one member: 121, red; triggers M06 and H02
+    //   dibao edge: B03 income < 1.5 × 6960 and major illness 4, B04 and
+    //   a member needing care 6                                            = 10
+    //   rigid: none, M07 counted the medical costs already
+    //   total 115, one member: 115, red; triggers M06 and H02
     //   top items: I01 15, H02 12, then the 10s in model order: D07
-    assert_eq!(row("H002", &cols).join(","), "1,121,121,29,21,37,0,0,18,0,16,red,I01;H02;D07,M06;H02");
+    assert_eq!(row("H002", &cols).join(","), "1,115,115,29,21,37,0,0,18,10,0,red,I01;H02;D07,M06;H02");
 
     // H003, four members, income 120000 (30000 per head ≥ 2 × 9048),
     // deposits 300000 > 24/12 × 6960 × 4 = 55680, a car, housing fund, a
@@ -123,7 +125,21 @@ fn every_item_counts_at_least_once_on_the_fixture() {
     assert_eq!(items.len(), 55);
     let silent: Vec<&&String> =
         items.iter().filter(|item| rows.values().all(|r| r[item.as_str()] == "0")).collect();
-    assert!(silent.is_empty(), "items that never count: {silent:?}");
+    // the rigid-spending items count only spending the medical and
+    // education items did not: none of the six households has such; the
+    // sample villages do
+    assert_eq!(silent, [&"item_R01", &"item_R02"]);
+    for item in silent {
+        let fires = ["01_bys", "02_hy", "03_cg", "04_xf"].iter().any(|v| {
+            let scored = out.path().join(format!("{v}.csv"));
+            score(common::repo().join("sample_villages").join(v), &scored)
+                .arg("--item-columns")
+                .assert()
+                .success();
+            read_csv(&scored).1.values().any(|r| r[item.as_str()] != "0")
+        });
+        assert!(fires, "{item} never counts");
+    }
 }
 
 struct BadRoster {
@@ -419,4 +435,49 @@ fn an_optional_column_missing_from_the_roster_takes_its_default() {
         "{first}: 7 points, category weight 1"
     );
     assert_eq!(present.keys().filter(|id| total(&present, id) != total(&bundled, id)).count(), 1);
+}
+
+/// Income points fall as income rises: one household of the fixture
+/// scored at incomes from 0 to 60,000 a year, everything else the same,
+/// never gains points from a higher income (version 1 gave 15 points below
+/// the dibao standard and 18 just above it).
+#[test]
+fn points_never_rise_with_income() {
+    let totals = |model: &Path| -> Vec<(u32, f64)> {
+        let dir = tempfile::tempdir().unwrap();
+        (0..=60)
+            .step_by(2)
+            .map(|k| {
+                let income = k * 1000;
+                let roster = edited_fixture(|h, _| {
+                    *h = h.replace(
+                        "H001,东山村,张某某,dibao,15000",
+                        &format!("H001,东山村,张某某,dibao,{income}"),
+                    )
+                });
+                let out = dir.path().join(format!("{income}.csv"));
+                let run = common::hhrisk()
+                    .args(["score", "--model"])
+                    .arg(model)
+                    .arg("--roster")
+                    .arg(roster.path())
+                    .arg("--out")
+                    .arg(&out)
+                    .output()
+                    .unwrap();
+                assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+                (income, read_csv(&out).1["H001"]["total_points"].parse().unwrap())
+            })
+            .collect()
+    };
+    let rises =
+        |t: &[(u32, f64)]| t.windows(2).filter(|w| w[1].1 > w[0].1).map(|w| (w[0], w[1])).collect::<Vec<_>>();
+    let v2 = totals(&common::model());
+    assert!(rises(&v2).is_empty(), "points rise with income: {:?}", rises(&v2));
+    // the household of 3 crosses the standard (6,960 a head) at 20,880
+    let at = |t: &[(u32, f64)], income: u32| t.iter().find(|(i, _)| *i == income).unwrap().1;
+    assert!(at(&v2, 20_000) > at(&v2, 22_000), "{v2:?}");
+    // version 1, kept for comparison, did rise there
+    let v1 = totals(&common::repo().join("indicators/xiaochang_v1.toml"));
+    assert!(!rises(&v1).is_empty(), "{v1:?}");
 }

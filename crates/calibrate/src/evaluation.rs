@@ -9,6 +9,9 @@ use hhrisk_tables::{Encoding, TextTable};
 
 use crate::samples::{Outcomes, SampleError};
 
+/// Alert kinds, in the order the scores file lists them.
+pub use hhrisk_score::ALERT_KINDS;
+
 /// One scored household, with what is known about it.
 #[derive(Debug, Clone, Default)]
 pub struct Record {
@@ -524,6 +527,62 @@ pub fn read_scores(
             }
         })
         .collect())
+}
+
+/// The sample households as evaluation records: alerted by `bands`, with
+/// their alert kinds, household types (`[[groups]]`) and departments, and
+/// their verified need; the rosters are read again for the kinds and
+/// types. For the report's breakdowns of a calibration.
+pub fn sample_records(
+    model: &hhrisk_model::Model,
+    samples: &crate::Samples,
+    bands: &hhrisk_model::Bands,
+) -> Result<Vec<Record>, SampleError> {
+    let need: HashMap<(&str, &str), bool> = samples
+        .ids
+        .iter()
+        .zip(&samples.village)
+        .zip(&samples.need)
+        .map(|((id, &v), &n)| ((samples.villages[v].as_str(), id.as_str()), n))
+        .collect();
+    let scorer = hhrisk_score::Scorer::new(model, bands);
+    let mut records = Vec::new();
+    for path in &samples.rosters {
+        let r = hhrisk_roster::Roster::read(model, path, &hhrisk_roster::ReadOptions::default())?;
+        for h in &r.households {
+            let Some(&verified) = need.get(&(h.village.as_str(), h.id.as_str())) else { continue };
+            let inputs = r.inputs(h);
+            let s = scorer.score(&inputs);
+            let mut departments: Vec<String> = s
+                .hits
+                .iter()
+                .map(|hit| model.departments[model.items[hit.item].department].id.clone())
+                .collect();
+            departments.sort();
+            departments.dedup();
+            records.push(Record {
+                household_id: h.id.clone(),
+                village: h.village.clone(),
+                alert_level: s.alert.map(|a| bands.levels[a].name.clone()),
+                score: Some(s.score),
+                need: Some(verified),
+                members: Some(s.members),
+                batch: None,
+                departments,
+                types: model
+                    .groups
+                    .iter()
+                    .filter(|g| g.condition.eval(&inputs, 0))
+                    .map(|g| g.id.clone())
+                    .collect(),
+                kinds: s.kinds().map(String::from).collect(),
+                answers: Vec::new(),
+                assistance: Vec::new(),
+                audited: false,
+            });
+        }
+    }
+    Ok(records)
 }
 
 /// Adds to each record the departments' own answers and the assistance

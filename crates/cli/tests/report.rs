@@ -137,6 +137,7 @@ fn the_report_draws_numbers_that_other_commands_confirm() {
         format!("[bands]\ntrigger = \"at\"\n[[bands.levels]]\nname = \"at\"\nmin = {t:?}\n"),
     )
     .unwrap();
+    let (mut not_enrolled, mut not_enrolled_in_need) = (0u64, 0u64);
     let (mut at_t, mut departments, mut category_sum, mut alerted_n) =
         ((0u64, 0u64), BTreeMap::<String, u64>::new(), 0.0, 0u64);
     // the item chart's top item: I01, 15 points, counted once per household
@@ -172,6 +173,11 @@ fn the_report_draws_numbers_that_other_commands_confirm() {
                 g["alerts"].as_u64().unwrap();
         }
         let (_, rows) = read_csv(&scores);
+        let (_, outcomes) = read_csv(&roster.join("outcomes.csv"));
+        for (id, _) in rows.iter().filter(|(_, r)| r["alert_kind"].contains("not_enrolled")) {
+            not_enrolled += 1;
+            not_enrolled_in_need += u64::from(outcomes[id]["verified_need"] == "1");
+        }
         for row in rows.values().filter(|r| !r["alert_level"].is_empty()) {
             category_sum += row["cat_medical"].parse::<f64>().unwrap();
             item_sum +=
@@ -198,6 +204,22 @@ fn the_report_draws_numbers_that_other_commands_confirm() {
     let last = curves[0]["points"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last[0].as_f64(), Some(1.0));
     assert!((last[1].as_f64().unwrap() - need as f64 / 1225.0).abs() < 1e-12);
+    // the lists: risk = the fitted bands in sample; not enrolled, counted
+    // from the scores files
+    let kinds = r["by_alert_kind"].as_array().unwrap();
+    assert_eq!(kinds[0]["name"], "risk");
+    assert_eq!(
+        (&kinds[0]["alerts"], &kinds[0]["true_alerts"]),
+        (&c["in_sample"]["alerts"], &c["in_sample"]["true_alerts"])
+    );
+    assert_eq!(kinds[1]["name"], "not_enrolled");
+    assert_eq!(
+        (kinds[1]["alerts"].as_u64(), kinds[1]["true_alerts"].as_u64()),
+        (Some(not_enrolled), Some(not_enrolled_in_need))
+    );
+    let types: Vec<&str> =
+        r["by_household_type"].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap()).collect();
+    assert_eq!(types, ["有残疾人家庭", "纯老户", "单亲家庭", "有在校生家庭"]);
     // the headline: the held-out precision against Xiaochang's and
     // against the share in need, from calibration.json's figures
     let held = &c["leave_one_village_out"];

@@ -130,6 +130,83 @@ fn size_words(l: Lang) -> [&'static str; 9] {
     }
 }
 
+/// The title and headings of the alert-kind (`kinds`) or household-type
+/// table.
+fn group_words(l: Lang, kinds: bool) -> [&'static str; 6] {
+    match (l, kinds) {
+        (Lang::Zh, true) => [
+            "按预警类型（校准后的预警区间，样本内）",
+            "预警类型",
+            "列入户数",
+            "核实有需要",
+            "精确率",
+            "95%区间",
+        ],
+        (Lang::Zh, false) => [
+            "按家庭类型（校准后的预警区间，样本内）",
+            "家庭类型",
+            "预警户数",
+            "核实有需要",
+            "精确率",
+            "召回率",
+        ],
+        (Lang::En, true) => [
+            "By alert kind (fitted bands, in sample)",
+            "Alert kind",
+            "Listed",
+            "Verified in need",
+            "Precision",
+            "95 % interval",
+        ],
+        (Lang::En, false) => [
+            "By household type (fitted bands, in sample)",
+            "Household type",
+            "Alerts",
+            "Verified in need",
+            "Precision",
+            "Recall",
+        ],
+    }
+}
+
+/// A kind's or a group's name in the report's language.
+fn group_name(l: Lang, name: &str) -> String {
+    let zh = match name {
+        "risk" => "风险预警（达到预警区间）",
+        "not_enrolled" => "应纳未纳",
+        "check_means" => "疑似错保（有财产信号）",
+        _ => return name.to_string(),
+    };
+    match l {
+        Lang::Zh => zh.to_string(),
+        Lang::En => name.replace('_', " "),
+    }
+}
+
+/// The alert-kind or household-type table (nothing when empty).
+fn group_table(s: &mut String, l: Lang, groups: &[hhrisk_calibrate::evaluation::Group], kinds: bool) {
+    if groups.is_empty() {
+        return;
+    }
+    let h = group_words(l, kinds);
+    let _ = writeln!(s, "<h2>{}</h2>\n<table>", h[0]);
+    let _ = writeln!(s, "<tr>{}</tr>", h[1..].iter().map(|x| format!("<th>{x}</th>")).collect::<String>());
+    for g in groups {
+        let a = &g.accuracy;
+        let last = if kinds { ci(a.precision_ci.wilson) } else { pct(a.recall) };
+        let _ = writeln!(
+            s,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&group_name(l, &g.name)),
+            a.alerts,
+            a.true_alerts,
+            pct(a.precision),
+            last
+        );
+    }
+    s.push_str("</table>\n");
+}
+
 /// One size group's cells, in the order of [`size_words`].
 fn size_cells(g: &hhrisk_calibrate::household_size::SizeGroup) -> [String; 8] {
     [
@@ -234,6 +311,8 @@ pub fn page(r: &Report) -> String {
     }
     s.push_str("</table>\n");
     size_table(&mut s, l, &c.by_household_size);
+    group_table(&mut s, l, &r.by_alert_kind, true);
+    group_table(&mut s, l, &r.by_household_type, false);
 
     for (stem, key) in CHARTS {
         let _ = writeln!(

@@ -73,6 +73,13 @@ pub struct Report {
     pub charts: ChartData,
     /// What the reader should take away, in one paragraph.
     pub headline: Headline,
+    /// The sample households on each list (alert kind: `risk` under the
+    /// fitted bands, `not_enrolled`, `check_means`) and how many were in
+    /// need.
+    pub by_alert_kind: Vec<hhrisk_calibrate::evaluation::Group>,
+    /// Precision and recall of the fitted bands by household type (the
+    /// model's `[[groups]]`).
+    pub by_household_type: Vec<hhrisk_calibrate::evaluation::Group>,
 }
 
 /// The report's headline: the fitted bands' precision on villages left
@@ -160,6 +167,18 @@ pub fn build(
     let fitted = calibration.fitted_bands();
     let label = |zh: &str, en: Option<&str>| lang.name(zh, en);
     let charts = data::chart_data(model, samples, &calibration, &fitted, &label);
+    // the lists and household types under the fitted bands (empty when the
+    // rosters cannot be read again)
+    let records = hhrisk_calibrate::evaluation::sample_records(model, samples, &fitted).unwrap_or_default();
+    let mut breakdowns = hhrisk_calibrate::evaluation::evaluate(&records, f64::INFINITY);
+    // kinds in the scores file's order; types by their names in the model
+    let kind_order = |name: &str| hhrisk_calibrate::evaluation::ALERT_KINDS.iter().position(|k| *k == name);
+    breakdowns.by_alert_kind.sort_by_key(|g| kind_order(&g.name));
+    for g in &mut breakdowns.by_household_type {
+        if let Some(group) = model.groups.iter().find(|x| x.id == g.name) {
+            g.name = label(&group.name, group.name_en.as_deref());
+        }
+    }
     Report {
         lang,
         model_name: lang.name(&model.meta.name, model.meta.name_en.as_deref()),
@@ -169,6 +188,8 @@ pub fn build(
         villages: samples.villages.len(),
         xiaochang: from_counts(687, 404).expect("687 alerts, 404 verified"),
         headline: headline(&calibration, lang),
+        by_alert_kind: breakdowns.by_alert_kind,
+        by_household_type: breakdowns.by_household_type,
         calibration,
         charts,
     }

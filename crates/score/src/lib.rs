@@ -59,4 +59,4 @@ pub use batch::{ScoreBatches, ScoredBatch};
 pub use explain::{explain_household, Explanation};
 pub use matrix::ScoreMatrix;
 pub use output::{ScoreColumns, ScoreWriter};
-pub use score::{BatchScores, Hit, HouseholdScore, Scorer};
+pub use score::{BatchScores, Hit, HouseholdScore, Scorer, ALERT_KINDS};

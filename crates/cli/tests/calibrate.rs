@@ -49,6 +49,30 @@ fn calibrate_writes_thresholds_that_score_accepts_and_figures_that_add_up() {
     // default bands, and count alerts against outcomes independently of the
     // calibration crate.
     let (mut fitted, mut default) = ((0, 0), (0, 0));
+    // the charity federation's only item is R04: its alerts are the alerted
+    // households where R04 fired
+    let mut charity = (0u64, 0u64);
+    for village in ["01_bys", "02_hy", "03_cg", "04_xf"] {
+        let roster = villages.join(village);
+        let scores = out.path().join(format!("{village}_items.csv"));
+        score(&roster, &scores)
+            .arg("--item-columns")
+            .arg("--thresholds")
+            .arg(out.path().join("thresholds.toml"))
+            .assert()
+            .success();
+        let (_, outcomes) = read_csv(&roster.join("outcomes.csv"));
+        for (id, r) in read_csv(&scores).1 {
+            if !r["alert_level"].is_empty() && r["item_R04"] != "0" {
+                charity.0 += 1;
+                charity.1 += u64::from(outcomes[&id]["verified_need"] == "1");
+            }
+        }
+    }
+    let by_department = json["by_department"].as_array().unwrap();
+    let g = by_department.iter().find(|g| g["name"] == "charity").unwrap();
+    assert_eq!((g["alerts"].as_u64(), g["true_alerts"].as_u64()), (Some(charity.0), Some(charity.1)));
+    assert!(g["precision_ci"]["wilson"]["lo"].is_number());
     for village in ["01_bys", "02_hy", "03_cg", "04_xf"] {
         let roster = villages.join(village);
         for (thresholds, total) in

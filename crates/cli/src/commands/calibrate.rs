@@ -76,7 +76,14 @@ pub fn calibrate(
         file.write_all(text.as_bytes())?;
         file.commit().with_context(|| format!("cannot write {}", path.display()))
     };
-    let json_text = serde_json::to_string_pretty(&result)? + "\n";
+    // each responsible department's and each alert kind's share in need,
+    // under the fitted bands (in sample), with intervals
+    let records = hhrisk_calibrate::evaluation::sample_records(&model, &samples, &result.fitted_bands())?;
+    let breakdown = hhrisk_calibrate::evaluation::evaluate(&records, f64::INFINITY);
+    let mut json_value = serde_json::to_value(&result)?;
+    json_value["by_department"] = serde_json::to_value(&breakdown.by_department)?;
+    json_value["by_alert_kind"] = serde_json::to_value(&breakdown.by_alert_kind)?;
+    let json_text = serde_json::to_string_pretty(&json_value)? + "\n";
     write("thresholds.toml", &thresholds_toml(&result, &options, &header))?;
     write("calibration.json", &json_text)?;
     if let Some(tuned) = &result.tuned {
@@ -107,6 +114,11 @@ pub fn calibrate(
         print!("{json_text}");
     } else {
         print!("{}", calibration_text(&result, &samples));
+        print!("{}", groups_text("by responsible department (fitted bands, in sample; the departments of the items that fired)", &breakdown.by_department));
+        print!(
+            "{}",
+            groups_text("by alert kind (fitted bands for risk, in sample)", &breakdown.by_alert_kind)
+        );
     }
     for w in &result.warnings {
         eprintln!("warning: {w}");
@@ -118,4 +130,28 @@ pub fn calibrate(
     let written: Vec<String> = written.iter().map(|f| out.join(f).display().to_string()).collect();
     eprintln!("wrote {}", written.join(", "));
     Ok(ExitCode::SUCCESS)
+}
+
+/// A table of groups (departments, alert kinds) with precision and recall.
+fn groups_text(title: &str, groups: &[hhrisk_calibrate::evaluation::Group]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    if groups.is_empty() {
+        return out;
+    }
+    let _ = writeln!(out, "\n{title}:");
+    for g in groups {
+        let a = &g.accuracy;
+        let _ = writeln!(
+            out,
+            "  {} alerts {:>6}  precision {:>7} {:<14} recall {:>7} {}",
+            pad(&g.name, 22),
+            a.alerts,
+            percent(a.precision),
+            interval(a.precision_ci.wilson),
+            percent(a.recall),
+            interval(a.recall_ci.wilson)
+        );
+    }
+    out
 }

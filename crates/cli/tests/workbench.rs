@@ -155,6 +155,46 @@ fn the_workbench_answers_with_the_figures_calibrate_gives_for_the_edited_model()
     for key in ["baseline", "in_sample", "leave_one_village_out", "bands"] {
         assert_eq!(from_page[key], from_command[key], "{key}");
     }
+    // household types under the fitted bands: what `evaluate --model`
+    // counts, village by village, from scores made with those bands
+    let mut by_type: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
+    for village in ["01_bys", "02_hy", "03_cg", "04_xf"] {
+        let roster = repo().join("sample_villages").join(village);
+        let scores = dir.path().join(format!("{village}.csv"));
+        let run = hhrisk()
+            .args(["score", "--model"])
+            .arg(&path)
+            .arg("--roster")
+            .arg(&roster)
+            .arg("--thresholds")
+            .arg(dir.path().join("calibration/thresholds.toml"))
+            .arg("--out")
+            .arg(&scores)
+            .output()
+            .unwrap();
+        assert!(run.status.success());
+        let output = hhrisk()
+            .args(["evaluate", "--json", "--scores"])
+            .arg(&scores)
+            .arg("--outcomes")
+            .arg(&roster)
+            .arg("--model")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let e: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        for g in e["by_household_type"].as_array().unwrap() {
+            let t = by_type.entry(g["name"].as_str().unwrap().to_string()).or_default();
+            t.0 += g["alerts"].as_u64().unwrap();
+            t.1 += g["true_alerts"].as_u64().unwrap();
+        }
+    }
+    let types = from_page["by_household_type"].as_array().unwrap();
+    assert_eq!(types.len(), 4);
+    for g in types {
+        let want = by_type.get(g["id"].as_str().unwrap()).copied().unwrap_or_default();
+        assert_eq!((g["alerts"].as_u64().unwrap(), g["true_alerts"].as_u64().unwrap()), want, "{g}");
+    }
     // and it differs from the unedited model
     let (_, plain) = http(&wb.addr, "POST", "/api/evaluate", "{}");
     let plain: serde_json::Value = serde_json::from_str(&plain).unwrap();

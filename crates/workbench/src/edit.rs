@@ -190,3 +190,58 @@ pub fn chart(calibration: &Calibration) -> serde_json::Value {
         .collect();
     serde_json::json!({ "points": points, "bands": calibration.bands })
 }
+
+/// Each sample household's household types (indexes into the model's
+/// `[[groups]]`), in the samples' order, from the rosters read again;
+/// empty lists when they cannot be read.
+pub fn household_types(model: &Model, samples: &Samples) -> Vec<Vec<usize>> {
+    let records =
+        hhrisk_calibrate::evaluation::sample_records(model, samples, &model.bands).unwrap_or_default();
+    let by_id: std::collections::HashMap<(&str, &str), &Vec<String>> =
+        records.iter().map(|r| ((r.village.as_str(), r.household_id.as_str()), &r.types)).collect();
+    (0..samples.len())
+        .map(|i| {
+            let key = (samples.villages[samples.village[i]].as_str(), samples.ids[i].as_str());
+            by_id
+                .get(&key)
+                .map(|types| {
+                    types.iter().filter_map(|t| model.groups.iter().position(|g| &g.id == t)).collect()
+                })
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// Precision and recall of the fitted bands (in sample) for each household
+/// type: the groups of the model, with the households `types` puts in each.
+pub fn by_household_type(
+    model: &Model,
+    samples: &Samples,
+    calibration: &Calibration,
+    types: &[Vec<usize>],
+) -> serde_json::Value {
+    let rescored = rescore(model, samples);
+    let scores = rescored.score.to_vec();
+    let levels =
+        hhrisk_calibrate::evaluate::levels(&calibration.fitted_bands(), &scores, &rescored.triggered);
+    let rows: Vec<serde_json::Value> = model
+        .groups
+        .iter()
+        .enumerate()
+        .map(|(g, group)| {
+            let mut counts = hhrisk_calibrate::metrics::Counts::default();
+            for (i, level) in levels.iter().enumerate() {
+                if types.get(i).is_some_and(|t| t.contains(&g)) {
+                    counts.add(level.is_some(), samples.need[i]);
+                }
+            }
+            let a = hhrisk_calibrate::metrics::Accuracy::from(counts);
+            serde_json::json!({
+                "id": group.id, "name": group.name, "name_en": group.name_en,
+                "households": a.households, "alerts": a.alerts, "true_alerts": a.true_alerts,
+                "precision": a.precision, "recall": a.recall,
+            })
+        })
+        .collect();
+    serde_json::Value::Array(rows)
+}

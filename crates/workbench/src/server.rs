@@ -50,6 +50,8 @@ pub struct Workbench {
     pub suggested: std::collections::BTreeMap<String, f64>,
     /// The one folder models are saved into.
     pub save_dir: std::path::PathBuf,
+    /// Each sample household's household types (the model's `[[groups]]`).
+    pub types: Vec<Vec<usize>>,
 }
 
 impl Workbench {
@@ -74,7 +76,18 @@ impl Workbench {
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
             _ => std::path::PathBuf::from("."),
         };
-        Workbench { model, model_path, model_text, samples, objective, replicates, suggested, save_dir }
+        let types = crate::edit::household_types(&model, &samples);
+        Workbench {
+            model,
+            model_path,
+            model_text,
+            samples,
+            objective,
+            replicates,
+            suggested,
+            save_dir,
+            types,
+        }
     }
 }
 
@@ -246,6 +259,7 @@ async fn evaluate_edits(
     let mut body = serde_json::to_value(&calibration).unwrap_or_default();
     body["changes"] = crate::edit::changes(&w.model, &model, &w.samples);
     body["chart"] = crate::edit::chart(&calibration);
+    body["by_household_type"] = crate::edit::by_household_type(&model, &w.samples, &calibration, &w.types);
     Json(body).into_response()
 }
 

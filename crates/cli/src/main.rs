@@ -278,6 +278,8 @@ enum Command {
         /// Write full ID numbers and names; the files say so in every row.
         #[arg(long)]
         unmasked: bool,
+        #[command(flatten)]
+        ledger: LedgerArgs,
     },
     /// Merge departments' returns into outcomes.csv (反馈).
     Feedback {
@@ -297,6 +299,44 @@ enum Command {
         /// Print the problems as one JSON object.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        ledger: LedgerArgs,
+    },
+    /// The cases the ledger holds (台账): open cases with filters, the
+    /// overdue list, a household's chain, closing a case by hand.
+    Cases {
+        #[command(subcommand)]
+        action: Option<CasesAction>,
+        /// The ledger file.
+        #[arg(long, default_value = "hhrisk.db", global = true)]
+        ledger: PathBuf,
+        /// Only cases referred to this department.
+        #[arg(long)]
+        department: Option<String>,
+        /// Only this village's cases.
+        #[arg(long)]
+        village: Option<String>,
+        /// Only cases alerted in this batch.
+        #[arg(long)]
+        batch: Option<String>,
+        /// Only cases with an alert of this kind (risk, not_enrolled, check_means).
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only cases with a referral past its due date, most overdue first.
+        #[arg(long)]
+        overdue: bool,
+        /// Closed cases too.
+        #[arg(long)]
+        all: bool,
+        /// The day overdue days are counted to (default: today).
+        #[arg(long, global = true)]
+        as_of: Option<String>,
+        /// Print JSON (one object per case) instead of a table.
+        #[arg(long, global = true)]
+        json: bool,
+        /// Show household ids in full even when they look like ID numbers.
+        #[arg(long, global = true)]
+        unmasked: bool,
     },
     /// Compare two roster snapshots: alerts entered, left, moved; households
     /// appeared or gone; items changed; gradual exit; drift.
@@ -408,6 +448,42 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "markdown")]
         format: commands::ItemsFormat,
+    },
+}
+
+/// Where `dispatch` and `feedback` record what they did, when asked.
+#[derive(Debug, Clone, clap::Args)]
+struct LedgerArgs {
+    /// Record the batch (dispatch) or the answers (feedback) in this case
+    /// ledger (created when missing); a household with an open case is not
+    /// sent again.
+    #[arg(long)]
+    ledger: Option<PathBuf>,
+    /// Days a department has to answer (default 15; a department's
+    /// `due_days` in the model wins).
+    #[arg(long, default_value_t = 15)]
+    due_days: u32,
+    /// The day of the batch or of the answers (default: today).
+    #[arg(long)]
+    date: Option<String>,
+}
+
+/// What `hhrisk cases` can do besides listing.
+#[derive(Debug, Clone, clap::Subcommand)]
+enum CasesAction {
+    /// A household's chain across all batches: alerts, referrals, answers,
+    /// closings.
+    Show {
+        /// The household.
+        household_id: String,
+    },
+    /// Close a household's open case by hand.
+    Close {
+        /// The household.
+        household_id: String,
+        /// Why (kept in the ledger).
+        #[arg(long)]
+        reason: String,
     },
 }
 
@@ -637,12 +713,48 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report { model, samples, out, lang, fitting: Fitting { objective, replicates, seed } } => {
             commands::report(&model, &samples, &out, lang, &objective, replicates, seed, io)
         }
-        Command::Dispatch { model, scores, roster, out, format, batch, unmasked } => {
+        Command::Dispatch { model, scores, roster, out, format, batch, unmasked, ledger } => {
             let io = commands::Io { threads: per_core(0), ..io };
-            commands::dispatch(&model, &scores, &roster, &out, format, &batch, unmasked, io)
+            let ledger = ledger.ledger.clone().map(|file| commands::LedgerUse {
+                file,
+                due_days: ledger.due_days,
+                date: ledger.date.clone(),
+                command: command_line(),
+            });
+            commands::dispatch(&model, &scores, &roster, &out, format, &batch, unmasked, ledger, io)
         }
-        Command::Feedback { dispatch, returns, out, batch, json } => {
-            commands::feedback(&dispatch, &returns, &out, batch.as_deref(), json, io)
+        Command::Feedback { dispatch, returns, out, batch, json, ledger } => {
+            let ledger = ledger.ledger.clone().map(|file| commands::LedgerUse {
+                file,
+                due_days: ledger.due_days,
+                date: ledger.date.clone(),
+                command: command_line(),
+            });
+            commands::feedback(&dispatch, &returns, &out, batch.as_deref(), json, ledger, io)
+        }
+        Command::Cases {
+            action,
+            ledger,
+            department,
+            village,
+            batch,
+            kind,
+            overdue,
+            all,
+            as_of,
+            json,
+            unmasked,
+        } => {
+            let filter = hhrisk_ledger::CaseFilter { department, village, batch, kind, overdue, all };
+            match action {
+                None => commands::cases(&ledger, &filter, as_of.as_deref(), json, unmasked),
+                Some(CasesAction::Show { household_id }) => {
+                    commands::case_chain(&ledger, &household_id, json, unmasked)
+                }
+                Some(CasesAction::Close { household_id, reason }) => {
+                    commands::close_case(&ledger, &household_id, &reason, as_of.as_deref(), &command_line())
+                }
+            }
         }
         Command::Diff { model, old, new, thresholds, samples, changes, json } => commands::diff(
             &model,
@@ -768,4 +880,11 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
             });
         io.is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+/// The command line as typed, for the ledger's audit trail (anything that
+/// looks like an ID number masked).
+fn command_line() -> String {
+    let line = std::env::args().collect::<Vec<_>>().join(" ");
+    hhrisk_roster::privacy::scrub(&line).into_owned()
 }

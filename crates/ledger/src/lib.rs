@@ -289,12 +289,28 @@ impl Ledger {
         Ok(tx.last_insert_rowid())
     }
 
-    /// The households with an open case.
-    pub fn open_households(&self) -> Result<std::collections::HashSet<String>, LedgerError> {
-        let mut stmt =
-            self.conn.prepare("SELECT household_id FROM cases WHERE closed IS NULL").map_err(self.sql())?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(self.sql())?;
-        rows.collect::<Result<_, _>>().map_err(self.sql())
+    /// The households with an open case, each with the departments its
+    /// case was referred to.
+    pub fn open_referrals(
+        &self,
+    ) -> Result<std::collections::HashMap<String, std::collections::HashSet<String>>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT c.household_id, r.department FROM cases c LEFT JOIN referrals r ON r.case_id = c.id
+                 WHERE c.closed IS NULL",
+            )
+            .map_err(self.sql())?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)))
+            .map_err(self.sql())?;
+        let mut out: std::collections::HashMap<String, std::collections::HashSet<String>> =
+            Default::default();
+        for row in rows {
+            let (household, department) = row.map_err(self.sql())?;
+            out.entry(household).or_default().extend(department);
+        }
+        Ok(out)
     }
 
     /// Records a batch in one transaction: a case opens for each household

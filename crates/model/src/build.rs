@@ -207,7 +207,7 @@ pub(crate) fn build(raw: RawModel, src: &SourceFile, problems: &mut Vec<Problem>
                 "this id is declared twice",
             ));
         }
-        departments.push(Department { id, name: d.name, name_en: d.name_en });
+        departments.push(Department { id, name: d.name, name_en: d.name_en, due_days: d.due_days });
     }
 
     let mut categories: Vec<Category> = Vec::new();

@@ -160,6 +160,8 @@ pub struct Department {
     pub name: String,
     /// English name.
     pub name_en: Option<String>,
+    /// Days it has to answer a referral (限时), when the model says.
+    pub due_days: Option<u32>,
 }
 
 /// An indicator category.

@@ -100,6 +100,7 @@ pub(crate) struct RawDepartment {
     pub id: Spanned<String>,
     pub name: String,
     pub name_en: Option<String>,
+    pub due_days: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -133,6 +133,41 @@ pub struct Lines {
     departments: Vec<(usize, Vec<String>)>,
     chain: Vec<String>,
     check_means: Option<Vec<String>>,
+    /// The departments it is referred to, the lead first.
+    referred: Vec<usize>,
+    /// What was pushed: main item ids, and `not_enrolled:<class>`.
+    pushed: Vec<String>,
+}
+
+impl Lines {
+    /// The departments the household is referred to, the lead first
+    /// (indexes into the model's departments).
+    pub fn referred(&self) -> &[usize] {
+        &self.referred
+    }
+
+    /// What was pushed to them: main item ids and `not_enrolled:<class>`.
+    pub fn pushed(&self) -> &[String] {
+        &self.pushed
+    }
+
+    /// Keeps the household off the lists of the departments `already`
+    /// says its open case went to (in the ledger), saying so in its chain
+    /// row; a department new to the case still gets it.
+    pub fn hold(&mut self, already: impl Fn(usize) -> bool, why: &str) {
+        let before = self.departments.len();
+        self.departments.retain(|(d, _)| !already(*d));
+        if self.departments.len() < before {
+            if let Some(cell) = self.chain.get_mut(6) {
+                *cell = format!("{why} ({cell})");
+            }
+        }
+    }
+
+    /// The household's village.
+    pub fn village(&self) -> &str {
+        self.chain.get(1).map_or("", String::as_str)
+    }
 }
 
 /// Builds the dispatch household by household, so that a roster can be
@@ -320,7 +355,14 @@ impl<'m> Dispatcher<'m> {
             if alert.kinds.is_empty() { kinds.join(";") } else { alert.kinds.clone() },
             note.into(),
         ];
-        Lines { departments, chain, check_means }
+        let mut referred: Vec<usize> = by_department.keys().copied().collect();
+        referred.sort_by_key(|&d| Some(d) != lead);
+        let pushed = by_department
+            .values()
+            .flat_map(|(items, _)| items.iter().map(|&j| model.items[j].id.clone()))
+            .chain(not_enrolled.map(|c| format!("not_enrolled:{}", c.id)))
+            .collect();
+        Lines { departments, chain, check_means, referred, pushed }
     }
 
     /// The dispatch, from each alert's rows in the order of the alerts
@@ -385,7 +427,7 @@ impl<'m> Dispatcher<'m> {
         let mut not_in_roster = Vec::new();
         for (alert, lines) in alerts.iter().zip(lines) {
             match lines {
-                Some(Lines { departments, chain: row, check_means: check }) => {
+                Some(Lines { departments, chain: row, check_means: check, .. }) => {
                     for (d, row) in departments {
                         tables[d].rows.push(row);
                     }

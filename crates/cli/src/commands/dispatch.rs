@@ -29,6 +29,7 @@ pub fn dispatch(
     format: FormatArg,
     batch: &str,
     unmasked: bool,
+    ledger: Option<LedgerUse>,
     io: Io,
 ) -> anyhow::Result<ExitCode> {
     use hhrisk_monitor::dispatch::{masking_note, DispatchOptions, Dispatcher, Lines};
@@ -61,6 +62,43 @@ pub fn dispatch(
     for (a, l) in batches.into_iter().flatten() {
         lines[a] = Some(l);
     }
+    // a household whose case is open in the ledger is not sent again to the
+    // departments its case went to
+    let open = match &ledger {
+        Some(l) => hhrisk_ledger::Ledger::open(&l.file)?.open_referrals()?,
+        None => Default::default(),
+    };
+    let mut held = 0;
+    for (alert, line) in alerts.iter().zip(lines.iter_mut()) {
+        if let (Some(line), Some(sent)) = (line.as_mut(), open.get(&alert.household_id)) {
+            line.hold(|d| sent.contains(&model.departments[d].id), "open case in the ledger, not sent again");
+            held += 1;
+        }
+    }
+    // what the ledger records, before the lines are consumed
+    let cases: Vec<hhrisk_ledger::CaseAlert> = alerts
+        .iter()
+        .zip(&lines)
+        .filter_map(|(a, line)| {
+            let line = line.as_ref()?;
+            Some(hhrisk_ledger::CaseAlert {
+                household_id: a.household_id.clone(),
+                village: line.village().to_string(),
+                kinds: a.kinds.split(';').filter(|k| !k.is_empty()).map(String::from).collect(),
+                level: a.level.clone(),
+                score: a.score.clone(),
+                items: line.pushed().to_vec(),
+                departments: line
+                    .referred()
+                    .iter()
+                    .map(|&d| {
+                        let default = ledger.as_ref().map_or(15, |l| l.due_days);
+                        (model.departments[d].id.clone(), model.departments[d].due_days.unwrap_or(default))
+                    })
+                    .collect(),
+            })
+        })
+        .collect();
     let d = dispatcher.assemble(&alerts, lines);
     let format = match format {
         FormatArg::Csv => hhrisk_tables::Format::Csv,
@@ -113,14 +151,46 @@ pub fn dispatch(
         "dispatched {} alerted households → {} (lists: {}; leading the case: {}{checks})",
         alerts.len(),
         out.display(),
-        sent.join(", "),
-        led.join(", ")
+        if sent.is_empty() { "none".to_string() } else { sent.join(", ") },
+        if led.is_empty() { "none".to_string() } else { led.join(", ") }
     );
     if unmasked {
         eprintln!("warning: the lists hold full ID numbers and names (--unmasked); share them only with the departments named");
+    }
+    if let Some(l) = &ledger {
+        let mut inputs = vec![model_path.to_path_buf(), scores.to_path_buf()];
+        inputs.extend(roster_table_files(roster_dir));
+        let event = l.event(inputs)?;
+        let model_hash = hhrisk_ledger::file_hash(model_path)?;
+        let b = hhrisk_ledger::Batch {
+            name: batch.to_string(),
+            model: (model.meta.name.clone(), model.meta.version.clone(), model_hash),
+            thresholds: None,
+            alerts: cases,
+        };
+        let recorded = hhrisk_ledger::Ledger::open(&l.file)?.record_batch(&b, &event)?;
+        eprintln!(
+            "ledger {}: batch {batch} recorded; {} case{} opened, {} open already (updated; not sent again to \
+             the departments they went to)",
+            l.file.display(),
+            recorded.opened.len(),
+            if recorded.opened.len() == 1 { "" } else { "s" },
+            recorded.updated.len()
+        );
+        debug_assert_eq!(held, recorded.updated.len());
     }
     for id in &d.not_in_roster {
         eprintln!("warning: alerted household {id} is not in the roster (or was refused by it); listed in the chain with no department");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The roster's table files (households.csv and members.csv, or the
+/// workbook), for the ledger's input hashes.
+fn roster_table_files(roster: &Path) -> Vec<std::path::PathBuf> {
+    if hhrisk_tables::is_workbook(roster) {
+        vec![roster.to_path_buf()]
+    } else {
+        ["households.csv", "members.csv"].iter().map(|f| roster.join(f)).filter(|p| p.is_file()).collect()
+    }
 }

@@ -13,6 +13,7 @@ pub fn feedback(
     out: &Path,
     batch: Option<&str>,
     json: bool,
+    ledger: Option<LedgerUse>,
     io: Io,
 ) -> anyhow::Result<ExitCode> {
     use hhrisk_monitor::feedback::{merge, read_chain, read_returns};
@@ -56,6 +57,35 @@ pub fn feedback(
             p.at.as_ref().map(|a| format!(" ({a})")).unwrap_or_default(),
             p.message
         );
+    }
+    if let Some(l) = &ledger {
+        let event = l.event(returns.to_vec())?;
+        let answers: Vec<hhrisk_ledger::Answer> = all
+            .iter()
+            .map(|r| hhrisk_ledger::Answer {
+                household_id: r.household_id.clone(),
+                department: r.department.clone().unwrap_or_default(),
+                date: event.date.clone(),
+                verified_need: r.verified_need,
+                assistance: r.assistance.clone(),
+                amount: r.amount,
+                note: String::new(),
+                origin: format!("{}: line {}", r.origin, r.line),
+            })
+            .collect();
+        let done = hhrisk_ledger::Ledger::open(&l.file)?.record_answers(&answers, &event)?;
+        eprintln!(
+            "ledger {}: {} answer{} recorded ({} late), {} case{} closed (every department answered)",
+            l.file.display(),
+            done.recorded,
+            if done.recorded == 1 { "" } else { "s" },
+            done.late,
+            done.closed.len(),
+            if done.closed.len() == 1 { "" } else { "s" }
+        );
+        for r in &done.refused {
+            eprintln!("  not recorded ({}): {}", r.origin, r.message);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

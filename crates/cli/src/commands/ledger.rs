@@ -1,0 +1,165 @@
+//! `hhrisk cases` and the ledger side of `dispatch` and `feedback`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use hhrisk_ledger::{CaseFilter, Event, Ledger};
+
+/// A ledger that `dispatch` or `feedback` records into.
+#[derive(Debug, Clone)]
+pub struct LedgerUse {
+    /// The ledger file.
+    pub file: PathBuf,
+    /// Days a department has to answer, unless the model says.
+    pub due_days: u32,
+    /// The day of the batch or answers; today when `None`.
+    pub date: Option<String>,
+    /// The command line, for the audit trail.
+    pub command: String,
+}
+
+impl LedgerUse {
+    /// The event this command records, with its input files.
+    pub fn event(&self, inputs: Vec<PathBuf>) -> anyhow::Result<Event> {
+        let date = self.date.clone().unwrap_or_else(hhrisk_ledger::today);
+        hhrisk_ledger::day(&date)?;
+        Ok(Event { command: self.command.clone(), inputs, date })
+    }
+}
+
+/// A household id as listings show it: masked when it looks like an ID
+/// number, unless asked.
+fn shown(id: &str, unmasked: bool) -> String {
+    if unmasked {
+        hhrisk_tables::escape_controls(id).into_owned()
+    } else {
+        hhrisk_roster::privacy::scrub(&hhrisk_tables::escape_controls(id)).into_owned()
+    }
+}
+
+pub fn cases(
+    ledger: &Path,
+    filter: &CaseFilter,
+    as_of: Option<&str>,
+    json: bool,
+    unmasked: bool,
+) -> anyhow::Result<ExitCode> {
+    if !ledger.is_file() {
+        anyhow::bail!(
+            "{}: no ledger here; record a batch first with `hhrisk dispatch … --ledger {}`",
+            ledger.display(),
+            ledger.display()
+        );
+    }
+    let l = Ledger::open(ledger)?;
+    let as_of = as_of.map(String::from).unwrap_or_else(hhrisk_ledger::today);
+    let mut list = l.cases(filter, &as_of)?;
+    for c in &mut list {
+        c.household_id = shown(&c.household_id, unmasked);
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let what = if filter.overdue {
+        "overdue"
+    } else if filter.all {
+        "all"
+    } else {
+        "open"
+    };
+    let _ = writeln!(
+        out,
+        "{} {what} case{} in {} (as of {as_of})",
+        list.len(),
+        if list.len() == 1 { "" } else { "s" },
+        ledger.display()
+    );
+    for c in &list {
+        let _ = writeln!(
+            out,
+            "{:<20} {:<10} {:<8} opened {} ({}), owner {}{}{}",
+            c.household_id,
+            c.village,
+            c.status,
+            c.opened,
+            c.batch,
+            c.owner,
+            if c.kinds.is_empty() { String::new() } else { format!(", {}", c.kinds) },
+            if c.days_overdue > 0 { format!(", {} days overdue", c.days_overdue) } else { String::new() }
+        );
+        for r in &c.departments {
+            let state = match (&r.answered, r.verified_need) {
+                (Some(d), Some(n)) => format!(
+                    "answered {d}{}: {}{}",
+                    if r.late { " (late)" } else { "" },
+                    if n { "in need" } else { "not in need" },
+                    if r.assistance.is_empty() { String::new() } else { format!(", gave {}", r.assistance) }
+                ),
+                _ if r.days_overdue > 0 => format!("due {}, {} days overdue", r.due, r.days_overdue),
+                _ => format!("due {}", r.due),
+            };
+            let _ = writeln!(out, "    {:<20} {:<4} {state}", r.department, r.role);
+        }
+    }
+    if filter.overdue {
+        // the list a county leader asks for: days overdue per department
+        let mut by: std::collections::BTreeMap<&str, (u64, i64)> = Default::default();
+        for c in &list {
+            for r in c.departments.iter().filter(|r| r.days_overdue > 0) {
+                let e = by.entry(&r.department).or_default();
+                e.0 += 1;
+                e.1 = e.1.max(r.days_overdue);
+            }
+        }
+        let _ = writeln!(out, "\noverdue by department:");
+        for (d, (n, most)) in by {
+            let _ = writeln!(
+                out,
+                "  {d:<20} {n:>5} case{} overdue, the oldest by {most} days",
+                if n == 1 { "" } else { "s" }
+            );
+        }
+    }
+    print!("{out}");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn case_chain(ledger: &Path, household: &str, json: bool, unmasked: bool) -> anyhow::Result<ExitCode> {
+    if !ledger.is_file() {
+        anyhow::bail!("{}: no ledger here", ledger.display());
+    }
+    let l = Ledger::open(ledger)?;
+    let chain = l.chain(household)?;
+    if chain.is_empty() {
+        anyhow::bail!("household {} is not in the ledger {}", shown(household, unmasked), ledger.display());
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&chain)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("household {} (一户一条救助链):", shown(household, unmasked));
+    for e in &chain {
+        println!("  {}  {:<8} {}", e.date, e.what, e.detail);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn close_case(
+    ledger: &Path,
+    household: &str,
+    reason: &str,
+    date: Option<&str>,
+    command: &str,
+) -> anyhow::Result<ExitCode> {
+    if !ledger.is_file() {
+        anyhow::bail!("{}: no ledger here", ledger.display());
+    }
+    let mut l = Ledger::open(ledger)?;
+    let date = date.map(String::from).unwrap_or_else(hhrisk_ledger::today);
+    l.close(household, reason, &Event { command: command.to_string(), inputs: Vec::new(), date })?;
+    eprintln!("closed the case of household {}: {reason}", shown(household, false));
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,126 @@
+//! `dispatch --ledger`, `feedback --ledger` and `hhrisk cases`: two
+//! monthly turns on a sample village, checked against the lists written.
+
+mod common;
+
+use common::{hhrisk, model, read_csv, repo, score, stderr};
+
+#[test]
+fn two_monthly_turns_leave_cases_an_overdue_list_and_chains() {
+    let dir = tempfile::tempdir().unwrap();
+    let village = repo().join("sample_villages/03_cg");
+    let scores = dir.path().join("scores.csv");
+    score(&village, &scores).assert().success();
+    let ledger = dir.path().join("hhrisk.db");
+    let dispatch = |out: &str, batch: &str, date: &str| {
+        hhrisk()
+            .args(["dispatch", "--model"])
+            .arg(model())
+            .arg("--scores")
+            .arg(&scores)
+            .arg("--roster")
+            .arg(&village)
+            .arg("--out")
+            .arg(dir.path().join(out))
+            .args(["--batch", batch, "--date", date, "--due-days", "10", "--ledger"])
+            .arg(&ledger)
+            .assert()
+            .success()
+    };
+    let run = dispatch("july", "2024-07", "2024-07-05");
+    let (_, chain) = read_csv(&dir.path().join("july/chain.csv"));
+    let n = chain.len();
+    assert!(
+        stderr(&run).contains(&format!("batch 2024-07 recorded; {n} cases opened, 0 open already")),
+        "{}",
+        stderr(&run)
+    );
+
+    // one household's lead department answers late (due 15 July), its
+    // other departments not at all; an answer for a household never sent
+    let (id, row) = chain.iter().find(|(_, r)| r["departments"].contains(';')).unwrap();
+    let lead = row["lead_department"].clone();
+    let others: Vec<&str> = row["departments"].split(';').filter(|d| *d != lead).collect();
+    let returns = dir.path().join(format!("{lead}.csv"));
+    std::fs::write(&returns, format!("household_id,verified_need,assistance\n{id},1,dibao\nNOBODY,1,\n"))
+        .unwrap();
+    let run = hhrisk()
+        .args(["feedback", "--dispatch"])
+        .arg(dir.path().join("july"))
+        .arg("--returns")
+        .arg(&returns)
+        .arg("--out")
+        .arg(dir.path().join("outcomes.csv"))
+        .args(["--date", "2024-07-20", "--ledger"])
+        .arg(&ledger)
+        .assert()
+        .success();
+    let said = stderr(&run);
+    assert!(said.contains("1 answer recorded (1 late), 0 cases closed"), "{said}");
+    assert!(said.contains("household NOBODY has no open case"), "{said}");
+
+    // August, the same alerts: every case is open, nothing is sent again
+    let run = dispatch("august", "2024-08", "2024-08-05");
+    assert!(stderr(&run).contains(&format!("0 cases opened, {n} open already")), "{}", stderr(&run));
+    for entry in std::fs::read_dir(dir.path().join("august")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with(".csv") && name != "chain.csv" && name != "check_means.csv" {
+            assert_eq!(read_csv(&path).1.len(), 0, "{name}: sent again");
+        }
+    }
+
+    // as of 10 August: every case overdue by 26 days (due 15 July), the
+    // answered lead department not
+    let output = hhrisk()
+        .args(["cases", "--overdue", "--json", "--as-of", "2024-08-10", "--ledger"])
+        .arg(&ledger)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let cases: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let cases = cases.as_array().unwrap();
+    assert_eq!(cases.len(), n);
+    let mine = cases.iter().find(|c| c["household_id"] == id.as_str()).unwrap();
+    assert_eq!(mine["status"], "open");
+    assert_eq!(mine["days_overdue"], 26);
+    assert_eq!(mine["batch"], "2024-07");
+    for d in mine["departments"].as_array().unwrap() {
+        let answered = d["department"] == lead.as_str();
+        assert_eq!(d["answered"].is_string(), answered, "{d}");
+        assert_eq!(
+            d["verified_need"],
+            if answered { serde_json::json!(true) } else { serde_json::Value::Null }
+        );
+        assert_eq!(d["due"], "2024-07-15");
+        assert_eq!(d["days_overdue"], if answered { 0 } else { 26 });
+    }
+    assert_eq!(mine["departments"].as_array().unwrap().len(), others.len() + 1);
+
+    // the chain: two alerts, its referrals, the late answer
+    let output = hhrisk().args(["cases", "show", id, "--json", "--ledger"]).arg(&ledger).output().unwrap();
+    let steps: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let what: Vec<&str> = steps.as_array().unwrap().iter().map(|s| s["what"].as_str().unwrap()).collect();
+    let referrals = others.len() + 1;
+    let mut want = vec!["alert"];
+    want.extend(std::iter::repeat_n("referral", referrals));
+    want.extend(["answer", "alert"]);
+    assert_eq!(what, want);
+
+    // closed by hand: it leaves the open list, the overdue list shrinks
+    hhrisk()
+        .args(["cases", "close", id, "--reason", "moved away", "--as-of", "2024-08-11", "--ledger"])
+        .arg(&ledger)
+        .assert()
+        .success();
+    let output = hhrisk()
+        .args(["cases", "--json", "--as-of", "2024-08-11", "--ledger"])
+        .arg(&ledger)
+        .output()
+        .unwrap();
+    let open: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(open.as_array().unwrap().len(), n - 1);
+    // no ledger: a clear error
+    let run = hhrisk().args(["cases", "--ledger"]).arg(dir.path().join("none.db")).assert().failure();
+    assert!(stderr(&run).contains("no ledger here"), "{}", stderr(&run));
+}

@@ -236,6 +236,12 @@ enum Command {
         json: bool,
         #[command(flatten)]
         size: SizeWarning,
+        /// Evaluate the alerts and answers a case ledger holds, over time.
+        #[arg(long, conflicts_with_all = ["scores", "alerts", "verified"])]
+        ledger: Option<PathBuf>,
+        /// With --ledger: group by batch, quarter, department or village.
+        #[arg(long, value_enum, default_value = "batch", requires = "ledger")]
+        by: commands::ByArg,
     },
     /// Write a report (HTML page, charts, summary) of a calibration on sample villages.
     Report {
@@ -698,15 +704,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             verified,
             json,
             size: SizeWarning { size_warning_factor },
+            ledger,
+            by,
         } => {
             let factor = commands::size_factor(size_warning_factor).map_err(usage)?;
+            if let Some(ledger) = ledger {
+                return commands::evaluate_ledger(&ledger, by, json);
+            }
             match (alerts, verified, scores, outcomes) {
                 (Some(a), Some(v), _, _) => commands::evaluate_counts(a, v, json),
                 (_, _, Some(s), Some(o)) => {
                     commands::evaluate(&s, &o, roster.as_deref(), model.as_deref(), json, factor, io)
                 }
                 _ => Err(usage(anyhow::anyhow!(
-                    "give --scores FILE --outcomes FILE_OR_ROSTER_DIR, or --alerts N --verified K"
+                    "give --scores FILE --outcomes FILE_OR_ROSTER_DIR, --alerts N --verified K, or --ledger FILE"
                 ))),
             }
         }

@@ -59,6 +59,26 @@ fn two_monthly_turns_leave_cases_an_overdue_list_and_chains() {
     assert!(said.contains("1 answer recorded (1 late), 0 cases closed"), "{said}");
     assert!(said.contains("household NOBODY has no open case"), "{said}");
 
+    // evaluate from the ledger: July's n alerts, one verified, in need,
+    // one household given dibao (人次), answered 15 days after referral
+    let output = hhrisk()
+        .args(["evaluate", "--ledger"])
+        .arg(&ledger)
+        .args(["--by", "batch", "--json"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let figures: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let july = &figures[0];
+    assert_eq!(july["group"], "2024-07");
+    assert_eq!(
+        (july["alerts"].as_u64(), july["verified"].as_u64(), july["in_need"].as_u64()),
+        (Some(n as u64), Some(1), Some(1))
+    );
+    assert_eq!(july["assistance"]["dibao"], 1);
+    assert_eq!((july["late"].as_u64(), july["median_days_to_answer"].as_f64()), (Some(1), Some(15.0)));
+    assert!(july["precision_wilson"]["lo"].as_f64().unwrap() < 1.0);
+
     // August, the same alerts: every case is open, nothing is sent again
     let run = dispatch("august", "2024-08", "2024-08-05");
     assert!(stderr(&run).contains(&format!("0 cases opened, {n} open already")), "{}", stderr(&run));

@@ -304,3 +304,173 @@ impl Ledger {
         Ok(entries.into_iter().map(|(_, _, e)| e).collect())
     }
 }
+
+/// How `evaluate --ledger` groups the alerts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum By {
+    /// One group per batch.
+    Batch,
+    /// One group per calendar quarter of the batches' dates.
+    Quarter,
+    /// One group per department, from its own answers.
+    Department,
+    /// One group per village.
+    Village,
+}
+
+/// What the ledger says of one group of alerts.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Figures {
+    /// The group (batch, quarter, department or village).
+    pub group: String,
+    /// Alerts (a household alerted in a batch; by department: referrals).
+    pub alerts: u64,
+    /// Of them, answered (verified).
+    pub verified: u64,
+    /// Of those, found in need.
+    pub in_need: u64,
+    /// Households helped, by kind of assistance (人次).
+    pub assistance: std::collections::BTreeMap<String, u64>,
+    /// Amounts given, in yuan.
+    pub amount: f64,
+    /// Answers recorded.
+    pub answers: u64,
+    /// Of them, after their due date.
+    pub late: u64,
+    /// Median days from referral to answer.
+    pub median_days_to_answer: Option<f64>,
+}
+
+impl Ledger {
+    /// Alerts, verification, need, assistance and answer times, grouped.
+    /// An alert is verified when any department its case went to has
+    /// answered, in need when any found it so (by department: its own
+    /// answer).
+    pub fn figures(&self, by: By) -> Result<Vec<Figures>, LedgerError> {
+        let sql = |source| LedgerError::Sql { path: self.path().to_string(), source };
+        let conn = self.conn();
+        // per referral: case, batch of the alert's group, department, village,
+        // its latest answer (need, assistance, amount, late, days)
+        let mut stmt = conn
+            .prepare(
+                "SELECT c.id, b.name, b.date, r.department, c.village, r.sent,
+                        a.date, a.verified_need, a.assistance, a.amount, a.late
+                 FROM referrals r JOIN cases c ON c.id = r.case_id JOIN batches b ON b.id = r.batch
+                 LEFT JOIN answers a ON a.id = (SELECT max(id) FROM answers WHERE referral = r.id)",
+            )
+            .map_err(sql)?;
+        type Row = (
+            i64,
+            String,
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<bool>,
+            Option<String>,
+            Option<f64>,
+            Option<bool>,
+        );
+        let rows: Vec<Row> = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                    r.get(10)?,
+                ))
+            })
+            .map_err(sql)?
+            .collect::<Result<_, _>>()
+            .map_err(sql)?;
+        // alerts: (case, batch) pairs with their village and batch date
+        let mut alerts_stmt = conn
+            .prepare("SELECT a.case_id, b.name, b.date, c.village FROM alerts a JOIN batches b ON b.id = a.batch JOIN cases c ON c.id = a.case_id")
+            .map_err(sql)?;
+        let alerts: Vec<(i64, String, String, String)> = alerts_stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .map_err(sql)?
+            .collect::<Result<_, _>>()
+            .map_err(sql)?;
+        let quarter = |date: &str| {
+            let month: u32 = date.get(5..7).and_then(|m| m.parse().ok()).unwrap_or(1);
+            format!("{}-Q{}", date.get(..4).unwrap_or("?"), (month - 1) / 3 + 1)
+        };
+        let key = |batch: &str, date: &str, department: &str, village: &str| match by {
+            By::Batch => batch.to_string(),
+            By::Quarter => quarter(date),
+            By::Department => department.to_string(),
+            By::Village => village.to_string(),
+        };
+        let mut groups: std::collections::BTreeMap<String, Figures> = Default::default();
+        // the case's answers: verified and in need when any department says
+        let mut by_case: std::collections::HashMap<i64, (bool, bool, Vec<String>)> = Default::default();
+        for r in &rows {
+            if r.6.is_some() {
+                let e = by_case.entry(r.0).or_default();
+                e.0 = true;
+                e.1 |= r.7 == Some(true);
+                e.2.extend(r.8.iter().flat_map(|a| a.split(';').filter(|k| !k.is_empty()).map(String::from)));
+            }
+        }
+        let mut days: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+        if by == By::Department {
+            for r in &rows {
+                let g = groups
+                    .entry(r.3.clone())
+                    .or_insert_with(|| Figures { group: r.3.clone(), ..Figures::default() });
+                g.alerts += 1;
+                if r.6.is_some() {
+                    g.verified += 1;
+                    g.in_need += u64::from(r.7 == Some(true));
+                    for kind in r.8.iter().flat_map(|a| a.split(';').filter(|k| !k.is_empty())) {
+                        *g.assistance.entry(kind.to_string()).or_default() += 1;
+                    }
+                }
+            }
+        } else {
+            for (case, batch, date, village) in &alerts {
+                let k = key(batch, date, "", village);
+                let g = groups.entry(k.clone()).or_insert_with(|| Figures { group: k, ..Figures::default() });
+                g.alerts += 1;
+                if let Some((verified, need, kinds)) = by_case.get(case) {
+                    g.verified += u64::from(*verified);
+                    g.in_need += u64::from(*need);
+                    let mut kinds = kinds.clone();
+                    kinds.sort();
+                    kinds.dedup();
+                    for kind in kinds {
+                        *g.assistance.entry(kind).or_default() += 1;
+                    }
+                }
+            }
+        }
+        for r in &rows {
+            let Some(answered) = &r.6 else { continue };
+            let k = key(&r.1, &r.2, &r.3, &r.4);
+            let g =
+                groups.entry(k.clone()).or_insert_with(|| Figures { group: k.clone(), ..Figures::default() });
+            g.answers += 1;
+            g.late += u64::from(r.10 == Some(true));
+            g.amount += r.9.unwrap_or(0.0);
+            days.entry(k).or_default().push(f64::from(crate::day(answered)? - crate::day(&r.5)?));
+        }
+        for (k, mut d) in days {
+            d.sort_by(f64::total_cmp);
+            let median =
+                if d.len() % 2 == 1 { d[d.len() / 2] } else { (d[d.len() / 2 - 1] + d[d.len() / 2]) / 2.0 };
+            if let Some(g) = groups.get_mut(&k) {
+                g.median_days_to_answer = Some(median);
+            }
+        }
+        Ok(groups.into_values().collect())
+    }
+}

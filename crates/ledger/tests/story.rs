@@ -183,3 +183,62 @@ fn a_failed_batch_changes_nothing() {
     // and the names are free to use
     l.record_batch(&batch("b2", vec![alert("H2", &[("jobs", 15)])]), &on("2024-07-06")).unwrap();
 }
+
+/// `figures`: by batch, quarter, department and village, by hand on two
+/// batches.
+#[test]
+fn figures_by_batch_quarter_department_and_village() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut l = Ledger::open(&dir.path().join("l.db")).unwrap();
+    l.record_batch(
+        &batch(
+            "b1",
+            vec![alert("H1", &[("civil_affairs", 10), ("education", 10)]), alert("H2", &[("jobs", 10)])],
+        ),
+        &on("2024-03-01"),
+    )
+    .unwrap();
+    // H1: civil affairs in need, gave dibao and temporary, 600 yuan, on
+    // day 5; education not in need, late (day 12). H2 unanswered.
+    let mut a = answer("H1", "civil_affairs", "2024-03-06", true, &["dibao", "temporary"]);
+    a.amount = Some(600.0);
+    l.record_answers(&[a, answer("H1", "education", "2024-03-13", false, &[])], &on("2024-03-13")).unwrap();
+    // April: H3 new, in need (medical), on day 2
+    l.record_batch(&batch("b2", vec![alert("H3", &[("medical_security", 10)])]), &on("2024-04-02")).unwrap();
+    l.record_answers(
+        &[answer("H3", "medical_security", "2024-04-04", true, &["medical"])],
+        &on("2024-04-04"),
+    )
+    .unwrap();
+
+    let by_batch = l.figures(hhrisk_ledger::By::Batch).unwrap();
+    let b1 = &by_batch[0];
+    assert_eq!(
+        (b1.group.as_str(), b1.alerts, b1.verified, b1.in_need, b1.answers, b1.late),
+        ("b1", 2, 1, 1, 2, 1)
+    );
+    assert_eq!(
+        b1.assistance.iter().map(|(k, n)| (k.as_str(), *n)).collect::<Vec<_>>(),
+        [("dibao", 1), ("temporary", 1)]
+    );
+    assert_eq!((b1.amount, b1.median_days_to_answer), (600.0, Some(8.5)), "days 5 and 12");
+    let q = l.figures(hhrisk_ledger::By::Quarter).unwrap();
+    assert_eq!(
+        q.iter().map(|g| (g.group.as_str(), g.alerts, g.in_need)).collect::<Vec<_>>(),
+        [("2024-Q1", 2, 1), ("2024-Q2", 1, 1)]
+    );
+    let d = l.figures(hhrisk_ledger::By::Department).unwrap();
+    let got: Vec<(&str, u64, u64, u64)> =
+        d.iter().map(|g| (g.group.as_str(), g.alerts, g.verified, g.in_need)).collect();
+    assert_eq!(
+        got,
+        [
+            ("civil_affairs", 1, 1, 1),
+            ("education", 1, 1, 0),
+            ("jobs", 1, 0, 0),
+            ("medical_security", 1, 1, 1)
+        ]
+    );
+    let v = l.figures(hhrisk_ledger::By::Village).unwrap();
+    assert_eq!((v.len(), v[0].alerts, v[0].in_need, v[0].assistance["medical"]), (1, 3, 2, 1));
+}

@@ -163,3 +163,72 @@ pub fn close_case(
     eprintln!("closed the case of household {}: {reason}", shown(household, false));
     Ok(ExitCode::SUCCESS)
 }
+
+/// How `evaluate --ledger` groups.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ByArg {
+    /// One group per batch.
+    Batch,
+    /// One group per calendar quarter.
+    Quarter,
+    /// One group per department (its own answers).
+    Department,
+    /// One group per village.
+    Village,
+}
+
+pub fn evaluate_ledger(ledger: &Path, by: ByArg, json: bool) -> anyhow::Result<ExitCode> {
+    use hhrisk_calibrate::intervals::{wilson, CONFIDENCE};
+    if !ledger.is_file() {
+        anyhow::bail!(
+            "{}: no ledger here; record batches with `hhrisk dispatch … --ledger`",
+            ledger.display()
+        );
+    }
+    let l = Ledger::open(ledger)?;
+    let by = match by {
+        ByArg::Batch => hhrisk_ledger::By::Batch,
+        ByArg::Quarter => hhrisk_ledger::By::Quarter,
+        ByArg::Department => hhrisk_ledger::By::Department,
+        ByArg::Village => hhrisk_ledger::By::Village,
+    };
+    let groups = l.figures(by)?;
+    let rows: Vec<serde_json::Value> = groups
+        .iter()
+        .map(|g| {
+            let precision = (g.verified > 0).then(|| g.in_need as f64 / g.verified as f64);
+            serde_json::json!({
+                "group": g.group, "alerts": g.alerts, "verified": g.verified, "in_need": g.in_need,
+                "precision": precision, "precision_wilson": wilson(g.in_need, g.verified, CONFIDENCE),
+                "assistance": g.assistance, "amount": g.amount, "answers": g.answers, "late": g.late,
+                "median_days_to_answer": g.median_days_to_answer,
+            })
+        })
+        .collect();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for (g, row) in groups.iter().zip(&rows) {
+        println!(
+            "{:<16} alerts {:>6}  verified {:>6}  in need {:>6}  precision {} {}",
+            g.group,
+            g.alerts,
+            g.verified,
+            g.in_need,
+            super::percent(row["precision"].as_f64()),
+            super::interval(wilson(g.in_need, g.verified, CONFIDENCE))
+        );
+        let kinds: Vec<String> = g.assistance.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        println!(
+            "                 assistance (人次): {}; {} yuan; {} answers, {} late, median {} days to answer",
+            if kinds.is_empty() { "none".to_string() } else { kinds.join(", ") },
+            g.amount,
+            g.answers,
+            g.late,
+            g.median_days_to_answer.map_or("–".to_string(), |d| format!("{d}"))
+        );
+    }
+    println!("(95 % Wilson intervals; precision is over the verified alerts)");
+    Ok(ExitCode::SUCCESS)
+}

@@ -144,3 +144,91 @@ fn two_monthly_turns_leave_cases_an_overdue_list_and_chains() {
     let run = hhrisk().args(["cases", "--ledger"]).arg(dir.path().join("none.db")).assert().failure();
     assert!(stderr(&run).contains("no ledger here"), "{}", stderr(&run));
 }
+
+/// A `feedback --ledger` killed while it writes leaves the ledger as it
+/// was or wholly written (one transaction), and the next run lands; two
+/// runs at once both land (the second waits for the first).
+#[test]
+fn a_killed_feedback_leaves_the_ledger_whole_and_two_at_once_both_land() {
+    let dir = tempfile::tempdir().unwrap();
+    let roster = dir.path().join("roster");
+    hhrisk()
+        .args(["simulate", "--villages", "1", "--households", "6000", "--seed", "5", "--flat", "--out"])
+        .arg(&roster)
+        .assert()
+        .success();
+    let scores = dir.path().join("scores.csv");
+    score(&roster, &scores).assert().success();
+    let ledger = dir.path().join("hhrisk.db");
+    hhrisk()
+        .args(["dispatch", "--model"])
+        .arg(model())
+        .args(["--scores"])
+        .arg(&scores)
+        .arg("--roster")
+        .arg(&roster)
+        .arg("--out")
+        .arg(dir.path().join("lists"))
+        .args(["--batch", "b1", "--date", "2024-07-05", "--ledger"])
+        .arg(&ledger)
+        .assert()
+        .success();
+    let (_, chain) = read_csv(&dir.path().join("lists/chain.csv"));
+    // every department answers every household it got, split in two files
+    let (mut first, mut second) = (
+        String::from("household_id,department,verified_need\n"),
+        String::from("household_id,department,verified_need\n"),
+    );
+    let mut all = 0;
+    for (k, (id, row)) in chain.iter().enumerate() {
+        for d in row["departments"].split(';').filter(|d| !d.is_empty()) {
+            let line = format!("{id},{d},1\n");
+            if k % 2 == 0 {
+                first.push_str(&line)
+            } else {
+                second.push_str(&line)
+            }
+            all += 1;
+        }
+    }
+    let (a, b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
+    std::fs::write(&a, &first).unwrap();
+    std::fs::write(&b, &second).unwrap();
+    let answers = |ledger: &std::path::Path| -> u64 {
+        let output = hhrisk().args(["evaluate", "--ledger"]).arg(ledger).args(["--json"]).output().unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        v.as_array().unwrap().iter().map(|g| g["answers"].as_u64().unwrap()).sum()
+    };
+    let feedback = |returns: &std::path::Path, out: &str| {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("hhrisk"));
+        cmd.args(["feedback", "--dispatch"])
+            .arg(dir.path().join("lists"))
+            .arg("--returns")
+            .arg(returns)
+            .arg("--out")
+            .arg(dir.path().join(out))
+            .args(["--date", "2024-07-10", "--ledger"])
+            .arg(&ledger)
+            .stderr(std::process::Stdio::null());
+        cmd
+    };
+    // killed at once, or a little later, or not at all: never half written
+    let mut landed = 0;
+    for wait in [0u64, 20, 60, 150] {
+        let mut child = feedback(&a, "killed.csv").spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(wait));
+        let _ = child.kill();
+        let _ = child.wait();
+        let now = answers(&ledger);
+        assert!(
+            now == landed || now == landed + first.lines().count() as u64 - 1,
+            "{wait} ms: {now} answers after {landed}"
+        );
+        landed = now;
+    }
+    // the ledger still opens and takes the next run: both files at once
+    let (mut one, mut two) =
+        (feedback(&a, "one.csv").spawn().unwrap(), feedback(&b, "two.csv").spawn().unwrap());
+    assert!(one.wait().unwrap().success() && two.wait().unwrap().success());
+    assert_eq!(answers(&ledger), landed + all as u64, "both runs landed");
+}

@@ -242,3 +242,36 @@ fn figures_by_batch_quarter_department_and_village() {
     let v = l.figures(hhrisk_ledger::By::Village).unwrap();
     assert_eq!((v.len(), v[0].alerts, v[0].in_need, v[0].assistance["medical"]), (1, 3, 2, 1));
 }
+
+/// A ledger written by an older hhrisk is migrated when opened (version 1
+/// had no index of a case's alerts); one written by a newer hhrisk is
+/// refused rather than misread.
+#[test]
+fn older_ledgers_are_migrated_and_newer_ones_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l.db");
+    let mut l = Ledger::open(&path).unwrap();
+    l.record_batch(&batch("b1", vec![alert("H1", &[("jobs", 15)])]), &on("2024-07-05")).unwrap();
+    drop(l);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("DROP INDEX alerts_case; UPDATE meta SET value = '1' WHERE key = 'schema_version';")
+        .unwrap();
+    drop(conn);
+    let l = Ledger::open(&path).unwrap();
+    assert_eq!(l.cases(&CaseFilter::default(), "2024-07-10").unwrap().len(), 1, "the data kept");
+    drop(l);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let (version, index): (String, i64) = conn
+        .query_row(
+            "SELECT (SELECT value FROM meta WHERE key = 'schema_version'),
+                    (SELECT count(*) FROM sqlite_master WHERE name = 'alerts_case')",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((version.as_str(), index), ("2", 1));
+    conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'", []).unwrap();
+    drop(conn);
+    let err = Ledger::open(&path).err().unwrap().to_string();
+    assert!(err.contains("schema version 99 is newer"), "{err}");
+}

@@ -343,6 +343,10 @@ enum Command {
         /// Show household ids in full even when they look like ID numbers.
         #[arg(long, global = true)]
         unmasked: bool,
+        /// Write the office workbook (open cases by department, overdue,
+        /// closed this month) to this .xlsx file instead of listing.
+        #[arg(long)]
+        xlsx: Option<PathBuf>,
     },
     /// Compare two roster snapshots: alerts entered, left, moved; households
     /// appeared or gone; items changed; gradual exit; drift.
@@ -545,6 +549,9 @@ fn guard_files(command: &Command) -> anyhow::Result<()> {
             let mut inputs: Vec<Named> = tag("--dispatch", folder_files(dispatch)).collect();
             inputs.extend(tag("--returns", returns.clone()));
             check(&inputs, &[("--out", out.clone())])
+        }
+        Command::Cases { ledger, xlsx: Some(xlsx), .. } => {
+            check(&[("--ledger", ledger.clone())], &[("--xlsx", xlsx.clone())])
         }
         Command::Diff { model, old, new, thresholds, samples, changes: Some(changes), .. } => {
             let mut inputs: Vec<Named> = vec![("--model", model.clone())];
@@ -755,14 +762,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             as_of,
             json,
             unmasked,
+            xlsx,
         } => {
             let filter = hhrisk_ledger::CaseFilter { department, village, batch, kind, overdue, all };
-            match action {
-                None => commands::cases(&ledger, &filter, as_of.as_deref(), json, unmasked),
-                Some(CasesAction::Show { household_id }) => {
+            match (action, xlsx) {
+                (None, Some(out)) => {
+                    commands::cases_workbook(&ledger, &filter, as_of.as_deref(), &out, unmasked)
+                }
+                (None, None) => commands::cases(&ledger, &filter, as_of.as_deref(), json, unmasked),
+                (Some(CasesAction::Show { household_id }), _) => {
                     commands::case_chain(&ledger, &household_id, json, unmasked)
                 }
-                Some(CasesAction::Close { household_id, reason }) => {
+                (Some(CasesAction::Close { household_id, reason }), _) => {
                     commands::close_case(&ledger, &household_id, &reason, as_of.as_deref(), &command_line())
                 }
             }

@@ -127,6 +127,27 @@ fn two_monthly_turns_leave_cases_an_overdue_list_and_chains() {
     want.extend(["answer", "alert"]);
     assert_eq!(what, want);
 
+    // the office workbook: open referrals by department, the overdue ones
+    let book = dir.path().join("cases.xlsx");
+    hhrisk()
+        .args(["cases", "--as-of", "2024-08-10", "--xlsx"])
+        .arg(&book)
+        .arg("--ledger")
+        .arg(&ledger)
+        .assert()
+        .success();
+    let sheet =
+        |name: &str| hhrisk_tables::TextTable::read(&book, name, hhrisk_tables::Encoding::Utf8).unwrap();
+    let referrals: usize =
+        chain.values().map(|r| r["departments"].split(';').filter(|d| !d.is_empty()).count()).sum();
+    assert_eq!(sheet("在办案件").rows.len(), referrals);
+    assert_eq!(sheet("超期").rows.len(), referrals - 1, "all but the answered one");
+    assert_eq!(sheet("超期").header[7], "超期天数");
+    assert_eq!(sheet("本月办结").rows.len(), 0);
+    // the workbook is never written over the ledger
+    let run = hhrisk().args(["cases", "--xlsx"]).arg(&ledger).arg("--ledger").arg(&ledger).assert().code(2);
+    assert!(stderr(&run).contains("--xlsx"), "{}", stderr(&run));
+
     // closed by hand: it leaves the open list, the overdue list shrinks
     hhrisk()
         .args(["cases", "close", id, "--reason", "moved away", "--as-of", "2024-08-11", "--ledger"])

@@ -22,7 +22,7 @@ pub mod table;
 pub use atomic::{AtomicFile, SYNC_EVERY};
 pub use encoding::{open, Encoding, MAX_LINE_BYTES};
 pub use location::Location;
-pub use out::{escape_controls, neutralise, restore, Format, OutTable, WriteError};
+pub use out::{escape_controls, neutralise, restore, write_workbook, Format, OutTable, WriteError};
 pub use raw::RawCsv;
 pub use records::{trim_cell, Fields, Records};
 pub use table::{is_workbook, Origin, Table, TableError, TextTable};

@@ -150,49 +150,74 @@ impl OutTable {
                     message: e.to_string(),
                 };
                 let mut book = rust_xlsxwriter::Workbook::new();
-                let ws = book.add_worksheet();
-                ws.set_name(sheet).map_err(xlsx)?;
-                // a header that stays in view, in bold, with a filter on it
-                let bold = rust_xlsxwriter::Format::new().set_bold();
-                for (c, h) in self.header.iter().enumerate() {
-                    ws.write_string_with_format(0, c as u16, h, &bold).map_err(xlsx)?;
-                }
-                if !self.header.is_empty() {
-                    ws.set_freeze_panes(1, 0).map_err(xlsx)?;
-                    let last = self.rows.len().min(MAX_XLSX_ROWS) as u32;
-                    ws.autofilter(0, 0, last, self.header.len() as u16 - 1).map_err(xlsx)?;
-                }
-                for (c, width) in self.widths().into_iter().enumerate() {
-                    ws.set_column_width(c as u16, width).map_err(xlsx)?;
-                }
-                for (c, values, strict) in &self.choices {
-                    let values: Vec<&str> = values.iter().map(String::as_str).collect();
-                    let mut check =
-                        rust_xlsxwriter::DataValidation::new().allow_list_strings(&values).map_err(xlsx)?;
-                    if !strict {
-                        check = check.set_error_style(rust_xlsxwriter::DataValidationErrorStyle::Information);
-                    }
-                    let last = self.rows.len().clamp(1, MAX_XLSX_ROWS) as u32;
-                    ws.add_data_validation(1, *c as u16, last, *c as u16, &check).map_err(xlsx)?;
-                }
-                for (r, row) in self.rows.iter().enumerate() {
-                    for (c, cell) in row.iter().enumerate() {
-                        // text stays text (an ID number is not a number to Excel)
-                        match cell.parse::<f64>() {
-                            Ok(v) if v.is_finite() && looks_numeric(cell) => {
-                                ws.write_number(r as u32 + 1, c as u16, v).map_err(xlsx)?
-                            }
-                            _ => ws
-                                .write_string(r as u32 + 1, c as u16, escape_controls(cell).as_ref())
-                                .map_err(xlsx)?,
-                        };
-                    }
-                }
+                self.add_sheet(&mut book, sheet).map_err(xlsx)?;
                 file.write_all(&book.save_to_buffer().map_err(xlsx)?).map_err(io)?;
             }
         }
         file.commit().map_err(io)
     }
+
+    /// Adds the table to `book` as a sheet named `sheet`: the header bold,
+    /// frozen and filtered, columns as wide as their text, drop-downs on
+    /// the columns to fill in, text kept as text.
+    fn add_sheet(
+        &self,
+        book: &mut rust_xlsxwriter::Workbook,
+        sheet: &str,
+    ) -> Result<(), rust_xlsxwriter::XlsxError> {
+        let ws = book.add_worksheet();
+        ws.set_name(sheet)?;
+        let bold = rust_xlsxwriter::Format::new().set_bold();
+        for (c, h) in self.header.iter().enumerate() {
+            ws.write_string_with_format(0, c as u16, h, &bold)?;
+        }
+        if !self.header.is_empty() {
+            ws.set_freeze_panes(1, 0)?;
+            let last = self.rows.len().min(MAX_XLSX_ROWS) as u32;
+            ws.autofilter(0, 0, last, self.header.len() as u16 - 1)?;
+        }
+        for (c, width) in self.widths().into_iter().enumerate() {
+            ws.set_column_width(c as u16, width)?;
+        }
+        for (c, values, strict) in &self.choices {
+            let values: Vec<&str> = values.iter().map(String::as_str).collect();
+            let mut check = rust_xlsxwriter::DataValidation::new().allow_list_strings(&values)?;
+            if !strict {
+                check = check.set_error_style(rust_xlsxwriter::DataValidationErrorStyle::Information);
+            }
+            let last = self.rows.len().clamp(1, MAX_XLSX_ROWS) as u32;
+            ws.add_data_validation(1, *c as u16, last, *c as u16, &check)?;
+        }
+        for (r, row) in self.rows.iter().enumerate() {
+            for (c, cell) in row.iter().enumerate() {
+                // text stays text (an ID number is not a number to Excel)
+                match cell.parse::<f64>() {
+                    Ok(v) if v.is_finite() && looks_numeric(cell) => {
+                        ws.write_number(r as u32 + 1, c as u16, v)?
+                    }
+                    _ => ws.write_string(r as u32 + 1, c as u16, escape_controls(cell).as_ref())?,
+                };
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes several tables into one workbook at `path`, a sheet each
+/// (`(sheet name, table)`), atomically.
+pub fn write_workbook(path: &Path, sheets: &[(&str, &OutTable)]) -> Result<(), WriteError> {
+    let io = |source| WriteError::Io { path: path.display().to_string(), source };
+    let xlsx = |e: rust_xlsxwriter::XlsxError| WriteError::Xlsx {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    };
+    let mut book = rust_xlsxwriter::Workbook::new();
+    for (name, table) in sheets {
+        table.add_sheet(&mut book, name).map_err(xlsx)?;
+    }
+    let mut file = AtomicFile::create(path).map_err(io)?;
+    file.write_all(&book.save_to_buffer().map_err(xlsx)?).map_err(io)?;
+    file.commit().map_err(io)
 }
 
 #[cfg(test)]

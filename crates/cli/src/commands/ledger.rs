@@ -232,3 +232,96 @@ pub fn evaluate_ledger(ledger: &Path, by: ByArg, json: bool) -> anyhow::Result<E
     println!("(95 % Wilson intervals; precision is over the verified alerts)");
     Ok(ExitCode::SUCCESS)
 }
+
+/// The workbook a county office prints: open cases by department, the
+/// overdue ones, the cases closed in the month of `as_of`.
+pub fn cases_workbook(
+    ledger: &Path,
+    filter: &CaseFilter,
+    as_of: Option<&str>,
+    out: &Path,
+    unmasked: bool,
+) -> anyhow::Result<ExitCode> {
+    use hhrisk_tables::OutTable;
+    if !ledger.is_file() {
+        anyhow::bail!("{}: no ledger here", ledger.display());
+    }
+    let l = Ledger::open(ledger)?;
+    let as_of = as_of.map(String::from).unwrap_or_else(hhrisk_ledger::today);
+    let open = l.cases(&CaseFilter { overdue: false, all: false, ..filter.clone() }, &as_of)?;
+    let header = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let referral_header =
+        header(&["部门", "户编号", "村", "批次", "角色", "派单日期", "办理时限", "超期天数", "反馈日期"]);
+    let row = |c: &hhrisk_ledger::CaseView, r: &hhrisk_ledger::ReferralView| {
+        vec![
+            r.department.clone(),
+            shown(&c.household_id, unmasked),
+            c.village.clone(),
+            r.batch.clone(),
+            if r.role == "lead" { "主责".to_string() } else { "协办".to_string() },
+            r.sent.clone(),
+            r.due.clone(),
+            r.days_overdue.to_string(),
+            r.answered.clone().unwrap_or_default(),
+        ]
+    };
+    let mut by_department: Vec<Vec<String>> =
+        open.iter().flat_map(|c| c.departments.iter().map(move |r| row(c, r))).collect();
+    by_department.sort();
+    let mut overdue: Vec<(i64, Vec<String>)> = open
+        .iter()
+        .flat_map(|c| {
+            c.departments.iter().filter(|r| r.days_overdue > 0).map(move |r| (r.days_overdue, row(c, r)))
+        })
+        .collect();
+    overdue.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let month = as_of.get(..7).unwrap_or("").to_string();
+    let all = l.cases(&CaseFilter { all: true, ..filter.clone() }, &as_of)?;
+    let closed: Vec<Vec<String>> = all
+        .iter()
+        .filter_map(|c| {
+            let (date, reason) = c.closed.as_ref()?;
+            date.starts_with(&month).then(|| {
+                vec![
+                    shown(&c.household_id, unmasked),
+                    c.village.clone(),
+                    c.opened.clone(),
+                    date.clone(),
+                    reason.clone(),
+                ]
+            })
+        })
+        .collect();
+    let sheets = [
+        (
+            "在办案件",
+            OutTable { header: referral_header.clone(), rows: by_department, ..OutTable::default() },
+        ),
+        (
+            "超期",
+            OutTable {
+                header: referral_header,
+                rows: overdue.into_iter().map(|(_, r)| r).collect(),
+                ..OutTable::default()
+            },
+        ),
+        (
+            "本月办结",
+            OutTable {
+                header: header(&["户编号", "村", "立案日期", "办结日期", "办结原因"]),
+                rows: closed,
+                ..OutTable::default()
+            },
+        ),
+    ];
+    let refs: Vec<(&str, &OutTable)> = sheets.iter().map(|(n, t)| (*n, t)).collect();
+    hhrisk_tables::write_workbook(out, &refs)?;
+    eprintln!(
+        "wrote {}: {} open referrals, {} overdue, {} cases closed in {month}",
+        out.display(),
+        sheets[0].1.rows.len(),
+        sheets[1].1.rows.len(),
+        sheets[2].1.rows.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -37,7 +37,7 @@ pub use explain::explain;
 pub use feedback::feedback;
 pub use fit::{fit, fit_json_path, size_factor};
 pub use items::{items, ItemsFormat};
-pub use ledger::{case_chain, cases, close_case, evaluate_ledger, ByArg, LedgerUse};
+pub use ledger::{case_chain, cases, cases_workbook, close_case, evaluate_ledger, ByArg, LedgerUse};
 pub use report::{report, LangArg};
 pub use score::score;
 pub use simulate::{alerted_ids, simulate};

@@ -223,6 +223,18 @@ impl Samples {
     /// Reads every roster under `dir`, scores it with `model` and joins the
     /// outcomes. Households without an outcome are counted and left out.
     pub fn load(model: &Model, dir: &Path, encoding: Encoding) -> Result<Samples, SampleError> {
+        Self::load_with(model, dir, encoding, None)
+    }
+
+    /// [`Samples::load`], the outcomes taken from `outcomes` (a case
+    /// ledger's verified answers, say) instead of each roster's
+    /// outcomes.csv.
+    pub fn load_with(
+        model: &Model,
+        dir: &Path,
+        encoding: Encoding,
+        outcomes: Option<&[OutcomeRow]>,
+    ) -> Result<Samples, SampleError> {
         // every normalisation's divisor is kept, for `fit --normalise auto`
         let scorer = Scorer::new(model, &model.bands).with_equivalents();
         let mut scores: Vec<HouseholdScore> = Vec::new();
@@ -238,7 +250,14 @@ impl Samples {
                     first: first.to_string(),
                 });
             }
-            let rows = read_outcome_rows(&outcomes_of(path), encoding)?;
+            let rows = match outcomes {
+                Some(given) => {
+                    let here: std::collections::HashSet<&str> =
+                        roster.households.iter().map(|h| h.id.as_str()).collect();
+                    given.iter().filter(|r| here.contains(r.household_id.as_str())).cloned().collect()
+                }
+                None => read_outcome_rows(&outcomes_of(path), encoding)?,
+            };
             selected += rows.iter().filter(|r| r.selected_by.is_some()).count();
             let outcomes = outcomes_of_rows(&rows);
             for h in &roster.households {

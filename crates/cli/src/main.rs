@@ -171,6 +171,11 @@ enum Command {
         max_change: f64,
         #[command(flatten)]
         size: SizeWarning,
+        /// Take the outcomes from this case ledger's verified answers
+        /// instead of the villages' outcomes.csv (only the households that
+        /// were alerted and answered for are samples, and the output says so).
+        #[arg(long)]
+        ledger: Option<PathBuf>,
     },
     /// Fit item points to the verified outcomes of sample villages: writes
     /// a complete model with integer points learned by a class-weighted,
@@ -654,6 +659,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tune,
             max_change,
             size: SizeWarning { size_warning_factor },
+            ledger,
         } => {
             let tune = tune.then_some(hhrisk_calibrate::tune::TuneOptions {
                 max_change,
@@ -661,7 +667,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             });
             let factor = commands::size_factor(size_warning_factor).map_err(usage)?;
             commands::calibrate(
-                &model, &samples, &out, &objective, bands, replicates, seed, json, tune, factor, io,
+                &model,
+                &samples,
+                &out,
+                &objective,
+                bands,
+                replicates,
+                seed,
+                json,
+                tune,
+                factor,
+                ledger.as_deref(),
+                io,
             )
         }
         Command::Fit {

@@ -253,3 +253,78 @@ fn a_killed_feedback_leaves_the_ledger_whole_and_two_at_once_both_land() {
     assert!(one.wait().unwrap().success() && two.wait().unwrap().success());
     assert_eq!(answers(&ledger), landed + all as u64, "both runs landed");
 }
+
+/// `calibrate --ledger`: the households the ledger has answers for are
+/// the samples, with the departments' verdicts as outcomes, and the output
+/// says that only alerted households were verified.
+#[test]
+fn calibrate_takes_its_outcomes_from_the_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = repo().join("sample_villages/03_cg");
+    let villages = dir.path().join("villages");
+    let roster = villages.join("03_cg");
+    std::fs::create_dir_all(&roster).unwrap();
+    for f in ["households.csv", "members.csv"] {
+        std::fs::copy(source.join(f), roster.join(f)).unwrap();
+    }
+    let scores = dir.path().join("scores.csv");
+    score(&roster, &scores).assert().success();
+    let ledger = dir.path().join("hhrisk.db");
+    hhrisk()
+        .args(["dispatch", "--model"])
+        .arg(model())
+        .arg("--scores")
+        .arg(&scores)
+        .arg("--roster")
+        .arg(&roster)
+        .arg("--out")
+        .arg(dir.path().join("lists"))
+        .args(["--batch", "b1", "--date", "2024-07-05", "--ledger"])
+        .arg(&ledger)
+        .assert()
+        .success();
+    // every department answers with the village's true outcome
+    let (_, truth) = read_csv(&source.join("outcomes.csv"));
+    let (_, chain) = read_csv(&dir.path().join("lists/chain.csv"));
+    let mut text = String::from("household_id,department,verified_need\n");
+    for (id, row) in &chain {
+        for d in row["departments"].split(';').filter(|d| !d.is_empty()) {
+            text += &format!("{id},{d},{}\n", truth[id]["verified_need"]);
+        }
+    }
+    let returns = dir.path().join("returns.csv");
+    std::fs::write(&returns, text).unwrap();
+    hhrisk()
+        .args(["feedback", "--dispatch"])
+        .arg(dir.path().join("lists"))
+        .arg("--returns")
+        .arg(&returns)
+        .arg("--out")
+        .arg(dir.path().join("outcomes.csv"))
+        .args(["--date", "2024-07-10", "--ledger"])
+        .arg(&ledger)
+        .assert()
+        .success();
+    let out = dir.path().join("calibration");
+    let run = hhrisk()
+        .args(["calibrate", "--replicates", "20", "--model"])
+        .arg(model())
+        .arg("--samples")
+        .arg(&villages)
+        .arg("--out")
+        .arg(&out)
+        .arg("--ledger")
+        .arg(&ledger)
+        .assert()
+        .success();
+    let answered = chain.values().filter(|r| !r["departments"].is_empty()).count();
+    let printed = common::stdout(&run);
+    assert!(printed.starts_with(&format!("{answered} households with outcomes in 1 villages")), "{printed}");
+    assert!(printed.contains("verified because they were alerted or audited"), "{printed}");
+    assert!(stderr(&run).contains("only households that were alerted were verified"), "{}", stderr(&run));
+    // the in-sample need rate is the alerted households' true one
+    let c: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("calibration.json")).unwrap()).unwrap();
+    let in_need = chain.keys().filter(|id| truth[id.as_str()]["verified_need"] == "1").count();
+    assert_eq!(c["in_sample"]["in_need"].as_u64(), Some(in_need as u64));
+}

@@ -23,7 +23,7 @@ use sha2::Digest;
 
 mod query;
 
-pub use query::{By, CaseFilter, CaseView, ChainEntry, Figures, ReferralView};
+pub use query::{By, CaseFilter, CaseView, ChainEntry, Figures, ReferralView, VerifiedOutcome};
 
 /// The schema version this build writes; older ledgers are migrated when
 /// opened.

@@ -474,3 +474,52 @@ impl Ledger {
         Ok(groups.into_values().collect())
     }
 }
+
+/// A department's latest answer about a household, as an outcome.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct VerifiedOutcome {
+    /// The household.
+    pub household_id: String,
+    /// The department that answered.
+    pub department: String,
+    /// Whether it found the household in need.
+    pub verified_need: bool,
+    /// Kinds of assistance given.
+    pub assistance: Vec<String>,
+    /// The batch the referral came with.
+    pub batch: String,
+}
+
+impl Ledger {
+    /// Every referral's latest answer: the outcomes the ledger verified
+    /// (only alerted households were verified).
+    pub fn verified_outcomes(&self) -> Result<Vec<VerifiedOutcome>, LedgerError> {
+        let sql = |source| LedgerError::Sql { path: self.path().to_string(), source };
+        let mut stmt = self
+            .conn()
+            .prepare(
+                "SELECT c.household_id, r.department, a.verified_need, a.assistance, b.name
+                 FROM referrals r JOIN cases c ON c.id = r.case_id JOIN batches b ON b.id = r.batch
+                 JOIN answers a ON a.id = (SELECT max(id) FROM answers WHERE referral = r.id)
+                 ORDER BY c.household_id, r.id",
+            )
+            .map_err(sql)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(VerifiedOutcome {
+                    household_id: r.get(0)?,
+                    department: r.get(1)?,
+                    verified_need: r.get(2)?,
+                    assistance: r
+                        .get::<_, String>(3)?
+                        .split(';')
+                        .filter(|k| !k.is_empty())
+                        .map(String::from)
+                        .collect(),
+                    batch: r.get(4)?,
+                })
+            })
+            .map_err(sql)?;
+        rows.collect::<Result<_, _>>().map_err(sql)
+    }
+}

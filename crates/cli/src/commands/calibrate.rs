@@ -22,6 +22,7 @@ pub fn calibrate(
     json: bool,
     tune: Option<hhrisk_calibrate::tune::TuneOptions>,
     size_warning_factor: f64,
+    ledger: Option<&Path>,
     io: Io,
 ) -> anyhow::Result<ExitCode> {
     use hhrisk_calibrate::{calibrate, fit::BandName, thresholds_toml, Options};
@@ -30,7 +31,15 @@ pub fn calibrate(
             bail!("--max-change must be at least 0 and below 1 (0.5: points move by at most half)");
         }
     }
-    let (model, samples, objective) = load_samples(model_path, samples_dir, objective, io)?;
+    let (model, samples, objective) = load_samples_from(model_path, samples_dir, objective, io, ledger)?;
+    if let Some(l) = ledger {
+        eprintln!(
+            "outcomes from the ledger {}: {} households answered for; only households that were alerted were \
+             verified, so these samples are not the villages' households at random",
+            l.display(),
+            samples.len()
+        );
+    }
     let mut options = Options::new(&model, objective);
     if let Some(names) = bands {
         options.bands = names

@@ -111,8 +111,42 @@ fn load_samples(
     objective: &str,
     io: Io,
 ) -> anyhow::Result<(Model, hhrisk_calibrate::Samples, hhrisk_calibrate::Objective)> {
+    load_samples_from(model_path, samples_dir, objective, io, None)
+}
+
+/// [`load_samples`], the outcomes taken from a case ledger when one is
+/// given: each referral's latest answer, marked as verified because alerted.
+fn load_samples_from(
+    model_path: &Path,
+    samples_dir: &Path,
+    objective: &str,
+    io: Io,
+    ledger: Option<&Path>,
+) -> anyhow::Result<(Model, hhrisk_calibrate::Samples, hhrisk_calibrate::Objective)> {
     let model = load_model(model_path)?;
-    let samples = hhrisk_calibrate::Samples::load(&model, samples_dir, io.encoding)?;
+    let from_ledger = match ledger {
+        Some(l) => {
+            if !l.is_file() {
+                bail!("{}: no ledger here", l.display());
+            }
+            let rows = hhrisk_ledger::Ledger::open(l)?.verified_outcomes()?;
+            Some(
+                rows.into_iter()
+                    .map(|o| hhrisk_calibrate::samples::OutcomeRow {
+                        household_id: o.household_id,
+                        department: Some(o.department),
+                        need: o.verified_need,
+                        assistance: o.assistance,
+                        batch: Some(o.batch),
+                        selected_by: Some("alert".into()),
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        }
+        None => None,
+    };
+    let samples =
+        hhrisk_calibrate::Samples::load_with(&model, samples_dir, io.encoding, from_ledger.as_deref())?;
     if samples.is_empty() {
         bail!(
             "{}: no sample household has an outcome; calibration needs verified outcomes",

@@ -521,6 +521,35 @@ fn guard_files(command: &Command) -> anyhow::Result<()> {
         }
         Ok(names.iter().map(|n| (flag, dir.join(n))).collect())
     };
+    // a roster is a folder or a workbook: a table file given instead would
+    // be read as a folder and named twice in the message
+    let roster = match command {
+        Command::Score { roster, .. }
+        | Command::Explain { roster, .. }
+        | Command::Dispatch { roster, .. } => Some(roster),
+        Command::Validate { roster, .. } | Command::Evaluate { roster, .. } => roster.as_ref(),
+        _ => None,
+    };
+    if let Some(r) = roster.filter(|r| r.is_file() && !hhrisk_tables::is_workbook(r)) {
+        anyhow::bail!(
+            "--roster {}: is a file, not a roster; give the roster's folder (households.csv and members.csv inside) or \
+             a workbook (.xlsx, .xls or .ods) with sheets households and members",
+            r.display()
+        );
+    }
+    // score writes CSV (a million households do not fit a worksheet): a
+    // workbook's name would hold CSV text that Excel refuses to open
+    if let Command::Score { out, rejects, .. } = command {
+        for (flag, path) in std::iter::once(("--out", out)).chain(rejects.iter().map(|r| ("--rejects", r))) {
+            if hhrisk_tables::is_workbook(path) {
+                anyhow::bail!(
+                    "{flag} {}: score writes CSV, not a workbook; name it .csv (Excel opens it; add --bom so that \
+                     Chinese shows correctly)",
+                    path.display()
+                );
+            }
+        }
+    }
     match command {
         Command::Score { model, roster, out, thresholds, rejects, .. } => {
             let mut inputs: Vec<Named> = vec![("--model", model.clone())];

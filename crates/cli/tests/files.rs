@@ -353,3 +353,21 @@ fn ids_and_headers_that_differ_only_by_case_or_width_are_named() {
     let run = score(roster.path(), roster.path().join("s.csv")).assert().failure();
     insta::assert_snapshot!("header_differing_by_case", stderr(&run));
 }
+
+/// A table file given as the roster, and a workbook's name for the CSV
+/// scores file, are refused before anything is read, each saying what to
+/// give instead (issue 22: the roster path was named twice, and `--out
+/// s.xlsx` held CSV text).
+#[test]
+fn a_table_as_the_roster_and_a_workbook_name_for_scores_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let run =
+        common::score(common::fixture().join("households.csv"), dir.path().join("s.csv")).assert().code(2);
+    let said = common::stderr(&run);
+    assert!(said.contains("is a file, not a roster; give the roster's folder"), "{said}");
+    assert!(!said.contains("households.csv/households.csv"), "{said}");
+    let run = common::score(common::fixture(), dir.path().join("s.xlsx")).assert().code(2);
+    let said = common::stderr(&run);
+    assert!(said.contains("score writes CSV, not a workbook; name it .csv"), "{said}");
+    assert!(!dir.path().join("s.xlsx").exists());
+}

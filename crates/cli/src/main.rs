@@ -15,7 +15,20 @@ mod guard;
 /// Household risk scoring: check an indicator model, score a roster,
 /// explain a household's score.
 #[derive(Debug, Parser)]
-#[command(name = "hhrisk", version, about, long_about = None)]
+#[command(
+    name = "hhrisk",
+    version,
+    about = "hhrisk: score household rosters against an indicator model, calibrate and evaluate the alerts, \
+             send them to departments and keep the cases (低收入人口监测预警)",
+    long_about = None,
+    after_help = "Examples:
+  hhrisk score --model indicators/xiaochang.toml --roster sample_villages/02_hy --out scores.csv
+  hhrisk calibrate --model indicators/xiaochang.toml --samples sample_villages --out calibration
+  hhrisk dispatch --model indicators/xiaochang.toml --scores scores.csv --roster sample_villages/02_hy \\
+      --out lists --batch 2024-07 --ledger hhrisk.db
+  hhrisk cases --overdue --ledger hhrisk.db
+  hhrisk evaluate --alerts 687 --verified 404"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -328,3 +328,147 @@ fn calibrate_takes_its_outcomes_from_the_ledger() {
     let in_need = chain.keys().filter(|id| truth[id.as_str()]["verified_need"] == "1").count();
     assert_eq!(c["in_sample"]["in_need"].as_u64(), Some(in_need as u64));
 }
+
+/// Three monthly batches from a roster that changes (H001's income falls
+/// in August), answers on time and late, a household alerted again after
+/// its case closed, an answer for a household never sent: the cases, the
+/// overdue list, a chain and the evaluation, checked by hand.
+#[test]
+fn three_months_from_a_changing_roster() {
+    let dir = tempfile::tempdir().unwrap();
+    let july = common::fixture();
+    let august = common::edited_fixture(|h, _| {
+        *h = h.replace("H001,东山村,张某某,dibao,15000", "H001,东山村,张某某,dibao,2000")
+    });
+    let ledger = dir.path().join("hhrisk.db");
+    let turn = |roster: &std::path::Path, batch: &str, date: &str| {
+        let scores = dir.path().join(format!("{batch}.csv"));
+        score(roster, &scores).assert().success();
+        let run = hhrisk()
+            .args(["dispatch", "--model"])
+            .arg(model())
+            .arg("--scores")
+            .arg(&scores)
+            .arg("--roster")
+            .arg(roster)
+            .arg("--out")
+            .arg(dir.path().join(batch))
+            .args(["--batch", batch, "--date", date, "--ledger"])
+            .arg(&ledger)
+            .assert()
+            .success();
+        stderr(&run)
+    };
+    let answer = |lines: &str, date: &str| {
+        let returns = dir.path().join(format!("returns-{date}.csv"));
+        std::fs::write(&returns, format!("household_id,department,verified_need\n{lines}")).unwrap();
+        let run = hhrisk()
+            .args(["feedback", "--dispatch"])
+            .arg(dir.path().join("2024-07"))
+            .arg("--returns")
+            .arg(&returns)
+            .arg("--out")
+            .arg(dir.path().join(format!("outcomes-{date}.csv")))
+            .args(["--date", date, "--ledger"])
+            .arg(&ledger)
+            .assert()
+            .success();
+        stderr(&run)
+    };
+    // July: H002 and H004 red, H005 and H006 orange (the fixture's alerts)
+    assert!(turn(&july, "2024-07", "2024-07-05").contains("4 cases opened, 0 open already"));
+    let departments = |batch: &str, id: &str| -> Vec<String> {
+        let (_, chain) = read_csv(&dir.path().join(batch).join("chain.csv"));
+        chain[id]["departments"].split(';').map(String::from).collect()
+    };
+    // every department of H002 answers on 18 July (due 20 July), civil
+    // affairs finding it in need; and an answer for H999, never sent
+    let h002 = departments("2024-07", "H002");
+    let lines: String = h002
+        .iter()
+        .map(|d| format!("H002,{d},{}\n", u8::from(d == "civil_affairs")))
+        .chain(["H999,jobs,1\n".to_string()])
+        .collect();
+    let said = answer(&lines, "2024-07-18");
+    assert!(said.contains(&format!("{} answers recorded (0 late), 1 case closed", h002.len())), "{said}");
+    assert!(said.contains("household H999 has no open case"), "{said}");
+
+    // August, from the changed roster: H001 alerted (new case), H002
+    // alerted again after its case closed (a new case), the others open
+    assert!(turn(august.path(), "2024-08", "2024-08-05").contains("2 cases opened, 3 open already"));
+    // H004 answered late (due 20 July), not in need: its case closes
+    let h004 = departments("2024-07", "H004");
+    let lines: String = h004.iter().map(|d| format!("H004,{d},0\n")).collect();
+    let said = answer(&lines, "2024-08-30");
+    assert!(
+        said.contains(&format!("{} answers recorded ({} late), 1 case closed", h004.len(), h004.len())),
+        "{said}"
+    );
+    // September, the same roster: H004 again (new case), four open
+    assert!(turn(august.path(), "2024-09", "2024-09-05").contains("1 case opened, 4 open already"));
+
+    // as of 10 September: H005 and H006 overdue since 20 July (52 days),
+    // H001 and H002's second case since 20 August (21); H004's new case
+    // is due 20 September
+    let output = hhrisk()
+        .args(["cases", "--overdue", "--json", "--as-of", "2024-09-10", "--ledger"])
+        .arg(&ledger)
+        .output()
+        .unwrap();
+    let overdue: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let got: Vec<(String, i64)> = overdue
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["household_id"].as_str().unwrap().to_string(), c["days_overdue"].as_i64().unwrap()))
+        .collect();
+    let want: Vec<(String, i64)> = [("H005", 52), ("H006", 52), ("H001", 21), ("H002", 21)]
+        .iter()
+        .map(|(h, d)| (h.to_string(), *d))
+        .collect();
+    assert_eq!(got, want);
+
+    // H002's chain: the first case (alert, referrals, answers, closed),
+    // then the second (alert, referrals) and September's alert
+    let output =
+        hhrisk().args(["cases", "show", "H002", "--json", "--ledger"]).arg(&ledger).output().unwrap();
+    let chain: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let steps: Vec<(String, String)> = chain
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["date"].as_str().unwrap().to_string(), s["what"].as_str().unwrap().to_string()))
+        .collect();
+    let n = h002.len();
+    let mut want = vec![("2024-07-05", "alert")];
+    want.extend(std::iter::repeat_n(("2024-07-05", "referral"), n));
+    want.extend(std::iter::repeat_n(("2024-07-18", "answer"), n));
+    want.push(("2024-07-18", "closed"));
+    want.push(("2024-08-05", "alert"));
+    want.extend(std::iter::repeat_n(("2024-08-05", "referral"), departments("2024-08", "H002").len()));
+    want.push(("2024-09-05", "alert"));
+    let want: Vec<(String, String)> = want.into_iter().map(|(d, w)| (d.to_string(), w.to_string())).collect();
+    assert_eq!(steps, want);
+
+    // the evaluation by batch: July's 4 alerts, 2 verified (H002 and
+    // H004), 1 in need (H002); August's 5 (H001, H002 anew, H004, H005,
+    // H006), 1 verified (H004's case), none in need; September's 5, none
+    let output =
+        hhrisk().args(["evaluate", "--json", "--by", "batch", "--ledger"]).arg(&ledger).output().unwrap();
+    let figures: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let got: Vec<(String, u64, u64, u64)> = figures
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            let n = |k: &str| g[k].as_u64().unwrap();
+            (g["group"].as_str().unwrap().to_string(), n("alerts"), n("verified"), n("in_need"))
+        })
+        .collect();
+    let want: Vec<(String, u64, u64, u64)> =
+        [("2024-07", 4, 2, 1), ("2024-08", 5, 1, 0), ("2024-09", 5, 0, 0)]
+            .iter()
+            .map(|(b, a, v, n)| (b.to_string(), *a, *v, *n))
+            .collect();
+    assert_eq!(got, want);
+}

@@ -45,7 +45,8 @@ fn dispatch_sends_each_department_only_its_columns_masked() {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
         assert!(!has_full_id(&text));
     }
-    assert!(education.values().all(|r| r["masking"] == "masked"));
+    // masked is the rule: no column repeats it on every row
+    assert!(!header.contains(&"masking".to_string()), "{header:?}");
     let members = &education.values().find(|r| !r["members"].is_empty()).unwrap()["members"];
     assert!(members.contains("420921********") && members.contains('*'), "{members}");
 

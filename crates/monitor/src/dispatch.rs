@@ -117,7 +117,7 @@ pub struct Dispatch {
     pub not_in_roster: Vec<String>,
 }
 
-/// Value of the masking column.
+/// Value of the masking column (written only in unmasked lists).
 pub fn masking_note(unmasked: bool) -> &'static str {
     if unmasked {
         "UNMASKED: full ID numbers and names (--unmasked)"
@@ -451,6 +451,19 @@ impl<'m> Dispatcher<'m> {
             }
         }
         let departments = model.departments.iter().zip(tables).map(|(d, t)| (d.id.clone(), t)).collect();
-        Dispatch { departments, chain, check_means, not_in_roster }
+        let mut d = Dispatch { departments, chain, check_means, not_in_roster };
+        if !self.options.unmasked {
+            // masked is the rule: a column repeating it on every row says
+            // nothing; unmasked lists keep it, a warning on every row
+            for table in d.departments.values_mut().chain([&mut d.chain, &mut d.check_means]) {
+                if table.header.last().is_some_and(|h| h == "masking") {
+                    table.header.pop();
+                    table.rows.iter_mut().for_each(|r| {
+                        r.pop();
+                    });
+                }
+            }
+        }
+        d
     }
 }

@@ -273,3 +273,27 @@ fn the_bundled_report_is_what_its_documented_command_makes() {
         }
     }
 }
+
+/// The Chinese report names bands by their Chinese labels, heads the
+/// verification plan, sets each plan beside the households its band holds
+/// (and says when it asks for more), and heads the likelihood table with
+/// score ranges (issue 22).
+#[test]
+fn the_chinese_report_speaks_chinese_in_its_tables() {
+    let html = std::fs::read_to_string(repo().join("reports/index.html")).unwrap();
+    for english in ["<td>red</td>", "<td>orange</td>", "<td>yellow</td>", "<td>all alerts</td>"] {
+        assert!(!html.contains(english), "{english}");
+    }
+    let plan = &html[html.find("核实计划").unwrap()..];
+    let plan = &plan[..plan.find("</table>").unwrap()];
+    assert!(plan.contains("<th>样本中本等级户数</th><th>需核实户数</th>"), "{plan}");
+    // each row: band, precision, margin, households held, households needed
+    for row in plan.split("<tr><td>").skip(1) {
+        let cells: Vec<&str> = row.split("</td><td>").collect();
+        let held: u64 = cells[3].parse().unwrap();
+        let needed: u64 = cells[4].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap();
+        assert_eq!(needed > held, cells[4].contains("多批次"), "{row}");
+    }
+    let table = &html[html.find("似然表").unwrap()..];
+    assert!(table.contains("<th>分值区间</th>"), "{}", &table[..200]);
+}

@@ -89,6 +89,31 @@ fn words(l: Lang) -> [&'static str; 24] {
     }
 }
 
+/// Headings of the verification plan, its note, and the likelihood
+/// table's first heading.
+fn plan_words(l: Lang) -> [&'static str; 7] {
+    match l {
+        Lang::Zh => [
+            "预警等级",
+            "精确率",
+            "误差",
+            "样本中本等级户数",
+            "需核实户数",
+            "（多于本等级户数：需多批次累计核实）",
+            "分值区间",
+        ],
+        Lang::En => [
+            "Level",
+            "Precision",
+            "Margin",
+            "Households in the band (samples)",
+            "Households to verify",
+            " (more than the band holds: verify over several batches)",
+            "Score range",
+        ],
+    }
+}
+
 fn row(out: &mut String, name: &str, a: &Accuracy) {
     let _ = writeln!(
         out,
@@ -301,7 +326,7 @@ pub fn page(r: &Report) -> String {
         let _ = writeln!(
             s,
             "<tr><td>{}</td><td>{:.3}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&b.level),
+            escape(&r.band_label(&b.level)),
             b.min_score,
             b.households,
             b.in_need,
@@ -327,7 +352,10 @@ pub fn page(r: &Report) -> String {
     let _ = writeln!(
         s,
         "<tr><th>{}</th><th>{}</th><th>{}</th><th>%</th><th>{}</th></tr>",
-        w[17], w[18], w[19], w[7]
+        plan_words(l)[6],
+        w[18],
+        w[19],
+        w[7]
     );
     for row in &c.likelihood {
         let _ = writeln!(
@@ -343,14 +371,24 @@ pub fn page(r: &Report) -> String {
     }
     s.push_str("</table>\n");
     let _ = writeln!(s, "<h2>{}</h2>\n<table>", w[21]);
+    let plan = plan_words(l);
+    let _ = writeln!(s, "<tr>{}</tr>", plan[..5].iter().map(|x| format!("<th>{x}</th>")).collect::<String>());
     for p in &c.verification_plan {
+        // the households the band holds in the samples: a plan asking for
+        // more is met over several batches, and says so
+        let held = c.band_figures.iter().find(|b| b.level == p.level).map(|b| b.households);
+        let held = held.or_else(|| (p.level == "all alerts").then_some(c.in_sample.alerts));
+        let needed = p.households.map_or_else(|| "–".into(), |n| n.to_string());
+        let more = matches!((p.households, held), (Some(n), Some(h)) if n > h);
         let _ = writeln!(
             s,
-            "<tr><td>{}</td><td>{}</td><td>±{:.0}%</td><td>{}</td></tr>",
-            escape(&p.level),
+            "<tr><td>{}</td><td>{}</td><td>±{:.0}%</td><td>{}</td><td>{}{}</td></tr>",
+            escape(&r.band_label(&p.level)),
             pct(Some(p.precision)),
             100.0 * p.margin,
-            p.households.map_or_else(|| "–".into(), |n| n.to_string())
+            held.map_or_else(|| "–".into(), |h| h.to_string()),
+            needed,
+            if more { plan[5] } else { "" }
         );
     }
     s.push_str("</table>\n");
@@ -417,7 +455,7 @@ pub fn summary(r: &Report) -> String {
         let _ = writeln!(
             s,
             "| {} | {:.3} | {} | {} | {} |",
-            b.level,
+            r.band_label(&b.level),
             b.min_score,
             b.households,
             b.in_need,

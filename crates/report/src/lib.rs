@@ -80,6 +80,17 @@ pub struct Report {
     /// Precision and recall of the fitted bands by household type (the
     /// model's `[[groups]]`).
     pub by_household_type: Vec<hhrisk_calibrate::evaluation::Group>,
+    /// Each band's name as the report shows it (the model's label in the
+    /// report's language), and `all alerts`'.
+    #[serde(skip)]
+    pub band_labels: std::collections::BTreeMap<String, String>,
+}
+
+impl Report {
+    /// A band's name as the report shows it.
+    pub fn band_label(&self, level: &str) -> String {
+        self.band_labels.get(level).cloned().unwrap_or_else(|| level.to_string())
+    }
 }
 
 /// The report's headline: the fitted bands' precision on villages left
@@ -188,6 +199,18 @@ pub fn build(
         villages: samples.villages.len(),
         xiaochang: from_counts(687, 404).expect("687 alerts, 404 verified"),
         headline: headline(&calibration, lang),
+        band_labels: model
+            .bands
+            .levels
+            .iter()
+            .map(|b| {
+                (b.name.clone(), lang.name(b.label.as_deref().unwrap_or(&b.name), b.label_en.as_deref()))
+            })
+            .chain([(
+                "all alerts".to_string(),
+                if lang == Lang::Zh { "全部预警".into() } else { "all alerts".into() },
+            )])
+            .collect(),
         by_alert_kind: breakdowns.by_alert_kind,
         by_household_type: breakdowns.by_household_type,
         calibration,

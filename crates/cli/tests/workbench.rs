@@ -426,6 +426,24 @@ fn in_a_real_browser_an_edit_shows_calibrate_figures_and_the_saved_model_reloads
     browser.wait_for("[data-precision=current]", |t| t == after);
     let i01 = browser.call("POST", "/execute/sync", serde_json::json!({"script": "return document.querySelector('input[data-item=\"I01\"]').value", "args": []}));
     assert_eq!(i01, "30");
+    // every control has an accessible name; the status is announced; a
+    // phone gets a page its width (issue 22)
+    let unnamed = browser.call(
+        "POST",
+        "/execute/sync",
+        serde_json::json!({"script": "return [...document.querySelectorAll('input, button')].filter(e => !e.getAttribute('aria-label') && !(e.labels && e.labels.length) && !e.textContent.trim()).map(e => e.outerHTML.slice(0, 80))", "args": []}),
+    );
+    assert_eq!(unnamed, serde_json::json!([]), "controls without an accessible name");
+    let announced = browser.call(
+        "POST",
+        "/execute/sync",
+        serde_json::json!({"script": "return [document.getElementById('status').getAttribute('aria-live'), !!document.querySelector('meta[name=viewport]')]", "args": []}),
+    );
+    assert_eq!(announced, serde_json::json!(["polite", true]));
+    // the server gone: the page says so instead of computing forever
+    drop(reloaded);
+    browser.type_into("input[data-item=\"I01\"]", "31");
+    browser.wait_for("#status", |t| t.contains("无法连接"));
 }
 
 #[test]

@@ -207,6 +207,8 @@ fn the_workbench_answers_with_the_figures_calibrate_gives_for_the_edited_model()
         (r#"{"pionts": {}}"#, 422),
         (r#"{"points": {"X99": 1}}"#, 422),
         (r#"{"bands": [{"level": "red", "min_score": 5}, {"level": "orange", "min_score": 9}]}"#, 422),
+        // a negative weight would turn the category's points around
+        (r#"{"weights": {"income": -1}}"#, 422),
     ] {
         let (got, text) = http(&wb.addr, "POST", "/api/evaluate", body);
         assert_eq!(got, status, "{body}: {text}");
@@ -400,6 +402,22 @@ fn in_a_real_browser_an_edit_shows_calibrate_figures_and_the_saved_model_reloads
     let plain: serde_json::Value = serde_json::from_str(&plain).unwrap();
     let before = shown(&plain["baseline"]["in_sample"]["precision"]);
     browser.wait_for("[data-precision=current]", |t| t == before);
+    // the starting model and Xiaochang beside the figures; the fitted
+    // bands with their precision, and a search among the items
+    assert_eq!(browser.text("[data-precision=start]"), before);
+    assert_eq!(browser.text("[data-precision=xiaochang]"), "58.8%");
+    for b in plain["band_figures"].as_array().unwrap() {
+        let row = browser.text(&format!("tr[data-fitted=\"{}\"]", b["level"].as_str().unwrap()));
+        assert!(row.contains(&b["households"].to_string()), "{row} against {b}");
+    }
+    browser.type_into("#item-filter", "I01");
+    let visible = browser.call(
+        "POST",
+        "/execute/sync",
+        serde_json::json!({"script": "return [...document.querySelectorAll('tr[data-row]')].filter(r => !r.hidden).map(r => r.dataset.row)", "args": []}),
+    );
+    assert_eq!(visible, serde_json::json!(["I01"]));
+    browser.type_into("#item-filter", "");
     // change an item's points in the page: I01 from 15 to 30
     browser.type_into("input[data-item=\"I01\"]", "30");
     let after = browser.wait_for("[data-precision=current]", |t| !t.is_empty() && t != before);
@@ -440,6 +458,18 @@ fn in_a_real_browser_an_edit_shows_calibrate_figures_and_the_saved_model_reloads
         serde_json::json!({"script": "return [document.getElementById('status').getAttribute('aria-live'), !!document.querySelector('meta[name=viewport]')]", "args": []}),
     );
     assert_eq!(announced, serde_json::json!(["polite", true]));
+    // adopting the fitted bands puts them in the band inputs
+    browser.click("#adopt-fitted");
+    let (_, now) = http(&reloaded.addr, "POST", "/api/evaluate", r#"{"points": {"I01": 30}}"#);
+    let now: serde_json::Value = serde_json::from_str(&now).unwrap();
+    let bands = browser.call(
+        "POST",
+        "/execute/sync",
+        serde_json::json!({"script": "return [...document.querySelectorAll('input[data-band]')].map(i => Number(i.value))", "args": []}),
+    );
+    let fitted: Vec<f64> =
+        now["bands"].as_array().unwrap().iter().map(|b| b["min_score"].as_f64().unwrap()).collect();
+    assert_eq!(bands, serde_json::json!(fitted));
     // the server gone: the page says so instead of computing forever
     drop(reloaded);
     browser.type_into("input[data-item=\"I01\"]", "31");

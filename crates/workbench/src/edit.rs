@@ -66,6 +66,12 @@ pub fn apply(model: &Model, edits: &Edits) -> Result<Model, EditError> {
             .find(|c| c.id == *id)
             .ok_or_else(|| EditError(format!("no category \"{id}\" in the model")))?;
         let max = hhrisk_model::MAX_WEIGHT;
+        if w < 0.0 {
+            return Err(EditError(format!(
+                "weight of {id} is below 0: it would turn every item of the category around (signs of means would \
+                 add points); give 0 to switch the category off"
+            )));
+        }
         if !w.is_finite() || w.abs() > max {
             return Err(EditError(format!("weight of {id} must be a number between -{max} and {max}")));
         }

@@ -234,6 +234,7 @@ async fn model(State(w): State<Arc<Workbench>>) -> Json<serde_json::Value> {
         "bands": m.bands.levels.iter().map(|b| json!({"level": b.name, "label": b.label, "min_score": b.min})).collect::<Vec<_>>(),
         "villages": w.samples.villages,
         "save_dir": w.save_dir.display().to_string(),
+        "xiaochang": hhrisk_calibrate::evaluation::from_counts(687, 404),
         "households": w.samples.len(),
     }))
 }

@@ -418,6 +418,19 @@ fn in_a_real_browser_an_edit_shows_calibrate_figures_and_the_saved_model_reloads
     );
     assert_eq!(visible, serde_json::json!(["I01"]));
     browser.type_into("#item-filter", "");
+    // in English, the title, the model and the bands are English too
+    browser.click("#lang");
+    let english = |script: &str| {
+        browser.call("POST", "/execute/sync", serde_json::json!({"script": script, "args": []}))
+    };
+    browser.wait_for("#lang", |t| t == "中文");
+    assert_eq!(english("return document.title"), "hhrisk calibration workbench");
+    let bands = english("return document.getElementById('bands').textContent");
+    assert!(bands.as_str().unwrap().contains("Red ≥"), "{bands}");
+    let name = english("return document.getElementById('model').textContent");
+    assert!(name.as_str().unwrap().starts_with("Xiaochang county"), "{name}");
+    browser.click("#lang");
+    browser.wait_for("#lang", |t| t == "English");
     // change an item's points in the page: I01 from 15 to 30
     browser.type_into("input[data-item=\"I01\"]", "30");
     let after = browser.wait_for("[data-precision=current]", |t| !t.is_empty() && t != before);

@@ -49,6 +49,7 @@ pub fn score(
     // whole only when that fails too (a member of an unknown household, a
     // repeated id), and the whole-file read reports why.
     let bar = progress("households");
+    set_total(&bar, &roster_dir.join("households.csv"));
     let work = hhrisk_score::ScoreBatches::new(scorer.clone(), columns);
     // each attempt writes a fresh scores file
     let fresh = || -> Result<Scoring, WorkError> {

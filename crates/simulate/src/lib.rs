@@ -346,6 +346,16 @@ pub fn village_folder(v: usize, profile: &Profile) -> String {
 
 /// Simulates villages into `out` and returns what was written.
 pub fn simulate(out: &Path, options: &Options) -> Result<Summary, SimulateError> {
+    simulate_with_progress(out, options, &|_, _| {})
+}
+
+/// [`simulate`], telling `progress` the households written and the total
+/// after every thousand (and at the end).
+pub fn simulate_with_progress(
+    out: &Path,
+    options: &Options,
+    progress: &dyn Fn(u64, u64),
+) -> Result<Summary, SimulateError> {
     if options.villages == 0 {
         return Err(SimulateError::Options("--villages must be at least 1".into()));
     }
@@ -356,6 +366,7 @@ pub fn simulate(out: &Path, options: &Options) -> Result<Summary, SimulateError>
             .collect(),
         None => (0..options.villages).map(|v| all[v % all.len()].default_households).collect(),
     };
+    let (total, mut written) = (sizes.iter().sum::<usize>() as u64, 0u64);
     let mut summary = Summary::default();
     let mut ids = IdAllocator::default();
     if !(0.0..=1.0).contains(&options.audit_share) {
@@ -417,6 +428,10 @@ pub fn simulate(out: &Path, options: &Options) -> Result<Summary, SimulateError>
                 }
             };
             files.write(&home, &options.batch, selected).map_err(csv_err(&files.dir))?;
+            written += 1;
+            if written % 1000 == 0 || written == total {
+                progress(written, total);
+            }
         }
         if let Some(f) = own {
             summary.rosters.push(f.finish()?);

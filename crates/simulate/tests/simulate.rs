@@ -75,3 +75,25 @@ fn villages_differ_as_their_profiles_say() {
         assert!((0.2..0.67).contains(&need), "{v}: {need}");
     }
 }
+
+/// Progress is told every thousand households and at the end, against the
+/// total; the files are the same bytes as without it.
+#[test]
+fn progress_is_told_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = hhrisk_simulate::Options { households: Some(2500), villages: 2, ..Default::default() };
+    let told = std::cell::RefCell::new(Vec::new());
+    hhrisk_simulate::simulate_with_progress(&dir.path().join("a"), &options, &|done, total| {
+        told.borrow_mut().push((done, total))
+    })
+    .unwrap();
+    assert_eq!(*told.borrow(), [(1000, 2500), (2000, 2500), (2500, 2500)]);
+    hhrisk_simulate::simulate(&dir.path().join("b"), &options).unwrap();
+    for file in ["01_bys/households.csv", "02_hy/members.csv", "02_hy/outcomes.csv"] {
+        assert!(
+            std::fs::read(dir.path().join("a").join(file)).unwrap()
+                == std::fs::read(dir.path().join("b").join(file)).unwrap(),
+            "{file}"
+        );
+    }
+}

@@ -14,7 +14,20 @@ pub fn alerted_ids(
 }
 
 pub fn simulate(out: &Path, options: &hhrisk_simulate::Options) -> anyhow::Result<ExitCode> {
-    let summary = hhrisk_simulate::simulate(out, options)?;
+    let bar = super::progress("households simulated");
+    let counted = std::cell::Cell::new(false);
+    let summary = hhrisk_simulate::simulate_with_progress(out, options, &|done, total| {
+        if !counted.replace(true) {
+            bar.set_length(total);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{bar:30} {percent:>3}% {human_pos}/{human_len} {msg}, {elapsed} gone, about {eta} left",
+            ) {
+                bar.set_style(style);
+            }
+        }
+        bar.set_position(done);
+    })?;
+    bar.finish_and_clear();
     let struck: Vec<String> =
         summary.shocks.iter().filter(|(_, s)| *s != "none").map(|(v, s)| format!("{v}: {s}")).collect();
     if !struck.is_empty() {

@@ -553,13 +553,7 @@ pub fn sample_records(
             let Some(&verified) = need.get(&(h.village.as_str(), h.id.as_str())) else { continue };
             let inputs = r.inputs(h);
             let s = scorer.score(&inputs);
-            let mut departments: Vec<String> = s
-                .hits
-                .iter()
-                .map(|hit| model.departments[model.items[hit.item].department].id.clone())
-                .collect();
-            departments.sort();
-            departments.dedup();
+            let Facts { departments, groups } = household_facts(model, &inputs, &s);
             records.push(Record {
                 household_id: h.id.clone(),
                 village: h.village.clone(),
@@ -569,12 +563,7 @@ pub fn sample_records(
                 members: Some(s.members),
                 batch: None,
                 departments,
-                types: model
-                    .groups
-                    .iter()
-                    .filter(|g| g.condition.eval(&inputs, 0))
-                    .map(|g| g.id.clone())
-                    .collect(),
+                types: groups,
                 kinds: s.kinds().map(String::from).collect(),
                 answers: Vec::new(),
                 assistance: Vec::new(),
@@ -629,18 +618,23 @@ pub fn facts(
     for h in &r.households {
         let inputs = r.inputs(h);
         scorer.score_into(&inputs, &mut score);
-        let mut departments: Vec<String> = score
-            .hits
-            .iter()
-            .map(|hit| model.departments[model.items[hit.item].department].id.clone())
-            .collect();
-        departments.sort();
-        departments.dedup();
-        let groups =
-            model.groups.iter().filter(|g| g.condition.eval(&inputs, 0)).map(|g| g.id.clone()).collect();
-        out.insert(h.id.clone(), Facts { departments, groups });
+        out.insert(h.id.clone(), household_facts(model, &inputs, &score));
     }
     Ok(out)
+}
+
+/// A scored household's [`Facts`].
+fn household_facts(
+    model: &hhrisk_model::Model,
+    inputs: &hhrisk_model::expr::Inputs,
+    score: &hhrisk_score::HouseholdScore,
+) -> Facts {
+    let mut departments: Vec<String> =
+        score.hits.iter().map(|hit| model.departments[model.items[hit.item].department].id.clone()).collect();
+    departments.sort();
+    departments.dedup();
+    let groups = model.groups.iter().filter(|g| g.condition.eval(inputs, 0)).map(|g| g.id.clone()).collect();
+    Facts { departments, groups }
 }
 
 #[cfg(test)]

@@ -193,112 +193,85 @@ impl Ledger {
     /// A household's chain across all its cases and batches, in order.
     pub fn chain(&self, household_id: &str) -> Result<Vec<ChainEntry>, LedgerError> {
         let sql = |source| LedgerError::Sql { path: self.path().to_string(), source };
-        let conn = self.conn();
+        // one kind of step: its query (date, id, then what `detail` reads),
+        // ranked after the kinds before it on the same day
         let mut entries: Vec<(String, i64, ChainEntry)> = Vec::new();
-        let mut stmt = conn
-            .prepare(
-                "SELECT b.date, a.id, b.name, a.kinds, a.level, a.score, a.items FROM alerts a
-                 JOIN cases c ON c.id = a.case_id JOIN batches b ON b.id = a.batch
-                 WHERE c.household_id = ?1",
-            )
-            .map_err(sql)?;
-        for row in stmt
-            .query_map(params![household_id], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    format!(
-                        "batch {}: {} {} (score {}), items {}",
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, String>(4)?,
-                        r.get::<_, String>(5)?,
-                        r.get::<_, String>(6)?
-                    ),
+        let mut steps = |what: &str,
+                         rank: i64,
+                         query: &str,
+                         detail: &dyn Fn(&rusqlite::Row) -> rusqlite::Result<String>|
+         -> Result<(), LedgerError> {
+            let mut stmt = self.conn().prepare(query).map_err(sql)?;
+            let rows = stmt
+                .query_map(params![household_id], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, detail(r)?))
+                })
+                .map_err(sql)?;
+            for row in rows {
+                let (date, id, detail) = row.map_err(sql)?;
+                entries.push((
+                    date.clone(),
+                    rank * 1_000_000_000 + id,
+                    ChainEntry { date, what: what.into(), detail },
+                ));
+            }
+            Ok(())
+        };
+        steps(
+            "alert",
+            0,
+            "SELECT b.date, a.id, b.name, a.kinds, a.level, a.score, a.items FROM alerts a
+             JOIN cases c ON c.id = a.case_id JOIN batches b ON b.id = a.batch WHERE c.household_id = ?1",
+            &|r| {
+                Ok(format!(
+                    "batch {}: {} {} (score {}), items {}",
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, String>(6)?
                 ))
-            })
-            .map_err(sql)?
-        {
-            let (date, id, detail) = row.map_err(sql)?;
-            entries.push((date.clone(), id, ChainEntry { date, what: "alert".into(), detail }));
-        }
-        let mut stmt = conn
-            .prepare(
-                "SELECT r.sent, r.id, r.department, r.role, r.due, b.name FROM referrals r
-                 JOIN cases c ON c.id = r.case_id JOIN batches b ON b.id = r.batch WHERE c.household_id = ?1",
-            )
-            .map_err(sql)?;
-        for row in stmt
-            .query_map(params![household_id], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    format!(
-                        "to {} ({}), due {}, batch {}",
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, String>(4)?,
-                        r.get::<_, String>(5)?
-                    ),
+            },
+        )?;
+        steps(
+            "referral",
+            1,
+            "SELECT r.sent, r.id, r.department, r.role, r.due, b.name FROM referrals r
+             JOIN cases c ON c.id = r.case_id JOIN batches b ON b.id = r.batch WHERE c.household_id = ?1",
+            &|r| {
+                Ok(format!(
+                    "to {} ({}), due {}, batch {}",
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?
                 ))
-            })
-            .map_err(sql)?
-        {
-            let (date, id, detail) = row.map_err(sql)?;
-            entries.push((
-                date.clone(),
-                1_000_000 + id,
-                ChainEntry { date, what: "referral".into(), detail },
-            ));
-        }
-        let mut stmt = conn
-            .prepare(
-                "SELECT a.date, a.id, r.department, a.verified_need, a.assistance, a.amount, a.late FROM answers a
-                 JOIN referrals r ON r.id = a.referral JOIN cases c ON c.id = r.case_id WHERE c.household_id = ?1",
-            )
-            .map_err(sql)?;
-        for row in stmt
-            .query_map(params![household_id], |r| {
+            },
+        )?;
+        steps(
+            "answer",
+            2,
+            "SELECT a.date, a.id, r.department, a.verified_need, a.assistance, a.amount, a.late FROM answers a
+             JOIN referrals r ON r.id = a.referral JOIN cases c ON c.id = r.case_id WHERE c.household_id = ?1",
+            &|r| {
+                let assistance: String = r.get(4)?;
                 let amount: Option<f64> = r.get(5)?;
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    format!(
-                        "{}: {}{}{}{}",
-                        r.get::<_, String>(2)?,
-                        if r.get::<_, bool>(3)? { "in need" } else { "not in need" },
-                        Some(r.get::<_, String>(4)?)
-                            .filter(|a| !a.is_empty())
-                            .map(|a| format!(", gave {a}"))
-                            .unwrap_or_default(),
-                        amount.map(|a| format!(" ({a} yuan)")).unwrap_or_default(),
-                        if r.get::<_, bool>(6)? { ", late" } else { "" }
-                    ),
+                Ok(format!(
+                    "{}: {}{}{}{}",
+                    r.get::<_, String>(2)?,
+                    if r.get::<_, bool>(3)? { "in need" } else { "not in need" },
+                    if assistance.is_empty() { String::new() } else { format!(", gave {assistance}") },
+                    amount.map(|a| format!(" ({a} yuan)")).unwrap_or_default(),
+                    if r.get::<_, bool>(6)? { ", late" } else { "" }
                 ))
-            })
-            .map_err(sql)?
-        {
-            let (date, id, detail) = row.map_err(sql)?;
-            entries.push((date.clone(), 2_000_000 + id, ChainEntry { date, what: "answer".into(), detail }));
-        }
-        let mut stmt = conn
-            .prepare(
-                "SELECT closed, id, close_reason FROM cases WHERE household_id = ?1 AND closed IS NOT NULL",
-            )
-            .map_err(sql)?;
-        for row in stmt
-            .query_map(params![household_id], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-                ))
-            })
-            .map_err(sql)?
-        {
-            let (date, id, detail) = row.map_err(sql)?;
-            entries.push((date.clone(), 3_000_000 + id, ChainEntry { date, what: "closed".into(), detail }));
-        }
+            },
+        )?;
+        steps(
+            "closed",
+            3,
+            "SELECT closed, id, close_reason FROM cases WHERE household_id = ?1 AND closed IS NOT NULL",
+            &|r| Ok(r.get::<_, Option<String>>(2)?.unwrap_or_default()),
+        )?;
         // by date; on one day alerts, then referrals, answers, closings
         entries.sort_by(|a, b| day(&a.0).unwrap_or(0).cmp(&day(&b.0).unwrap_or(0)).then(a.1.cmp(&b.1)));
         Ok(entries.into_iter().map(|(_, _, e)| e).collect())

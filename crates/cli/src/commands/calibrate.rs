@@ -140,27 +140,3 @@ pub fn calibrate(
     eprintln!("wrote {}", written.join(", "));
     Ok(ExitCode::SUCCESS)
 }
-
-/// A table of groups (departments, alert kinds) with precision and recall.
-fn groups_text(title: &str, groups: &[hhrisk_calibrate::evaluation::Group]) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::new();
-    if groups.is_empty() {
-        return out;
-    }
-    let _ = writeln!(out, "\n{title}:");
-    for g in groups {
-        let a = &g.accuracy;
-        let _ = writeln!(
-            out,
-            "  {} alerts {:>6}  precision {:>7} {:<14} recall {:>7} {}",
-            pad(&g.name, 22),
-            a.alerts,
-            percent(a.precision),
-            interval(a.precision_ci.wilson),
-            percent(a.recall),
-            interval(a.recall_ci.wilson)
-        );
-    }
-    out
-}

@@ -64,15 +64,14 @@ pub fn dispatch(
     }
     // a household whose case is open in the ledger is not sent again to the
     // departments its case went to
-    let open = match &ledger {
-        Some(l) => hhrisk_ledger::Ledger::open(&l.file)?.open_referrals()?,
+    let mut db = ledger.as_ref().map(|l| hhrisk_ledger::Ledger::open(&l.file)).transpose()?;
+    let open = match &db {
+        Some(db) => db.open_referrals()?,
         None => Default::default(),
     };
-    let mut held = 0;
     for (alert, line) in alerts.iter().zip(lines.iter_mut()) {
         if let (Some(line), Some(sent)) = (line.as_mut(), open.get(&alert.household_id)) {
             line.hold(|d| sent.contains(&model.departments[d].id), "open case in the ledger, not sent again");
-            held += 1;
         }
     }
     // what the ledger records, before the lines are consumed
@@ -157,7 +156,7 @@ pub fn dispatch(
     if unmasked {
         eprintln!("warning: the lists hold full ID numbers and names (--unmasked); share them only with the departments named");
     }
-    if let Some(l) = &ledger {
+    if let (Some(l), Some(db)) = (&ledger, db.as_mut()) {
         let mut inputs = vec![model_path.to_path_buf(), scores.to_path_buf()];
         inputs.extend(roster_table_files(roster_dir));
         let event = l.event(inputs)?;
@@ -168,7 +167,7 @@ pub fn dispatch(
             thresholds: None,
             alerts: cases,
         };
-        let recorded = hhrisk_ledger::Ledger::open(&l.file)?.record_batch(&b, &event)?;
+        let recorded = db.record_batch(&b, &event)?;
         eprintln!(
             "ledger {}: batch {batch} recorded; {} case{} opened, {} open already (updated; not sent again to \
              the departments they went to)",
@@ -177,7 +176,6 @@ pub fn dispatch(
             if recorded.opened.len() == 1 { "" } else { "s" },
             recorded.updated.len()
         );
-        debug_assert_eq!(held, recorded.updated.len());
     }
     for id in &d.not_in_roster {
         eprintln!("warning: alerted household {id} is not in the roster (or was refused by it); listed in the chain with no department");

@@ -103,23 +103,7 @@ pub fn evaluate(
         let _ = writeln!(out, "{}", c.sentence);
     }
     let section = |out: &mut String, title: &str, groups: &[evaluation::Group]| {
-        if groups.is_empty() {
-            return;
-        }
-        let _ = writeln!(out, "\nby {title}:");
-        for g in groups {
-            let a = &g.accuracy;
-            let _ = writeln!(
-                out,
-                "  {} alerts {:>6}  precision {:>7} {:<14} recall {:>7} {}",
-                pad(&g.name, 22),
-                a.alerts,
-                percent(a.precision),
-                interval(a.precision_ci.wilson),
-                percent(a.recall),
-                interval(a.recall_ci.wilson)
-            );
-        }
+        out.push_str(&groups_text(&format!("by {title}"), groups));
     };
     section(&mut out, "band", &result.by_band);
     section(&mut out, "village", &result.by_village);

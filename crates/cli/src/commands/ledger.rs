@@ -27,6 +27,19 @@ impl LedgerUse {
     }
 }
 
+/// The ledger at `path`, which must exist (listing an empty new one would
+/// hide a mistyped path).
+pub fn existing(path: &Path) -> anyhow::Result<Ledger> {
+    if !path.is_file() {
+        anyhow::bail!(
+            "{}: no ledger here; record a batch first with `hhrisk dispatch … --ledger {}`",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(Ledger::open(path)?)
+}
+
 /// A household id as listings show it: masked when it looks like an ID
 /// number, unless asked.
 fn shown(id: &str, unmasked: bool) -> String {
@@ -44,14 +57,7 @@ pub fn cases(
     json: bool,
     unmasked: bool,
 ) -> anyhow::Result<ExitCode> {
-    if !ledger.is_file() {
-        anyhow::bail!(
-            "{}: no ledger here; record a batch first with `hhrisk dispatch … --ledger {}`",
-            ledger.display(),
-            ledger.display()
-        );
-    }
-    let l = Ledger::open(ledger)?;
+    let l = existing(ledger)?;
     let as_of = as_of.map(String::from).unwrap_or_else(hhrisk_ledger::today);
     let mut list = l.cases(filter, &as_of)?;
     for c in &mut list {
@@ -128,10 +134,7 @@ pub fn cases(
 }
 
 pub fn case_chain(ledger: &Path, household: &str, json: bool, unmasked: bool) -> anyhow::Result<ExitCode> {
-    if !ledger.is_file() {
-        anyhow::bail!("{}: no ledger here", ledger.display());
-    }
-    let l = Ledger::open(ledger)?;
+    let l = existing(ledger)?;
     let chain = l.chain(household)?;
     if chain.is_empty() {
         anyhow::bail!("household {} is not in the ledger {}", shown(household, unmasked), ledger.display());
@@ -154,10 +157,7 @@ pub fn close_case(
     date: Option<&str>,
     command: &str,
 ) -> anyhow::Result<ExitCode> {
-    if !ledger.is_file() {
-        anyhow::bail!("{}: no ledger here", ledger.display());
-    }
-    let mut l = Ledger::open(ledger)?;
+    let mut l = existing(ledger)?;
     let date = date.map(String::from).unwrap_or_else(hhrisk_ledger::today);
     l.close(household, reason, &Event { command: command.to_string(), inputs: Vec::new(), date })?;
     eprintln!("closed the case of household {}: {reason}", shown(household, false));
@@ -179,13 +179,7 @@ pub enum ByArg {
 
 pub fn evaluate_ledger(ledger: &Path, by: ByArg, json: bool) -> anyhow::Result<ExitCode> {
     use hhrisk_calibrate::intervals::{wilson, CONFIDENCE};
-    if !ledger.is_file() {
-        anyhow::bail!(
-            "{}: no ledger here; record batches with `hhrisk dispatch … --ledger`",
-            ledger.display()
-        );
-    }
-    let l = Ledger::open(ledger)?;
+    let l = existing(ledger)?;
     let by = match by {
         ByArg::Batch => hhrisk_ledger::By::Batch,
         ByArg::Quarter => hhrisk_ledger::By::Quarter,
@@ -243,10 +237,7 @@ pub fn cases_workbook(
     unmasked: bool,
 ) -> anyhow::Result<ExitCode> {
     use hhrisk_tables::OutTable;
-    if !ledger.is_file() {
-        anyhow::bail!("{}: no ledger here", ledger.display());
-    }
-    let l = Ledger::open(ledger)?;
+    let l = existing(ledger)?;
     let as_of = as_of.map(String::from).unwrap_or_else(hhrisk_ledger::today);
     let open = l.cases(&CaseFilter { overdue: false, all: false, ..filter.clone() }, &as_of)?;
     let header = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();

@@ -153,10 +153,7 @@ fn load_samples_from(
     let model = load_model(model_path)?;
     let from_ledger = match ledger {
         Some(l) => {
-            if !l.is_file() {
-                bail!("{}: no ledger here", l.display());
-            }
-            let rows = hhrisk_ledger::Ledger::open(l)?.verified_outcomes()?;
+            let rows = ledger::existing(l)?.verified_outcomes()?;
             Some(
                 rows.into_iter()
                     .map(|o| hhrisk_calibrate::samples::OutcomeRow {
@@ -270,4 +267,28 @@ fn read_all<W: Work>(
         hhrisk_roster::read(model, dir, options, threads, work, || Ok(Vec::new()), keep)?;
     note_how(model, dir, options, summary.how);
     Ok((summary, outputs))
+}
+
+/// A table of groups (departments, alert kinds) with precision and recall.
+pub(crate) fn groups_text(title: &str, groups: &[hhrisk_calibrate::evaluation::Group]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    if groups.is_empty() {
+        return out;
+    }
+    let _ = writeln!(out, "\n{title}:");
+    for g in groups {
+        let a = &g.accuracy;
+        let _ = writeln!(
+            out,
+            "  {} alerts {:>6}  precision {:>7} {:<14} recall {:>7} {}",
+            pad(&g.name, 22),
+            a.alerts,
+            percent(a.precision),
+            interval(a.precision_ci.wilson),
+            percent(a.recall),
+            interval(a.recall_ci.wilson)
+        );
+    }
+    out
 }

@@ -60,20 +60,7 @@ fn columns<'a>(households: &'a [f64], members: &'a [f64]) -> Columns<'a> {
 }
 
 fn eval_household(src: &str) -> Result<bool, ExprError> {
-    let s = symbols();
-    let checker = Checker::new(&s);
-    let compiled = checker.condition(&parse(src)?, Scope::Household)?;
-    let (h, m) = household();
-    let x = Inputs { household: &h, members: &m, stride: 3, count: 3 };
-    let value = compiled.eval(&x, 0);
-    assert_eq!(compiled.to_fn()(&x, 0), value, "the closure of `{src}` disagrees with the tree");
-    let (hb, mb) = batch(&h, &m);
-    let (cols, mut out, mut eval) = (columns(&hb, &mb), Vec::new(), BatchEval::default());
-    eval.load(&cols);
-    eval.bool(&compiled, &cols, Level::Household, &mut out);
-    let second = Inputs { household: &hb[3..], members: &mb[9..], stride: 3, count: 1 };
-    assert_eq!(out, [value, compiled.eval(&second, 0)], "the batch of `{src}` disagrees with the tree");
-    Ok(value)
+    eval_household_with(&symbols(), src)
 }
 
 fn matching_members(src: &str) -> Vec<usize> {

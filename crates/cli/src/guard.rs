@@ -77,31 +77,39 @@ pub fn check(inputs: &[Named], outputs: &[Named]) -> anyhow::Result<()> {
     for (flag, out) in outputs {
         let Ok(meta) = std::fs::metadata(out) else { continue };
         if !meta.is_file() {
-            let what =
-                if meta.is_dir() { "a folder" } else { "not a regular file (a device, a pipe or a socket)" };
-            bail!("{flag} {}: is {what}; give the path of a file to write", out.display());
+            let out = out.display();
+            if meta.is_dir() {
+                bail!(crate::tr!(
+                    "{flag} {out}: is a folder; give the path of a file to write",
+                    "{flag} {out}：这是一个文件夹；请给出要写入的文件路径"
+                ));
+            }
+            bail!(crate::tr!(
+                "{flag} {out}: is not a regular file (a device, a pipe or a socket); give the path of a file to write",
+                "{flag} {out}：不是普通文件（是设备、管道或套接字）；请给出要写入的文件路径"
+            ));
         }
         for (in_flag, input) in inputs {
             let same = std::fs::metadata(input).is_ok_and(|m| m.is_file() && identity(&m) == identity(&meta));
             if cfg!(unix) && same {
-                bail!(
-                    "{flag} {} is the same file as the input {}{} {}: writing it would destroy what the run \
-                     reads; choose another path",
-                    out.display(),
-                    in_flag,
-                    if input.as_path() == out.as_path() { "" } else { " file" },
-                    input.display()
-                );
+                let file = if input.as_path() == out.as_path() { "" } else { " file" };
+                let (out, input) = (out.display(), input.display());
+                bail!(crate::tr!(
+                    "{flag} {out} is the same file as the input {in_flag}{file} {input}: writing it would destroy \
+                     what the run reads; choose another path",
+                    "{flag} {out} 与输入 {in_flag} {input} 是同一个文件：写入会毁掉本次要读的内容；请换一个路径"
+                ));
             }
         }
     }
     for (k, (flag_a, a)) in outputs.iter().enumerate() {
         for (flag_b, b) in &outputs[k + 1..] {
             if place(a) == place(b) {
-                bail!(
-                    "{flag_a} and {flag_b} are the same file ({}): two outputs of one run cannot share a path",
-                    a.display()
-                );
+                let a = a.display();
+                bail!(crate::tr!(
+                    "{flag_a} and {flag_b} are the same file ({a}): two outputs of one run cannot share a path",
+                    "{flag_a} 和 {flag_b} 是同一个文件（{a}）：同一次运行的两个输出不能共用一个路径"
+                ));
             }
         }
     }
@@ -113,19 +121,23 @@ pub fn check(inputs: &[Named], outputs: &[Named]) -> anyhow::Result<()> {
 pub fn check_folder(flag: &'static str, dir: &Path, inputs: &[Named]) -> anyhow::Result<()> {
     if let Ok(meta) = std::fs::metadata(dir) {
         if !meta.is_dir() {
-            bail!("{flag} {}: is a file; give a folder", dir.display());
+            let dir = dir.display();
+            bail!(crate::tr!(
+                "{flag} {dir}: is a file; give a folder",
+                "{flag} {dir}：这是一个文件；请给出文件夹"
+            ));
         }
     }
     let dir_place = place(dir);
     for (in_flag, input) in inputs {
         let folder = input.canonicalize().ok().and_then(|p| p.parent().map(Path::to_path_buf));
         if input.is_file() && folder.as_ref() == Some(&dir_place) {
-            bail!(
-                "{flag} {} holds the input {in_flag} {}: files written there could replace it; choose another \
-                 folder",
-                dir.display(),
-                input.display()
-            );
+            let (dir, input) = (dir.display(), input.display());
+            bail!(crate::tr!(
+                "{flag} {dir} holds the input {in_flag} {input}: files written there could replace it; choose \
+                 another folder",
+                "{flag} {dir} 中有输入文件 {in_flag} {input}：写到这里的文件可能把它覆盖；请换一个文件夹"
+            ));
         }
     }
     Ok(())
@@ -137,6 +149,7 @@ mod tests {
 
     #[test]
     fn outputs_that_are_inputs_or_each_other_are_refused() {
+        crate::lang::set(crate::lang::Lang::En);
         let dir = std::env::temp_dir().join(format!("hhrisk-guard-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("sub")).unwrap();
         let input = dir.join("households.csv");

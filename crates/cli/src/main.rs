@@ -6,11 +6,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use hhrisk_roster::privacy::{escape_controls, scrub};
 
 mod commands;
 mod guard;
+mod help_zh;
+mod lang;
 
 /// Household risk scoring: check an indicator model, score a roster,
 /// explain a household's score.
@@ -40,6 +42,10 @@ struct Cli {
     /// them with the right characters.
     #[arg(long, global = true)]
     bom: bool,
+    /// Language of the interface: zh (Chinese, the default) or en; without
+    /// it, HHRISK_LANG or the locale (LANG) decides.
+    #[arg(long, global = true, value_enum)]
+    lang: Option<lang::Lang>,
 }
 
 /// How bands are fitted and the intervals of their figures drawn (calibrate,
@@ -272,9 +278,6 @@ enum Command {
         /// Folder to write index.html, summary.md, report.json and the charts into.
         #[arg(long)]
         out: PathBuf,
-        /// Language of the labels.
-        #[arg(long, value_enum, default_value = "zh")]
-        lang: commands::LangArg,
         #[command(flatten)]
         fitting: Fitting,
     },
@@ -530,7 +533,11 @@ fn guard_files(command: &Command) -> anyhow::Result<()> {
     let tag = |flag: &'static str, paths: Vec<PathBuf>| paths.into_iter().map(move |p| (flag, p));
     let folder_out = |flag: &'static str, dir: &PathBuf, names: &[&str]| -> anyhow::Result<Vec<Named>> {
         if dir.exists() && !dir.is_dir() {
-            anyhow::bail!("{flag} {}: is a file; give a folder", dir.display());
+            let dir = dir.display();
+            anyhow::bail!(tr!(
+                "{flag} {dir}: is a file; give a folder",
+                "{flag} {dir}：这是一个文件；请给出文件夹"
+            ));
         }
         Ok(names.iter().map(|n| (flag, dir.join(n))).collect())
     };
@@ -544,22 +551,24 @@ fn guard_files(command: &Command) -> anyhow::Result<()> {
         _ => None,
     };
     if let Some(r) = roster.filter(|r| r.is_file() && !hhrisk_tables::is_workbook(r)) {
-        anyhow::bail!(
-            "--roster {}: is a file, not a roster; give the roster's folder (households.csv and members.csv inside) or \
-             a workbook (.xlsx, .xls or .ods) with sheets households and members",
-            r.display()
-        );
+        let r = r.display();
+        anyhow::bail!(tr!(
+            "--roster {r}: is a file, not a roster; give the roster's folder (households.csv and members.csv inside) \
+             or a workbook (.xlsx, .xls or .ods) with sheets households and members",
+            "--roster {r}：这是一个文件，不是名册；请给出名册文件夹（内含 households.csv 和 members.csv），\
+             或含 households、members 两个工作表的工作簿（.xlsx、.xls 或 .ods）"
+        ));
     }
     // score writes CSV (a million households do not fit a worksheet): a
     // workbook's name would hold CSV text that Excel refuses to open
     if let Command::Score { out, rejects, .. } = command {
         for (flag, path) in std::iter::once(("--out", out)).chain(rejects.iter().map(|r| ("--rejects", r))) {
             if hhrisk_tables::is_workbook(path) {
-                anyhow::bail!(
-                    "{flag} {}: score writes CSV, not a workbook; name it .csv (Excel opens it; add --bom so that \
-                     Chinese shows correctly)",
-                    path.display()
-                );
+                let path = path.display();
+                anyhow::bail!(tr!(
+                    "{flag} {path}: score writes CSV, not a workbook; name it .csv (Excel opens it)",
+                    "{flag} {path}：score 写出的是 CSV，不是工作簿；请用 .csv 作文件名（Excel 可以直接打开）"
+                ));
             }
         }
     }
@@ -610,17 +619,21 @@ fn guard_files(command: &Command) -> anyhow::Result<()> {
         }
         Command::Simulate { out, force: false, .. } => {
             if out.exists() && !out.is_dir() {
-                anyhow::bail!("--out {}: is a file; give a folder", out.display());
+                let out = out.display();
+                anyhow::bail!(tr!(
+                    "--out {out}: is a file; give a folder",
+                    "--out {out}：这是一个文件；请给出文件夹"
+                ));
             }
             if let Some(found) =
                 samples_files(out).into_iter().find(|f| f.ends_with("households.csv") && f.is_file())
             {
-                anyhow::bail!(
-                    "--out {} already holds a roster ({}): simulated villages would replace it; choose another \
-                     folder, or add --force to replace it",
-                    out.display(),
-                    found.display()
-                );
+                let (out, found) = (out.display(), found.display());
+                anyhow::bail!(tr!(
+                    "--out {out} already holds a roster ({found}): simulated villages would replace it; choose \
+                     another folder, or add --force to replace it",
+                    "--out {out} 中已有名册（{found}）：模拟的村会把它覆盖；请换一个文件夹，或加 --force 覆盖"
+                ));
             }
             Ok(())
         }
@@ -787,8 +800,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ))),
             }
         }
-        Command::Report { model, samples, out, lang, fitting: Fitting { objective, replicates, seed } } => {
-            commands::report(&model, &samples, &out, lang, &objective, replicates, seed, io)
+        Command::Report { model, samples, out, fitting: Fitting { objective, replicates, seed } } => {
+            commands::report(&model, &samples, &out, &objective, replicates, seed, io)
         }
         Command::Dispatch { model, scores, roster, out, format, batch, unmasked, ledger } => {
             let io = commands::Io { threads: per_core(0), ..io };
@@ -926,29 +939,122 @@ fn main() -> ExitCode {
         }
         default_hook(info);
     }));
-    match run(Cli::parse()) {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    lang::set(lang::detect(&args, |k| std::env::var(k).ok()));
+    let parsed =
+        lang::localise(Cli::command()).try_get_matches_from(&args).and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
+        Ok(cli) => cli,
+        Err(err) => return parse_error(&err),
+    };
+    match run(cli) {
         Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => ExitCode::from(BROKEN_PIPE),
         // an error may quote a cell: anything like an ID number is masked
         Err(err) if err.downcast_ref::<Usage>().is_some() => {
-            eprintln!("error: {}", scrub(&escape_controls(&err.to_string())));
+            eprintln!(
+                "{}{}",
+                tr!("error: ", "错误："),
+                scrub(&escape_controls(&lang::message(&err.to_string())))
+            );
             ExitCode::from(2)
         }
         Err(err) => {
-            eprintln!("error: {}", scrub(&escape_controls(&err.to_string())));
+            eprintln!(
+                "{}{}",
+                tr!("error: ", "错误："),
+                scrub(&escape_controls(&lang::message(&err.to_string())))
+            );
             // a cause whose words the message above already holds (an
             // error that shows its source) is not repeated
             let mut shown = err.to_string();
             for cause in err.chain().skip(1) {
                 let text = cause.to_string();
                 if !shown.contains(&text) {
-                    eprintln!("  caused by: {}", scrub(&escape_controls(&text)));
+                    eprintln!(
+                        "  {}{}",
+                        tr!("caused by: ", "原因："),
+                        scrub(&escape_controls(&lang::message(&text)))
+                    );
                     shown = text;
                 }
             }
             ExitCode::FAILURE
         }
     }
+}
+
+/// A command line that does not parse, or a request for help or the
+/// version: clap's own rendering in English; in Chinese, the common
+/// mistakes said in Chinese with the usage line, the rest as clap says them.
+/// Exit status 0 for help and version, 2 for a mistake.
+fn parse_error(err: &clap::Error) -> ExitCode {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let shown = |result: std::io::Result<()>, code: u8| match result {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::from(BROKEN_PIPE),
+        _ => ExitCode::from(code),
+    };
+    let code = u8::try_from(err.exit_code()).unwrap_or(2);
+    if matches!(err.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        return shown(err.print(), 0);
+    }
+    if !lang::zh() || err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        return shown(err.print(), code);
+    }
+    let text = |kind: ContextKind| match err.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        Some(ContextValue::Strings(v)) => Some(v.join("、")),
+        Some(ContextValue::StyledStr(s)) => Some(s.to_string()),
+        Some(ContextValue::StyledStrs(v)) => {
+            Some(v.iter().map(|s| s.to_string()).collect::<Vec<_>>().join("、"))
+        }
+        Some(ContextValue::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    let arg = text(ContextKind::InvalidArg).unwrap_or_default();
+    let value = text(ContextKind::InvalidValue).unwrap_or_default();
+    let mut message = match err.kind() {
+        ErrorKind::UnknownArgument => format!("不认识的参数 '{arg}'"),
+        ErrorKind::InvalidSubcommand => {
+            format!("没有这个命令 '{}'", text(ContextKind::InvalidSubcommand).unwrap_or_default())
+        }
+        ErrorKind::MissingRequiredArgument => format!("缺少必需的参数：{arg}"),
+        ErrorKind::MissingSubcommand => "缺少子命令".to_string(),
+        ErrorKind::InvalidValue => match text(ContextKind::ValidValue) {
+            Some(valid) => format!("参数 {arg} 的值 '{value}' 无效；可选：{valid}"),
+            None => format!("参数 {arg} 缺少值"),
+        },
+        ErrorKind::ValueValidation => {
+            let source = std::error::Error::source(err)
+                .map(|e| format!("：{}", lang::message(&e.to_string())))
+                .unwrap_or_default();
+            format!("参数 {arg} 的值 '{value}' 无效{source}")
+        }
+        ErrorKind::ArgumentConflict => match text(ContextKind::PriorArg) {
+            Some(prior) => format!("参数 {arg} 不能与 {prior} 同时使用"),
+            None => format!("参数 {arg} 不能与其他参数同时使用"),
+        },
+        ErrorKind::TooManyValues => format!("参数 {arg} 的值太多：'{value}'"),
+        ErrorKind::WrongNumberOfValues | ErrorKind::TooFewValues => format!("参数 {arg} 的值个数不对"),
+        ErrorKind::NoEquals => format!("参数 {arg} 的值须用 '=' 给出"),
+        ErrorKind::InvalidUtf8 => "命令行含有无效的 UTF-8 字符".to_string(),
+        _ => return shown(err.print(), code),
+    };
+    if let Some(suggested) =
+        text(ContextKind::SuggestedArg).or_else(|| text(ContextKind::SuggestedSubcommand))
+    {
+        message.push_str(&format!("（是否想用 '{suggested}'？）"));
+    }
+    let usage = text(ContextKind::Usage).map(|u| u.replacen("Usage: ", "用法：", 1)).unwrap_or_default();
+    let usage = usage.trim();
+    let help = "更多信息请用 '--help'。";
+    let out = if usage.is_empty() {
+        format!("错误：{message}\n\n{help}\n")
+    } else {
+        format!("错误：{message}\n\n{usage}\n\n{help}\n")
+    };
+    use std::io::Write;
+    shown(std::io::stderr().write_all(out.as_bytes()), code)
 }
 
 /// Output piped into `head` and closed early is not an error.

@@ -125,7 +125,8 @@ fn a_closed_pipe_or_a_full_disk_ends_quietly() {
     let dir = tempfile::tempdir().unwrap();
     let calibrate = |out: &str| {
         let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("hhrisk"));
-        c.args(["calibrate", "--json", "--replicates", "10", "--model"])
+        c.env("HHRISK_LANG", "en")
+            .args(["calibrate", "--json", "--replicates", "10", "--model"])
             .arg(model())
             .arg("--samples")
             .arg(repo().join("sample_villages"))
@@ -146,6 +147,7 @@ fn a_closed_pipe_or_a_full_disk_ends_quietly() {
     assert_eq!(output.status.code(), Some(74));
     assert!(!String::from_utf8_lossy(&output.stderr).contains("panicked"));
     let output = std::process::Command::new(assert_cmd::cargo::cargo_bin("hhrisk"))
+        .env("HHRISK_LANG", "en")
         .args(["validate", "--model", "/nonexistent.toml"])
         .stderr(full())
         .output()

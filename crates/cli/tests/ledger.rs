@@ -222,7 +222,8 @@ fn a_killed_feedback_leaves_the_ledger_whole_and_two_at_once_both_land() {
     };
     let feedback = |returns: &std::path::Path, out: &str| {
         let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("hhrisk"));
-        cmd.args(["feedback", "--dispatch"])
+        cmd.env("HHRISK_LANG", "en")
+            .args(["feedback", "--dispatch"])
             .arg(dir.path().join("lists"))
             .arg("--returns")
             .arg(returns)

@@ -60,7 +60,7 @@ fn the_report_draws_numbers_that_other_commands_confirm() {
     let (report, calibration) = (dir.path().join("report"), dir.path().join("calibration"));
     let villages = repo().join("sample_villages");
     let run = hhrisk()
-        .args(["report", "--replicates", "100", "--model"])
+        .args(["report", "--lang", "zh", "--replicates", "100", "--model"])
         .arg(model())
         .arg("--samples")
         .arg(&villages)
@@ -255,7 +255,16 @@ fn the_bundled_report_is_what_its_documented_command_makes() {
     let out = tempfile::tempdir().unwrap();
     hhrisk()
         .current_dir(repo())
-        .args(["report", "--model", "indicators/xiaochang.toml", "--samples", "sample_villages", "--out"])
+        .args([
+            "report",
+            "--lang",
+            "zh",
+            "--model",
+            "indicators/xiaochang.toml",
+            "--samples",
+            "sample_villages",
+            "--out",
+        ])
         .arg(out.path())
         .assert()
         .success();

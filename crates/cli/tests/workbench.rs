@@ -34,6 +34,7 @@ fn start_workbench_on(model_file: &Path) -> Workbench {
 fn start_workbench_with(model_file: &Path, args: &[&std::ffi::OsStr]) -> (Workbench, String) {
     use std::io::BufRead;
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("hhrisk"))
+        .env("HHRISK_LANG", "en")
         .args(["workbench", "--port", "0", "--replicates", "100", "--model"])
         .arg(model_file)
         .arg("--samples")

@@ -38,7 +38,7 @@ pub use feedback::feedback;
 pub use fit::{fit, fit_json_path, size_factor};
 pub use items::{items, ItemsFormat};
 pub use ledger::{case_chain, cases, cases_workbook, close_case, evaluate_ledger, ByArg, LedgerUse};
-pub use report::{report, LangArg};
+pub use report::report;
 pub use score::score;
 pub use simulate::{alerted_ids, simulate};
 pub use validate::validate;
@@ -67,8 +67,7 @@ impl Io {
 
     /// Creates an output file, with the byte-order mark when asked.
     pub fn create(self, path: &Path) -> anyhow::Result<AtomicFile> {
-        let mut file =
-            AtomicFile::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+        let mut file = AtomicFile::create(path).with_context(|| cannot_write(path))?;
         if self.bom {
             file.write_all("\u{feff}".as_bytes())?;
         }
@@ -78,7 +77,7 @@ impl Io {
 
 /// A progress counter on stderr, drawn only when stderr is a terminal and
 /// the run lasts: quiet in pipes, logs and tests.
-fn progress(what: &'static str) -> indicatif::ProgressBar {
+fn progress(what: String) -> indicatif::ProgressBar {
     use std::io::IsTerminal;
     if !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
@@ -94,6 +93,21 @@ fn progress(what: &'static str) -> indicatif::ProgressBar {
     bar.set_style(style);
     bar.set_message(what);
     bar
+}
+
+/// A band as people read it: its Chinese label in Chinese (`红色预警`),
+/// else its name (`red`).
+pub fn band_label(band: &hhrisk_model::Band) -> &str {
+    match &band.label {
+        Some(label) if crate::lang::zh() => label,
+        _ => &band.name,
+    }
+}
+
+/// "cannot write PATH", in the language of the run.
+pub fn cannot_write(path: &Path) -> String {
+    let path = path.display();
+    crate::tr!("cannot write {path}", "无法写入 {path}")
 }
 
 /// Gives a visible progress bar its total, so that it shows a percentage
@@ -114,10 +128,18 @@ fn set_total(bar: &indicatif::ProgressBar, table: &Path) {
         }
         lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
     }
-    bar.set_length(lines.saturating_sub(1).max(1));
-    let style = indicatif::ProgressStyle::with_template(
-        "{bar:30} {percent:>3}% {human_pos}/{human_len} {msg}, {elapsed} gone, about {eta} left",
-    );
+    with_total(bar, lines.saturating_sub(1).max(1));
+}
+
+/// A progress bar's total, and the style that shows its percentage and
+/// the time left.
+fn with_total(bar: &indicatif::ProgressBar, total: u64) {
+    bar.set_length(total);
+    let style = indicatif::ProgressStyle::with_template(if crate::lang::zh() {
+        "{bar:30} {percent:>3}% {human_pos}/{human_len} {msg}，已用 {elapsed}，约剩 {eta}"
+    } else {
+        "{bar:30} {percent:>3}% {human_pos}/{human_len} {msg}, {elapsed} gone, about {eta} left"
+    });
     if let Ok(style) = style {
         bar.set_style(style);
     }
@@ -172,10 +194,11 @@ fn load_samples_from(
     let samples =
         hhrisk_calibrate::Samples::load_with(&model, samples_dir, io.encoding, from_ledger.as_deref())?;
     if samples.is_empty() {
-        bail!(
-            "{}: no sample household has an outcome; calibration needs verified outcomes",
-            samples_dir.display()
-        );
+        let dir = samples_dir.display();
+        bail!(crate::tr!(
+            "{dir}: no sample household has an outcome; calibration needs verified outcomes",
+            "{dir}：样本中没有一户有核查结果；校准需要已核实的结果（outcomes.csv）"
+        ));
     }
     let objective =
         hhrisk_calibrate::Objective::parse(objective, samples.len()).map_err(anyhow::Error::msg)?;
@@ -189,15 +212,23 @@ fn load_bands(model: &Model, thresholds: Option<&Path>) -> anyhow::Result<Bands>
         // no band: no alert at all, not even from the trigger items
         let triggers: Vec<&str> = model.items.iter().filter(|i| i.trigger).map(|i| i.id.as_str()).collect();
         if !triggers.is_empty() {
-            bail!(
-                "{}: no warning bands, so no household would be alerted, not even by the model's trigger items \
-                 ({}); give the bands ([[bands.levels]] with name and min), or leave out --thresholds to use the \
-                 model's",
-                path.display(),
-                triggers.join(", ")
-            );
+            let (path, triggers) = (path.display(), triggers.join(", "));
+            bail!(crate::tr!(
+                "{path}: no warning bands, so no household would be alerted, not even by the model's trigger items \
+                 ({triggers}); give the bands ([[bands.levels]] with name and min), or leave out --thresholds to use \
+                 the model's",
+                "{path}：没有预警区间，任何一户都不会预警，连模型的触发项（{triggers}）也不会；请给出区间\
+                 （[[bands.levels]]，含 name 和 min），或去掉 --thresholds，使用模型自带的区间"
+            ));
         }
-        eprintln!("warning: {}: no warning bands: no household will be alerted", path.display());
+        let path = path.display();
+        eprintln!(
+            "{}",
+            crate::tr!(
+                "warning: {path}: no warning bands: no household will be alerted",
+                "警告：{path}：没有预警区间，不会有任何一户预警"
+            )
+        );
     }
     Ok(bands)
 }
@@ -212,22 +243,49 @@ fn shown(issues: Vec<Issue>, unmasked: bool) -> Vec<Issue> {
 
 fn print_issues(issues: &[Issue]) {
     for issue in issues.iter().take(SHOWN_ISSUES) {
-        eprintln!("  {issue}");
+        eprintln!("  {}", issue_text(issue));
     }
     if issues.len() > SHOWN_ISSUES {
-        eprintln!("  … and {} more", issues.len() - SHOWN_ISSUES);
+        let more = issues.len() - SHOWN_ISSUES;
+        eprintln!("  {}", crate::tr!("… and {more} more", "……另有 {more} 处"));
     }
+}
+
+/// A problem with a row, in the language of the run: where (file, line,
+/// column, household, person) and what. The explanation itself is the
+/// reader's, in English.
+pub fn issue_text(issue: &Issue) -> String {
+    if !crate::lang::zh() {
+        return issue.to_string();
+    }
+    let mut s = format!("{}：第 {} 行", issue.file, issue.line);
+    if let Some((n, name)) = &issue.column {
+        s.push_str(&format!("，第 {n} 列（{name}）"));
+    }
+    if let Some(h) = &issue.household_id {
+        s.push_str(&format!("，户 {h}"));
+    }
+    if let Some(p) = &issue.person_id {
+        s.push_str(&format!("，人员 {p}"));
+    }
+    s.push_str(&format!("：{}", issue.message));
+    s
 }
 
 /// Tells the user that members.csv was put in household order in memory,
 /// and how to avoid it.
 fn note_regrouped(roster_dir: &Path, bytes: usize) {
+    let (file, mb) = (roster_dir.join("members.csv"), bytes.div_ceil(1 << 20));
+    let file = file.display();
     eprintln!(
-        "note: {}: the members of each household do not follow one another in the order of households.csv; \
-         they were put in that order first, a part of the file at a time ({} MB held), which took an extra \
-         pass over the file. Sorted that way, it streams without one.",
-        roster_dir.join("members.csv").display(),
-        bytes.div_ceil(1 << 20)
+        "{}",
+        crate::tr!(
+            "note: {file}: the members of each household do not follow one another in the order of households.csv; \
+             they were put in that order first, a part of the file at a time ({mb} MB held), which took an extra \
+             pass over the file. Sorted that way, it streams without one.",
+            "提示：{file}：各户成员没有按 households.csv 的户序连续排列；已先按户序分段重排（占用 {mb} MB），\
+             多读了一遍文件。按户序排好后，可直接流式读取，不必多读这一遍。"
+        )
     );
 }
 
@@ -240,11 +298,14 @@ fn note_how(model: &Model, roster_dir: &Path, options: &ReadOptions, how: How) {
     }
     let absent = hhrisk_roster::absent_columns(model, roster_dir, options).unwrap_or_default();
     if !absent.is_empty() {
+        let (dir, absent) = (roster_dir.display(), absent.join(", "));
         eprintln!(
-            "note: {}: the roster has no column {}: every row took the default the model gives (optional \
-             columns); add the column to use its values",
-            roster_dir.display(),
-            absent.join(", ")
+            "{}",
+            crate::tr!(
+                "note: {dir}: the roster has no column {absent}: every row took the default the model gives \
+                 (optional columns); add the column to use its values",
+                "提示：{dir}：名册中没有列 {absent}，每一行都取了模型给定的默认值（可选列）；如要使用实际值，请补上该列"
+            )
         );
     }
 }

@@ -7,21 +7,11 @@ use anyhow::bail;
 
 use super::*;
 
-/// Report languages on the command line.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum LangArg {
-    /// 中文
-    Zh,
-    /// English
-    En,
-}
-
 #[allow(clippy::too_many_arguments)]
 pub fn report(
     model_path: &Path,
     samples_dir: &Path,
     out: &Path,
-    lang: LangArg,
     objective: &str,
     replicates: usize,
     seed: u64,
@@ -37,13 +27,13 @@ pub fn report(
     options.seed = seed;
     options.tune = Some(TuneOptions::default());
     let calibration = calibrate(&model, &samples, &options);
-    let lang = match lang {
-        LangArg::Zh => hhrisk_report::Lang::Zh,
-        LangArg::En => hhrisk_report::Lang::En,
-    };
+    // the report speaks the language of the run
+    let lang = if crate::lang::zh() { hhrisk_report::Lang::Zh } else { hhrisk_report::Lang::En };
     let report =
         hhrisk_report::build(&model, &samples, calibration, &samples_dir.display().to_string(), lang);
     let files = hhrisk_report::write(&report, out)?;
-    eprintln!("wrote {} files; open {}", files.len(), out.join("index.html").display());
+    let (count, index) = (files.len(), out.join("index.html"));
+    let index = index.display();
+    eprintln!("{}", crate::tr!("wrote {count} files; open {index}", "已写出 {count} 个文件；请打开 {index}"));
     Ok(ExitCode::SUCCESS)
 }

@@ -48,7 +48,7 @@ pub fn score(
     // households is put in that order, a part at a time, and streamed; it is read
     // whole only when that fails too (a member of an unknown household, a
     // repeated id), and the whole-file read reports why.
-    let bar = progress("households");
+    let bar = progress(crate::tr!("households", "户"));
     set_total(&bar, &roster_dir.join("households.csv"));
     let work = hhrisk_score::ScoreBatches::new(scorer.clone(), columns);
     // each attempt writes a fresh scores file
@@ -85,42 +85,63 @@ pub fn score(
     let refused = household_rows - accepted;
     if !issues.is_empty() && rejects.is_none() {
         drop(file);
-        eprintln!("{} problem(s) in the roster:", issues.len());
+        let n = issues.len();
+        eprintln!("{}", crate::tr!("{n} problem(s) in the roster:", "名册中有 {n} 处问题："));
         print_issues(&issues);
         // every household may be fine and some member rows not (members
         // of a household that is not in households.csv)
         let what = if refused == 0 {
             let n = issues.len();
             let rows = plural(n, "row belongs", "rows belong");
-            format!("no household refused, but {n} member {rows} to no household of households.csv")
+            crate::tr!(
+                "no household refused, but {n} member {rows} to no household of households.csv",
+                "没有拒收的户，但有 {n} 行成员不属于 households.csv 中的任何一户"
+            )
         } else {
-            format!("{refused} of {household_rows} households refused")
+            crate::tr!(
+                "{refused} of {household_rows} households refused",
+                "{household_rows} 户中拒收 {refused} 户"
+            )
         };
-        bail!(
-            "{what}; nothing written. Fix the rows above, or pass --rejects FILE to write them there and score \
-             the rest"
-        );
+        bail!(crate::tr!(
+            "{what}; nothing written. Fix the rows above, or pass --rejects FILE to write them there and score the \
+             rest",
+            "{what}；未写出任何文件。请改正上面列出的行，或加 --rejects 文件名，把它们写到该文件中，其余的照常评分"
+        ));
     }
     if let Some(path) = rejects {
         let file = io.create(path)?;
-        write_rejects(file, &issues)?.commit().with_context(|| format!("cannot write {}", path.display()))?;
+        write_rejects(file, &issues)?.commit().with_context(|| cannot_write(path))?;
     }
-    file.commit().with_context(|| format!("cannot write {}", out.display()))?;
+    file.commit().with_context(|| cannot_write(out))?;
 
     let summary: Vec<String> =
-        alerts.iter().map(|(&level, n)| format!("{} {n}", bands.levels[level].name)).collect();
+        alerts.iter().map(|(&level, n)| format!("{} {n}", band_label(&bands.levels[level]))).collect();
+    let shown_out = out.display();
+    let alerted = match summary.is_empty() {
+        true => crate::tr!("none", "无"),
+        false => summary.join(if crate::lang::zh() { "，" } else { ", " }),
+    };
     eprintln!(
-        "scored {accepted} of {household_rows} households → {} (alerts: {})",
-        out.display(),
-        if summary.is_empty() { "none".to_string() } else { summary.join(", ") }
+        "{}",
+        crate::tr!(
+            "scored {accepted} of {household_rows} households → {shown_out} (alerts: {alerted})",
+            "已评分 {accepted}/{household_rows} 户 → {shown_out}（预警：{alerted}）"
+        )
     );
     if let Some(path) = rejects {
-        eprintln!(
-            "refused {refused} {} ({} {}) → {}",
+        let (households, n, problems) = (
             plural(refused, "household", "households"),
             issues.len(),
             plural(issues.len(), "problem", "problems"),
-            path.display()
+        );
+        let path = path.display();
+        eprintln!(
+            "{}",
+            crate::tr!(
+                "refused {refused} {households} ({n} {problems}) → {path}",
+                "拒收 {refused} 户（{n} 处问题）→ {path}"
+            )
         );
     }
     if io.timings {

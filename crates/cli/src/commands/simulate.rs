@@ -14,16 +14,11 @@ pub fn alerted_ids(
 }
 
 pub fn simulate(out: &Path, options: &hhrisk_simulate::Options) -> anyhow::Result<ExitCode> {
-    let bar = super::progress("households simulated");
+    let bar = super::progress(crate::tr!("households simulated", "户已模拟"));
     let counted = std::cell::Cell::new(false);
     let summary = hhrisk_simulate::simulate_with_progress(out, options, &|done, total| {
         if !counted.replace(true) {
-            bar.set_length(total);
-            if let Ok(style) = indicatif::ProgressStyle::with_template(
-                "{bar:30} {percent:>3}% {human_pos}/{human_len} {msg}, {elapsed} gone, about {eta} left",
-            ) {
-                bar.set_style(style);
-            }
+            super::with_total(&bar, total);
         }
         bar.set_position(done);
     })?;
@@ -31,13 +26,17 @@ pub fn simulate(out: &Path, options: &hhrisk_simulate::Options) -> anyhow::Resul
     let struck: Vec<String> =
         summary.shocks.iter().filter(|(_, s)| *s != "none").map(|(v, s)| format!("{v}: {s}")).collect();
     if !struck.is_empty() {
-        eprintln!("village shocks this year: {}", struck.join(", "));
+        let struck = struck.join(", ");
+        eprintln!("{}", crate::tr!("village shocks this year: {struck}", "本年度受冲击的村：{struck}"));
     }
     for (dir, households, members, in_need) in &summary.rosters {
+        let (dir, share) = (dir.display(), 100.0 * *in_need as f64 / (*households).max(1) as f64);
         eprintln!(
-            "{}: {households} households, {members} members, {in_need} verified in need ({:.1} %)",
-            dir.display(),
-            100.0 * *in_need as f64 / (*households).max(1) as f64
+            "{}",
+            crate::tr!(
+                "{dir}: {households} households, {members} members, {in_need} verified in need ({share:.1} %)",
+                "{dir}：{households} 户，{members} 人，经核实需要帮扶 {in_need} 户（{share:.1} %）"
+            )
         );
     }
     Ok(ExitCode::SUCCESS)

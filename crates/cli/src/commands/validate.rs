@@ -41,17 +41,24 @@ pub fn validate(
     let mut out = json!({ "model": model_json });
     if !json {
         match &model {
-            Ok(m) => println!(
-                "model {} ({} {}): {} categories, {} items, {} input columns, {} parameters: OK",
-                model_path.display(),
-                m.meta.name,
-                m.meta.version,
-                m.categories.len(),
-                m.items.len(),
-                m.columns.len(),
-                m.parameters.len()
-            ),
-            Err(e) => eprintln!("model {}: {e}", model_path.display()),
+            Ok(m) => {
+                let (path, name, version) = (model_path.display(), &m.meta.name, &m.meta.version);
+                let (categories, items, columns, parameters) =
+                    (m.categories.len(), m.items.len(), m.columns.len(), m.parameters.len());
+                println!(
+                    "{}",
+                    crate::tr!(
+                        "model {path} ({name} {version}): {categories} categories, {items} items, {columns} input \
+                         columns, {parameters} parameters: OK",
+                        "指标模型 {path}（{name} {version}）：{categories} 个类别，{items} 个指标项，{columns} 个输入列，\
+                         {parameters} 个参数：通过"
+                    )
+                )
+            }
+            Err(e) => {
+                let path = model_path.display();
+                eprintln!("{}", crate::tr!("model {path}: {e}", "指标模型 {path}：{e}"))
+            }
         }
     }
     if let (Some(dir), Ok(m)) = (roster, &model) {
@@ -59,14 +66,17 @@ pub fn validate(
             Ok(r) => {
                 valid &= r.issues.is_empty();
                 if !json {
+                    let (path, households, members, accepted) =
+                        (dir.display(), r.household_rows, r.member_rows, r.accepted);
+                    let (refused, problems) = (r.household_rows - r.accepted, r.issues.len());
                     println!(
-                        "roster {}: {} households, {} members; {} accepted, {} refused, {} problems",
-                        dir.display(),
-                        r.household_rows,
-                        r.member_rows,
-                        r.accepted,
-                        r.household_rows - r.accepted,
-                        r.issues.len()
+                        "{}",
+                        crate::tr!(
+                            "roster {path}: {households} households, {members} members; {accepted} accepted, \
+                             {refused} refused, {problems} problems",
+                            "名册 {path}：{households} 户，{members} 人；接收 {accepted} 户，拒收 {refused} 户，\
+                             {problems} 处问题"
+                        )
                     );
                     print_issues(&r.issues);
                 }
@@ -82,7 +92,8 @@ pub fn validate(
             Err(e) => {
                 valid = false;
                 if !json {
-                    eprintln!("roster {}: {e}", dir.display());
+                    let path = dir.display();
+                    eprintln!("{}", crate::tr!("roster {path}: {e}", "名册 {path}：{e}"));
                 }
                 json!({
                     "dir": dir.display().to_string(),

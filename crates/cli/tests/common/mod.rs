@@ -26,9 +26,12 @@ pub fn fixture() -> PathBuf {
     repo().join("tests/data/roster")
 }
 
-/// The `hhrisk` binary of this build.
+/// The `hhrisk` binary of this build, speaking English (the tests of the
+/// Chinese interface ask for it with `--lang zh`).
 pub fn hhrisk() -> Command {
-    Command::cargo_bin("hhrisk").unwrap()
+    let mut cmd = Command::cargo_bin("hhrisk").unwrap();
+    cmd.env("HHRISK_LANG", "en");
+    cmd
 }
 
 /// `hhrisk score` of `roster` into `out` with the bundled model; more

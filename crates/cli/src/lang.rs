@@ -4,7 +4,7 @@
 //! Help comes from the derive definitions in English and is replaced, for
 //! Chinese, from [`crate::help_zh::HELP_ZH`] (see [`localise`]); the
 //! program's own messages are written in both languages where they are
-//! made (the [`tr!`] macro). Machine outputs (`--json`, `calibration.json`)
+//! made (the `tr!` macro). Machine outputs (`--json`, `calibration.json`)
 //! keep their English keys whatever the language.
 
 use std::ffi::OsString;

@@ -17,7 +17,8 @@ pub const HELP_ZH: &[(&str, &str)] = &[
         "* --encoding",
         "输入 CSV 文件的文本编码：auto（UTF-8；文件不是 UTF-8 时按 GBK/GB18030 读取）、utf-8、gbk 或 gb18030",
     ),
-    ("* --bom", "输出的 CSV 文件以 UTF-8 字节顺序标记（BOM）开头，使 Excel 打开时文字显示正确"),
+    ("* --bom", "输出的 CSV 文件以 UTF-8 字节顺序标记（BOM）开头，使 Excel 打开时文字显示正确：这是默认做法（保留此选项，供已写明它的脚本使用）"),
+    ("* --no-bom", "输出的 CSV 文件不带字节顺序标记（BOM），供不认 BOM 的程序读取"),
     ("* --lang", "界面语言：zh（中文，默认）或 en（英文）；未给出时取 HHRISK_LANG 或 LANG 环境变量"),
     ("* --model", "指标模型（TOML 文件）"),
     // validate

@@ -39,9 +39,14 @@ struct Cli {
     #[arg(long, global = true, default_value = "auto")]
     encoding: hhrisk_tables::Encoding,
     /// Start CSV outputs with a UTF-8 byte-order mark, so that Excel opens
-    /// them with the right characters.
-    #[arg(long, global = true)]
+    /// them with the right characters: the default (the flag is kept for
+    /// scripts that give it).
+    #[arg(long, global = true, overrides_with = "no_bom")]
     bom: bool,
+    /// Write CSV outputs without the byte-order mark, for programs that do
+    /// not expect one.
+    #[arg(long, global = true, overrides_with = "bom")]
+    no_bom: bool,
     /// Language of the interface: zh (Chinese, the default) or en; without
     /// it, HHRISK_LANG or the locale (LANG) decides.
     #[arg(long, global = true, value_enum)]
@@ -663,7 +668,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     guard_files(&cli.command).map_err(usage)?;
     let io = commands::Io {
         encoding: cli.encoding,
-        bom: cli.bom,
+        bom: !cli.no_bom,
         skip_duplicate_check: false,
         threads: 1,
         timings: false,

@@ -371,6 +371,45 @@ impl Browser {
         self.call("POST", &format!("/element/{e}/click"), serde_json::json!({}));
     }
 
+    /// Runs axe-core (from the npm registry: `.ci/run` installs it under
+    /// `target/axe`, or `HHRISK_AXE` names `axe.min.js`) on the page and
+    /// returns its serious and critical violations, each with the first
+    /// elements at fault; `None` when axe-core is not installed.
+    fn axe(&self) -> Option<Vec<String>> {
+        let path = std::env::var_os("HHRISK_AXE")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| repo().join("target/axe/node_modules/axe-core/axe.min.js"));
+        let source = std::fs::read_to_string(path).ok()?;
+        self.call(
+            "POST",
+            "/execute/sync",
+            serde_json::json!({"script": format!("{source}\nreturn true;"), "args": []}),
+        );
+        let script = "const done = arguments[arguments.length - 1];
+            axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations
+                .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                .map(v => v.impact + ' ' + v.id + ': ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', '))));";
+        let found = self.call("POST", "/execute/async", serde_json::json!({"script": script, "args": []}));
+        Some(found.as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect())
+    }
+
+    /// The window's size in CSS pixels, and a screenshot into
+    /// `HHRISK_SCREENSHOTS/NAME` when that folder is given (how
+    /// `docs/workbench-*.png` are made).
+    fn size(&self, width: u32, height: u32, name: &str) {
+        self.call("POST", "/window/rect", serde_json::json!({"width": width, "height": height}));
+        let top = "window.scrollTo(0, 0); if (document.activeElement) document.activeElement.blur();";
+        self.call("POST", "/execute/sync", serde_json::json!({"script": top, "args": []}));
+        // the page lays itself out again; figures are already there
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        if let Some(dir) = std::env::var_os("HHRISK_SCREENSHOTS").filter(|_| !name.is_empty()) {
+            use base64::Engine;
+            let png = self.call("GET", "/screenshot", serde_json::json!({}));
+            let bytes = base64::engine::general_purpose::STANDARD.decode(png.as_str().unwrap()).unwrap();
+            std::fs::write(std::path::Path::new(&dir).join(name), bytes).unwrap();
+        }
+    }
+
     /// Waits until `css` holds a text for which `done` holds.
     fn wait_for(&self, css: &str, done: impl Fn(&str) -> bool) -> String {
         for _ in 0..300 {
@@ -419,6 +458,31 @@ fn in_a_real_browser_an_edit_shows_calibrate_figures_and_the_saved_model_reloads
     );
     assert_eq!(visible, serde_json::json!(["I01"]));
     browser.type_into("#item-filter", "");
+    let shown_rows = browser.call(
+        "POST",
+        "/execute/sync",
+        serde_json::json!({"script": "return [...document.querySelectorAll('tr[data-row]')].filter(r => !r.hidden).length", "args": []}),
+    );
+    assert_eq!(shown_rows, serde_json::json!(55), "a cleared search shows every item again");
+    // no serious or critical accessibility violation (axe-core), on a
+    // desktop and on a phone, in Chinese and in English (issue 22)
+    let required = std::env::var_os("HHRISK_REQUIRE_BROWSER").is_some();
+    let audit = |what: &str| match browser.axe() {
+        Some(violations) => assert!(violations.is_empty(), "axe-core, {what}: {violations:#?}"),
+        None if required => panic!("axe-core is required here: .ci/run installs it under target/axe"),
+        None => eprintln!("axe-core not installed: accessibility audit skipped"),
+    };
+    browser.size(1440, 900, "workbench-1440x900.png");
+    audit("1440x900, Chinese");
+    browser.size(390, 844, "workbench-390x844.png");
+    audit("390x844, Chinese");
+    let page_width = browser.call(
+        "POST",
+        "/execute/sync",
+        serde_json::json!({"script": "return document.documentElement.scrollWidth", "args": []}),
+    );
+    assert!(page_width.as_u64().unwrap() <= 390, "a phone scrolls sideways: {page_width} px wide");
+    browser.size(1440, 900, "");
     // in English, the title, the model and the bands are English too
     browser.click("#lang");
     let english = |script: &str| {
@@ -430,6 +494,8 @@ fn in_a_real_browser_an_edit_shows_calibrate_figures_and_the_saved_model_reloads
     assert!(bands.as_str().unwrap().contains("Red ≥"), "{bands}");
     let name = english("return document.getElementById('model').textContent");
     assert!(name.as_str().unwrap().starts_with("Xiaochang county"), "{name}");
+    browser.size(1440, 900, "workbench-1440x900-en.png");
+    audit("1440x900, English");
     browser.click("#lang");
     browser.wait_for("#lang", |t| t == "English");
     // change an item's points in the page: I01 from 15 to 30

@@ -655,6 +655,36 @@ fn check_column(
             problems.push(src.problem(at, &context, "`max` is below `min`"));
         }
     }
+    // labels for a category's values: only for values it has
+    let mut value_labels = Vec::new();
+    if let Some(labels) = &c.value_labels {
+        match &ty {
+            ColumnType::Category(values) => {
+                for (value, label) in labels.get_ref() {
+                    if !values.contains(value) {
+                        problems.push(src.problem(
+                            labels.span().start,
+                            &context,
+                            format!("`value_labels` names \"{value}\", which is not one of the column's `values`"),
+                        ));
+                    } else if label.trim().is_empty() {
+                        problems.push(src.problem(
+                            labels.span().start,
+                            &context,
+                            format!("`value_labels`: the label of \"{value}\" is empty"),
+                        ));
+                    } else {
+                        value_labels.push((value.clone(), label.clone()));
+                    }
+                }
+            }
+            _ => problems.push(src.problem(
+                labels.span().start,
+                &context,
+                "`value_labels` is only for category columns",
+            )),
+        }
+    }
     let slot = &mut slots[usize::from(file == Scope::Member)];
     let mut column = Column {
         name: name.clone(),
@@ -663,6 +693,8 @@ fn check_column(
         ty,
         unit: c.unit,
         description: c.description,
+        label: c.label.filter(|l| !l.trim().is_empty()),
+        value_labels,
         min,
         max,
         default: None,

@@ -52,6 +52,12 @@ pub struct Column {
     pub unit: Option<String>,
     /// What it means, for people.
     pub description: Option<String>,
+    /// Its header in lists people read, in Chinese (`年人均纯收入`): the
+    /// name when there is none.
+    pub label: Option<String>,
+    /// A category's values as people read them (`chronic` → `慢性病`), for
+    /// the lists people open; values without one are shown as written.
+    pub value_labels: Vec<(String, String)>,
     /// Smallest allowed value (day number for dates).
     pub min: Option<f64>,
     /// Largest allowed value (day number for dates).
@@ -248,6 +254,28 @@ impl Column {
             ColumnType::Integer | ColumnType::Decimal => value.to_string(),
         }
     }
+
+    /// A value as people read it in Chinese: a category's value label
+    /// (`慢性病`), yes/no as 是/否; anything else as [`Column::format_value`].
+    pub fn format_value_zh(&self, value: f64) -> String {
+        match &self.ty {
+            ColumnType::Bool => if value != 0.0 { "是" } else { "否" }.to_string(),
+            ColumnType::Category(values) => {
+                let text = values.get(value as usize).map(String::as_str);
+                match text.and_then(|t| self.value_labels.iter().find(|(v, _)| v == t)) {
+                    Some((_, label)) => label.clone(),
+                    None => self.format_value(value),
+                }
+            }
+            _ => self.format_value(value),
+        }
+    }
+
+    /// The column's header in lists people read, in Chinese: its `label`,
+    /// else its name.
+    pub fn label_zh(&self) -> &str {
+        self.label.as_deref().unwrap_or(&self.name)
+    }
 }
 
 #[cfg(test)]
@@ -262,6 +290,8 @@ mod tests {
             ty,
             unit: Some("yuan".into()),
             description: None,
+            label: None,
+            value_labels: Vec::new(),
             min: Some(-1000.0),
             max: Some(100_000.0),
             default: None,

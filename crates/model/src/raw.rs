@@ -112,6 +112,8 @@ pub(crate) struct RawColumn {
     pub ty: Spanned<String>,
     pub unit: Option<String>,
     pub description: Option<String>,
+    pub label: Option<String>,
+    pub value_labels: Option<Spanned<std::collections::BTreeMap<String, String>>>,
     pub min: Option<Spanned<Value>>,
     pub max: Option<Spanned<Value>>,
     pub values: Option<Spanned<Vec<String>>>,

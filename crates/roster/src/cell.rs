@@ -346,6 +346,8 @@ mod tests {
             ty,
             unit: None,
             description: None,
+            label: None,
+            value_labels: Vec::new(),
             min: Some(-1000.0),
             max: Some(100_000.0),
             default,

@@ -665,7 +665,9 @@ fn check_column(
                         problems.push(src.problem(
                             labels.span().start,
                             &context,
-                            format!("`value_labels` names \"{value}\", which is not one of the column's `values`"),
+                            format!(
+                                "`value_labels` names \"{value}\", which is not one of the column's `values`"
+                            ),
                         ));
                     } else if label.trim().is_empty() {
                         problems.push(src.problem(

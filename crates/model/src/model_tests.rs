@@ -307,15 +307,21 @@ fn labels_and_value_labels_are_for_people_and_checked() {
     let column = |extra: &str| {
         format!("{BASE}\n[[columns]]\nname = \"sex\"\nfile = \"members\"\ntype = \"category\"\nvalues = [\"M\", \"F\"]\n{extra}\n")
     };
-    let m = Model::from_toml(&column("label = \"性别\"\nvalue_labels = { M = \"男\", F = \"女\" }"), "m.toml").unwrap();
+    let m =
+        Model::from_toml(&column("label = \"性别\"\nvalue_labels = { M = \"男\", F = \"女\" }"), "m.toml")
+            .unwrap();
     let sex = m.columns.iter().find(|c| c.name == "sex").unwrap();
     assert_eq!(sex.label_zh(), "性别");
     // values by their index in `values`: M 0, F 1; an unlabelled value as written
     assert_eq!((sex.format_value_zh(0.0), sex.format_value_zh(1.0)), ("男".to_string(), "女".to_string()));
     let health = m.columns.iter().find(|c| c.name == "health").unwrap();
     assert_eq!((health.label_zh(), health.format_value_zh(1.0)), ("health", "chronic".to_string()));
-    one_problem(&column("value_labels = { X = \"未知\" }"), "names \"X\", which is not one of the column's `values`");
+    one_problem(
+        &column("value_labels = { X = \"未知\" }"),
+        "names \"X\", which is not one of the column's `values`",
+    );
     one_problem(&column("value_labels = { M = \" \" }"), "the label of \"M\" is empty");
-    let on_number = BASE.replace("type = \"decimal\"\nmin = 0", "type = \"decimal\"\nmin = 0\nvalue_labels = { a = \"b\" }");
+    let on_number = BASE
+        .replace("type = \"decimal\"\nmin = 0", "type = \"decimal\"\nmin = 0\nvalue_labels = { a = \"b\" }");
     one_problem(&on_number, "`value_labels` is only for category columns");
 }

@@ -100,6 +100,62 @@ pub fn read_names<V>(
 pub struct DispatchOptions {
     /// Write ID numbers and names in full (off by default).
     pub unmasked: bool,
+    /// Headers and values in Chinese, for a Chinese office: fixed columns
+    /// from [`header_zh`], the model's columns by their `label` and
+    /// category values by their `value_labels`, bands by their labels
+    /// (off: the keys and values as the files have them).
+    pub zh: bool,
+}
+
+/// The Chinese header of a fixed column of the lists (`household_id` →
+/// `户编号`), the key itself for any other. `hhrisk feedback` reads returns
+/// under either name.
+pub fn header_zh(key: &str) -> &str {
+    match key {
+        "household_id" => "户编号",
+        "village" => "村（社区）",
+        "alert_level" => "预警级别",
+        "score" => "分值",
+        "role" => "牵头或协办",
+        "items" => "推送指标",
+        "person_id" => "身份证号",
+        "name" => "姓名",
+        "verified_need" => "核实需要帮扶（1是0否）",
+        "assistance" => "帮扶措施",
+        "amount" => "帮扶金额（元）",
+        "note" => "备注",
+        "departments" => "派往部门",
+        "lead_department" => "牵头部门",
+        "items_by_department" => "各部门推送指标",
+        "alert_kind" => "预警类型",
+        "masking" => "脱敏说明",
+        "enrolled_in" => "已纳入类别",
+        "signs_of_means" => "经济状况疑点",
+        "department" => "部门",
+        _ => key,
+    }
+}
+
+/// Kinds of assistance as a Chinese office writes them, and their keys in
+/// outcomes (`hhrisk feedback` reads either).
+pub const ASSISTANCE_ZH: [(&str, &str); 7] = [
+    ("education", "教育资助"),
+    ("medical", "医疗救助"),
+    ("employment", "就业帮扶"),
+    ("temporary", "临时救助"),
+    ("charity", "慈善帮扶"),
+    ("dibao", "纳入低保"),
+    ("housing", "住房保障"),
+];
+
+/// Alert kinds in Chinese (`risk` → `风险预警`).
+pub fn alert_kind_zh(kind: &str) -> &str {
+    match kind {
+        "risk" => "风险预警",
+        "not_enrolled" => "应纳未纳",
+        "check_means" => "疑似错保",
+        _ => kind,
+    }
 }
 
 /// The dispatch: a table per department and the chain.
@@ -115,6 +171,11 @@ pub struct Dispatch {
     /// Alerted households the roster does not have or refused (listed in
     /// the chain with no department, never dropped).
     pub not_in_roster: Vec<String>,
+    /// Department id → households on its list (a list has a row per
+    /// member listed, so its rows can be more).
+    pub households: BTreeMap<String, usize>,
+    /// Department id → households whose case it leads.
+    pub leads: BTreeMap<String, usize>,
 }
 
 /// Value of the masking column (written only in unmasked lists).
@@ -126,11 +187,23 @@ pub fn masking_note(unmasked: bool) -> &'static str {
     }
 }
 
+/// What a workbook says once, in a note on its first header cell, about
+/// the ID numbers and names it shows.
+pub fn masking_header_note(options: DispatchOptions) -> &'static str {
+    match (options.unmasked, options.zh) {
+        (false, false) => "ID numbers and names are masked.",
+        (false, true) => "身份证号和姓名已脱敏。",
+        (true, false) => "UNMASKED: full ID numbers and names (--unmasked). Keep this file as the rules on personal data require.",
+        (true, true) => "未脱敏：含完整身份证号和姓名（--unmasked）。请按个人信息保护规定保管本文件。",
+    }
+}
+
 /// What one alerted household adds to the dispatch: a row in the list of
 /// each department concerned, and its row of the chain.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Lines {
-    departments: Vec<(usize, Vec<String>)>,
+    /// Per department, its rows: one per member listed (one when none is).
+    departments: Vec<(usize, Vec<Vec<String>>)>,
     chain: Vec<String>,
     check_means: Option<Vec<String>>,
     /// The departments it is referred to, the lead first.
@@ -256,10 +329,39 @@ impl<'m> Dispatcher<'m> {
         }
         let lead =
             by_department.iter().max_by(|a, b| a.1 .1.total_cmp(&b.1 .1).then(b.0.cmp(a.0))).map(|(&d, _)| d);
+        let zh = options.zh;
         let class_label = |d: usize| {
-            not_enrolled
-                .filter(|c| c.department == d)
-                .map(|c| format!("not_enrolled: {} {} (meets the rule, not enrolled)", c.id, c.name))
+            not_enrolled.filter(|c| c.department == d).map(|c| match zh {
+                false => format!("not_enrolled: {} {} (meets the rule, not enrolled)", c.id, c.name),
+                true => format!("应纳未纳：{}（符合认定条件，尚未纳入）", c.name),
+            })
+        };
+        // bands, values and departments as people read them
+        let level = || match zh {
+            true => model
+                .bands
+                .levels
+                .iter()
+                .find(|b| b.name == alert.level)
+                .and_then(|b| b.label.clone())
+                .unwrap_or_else(|| alert.level.clone()),
+            false => alert.level.clone(),
+        };
+        let value = |c: usize, v: f64| {
+            let col = &model.columns[c];
+            if zh {
+                col.format_value_zh(v)
+            } else {
+                col.format_value(v)
+            }
+        };
+        let department = |d: usize| {
+            let dept = &model.departments[d];
+            if zh {
+                dept.name.clone()
+            } else {
+                dept.id.clone()
+            }
         };
         let mut chain_parts = Vec::new();
         let mut departments = Vec::new();
@@ -273,56 +375,67 @@ impl<'m> Dispatcher<'m> {
             }
             let fired_reads: BTreeSet<usize> =
                 items.iter().flat_map(|&j| model.items[j].reads.iter().copied()).collect();
-            let mut row = vec![
-                h.id.to_string(),
-                h.village.to_string(),
-                alert.level.clone(),
-                alert.score.clone(),
-                if Some(d) == lead { "lead" } else { "co" }.to_string(),
-                items
-                    .iter()
-                    .map(|&j| format!("{} {}", model.items[j].id, model.items[j].name))
-                    .chain(class_label(d))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-                concerned
-                    .iter()
-                    .map(|&m| format!("{} {}", person(members[m]), name_of(members[m])))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ];
-            for &c in &self.reads[d] {
-                let col = &model.columns[c];
-                row.push(if !fired_reads.contains(&c) {
-                    String::new()
-                } else {
-                    match col.file {
-                        Scope::Household => col.format_value(x.household[col.slot]),
-                        Scope::Member => {
-                            let shown: Vec<usize> = if concerned.is_empty() {
-                                (0..members.len()).collect()
-                            } else {
-                                concerned.iter().copied().collect()
-                            };
-                            shown
-                                .iter()
-                                .map(|&m| col.format_value(x.members[m * x.stride + col.slot]))
-                                .collect::<Vec<_>>()
-                                .join("; ")
-                        }
-                    }
-                });
+            // one row per member listed: those concerned; every member when
+            // none is but the department reads members' columns; else one
+            // row for the household, with no member
+            let reads_members = self.reads[d]
+                .iter()
+                .any(|c| fired_reads.contains(c) && model.columns[*c].file == Scope::Member);
+            let listed: Vec<Option<usize>> = if !concerned.is_empty() {
+                concerned.iter().copied().map(Some).collect()
+            } else if reads_members {
+                (0..members.len()).map(Some).collect()
+            } else {
+                vec![None]
+            };
+            let role = match (Some(d) == lead, zh) {
+                (true, false) => "lead",
+                (false, false) => "co",
+                (true, true) => "牵头",
+                (false, true) => "协办",
+            };
+            let items_text = items
+                .iter()
+                .map(|&j| format!("{} {}", model.items[j].id, model.items[j].name))
+                .chain(class_label(d))
+                .collect::<Vec<_>>()
+                .join("; ");
+            let mut rows = Vec::with_capacity(listed.len());
+            for m in listed {
+                let mut row = vec![
+                    h.id.to_string(),
+                    h.village.to_string(),
+                    level(),
+                    alert.score.clone(),
+                    role.to_string(),
+                    items_text.clone(),
+                    m.map(|m| person(members[m])).unwrap_or_default(),
+                    m.map(|m| name_of(members[m])).unwrap_or_default(),
+                ];
+                for &c in &self.reads[d] {
+                    let col = &model.columns[c];
+                    row.push(match (fired_reads.contains(&c), col.file, m) {
+                        (false, _, _) | (true, Scope::Member, None) => String::new(),
+                        (true, Scope::Household, _) => value(c, x.household[col.slot]),
+                        (true, Scope::Member, Some(m)) => value(c, x.members[m * x.stride + col.slot]),
+                    });
+                }
+                row.extend(RETURN_COLUMNS.iter().map(|_| String::new()));
+                row.push(note.into());
+                rows.push(row);
             }
-            row.extend(RETURN_COLUMNS.iter().map(|_| String::new()));
-            row.push(note.into());
-            departments.push((d, row));
+            departments.push((d, rows));
             let ids = items.iter().map(|&j| model.items[j].id.clone());
             let class = not_enrolled.filter(|c| c.department == d).map(|c| format!("not_enrolled:{}", c.id));
             chain_parts.push((d, ids.chain(class).collect::<Vec<_>>().join(",")));
         }
         let kinds: Vec<&str> = score.kinds().collect();
-        let enrolled: Vec<&str> =
-            model.classes.iter().filter(|c| c.enrolled.eval(&x, 0)).map(|c| c.id.as_str()).collect();
+        let enrolled: Vec<String> = model
+            .classes
+            .iter()
+            .filter(|c| c.enrolled.eval(&x, 0))
+            .map(|c| if zh { c.name.clone() } else { c.id.clone() })
+            .collect();
         let check_means = score.check_means.then(|| {
             let gates: Vec<String> = score
                 .hits
@@ -340,19 +453,24 @@ impl<'m> Dispatcher<'m> {
                 note.into(),
             ]
         });
+        let kinds_text = if alert.kinds.is_empty() { kinds.join(";") } else { alert.kinds.clone() };
+        let kinds_text = match zh {
+            true => kinds_text.split(';').map(alert_kind_zh).collect::<Vec<_>>().join(";"),
+            false => kinds_text,
+        };
         let chain = vec![
             h.id.to_string(),
             h.village.to_string(),
-            alert.level.clone(),
+            level(),
             alert.score.clone(),
-            chain_parts.iter().map(|(d, _)| model.departments[*d].id.clone()).collect::<Vec<_>>().join(";"),
-            lead.map(|d| model.departments[d].id.clone()).unwrap_or_default(),
+            chain_parts.iter().map(|(d, _)| department(*d)).collect::<Vec<_>>().join(";"),
+            lead.map(department).unwrap_or_default(),
             chain_parts
                 .iter()
-                .map(|(d, i)| format!("{}: {i}", model.departments[*d].id))
+                .map(|(d, i)| format!("{}: {i}", department(*d)))
                 .collect::<Vec<_>>()
                 .join(" | "),
-            if alert.kinds.is_empty() { kinds.join(";") } else { alert.kinds.clone() },
+            kinds_text,
             note.into(),
         ];
         let mut referred: Vec<usize> = by_department.keys().copied().collect();
@@ -369,29 +487,46 @@ impl<'m> Dispatcher<'m> {
     /// (`None`: the roster does not have the household, or refused it).
     pub fn assemble(&self, alerts: &[Alert], lines: Vec<Option<Lines>>) -> Dispatch {
         let model = self.model;
-        let note = masking_note(self.options.unmasked);
+        let options = self.options;
+        let note = masking_note(options.unmasked);
+        let header = |keys: &[&str]| -> Vec<String> {
+            keys.iter().map(|k| if options.zh { header_zh(k) } else { k }.to_string()).collect()
+        };
+        let header_note = Some(masking_header_note(options).to_string());
+        let assistance: Vec<String> = match options.zh {
+            true => ASSISTANCE_ZH.iter().map(|(_, zh)| zh.to_string()).collect(),
+            false => ASSISTANCE_KINDS.iter().map(|s| s.to_string()).collect(),
+        };
         let mut tables: Vec<OutTable> = self
             .reads
             .iter()
             .map(|cols| {
-                let mut header: Vec<String> =
-                    ["household_id", "village", "alert_level", "score", "role", "items", "members"]
-                        .iter()
-                        .map(|s| s.to_string())
-                        .collect();
-                header.extend(cols.iter().map(|&c| model.columns[c].name.clone()));
-                let returns = header.len();
-                header.extend(RETURN_COLUMNS.iter().map(|s| s.to_string()));
-                header.push("masking".into());
+                let mut head = header(&[
+                    "household_id",
+                    "village",
+                    "alert_level",
+                    "score",
+                    "role",
+                    "items",
+                    "person_id",
+                    "name",
+                ]);
+                head.extend(cols.iter().map(|&c| {
+                    let col = &model.columns[c];
+                    if options.zh { col.label_zh() } else { &col.name }.to_string()
+                }));
+                let returns = head.len();
+                head.extend(header(&RETURN_COLUMNS));
+                head.extend(header(&["masking"]));
                 let choices = vec![
                     (returns, ["1", "0"].iter().map(|s| s.to_string()).collect(), true),
-                    (returns + 1, ASSISTANCE_KINDS.iter().map(|s| s.to_string()).collect(), false),
+                    (returns + 1, assistance.clone(), false),
                 ];
-                OutTable { header, rows: Vec::new(), choices }
+                OutTable { header: head, rows: Vec::new(), choices, note: header_note.clone() }
             })
             .collect();
         let mut chain = OutTable {
-            header: [
+            header: header(&[
                 "household_id",
                 "village",
                 "alert_level",
@@ -401,15 +536,12 @@ impl<'m> Dispatcher<'m> {
                 "items_by_department",
                 "alert_kind",
                 "masking",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-            rows: Vec::new(),
+            ]),
+            note: header_note.clone(),
             ..OutTable::default()
         };
         let mut check_means = OutTable {
-            header: [
+            header: header(&[
                 "household_id",
                 "village",
                 "enrolled_in",
@@ -417,19 +549,21 @@ impl<'m> Dispatcher<'m> {
                 "verified_need",
                 "note",
                 "masking",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+            ]),
             rows: Vec::new(),
             choices: vec![(4, vec!["1".into(), "0".into()], true)],
+            note: header_note,
         };
         let mut not_in_roster = Vec::new();
+        let (mut households, mut leads) =
+            (vec![0; model.departments.len()], vec![0; model.departments.len()]);
         for (alert, lines) in alerts.iter().zip(lines) {
             match lines {
-                Some(Lines { departments, chain: row, check_means: check, .. }) => {
-                    for (d, row) in departments {
-                        tables[d].rows.push(row);
+                Some(Lines { departments, chain: row, check_means: check, referred, .. }) => {
+                    for (d, rows) in departments {
+                        households[d] += 1;
+                        leads[d] += usize::from(referred.first() == Some(&d));
+                        tables[d].rows.extend(rows);
                     }
                     chain.rows.push(row);
                     check_means.rows.extend(check);
@@ -443,7 +577,10 @@ impl<'m> Dispatcher<'m> {
                         alert.score.clone(),
                         String::new(),
                         String::new(),
-                        "not in the roster (or refused by it): no department".into(),
+                        match options.zh {
+                            false => "not in the roster (or refused by it): no department".into(),
+                            true => "名册中没有此户（或名册拒收了此户）：未派往任何部门".into(),
+                        },
                         alert.kinds.clone(),
                         note.into(),
                     ]);
@@ -451,19 +588,37 @@ impl<'m> Dispatcher<'m> {
             }
         }
         let departments = model.departments.iter().zip(tables).map(|(d, t)| (d.id.clone(), t)).collect();
-        let mut d = Dispatch { departments, chain, check_means, not_in_roster };
+        let by_id = |counts: Vec<usize>| -> BTreeMap<String, usize> {
+            model
+                .departments
+                .iter()
+                .zip(counts)
+                .filter(|(_, n)| *n > 0)
+                .map(|(d, n)| (d.id.clone(), n))
+                .collect()
+        };
+        let (households, leads) = (by_id(households), by_id(leads));
+        let mut d = Dispatch { departments, chain, check_means, not_in_roster, households, leads };
         if !self.options.unmasked {
             // masked is the rule: a column repeating it on every row says
-            // nothing; unmasked lists keep it, a warning on every row
-            for table in d.departments.values_mut().chain([&mut d.chain, &mut d.check_means]) {
-                if table.header.last().is_some_and(|h| h == "masking") {
-                    table.header.pop();
-                    table.rows.iter_mut().for_each(|r| {
-                        r.pop();
-                    });
-                }
-            }
+            // nothing; unmasked CSV lists keep it, a warning on every row
+            d.drop_masking_column();
         }
         d
+    }
+}
+
+impl Dispatch {
+    /// Drops the column that says on every row whether ids are masked:
+    /// for masked lists, and for workbooks, whose header note says it once.
+    pub fn drop_masking_column(&mut self) {
+        for table in self.departments.values_mut().chain([&mut self.chain, &mut self.check_means]) {
+            if table.header.last().is_some_and(|h| h == "masking" || h == header_zh("masking")) {
+                table.header.pop();
+                table.rows.iter_mut().for_each(|r| {
+                    r.pop();
+                });
+            }
+        }
     }
 }

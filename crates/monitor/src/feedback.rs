@@ -54,42 +54,83 @@ pub fn read_chain(
         .map(|f| dispatch.join(f))
         .find(|p| p.is_file())
         .unwrap_or_else(|| dispatch.join("chain.csv"));
-    let t = TextTable::read(&path, "chain", encoding)?;
-    let (Some(id), Some(depts)) = (t.column("household_id"), t.column("departments")) else {
+    // a workbook written in Chinese names its sheet so
+    let t = match TextTable::read(&path, "chain", encoding) {
+        Ok(t) => t,
+        Err(first) => TextTable::read(&path, "救助链", encoding).map_err(|_| first)?,
+    };
+    let column = |key: &str| t.column(key).or_else(|| t.column(crate::dispatch::header_zh(key)));
+    let (Some(id), Some(depts)) = (column("household_id"), column("departments")) else {
         return Err(FeedbackError::Invalid {
             origin: t.origin.to_string(),
             message: "not a chain file written by hhrisk dispatch".into(),
         });
     };
+    // departments written by their Chinese names, back to their ids, from
+    // the names dispatch.json records
+    let names = department_names(dispatch);
+    let id_of =
+        |d: &str| names.iter().find(|(_, name)| name == d).map_or(d, |(id, _)| id.as_str()).to_string();
     Ok(t.rows
         .iter()
         .map(|(_, r)| {
             let d = r.get(depts).map_or("", String::as_str);
             (
                 hhrisk_tables::restore(&r[id]).into_owned(),
-                d.split(';').filter(|s| !s.is_empty()).map(String::from).collect(),
+                d.split(';').filter(|s| !s.is_empty()).map(id_of).collect(),
             )
         })
         .collect())
 }
 
-/// Reads one returns file (CSV or the first sheet named `returns`, or
-/// named after the department). Columns: `household_id`, `verified_need`
+/// The departments' names by id that a dispatch folder's `dispatch.json`
+/// records (`department_names`); none when it has no such record.
+fn department_names(dispatch: &Path) -> Vec<(String, String)> {
+    let Ok(text) = std::fs::read_to_string(dispatch.join("dispatch.json")) else { return Vec::new() };
+    let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else { return Vec::new() };
+    json["department_names"]
+        .as_object()
+        .map(|m| m.iter().filter_map(|(id, n)| Some((id.clone(), n.as_str()?.to_string()))).collect())
+        .unwrap_or_default()
+}
+
+/// Reads one returns file (CSV; of a workbook, the sheet `returns`, else
+/// the sheet named after the file, else its only sheet). Columns: `household_id`, `verified_need`
 /// (1/0, 是/否; empty: not answered yet, the row is left out), optional
 /// `assistance` and `department`; without a `department` column the file's
 /// name is taken as the department id. A department's dispatch list, its
 /// return columns filled in, is such a file.
 pub fn read_returns(path: &Path, encoding: Encoding) -> Result<Vec<Return>, FeedbackError> {
-    let t = TextTable::read(path, "returns", encoding)?;
+    // a workbook: its sheet `returns`, else the one named after the file
+    // (a list keeps its department's id), else its only sheet (a list
+    // written in Chinese names its sheet after the department's name)
+    let sheet = match hhrisk_tables::is_workbook(path) {
+        false => "returns".to_string(),
+        true => {
+            let names = hhrisk_tables::sheet_names(path)?;
+            let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            match names.as_slice() {
+                _ if names.iter().any(|n| n == "returns") => "returns".to_string(),
+                _ if names.contains(&stem) => stem,
+                [only] => only.clone(),
+                _ => "returns".to_string(),
+            }
+        }
+    };
+    let t = TextTable::read(path, &sheet, encoding)?;
     let origin = t.origin.to_string();
     let invalid = |message: String| FeedbackError::Invalid { origin: origin.clone(), message };
-    let (Some(id_at), Some(need_at)) = (t.column("household_id"), t.column("verified_need")) else {
-        return Err(invalid(
-            "line 1 (header): a return needs columns `household_id` and `verified_need` (1 or 0)".into(),
-        ));
+    // a list written in Chinese comes back with Chinese headers
+    let column = |key: &str| t.column(key).or_else(|| t.column(crate::dispatch::header_zh(key)));
+    let (Some(id_at), Some(need_at)) = (column("household_id"), column("verified_need")) else {
+        return Err(invalid(format!(
+            "line 1 (header): a return needs columns `household_id` and `verified_need` (1 or 0), or `{}` and `{}` \
+             as Chinese lists name them",
+            crate::dispatch::header_zh("household_id"),
+            crate::dispatch::header_zh("verified_need")
+        )));
     };
-    let (assist_at, dept_at, amount_at) =
-        (t.column("assistance"), t.column("department"), t.column("amount"));
+    let (assist_at, dept_at, amount_at) = (column("assistance"), column("department"), column("amount"));
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
     let mut out = Vec::new();
     for (line, row) in &t.rows {
@@ -137,7 +178,11 @@ pub fn read_returns(path: &Path, encoding: Encoding) -> Result<Vec<Return>, Feed
                 .split([';', '；', ','])
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
-                .map(String::from)
+                // the Chinese names of the drop-down, as their keys
+                .map(|s| {
+                    let key = crate::dispatch::ASSISTANCE_ZH.iter().find(|(_, zh)| *zh == s).map(|(k, _)| *k);
+                    key.unwrap_or(s).to_string()
+                })
                 .collect(),
         });
     }
@@ -247,12 +292,18 @@ pub fn merge(chain: &BTreeMap<String, Vec<String>>, returns: &[Return], batch: &
             });
         }
         // one row per department that answered, in the order of the
-        // answers; a department answering twice is reported, its first
-        // answer kept
-        let mut seen: Vec<String> = Vec::new();
+        // answers; a department answering twice differently is reported,
+        // its first answer kept (the same answer on several rows, as on
+        // each member's row of a list, is one answer)
+        let mut seen: Vec<(String, &Return)> = Vec::new();
         for r in list {
             let department = r.department.clone().unwrap_or_default();
-            if seen.contains(&department) {
+            if let Some((_, first)) = seen.iter().find(|(d, _)| *d == department) {
+                let same = (first.verified_need, &first.assistance, first.amount)
+                    == (r.verified_need, &r.assistance, r.amount);
+                if same {
+                    continue;
+                }
                 problems.push(Problem {
                     kind: "repeated",
                     household_id: id.clone(),
@@ -264,7 +315,7 @@ pub fn merge(chain: &BTreeMap<String, Vec<String>>, returns: &[Return], batch: &
                 });
                 continue;
             }
-            seen.push(department.clone());
+            seen.push((department.clone(), r));
             outcomes.rows.push(vec![
                 id.clone(),
                 department,
@@ -326,5 +377,44 @@ mod tests {
         assert!(m.problems[1]
             .message
             .contains("in need according to education, not according to medical_security"));
+    }
+
+    /// A Chinese list returned with an answer on each member's row: read
+    /// under its Chinese headers, its drop-down's kinds as their keys, the
+    /// same answer on several rows one answer, a different one reported.
+    #[test]
+    fn a_chinese_list_answered_on_every_member_row_is_one_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("education.csv");
+        std::fs::write(
+            &path,
+            "户编号,村（社区）,身份证号,核实需要帮扶（1是0否）,帮扶措施,帮扶金额（元）\n\
+             H1,花园村,420921********0011,1,教育资助；医疗救助,500\n\
+             H1,花园村,420921********0022,1,教育资助；医疗救助,500\n\
+             H2,花园村,420921********0033,0,,\n\
+             H2,花园村,420921********0044,1,教育资助,\n\
+             H3,花园村,420921********0055,,,\n",
+        )
+        .unwrap();
+        let returns = read_returns(&path, Encoding::Auto).unwrap();
+        assert_eq!(returns.len(), 4, "the unanswered row is skipped");
+        assert_eq!(returns[0].assistance, ["education", "medical"]);
+        assert_eq!(returns[0].department.as_deref(), Some("education"), "from the file's name");
+        let chain: BTreeMap<String, Vec<String>> = [
+            ("H1".to_string(), vec!["education".to_string()]),
+            ("H2".to_string(), vec!["education".to_string()]),
+            ("H3".to_string(), vec!["education".to_string()]),
+        ]
+        .into();
+        let m = merge(&chain, &returns, "b");
+        assert_eq!(
+            m.outcomes.rows,
+            vec![
+                vec!["H1", "education", "1", "education;medical", "500", "b"],
+                vec!["H2", "education", "0", "", "", "b"],
+            ]
+        );
+        let kinds: Vec<(&str, &str)> = m.problems.iter().map(|p| (p.kind, p.household_id.as_str())).collect();
+        assert_eq!(kinds, [("conflict", "H2"), ("repeated", "H2"), ("unanswered", "H3")]);
     }
 }

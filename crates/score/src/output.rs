@@ -294,8 +294,26 @@ fn push_text(row: &mut Vec<u8>, text: &str) -> csv::Result<()> {
 
 /// Writes refused rows: one line per problem, with the household it refuses.
 pub fn write_rejects<W: Write>(out: W, issues: &[Issue]) -> csv::Result<W> {
+    write_rejects_in(out, issues, false)
+}
+
+/// [`write_rejects`], with the header in Chinese when `zh` (a file for a
+/// Chinese office; nothing reads it back).
+pub fn write_rejects_in<W: Write>(out: W, issues: &[Issue], zh: bool) -> csv::Result<W> {
     let mut csv = csv::Writer::from_writer(out);
-    csv.write_record(["household_id", "household_line", "file", "line", "column", "person_id", "reason"])?;
+    if zh {
+        csv.write_record(["户编号", "户所在行", "文件", "行", "列", "身份证号", "原因"])?;
+    } else {
+        csv.write_record([
+            "household_id",
+            "household_line",
+            "file",
+            "line",
+            "column",
+            "person_id",
+            "reason",
+        ])?;
+    }
     for i in issues {
         let file =
             Path::new(&i.file).file_name().map_or(i.file.clone(), |f| f.to_string_lossy().into_owned());

@@ -25,7 +25,7 @@ pub use location::Location;
 pub use out::{escape_controls, neutralise, restore, write_workbook, Format, OutTable, WriteError};
 pub use raw::RawCsv;
 pub use records::{trim_cell, Fields, Records};
-pub use table::{is_workbook, Origin, Table, TableError, TextTable};
+pub use table::{is_workbook, sheet_names, Origin, Table, TableError, TextTable};
 
 #[cfg(test)]
 mod tests;

@@ -37,6 +37,9 @@ pub struct OutTable {
     /// drop-down in workbooks: (column, allowed values, whether only they
     /// are accepted; otherwise others may be typed).
     pub choices: Vec<(usize, Vec<String>, bool)>,
+    /// Said once about the whole table, in workbooks as a note on the
+    /// first header cell (CSV has no place for it).
+    pub note: Option<String>,
 }
 
 /// Why a table could not be written.
@@ -176,6 +179,10 @@ impl OutTable {
             let last = self.rows.len().min(MAX_XLSX_ROWS) as u32;
             ws.autofilter(0, 0, last, self.header.len() as u16 - 1)?;
         }
+        if let (Some(note), false) = (&self.note, self.header.is_empty()) {
+            let note = rust_xlsxwriter::Note::new(note).set_author("hhrisk").set_width(360).set_height(80);
+            ws.insert_note(0, 0, &note)?;
+        }
         for (c, width) in self.widths().into_iter().enumerate() {
             ws.set_column_width(c as u16, width)?;
         }
@@ -268,6 +275,7 @@ mod workbook_tests {
                 (2, vec!["1".into(), "0".into()], true),
                 (3, vec!["education".into(), "medical".into()], false),
             ],
+            note: None,
         };
         let xml = sheet_xml(&table);
         assert!(
@@ -280,5 +288,24 @@ mod workbook_tests {
         assert!(xml.contains(r#"<formula1>"1,0"</formula1>"#), "{xml}");
         assert!(xml.contains(r#"sqref="C2""#) && xml.contains(r#"sqref="D2""#), "{xml}");
         assert!(xml.contains(r#"errorStyle="information""#), "assistance accepts other kinds: {xml}");
+    }
+
+    /// A table's note is said once, as a note on its first header cell.
+    #[test]
+    fn a_note_is_said_once_on_the_first_header_cell() {
+        let table = OutTable {
+            header: vec!["户编号".into(), "身份证号".into()],
+            rows: vec![vec!["H001".into(), "420921********0011".into()]; 3],
+            note: Some("身份证号和姓名已脱敏。".into()),
+            ..OutTable::default()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.xlsx");
+        table.write(&path, Format::Xlsx, "list", false).unwrap();
+        let mut zip = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
+        let mut xml = String::new();
+        std::io::Read::read_to_string(&mut zip.by_name("xl/comments1.xml").unwrap(), &mut xml).unwrap();
+        assert!(xml.contains(r#"<comment ref="A1""#) && xml.contains("身份证号和姓名已脱敏。"), "{xml}");
+        assert_eq!(xml.matches("<comment ").count(), 1, "{xml}");
     }
 }

@@ -277,6 +277,18 @@ fn xlsx_rows<RS: Read + std::io::Seek>(
     Ok(rows)
 }
 
+/// The sheets of a workbook, in order (its size checked first, as when a
+/// sheet is read).
+pub fn sheet_names(path: &Path) -> Result<Vec<String>, TableError> {
+    let err = |message: String| TableError::Workbook { origin: path.display().to_string(), message };
+    check_unpacked_size(path).map_err(err)?;
+    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("ods")) {
+        check_ods_grid(path).map_err(err)?;
+    }
+    let book = open_workbook_auto(path).map_err(|e| err(e.to_string()))?;
+    Ok(book.sheet_names())
+}
+
 impl Table {
     /// Opens a CSV file, or sheet `sheet` of a workbook.
     pub fn open(path: &Path, sheet: &str, encoding: Encoding) -> Result<(Table, Origin), TableError> {

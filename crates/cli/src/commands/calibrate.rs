@@ -28,16 +28,22 @@ pub fn calibrate(
     use hhrisk_calibrate::{calibrate, fit::BandName, thresholds_toml, Options};
     if let Some(t) = &tune {
         if !(0.0..1.0).contains(&t.max_change) {
-            bail!("--max-change must be at least 0 and below 1 (0.5: points move by at most half)");
+            bail!(crate::tr!(
+                "--max-change must be at least 0 and below 1 (0.5: points move by at most half)",
+                "--max-change 须不小于 0 且小于 1（0.5：分值最多变动一半）"
+            ));
         }
     }
     let (model, samples, objective) = load_samples_from(model_path, samples_dir, objective, io, ledger)?;
     if let Some(l) = ledger {
+        let (l, n) = (l.display(), samples.len());
         eprintln!(
-            "outcomes from the ledger {}: {} households answered for; only households that were alerted were \
-             verified, so these samples are not the villages' households at random",
-            l.display(),
-            samples.len()
+            "{}",
+            crate::tr!(
+                "outcomes from the ledger {l}: {n} households answered for; only households that were alerted were \
+                 verified, so these samples are not the villages' households at random",
+                "核查结果取自台账 {l}：共 {n} 户有反馈；只有预警过的户才经过核查，所以这些样本并非从各村随机抽取的户"
+            )
         );
     }
     let mut options = Options::new(&model, objective);
@@ -55,7 +61,10 @@ pub fn calibrate(
             .collect();
     }
     if options.bands.is_empty() {
-        bail!("no bands to fit: the model declares none; name them with --bands red,orange,yellow");
+        bail!(crate::tr!(
+            "no bands to fit: the model declares none; name them with --bands red,orange,yellow",
+            "没有可校准的预警区间：指标模型中没有定义；请用 --bands red,orange,yellow 指定"
+        ));
     }
     options.replicates = replicates;
     options.seed = seed;
@@ -63,7 +72,10 @@ pub fn calibrate(
     options.size_warning_factor = size_warning_factor;
     let result = calibrate(&model, &samples, &options);
 
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    std::fs::create_dir_all(out).with_context(|| {
+        let out = out.display();
+        crate::tr!("cannot create {out}", "无法创建 {out}")
+    })?;
     let header = format!(
         "Warning bands fitted by hhrisk calibrate\nmodel: {} ({} {})\nsamples: {} ({} households with outcomes)\nobjective: {}{}",
         model_path.display(),
@@ -80,10 +92,9 @@ pub fn calibrate(
     );
     let write = |name: &str, text: &str| -> anyhow::Result<()> {
         let path = out.join(name);
-        let mut file =
-            AtomicFile::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
+        let mut file = AtomicFile::create(&path).with_context(|| cannot_write(&path))?;
         file.write_all(text.as_bytes())?;
-        file.commit().with_context(|| format!("cannot write {}", path.display()))
+        file.commit().with_context(|| cannot_write(&path))
     };
     // each responsible department's and each alert kind's share in need,
     // under the fitted bands (in sample), with intervals
@@ -96,8 +107,10 @@ pub fn calibrate(
     write("thresholds.toml", &thresholds_toml(&result, &options, &header))?;
     write("calibration.json", &json_text)?;
     if let Some(tuned) = &result.tuned {
-        let text = std::fs::read_to_string(model_path)
-            .with_context(|| format!("cannot read {}", model_path.display()))?;
+        let text = std::fs::read_to_string(model_path).with_context(|| {
+            let path = model_path.display();
+            crate::tr!("cannot read {path}", "无法读取 {path}")
+        })?;
         let points: std::collections::HashMap<String, f64> =
             tuned.points.iter().map(|p| (p.item.clone(), p.suggested)).collect();
         let rewritten = hhrisk_model::rewrite_points(&text, &model_path.display().to_string(), &points)
@@ -123,20 +136,26 @@ pub fn calibrate(
         print!("{json_text}");
     } else {
         print!("{}", calibration_text(&result, &samples));
-        print!("{}", groups_text("by responsible department (fitted bands, in sample; the departments of the items that fired)", &breakdown.by_department));
-        print!(
-            "{}",
-            groups_text("by alert kind (fitted bands for risk, in sample)", &breakdown.by_alert_kind)
+        let by_department = crate::tr!(
+            "by responsible department (fitted bands, in sample; the departments of the items that fired)",
+            "按责任部门（校准后的预警区间，样本内；取触发指标项所属的部门）"
         );
+        print!("{}", groups_text(&by_department, &breakdown.by_department));
+        let by_kind = crate::tr!(
+            "by alert kind (fitted bands for risk, in sample)",
+            "按预警类型（risk 用校准后的预警区间，样本内）"
+        );
+        print!("{}", groups_text(&by_kind, &breakdown.by_alert_kind));
     }
     for w in &result.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("{}", crate::tr!("warning: {w}", "警告：{w}"));
     }
     let mut written = vec!["thresholds.toml", "calibration.json"];
     if result.tuned.is_some() {
         written.push("tuned.toml");
     }
     let written: Vec<String> = written.iter().map(|f| out.join(f).display().to_string()).collect();
-    eprintln!("wrote {}", written.join(", "));
+    let written = written.join(if crate::lang::zh() { "、" } else { ", " });
+    eprintln!("{}", crate::tr!("wrote {written}", "已写出 {written}"));
     Ok(ExitCode::SUCCESS)
 }

@@ -24,11 +24,14 @@ pub fn diff(
     let read = |dir: &Path| -> anyhow::Result<Roster> {
         let r = Roster::read(&model, dir, &io.read_options(false))?;
         if !r.issues.is_empty() {
+            let (dir, problems, refused) = (dir.display(), r.issues.len(), r.rejected_households());
             eprintln!(
-                "{}: {} problems, {} households refused and left out of the diff (hhrisk validate lists them)",
-                dir.display(),
-                r.issues.len(),
-                r.rejected_households()
+                "{}",
+                crate::tr!(
+                    "{dir}: {problems} problems, {refused} households refused and left out of the diff (hhrisk \
+                     validate lists them)",
+                    "{dir}：{problems} 处问题，{refused} 户被拒收，不参加比较（hhrisk validate 可列出这些问题）"
+                )
             );
         }
         Ok(r)
@@ -65,7 +68,7 @@ pub fn diff(
         print!("{}", d.to_text(old, new));
     }
     for w in &d.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("{}", crate::tr!("warning: {w}", "警告：{w}"));
     }
     Ok(ExitCode::SUCCESS)
 }

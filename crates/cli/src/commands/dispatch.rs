@@ -37,7 +37,7 @@ pub fn dispatch(
     use std::collections::HashMap;
 
     let model = load_model(model_path)?;
-    let options = DispatchOptions { unmasked };
+    let options = DispatchOptions { unmasked, zh: crate::lang::zh() };
     let alerts = hhrisk_monitor::dispatch::read_alerts(scores, io.encoding)?;
     // household id → its alerts (a scores file may repeat one)
     let mut alerted: HashMap<&str, Vec<usize>> = HashMap::new();
@@ -103,22 +103,42 @@ pub fn dispatch(
         FormatArg::Csv => hhrisk_tables::Format::Csv,
         FormatArg::Xlsx => hhrisk_tables::Format::Xlsx,
     };
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let mut counts = serde_json::Map::new();
-    let mut leads = serde_json::Map::new();
-    for (dept, table) in &d.departments {
-        table.write(&out.join(format!("{dept}.{}", format.extension())), format, dept, io.bom)?;
-        counts.insert(dept.clone(), json!(table.rows.len()));
-        let role = table.header.iter().position(|h| h == "role");
-        let led = table.rows.iter().filter(|r| role.is_some_and(|i| r[i] == "lead")).count();
-        if led > 0 {
-            leads.insert(dept.clone(), json!(led));
-        }
+    std::fs::create_dir_all(out).with_context(|| {
+        let out = out.display();
+        crate::tr!("cannot create {out}", "无法创建 {out}")
+    })?;
+    let mut d = d;
+    if format == hhrisk_tables::Format::Xlsx {
+        // a workbook says whether it is masked once, in its header's note
+        d.drop_masking_column();
     }
-    d.chain.write(&out.join(format!("chain.{}", format.extension())), format, "chain", io.bom)?;
+    // files named by department id (feedback and the ledger know them so);
+    // a workbook's sheet by the department's name in Chinese
+    let zh = crate::lang::zh();
+    let sheet = |id: &str, zh_name: &str| if zh { sheet_name(zh_name) } else { id.to_string() };
+    let mut counts = serde_json::Map::new();
+    for (dept, table) in &d.departments {
+        let name =
+            model.departments.iter().find(|x| &x.id == dept).map_or(dept.as_str(), |x| x.name.as_str());
+        table.write(
+            &out.join(format!("{dept}.{}", format.extension())),
+            format,
+            &sheet(dept, name),
+            io.bom,
+        )?;
+        counts.insert(dept.clone(), json!(d.households.get(dept).copied().unwrap_or(0)));
+    }
+    let leads: serde_json::Map<String, serde_json::Value> =
+        d.leads.iter().map(|(k, n)| (k.clone(), json!(n))).collect();
+    d.chain.write(
+        &out.join(format!("chain.{}", format.extension())),
+        format,
+        &sheet("chain", "救助链"),
+        io.bom,
+    )?;
     if !model.classes.is_empty() {
         let path = out.join(format!("check_means.{}", format.extension()));
-        d.check_means.write(&path, format, "check_means", io.bom)?;
+        d.check_means.write(&path, format, &sheet("check_means", "疑似错保核查"), io.bom)?;
     }
     let manifest = json!({
         "batch": batch,
@@ -130,31 +150,44 @@ pub fn dispatch(
         "check_means": d.check_means.rows.len(),
         "not_in_roster": d.not_in_roster,
         "masking": masking_note(unmasked),
+        // the chain may name departments in Chinese: feedback maps them back
+        "department_names": model.departments.iter().map(|d| (d.id.clone(), json!(d.name))).collect::<serde_json::Map<_, _>>(),
     });
     let mut file = AtomicFile::create(&out.join("dispatch.json"))?;
     file.write_all((serde_json::to_string_pretty(&manifest)? + "\n").as_bytes())?;
     file.commit()?;
-    let sent: Vec<String> = d
-        .departments
-        .iter()
-        .filter(|(_, t)| !t.rows.is_empty())
-        .map(|(k, t)| format!("{k} {}", t.rows.len()))
-        .collect();
+    let sent: Vec<String> = d.households.iter().map(|(k, n)| format!("{k} {n}")).collect();
     let led: Vec<String> = leads.iter().map(|(k, n)| format!("{k} {n}")).collect();
     let checks = if model.classes.is_empty() {
         String::new()
     } else {
-        format!("; enrolled with signs of means, for civil affairs to check: {}", d.check_means.rows.len())
+        let n = d.check_means.rows.len();
+        crate::tr!(
+            "; enrolled with signs of means, for civil affairs to check: {n}",
+            "；已纳入保障但有财产收入迹象、交民政核查的 {n} 户"
+        )
     };
+    let listed = |names: Vec<String>| match names.is_empty() {
+        true => crate::tr!("none", "无"),
+        false => names.join(if crate::lang::zh() { "，" } else { ", " }),
+    };
+    let (n, shown_out, sent, led) = (alerts.len(), out.display(), listed(sent), listed(led));
     eprintln!(
-        "dispatched {} alerted households → {} (lists: {}; leading the case: {}{checks})",
-        alerts.len(),
-        out.display(),
-        if sent.is_empty() { "none".to_string() } else { sent.join(", ") },
-        if led.is_empty() { "none".to_string() } else { led.join(", ") }
+        "{}",
+        crate::tr!(
+            "dispatched {n} alerted households → {shown_out} (lists: {sent}; leading the case: {led}{checks})",
+            "预警户 {n} 户已派单 → {shown_out}（各部门清单：{sent}；主责部门：{led}{checks}）"
+        )
     );
     if unmasked {
-        eprintln!("warning: the lists hold full ID numbers and names (--unmasked); share them only with the departments named");
+        eprintln!(
+            "{}",
+            crate::tr!(
+                "warning: the lists hold full ID numbers and names (--unmasked); share them only with the \
+                 departments named",
+                "警告：派单清单含完整的身份证号和姓名（--unmasked）；只可交给清单所列的部门"
+            )
+        );
     }
     if let (Some(l), Some(db)) = (&ledger, db.as_mut()) {
         let mut inputs = vec![model_path.to_path_buf(), scores.to_path_buf()];
@@ -168,17 +201,26 @@ pub fn dispatch(
             alerts: cases,
         };
         let recorded = db.record_batch(&b, &event)?;
+        let (file, opened, updated) = (l.file.display(), recorded.opened.len(), recorded.updated.len());
+        let cases = if opened == 1 { "" } else { "s" };
         eprintln!(
-            "ledger {}: batch {batch} recorded; {} case{} opened, {} open already (updated; not sent again to \
-             the departments they went to)",
-            l.file.display(),
-            recorded.opened.len(),
-            if recorded.opened.len() == 1 { "" } else { "s" },
-            recorded.updated.len()
+            "{}",
+            crate::tr!(
+                "ledger {file}: batch {batch} recorded; {opened} case{cases} opened, {updated} open already \
+                 (updated; not sent again to the departments they went to)",
+                "台账 {file}：已记录批次 {batch}；新立案 {opened} 件，已在办 {updated} 件（已更新，不再向原派单部门重复派单）"
+            )
         );
     }
     for id in &d.not_in_roster {
-        eprintln!("warning: alerted household {id} is not in the roster (or was refused by it); listed in the chain with no department");
+        eprintln!(
+            "{}",
+            crate::tr!(
+                "warning: alerted household {id} is not in the roster (or was refused by it); listed in the chain \
+                 with no department",
+                "警告：预警户 {id} 不在名册中（或被名册拒收）；已列入 chain 清单，未派给任何部门"
+            )
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -190,5 +232,15 @@ fn roster_table_files(roster: &Path) -> Vec<std::path::PathBuf> {
         vec![roster.to_path_buf()]
     } else {
         ["households.csv", "members.csv"].iter().map(|f| roster.join(f)).filter(|p| p.is_file()).collect()
+    }
+}
+
+/// A sheet name Excel accepts: at most 31 characters, none of `[]:*?/\`.
+fn sheet_name(name: &str) -> String {
+    let clean: String = name.chars().map(|c| if "[]:*?/\\".contains(c) { '_' } else { c }).take(31).collect();
+    if clean.trim().is_empty() {
+        "sheet".to_string()
+    } else {
+        clean
     }
 }

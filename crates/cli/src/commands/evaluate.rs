@@ -9,17 +9,37 @@ use super::*;
 
 pub fn evaluate_counts(alerts: u64, verified: u64, json: bool) -> anyhow::Result<ExitCode> {
     let Some(c) = hhrisk_calibrate::evaluation::from_counts(alerts, verified) else {
-        bail!("--verified ({verified}) must be between 0 and --alerts ({alerts}), and --alerts above 0");
+        bail!(crate::tr!(
+            "--verified ({verified}) must be between 0 and --alerts ({alerts}), and --alerts above 0",
+            "--verified（{verified}）须在 0 到 --alerts（{alerts}）之间，且 --alerts 须大于 0"
+        ));
     };
     if json {
         println!("{}", serde_json::to_string_pretty(&c)?);
     } else {
+        let precision = percent(Some(c.precision));
         println!(
-            "precision {} ({verified} of {alerts} alerts verified as right)",
-            percent(Some(c.precision))
+            "{}",
+            crate::tr!(
+                "precision {precision} ({verified} of {alerts} alerts verified as right)",
+                "精确率 {precision}（预警 {alerts} 户，经核实准确 {verified} 户）"
+            )
         );
-        println!("  95 % Wilson interval          {}", interval(Some(c.wilson)));
-        println!("  95 % Clopper–Pearson interval {}", interval(Some(c.clopper_pearson)));
+        let (wilson, clopper_pearson) = (interval(Some(c.wilson)), interval(Some(c.clopper_pearson)));
+        println!(
+            "{}",
+            crate::tr!(
+                "  95 % Wilson interval          {wilson}",
+                "  95 % Wilson 置信区间          {wilson}"
+            )
+        );
+        println!(
+            "{}",
+            crate::tr!(
+                "  95 % Clopper–Pearson interval {clopper_pearson}",
+                "  95 % Clopper–Pearson 置信区间 {clopper_pearson}"
+            )
+        );
         if (alerts, verified) != hhrisk_calibrate::evaluation::XIAOCHANG {
             if let Some(against) = hhrisk_calibrate::evaluation::against_xiaochang(verified, alerts) {
                 println!("{}", against.sentence);
@@ -47,14 +67,21 @@ pub fn evaluate(
     let households = hhrisk_calibrate::samples::outcomes_of_rows(&rows);
     let mut records = evaluation::read_scores(scores, &households, io.encoding)?;
     evaluation::attach_answers(&mut records, &rows);
-    let mut notes = Vec::new();
+    // each note in English for --json, and as the text shows it
+    macro_rules! note {
+        ($en:literal, $zh:literal) => {
+            (format!($en), crate::tr!($en, $zh))
+        };
+    }
+    let mut notes: Vec<(String, String)> = Vec::new();
     match (&roster, model) {
         (Some(dir), Some(model_path)) => {
             let model = load_model(model_path)?;
             if model.groups.is_empty() {
-                notes.push(format!(
-                    "model {} declares no household types ([[groups]]): no breakdown by household type",
-                    model_path.display()
+                let path = model_path.display();
+                notes.push(note!(
+                    "model {path} declares no household types ([[groups]]): no breakdown by household type",
+                    "指标模型 {path} 没有定义户类型（[[groups]]），无法按户类型分组统计"
                 ));
             }
             let mut facts = evaluation::facts(&model, dir, io.encoding)?;
@@ -63,66 +90,101 @@ pub fn evaluate(
                 (r.departments, r.types) = (f.departments, f.groups);
             }
         }
-        _ => notes.push(
-            "give --model and --roster for the breakdown by household type (the model's [[groups]])"
-                .to_string(),
-        ),
+        _ => notes.push(note!(
+            "give --model and --roster for the breakdown by household type (the model's [[groups]])",
+            "如需按户类型（指标模型的 [[groups]]）分组统计，请同时给出 --model 和 --roster"
+        )),
     }
     let mut result = evaluation::evaluate(&records, size_warning_factor);
-    result.notes.extend(notes);
     if json {
+        result.notes.extend(notes.into_iter().map(|(en, _)| en));
         println!("{}", serde_json::to_string_pretty(&result)?);
         return Ok(ExitCode::SUCCESS);
     }
+    result.notes.extend(notes.into_iter().map(|(_, shown)| shown));
     let mut out = String::new();
     use std::fmt::Write as _;
+    let (scored, alerts, verified) = (result.scored, result.alerts, result.verified);
     let _ = writeln!(
         out,
-        "{} households scored; {} alerts with an outcome, {} of them verified in need",
-        result.scored, result.alerts, result.verified
+        "{}",
+        crate::tr!(
+            "{scored} households scored; {alerts} alerts with an outcome, {verified} of them verified in need",
+            "已评分 {scored} 户；有核查结果的预警 {alerts} 户，其中经核实需要帮扶 {verified} 户"
+        )
     );
+    let (precision, precision_ci) = (percent(result.precision), interval(result.overall.precision_ci.wilson));
+    let recall = percent(result.recall);
+    let recall_ci = match &result.audit {
+        Some(a) => {
+            let ci = interval(a.recall_ci);
+            crate::tr!("{ci} (estimated from the audit)", "{ci}（由抽查估计）")
+        }
+        None => interval(result.overall.recall_ci.wilson),
+    };
     let _ = writeln!(
         out,
-        "precision {} {}   recall {} {}",
-        percent(result.precision),
-        interval(result.overall.precision_ci.wilson),
-        percent(result.recall),
-        match &result.audit {
-            Some(a) => format!("{} (estimated from the audit)", interval(a.recall_ci)),
-            None => interval(result.overall.recall_ci.wilson),
-        }
+        "{}",
+        crate::tr!(
+            "precision {precision} {precision_ci}   recall {recall} {recall_ci}",
+            "精确率 {precision} {precision_ci}   召回率 {recall} {recall_ci}"
+        )
     );
     if let (Some(base), Some(lift)) = (result.base_rate, result.lift) {
+        let base = percent(Some(base));
         let _ = writeln!(
             out,
-            "base rate {} of households in need: the alerts are {lift:.2} times as precise as alerting at random",
-            percent(Some(base))
+            "{}",
+            crate::tr!(
+                "base rate {base} of households in need: the alerts are {lift:.2} times as precise as alerting at \
+                 random",
+                "需要帮扶的户占全部户的 {base}（基准比例）：预警的精确率是随机预警的 {lift:.2} 倍"
+            )
         );
     }
     if let Some(c) = &result.against_xiaochang {
         let _ = writeln!(out, "{}", c.sentence);
     }
-    let section = |out: &mut String, title: &str, groups: &[evaluation::Group]| {
-        out.push_str(&groups_text(&format!("by {title}"), groups));
-    };
-    section(&mut out, "band", &result.by_band);
-    section(&mut out, "village", &result.by_village);
-    section(&mut out, "batch", &result.by_batch);
-    section(&mut out, "department", &result.by_department);
-    section(&mut out, "household type", &result.by_household_type);
-    section(&mut out, "alert kind", &result.by_alert_kind);
+    for (title, groups) in [
+        (crate::tr!("by band", "按预警区间"), &result.by_band),
+        (crate::tr!("by village", "按村"), &result.by_village),
+        (crate::tr!("by batch", "按批次"), &result.by_batch),
+        (crate::tr!("by department", "按部门"), &result.by_department),
+        (crate::tr!("by household type", "按户类型"), &result.by_household_type),
+        (crate::tr!("by alert kind", "按预警类型"), &result.by_alert_kind),
+    ] {
+        out.push_str(&groups_text(&title, groups));
+    }
     if !result.assistance.is_empty() {
-        let _ = writeln!(out, "\nassistance given (households, 人次):");
+        let _ = writeln!(
+            out,
+            "\n{}",
+            crate::tr!("assistance given (households, 人次):", "已给予的帮扶（户，人次）：")
+        );
         for a in &result.assistance {
-            let _ =
-                writeln!(out, "  {} {:>6}  of them alerted {:>6}", pad(&a.kind, 22), a.households, a.alerted);
+            let (kind, households, alerted) = (pad(&a.kind, 22), a.households, a.alerted);
+            let _ = writeln!(
+                out,
+                "{}",
+                crate::tr!(
+                    "  {kind} {households:>6}  of them alerted {alerted:>6}",
+                    "  {kind} {households:>6}  其中预警过 {alerted:>6}"
+                )
+            );
         }
     }
     out.push_str(&size_section(&result.by_household_size));
     for n in &result.notes {
-        let _ = writeln!(out, "note: {n}");
+        let _ = writeln!(out, "{}", crate::tr!("note: {n}", "提示：{n}"));
     }
-    let _ = writeln!(out, "(95 % Wilson intervals; --json adds Clopper–Pearson)");
+    let _ = writeln!(
+        out,
+        "{}",
+        crate::tr!(
+            "(95 % Wilson intervals; --json adds Clopper–Pearson)",
+            "（95 % Wilson 置信区间；--json 另给出 Clopper–Pearson 区间）"
+        )
+    );
     print!("{out}");
     Ok(ExitCode::SUCCESS)
 }

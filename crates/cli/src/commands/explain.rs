@@ -53,11 +53,21 @@ pub fn explain(
     let explanation = match found {
         Some(Found::Explained(explanation)) => explanation,
         Some(Found::Refused(issues)) => {
-            eprintln!("household {household} was refused; it has no score until these are fixed:");
+            eprintln!(
+                "{}",
+                crate::tr!(
+                    "household {household} was refused; it has no score until these are fixed:",
+                    "户 {household} 被拒收；以下问题改正之前，该户没有评分："
+                )
+            );
             print_issues(&shown(issues, unmasked));
             return Ok(ExitCode::FAILURE);
         }
-        None => bail!("household {household} is not in {}", roster_dir.join("households.csv").display()),
+        None => {
+            let file = roster_dir.join("households.csv");
+            let file = file.display();
+            bail!(crate::tr!("household {household} is not in {file}", "户 {household} 不在 {file} 中"))
+        }
     };
     let mut stdout = std::io::stdout().lock();
     if json {

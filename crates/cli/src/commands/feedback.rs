@@ -41,21 +41,29 @@ pub fn feedback(
             }))?
         );
     }
+    let (households, answers, dispatched) = (answered.len(), merged.outcomes.rows.len(), chain.len());
+    let shown_out = out.display();
     eprintln!(
-        "{} households answered for ({} answers, one per household and department), of {} dispatched → {} (batch \
-         {batch})",
-        answered.len(),
-        merged.outcomes.rows.len(),
-        chain.len(),
-        out.display()
+        "{}",
+        crate::tr!(
+            "{households} households answered for ({answers} answers, one per household and department), of \
+             {dispatched} dispatched → {shown_out} (batch {batch})",
+            "已派单 {dispatched} 户，其中 {households} 户有反馈（反馈 {answers} 条，每户每个部门一条）→ {shown_out}\
+             （批次 {batch}）"
+        )
     );
     for p in &merged.problems {
+        let (kind, household, message) = (p.kind, &p.household_id, &p.message);
+        let at = match &p.at {
+            Some(a) => crate::tr!(" ({a})", "（{a}）"),
+            None => String::new(),
+        };
         eprintln!(
-            "  {}: household {}{}: {}",
-            p.kind,
-            p.household_id,
-            p.at.as_ref().map(|a| format!(" ({a})")).unwrap_or_default(),
-            p.message
+            "{}",
+            crate::tr!(
+                "  {kind}: household {household}{at}: {message}",
+                "  {kind}：户 {household}{at}：{message}"
+            )
         );
     }
     if let Some(l) = &ledger {
@@ -74,17 +82,22 @@ pub fn feedback(
             })
             .collect();
         let done = hhrisk_ledger::Ledger::open(&l.file)?.record_answers(&answers, &event)?;
+        let (file, recorded, late, closed) = (l.file.display(), done.recorded, done.late, done.closed.len());
+        let (answers, cases) = (if recorded == 1 { "" } else { "s" }, if closed == 1 { "" } else { "s" });
         eprintln!(
-            "ledger {}: {} answer{} recorded ({} late), {} case{} closed (every department answered)",
-            l.file.display(),
-            done.recorded,
-            if done.recorded == 1 { "" } else { "s" },
-            done.late,
-            done.closed.len(),
-            if done.closed.len() == 1 { "" } else { "s" }
+            "{}",
+            crate::tr!(
+                "ledger {file}: {recorded} answer{answers} recorded ({late} late), {closed} case{cases} closed (every \
+                 department answered)",
+                "台账 {file}：记录反馈 {recorded} 条（其中超期 {late} 条），办结案件 {closed} 件（各部门均已反馈）"
+            )
         );
         for r in &done.refused {
-            eprintln!("  not recorded ({}): {}", r.origin, r.message);
+            let (origin, message) = (&r.origin, &r.message);
+            eprintln!(
+                "{}",
+                crate::tr!("  not recorded ({origin}): {message}", "  未记录（{origin}）：{message}")
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -16,7 +16,12 @@ use super::*;
 /// Checks `--size-warning-factor`.
 pub fn size_factor(factor: f64) -> anyhow::Result<f64> {
     if !(factor.is_finite() && factor > 1.0) {
-        bail!("--size-warning-factor {factor}: give a number above 1 (2: warn when a size group is alerted twice as often as it is in need, or half as often)");
+        bail!(crate::tr!(
+            "--size-warning-factor {factor}: give a number above 1 (2: warn when a size group is alerted twice as \
+             often as it is in need, or half as often)",
+            "--size-warning-factor {factor}：请给出大于 1 的数（2：某一人口规模的户被预警的比例达到其实际需要帮扶比例的\
+             两倍或一半时发出警告）"
+        ));
     }
     Ok(factor)
 }
@@ -62,8 +67,10 @@ pub fn fit(
 
     // the fitted model: the input file with new points, dropped items
     // switched off, the normalisation, then its bands fitted again
-    let text = std::fs::read_to_string(model_path)
-        .with_context(|| format!("cannot read {}", model_path.display()))?;
+    let text = std::fs::read_to_string(model_path).with_context(|| {
+        let path = model_path.display();
+        crate::tr!("cannot read {path}", "无法读取 {path}")
+    })?;
     let shown = out.display().to_string();
     let fit_json = fit_json_path(out);
     let fit_json_name = fit_json
@@ -116,7 +123,10 @@ pub fn fit(
     // the file must read back as the model it describes
     let check = Model::from_toml(&fitted_text, &shown).map_err(|e| anyhow::anyhow!("{e}"))?;
     if check.bands.levels.len() != bands.bands.len() {
-        bail!("internal error: the fitted model's bands did not read back; please report it");
+        bail!(crate::tr!(
+            "internal error: the fitted model's bands did not read back; please report it",
+            "内部错误：拟合后的指标模型未能读回其预警区间；请报告此问题"
+        ));
     }
     let held = &card.held_out;
     let header = format!(
@@ -151,22 +161,25 @@ pub fn fit(
     report["by_household_size"] = serde_json::to_value(&bands.by_household_size)?;
     let json_text = serde_json::to_string_pretty(&report)? + "\n";
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| {
+            let dir = dir.display();
+            crate::tr!("cannot create {dir}", "无法创建 {dir}")
+        })?;
     }
     for (path, body) in [(out.to_path_buf(), header + &fitted_text), (fit_json.clone(), json_text.clone())] {
-        let mut file =
-            AtomicFile::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
+        let mut file = AtomicFile::create(&path).with_context(|| cannot_write(&path))?;
         file.write_all(body.as_bytes())?;
-        file.commit().with_context(|| format!("cannot write {}", path.display()))?;
+        file.commit().with_context(|| cannot_write(&path))?;
     }
     for w in card.warnings.iter().chain(&bands.warnings) {
-        eprintln!("warning: {w}");
+        eprintln!("{}", crate::tr!("warning: {w}", "警告：{w}"));
     }
     if json {
         print!("{json_text}");
     } else {
         print!("{}", fit_text(&card, &bands, &samples));
     }
-    eprintln!("wrote {}, {}", out.display(), fit_json.display());
+    let (out, fit_json) = (out.display(), fit_json.display());
+    eprintln!("{}", crate::tr!("wrote {out}, {fit_json}", "已写出 {out}、{fit_json}"));
     Ok(ExitCode::SUCCESS)
 }

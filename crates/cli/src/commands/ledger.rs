@@ -31,11 +31,11 @@ impl LedgerUse {
 /// hide a mistyped path).
 pub fn existing(path: &Path) -> anyhow::Result<Ledger> {
     if !path.is_file() {
-        anyhow::bail!(
-            "{}: no ledger here; record a batch first with `hhrisk dispatch … --ledger {}`",
-            path.display(),
-            path.display()
-        );
+        let path = path.display();
+        anyhow::bail!(crate::tr!(
+            "{path}: no ledger here; record a batch first with `hhrisk dispatch … --ledger {path}`",
+            "{path}：这里没有台账；请先用 `hhrisk dispatch … --ledger {path}` 记录一个批次"
+        ));
     }
     Ok(Ledger::open(path)?)
 }
@@ -70,42 +70,64 @@ pub fn cases(
     use std::fmt::Write as _;
     let mut out = String::new();
     let what = if filter.overdue {
-        "overdue"
+        crate::tr!("overdue", "超期")
     } else if filter.all {
-        "all"
+        crate::tr!("all", "全部")
     } else {
-        "open"
+        crate::tr!("open", "在办")
     };
+    let (n, cases, shown_ledger) = (list.len(), if list.len() == 1 { "" } else { "s" }, ledger.display());
     let _ = writeln!(
         out,
-        "{} {what} case{} in {} (as of {as_of})",
-        list.len(),
-        if list.len() == 1 { "" } else { "s" },
-        ledger.display()
+        "{}",
+        crate::tr!(
+            "{n} {what} case{cases} in {shown_ledger} (as of {as_of})",
+            "台账 {shown_ledger} 中{what}案件 {n} 件（截至 {as_of}）"
+        )
     );
     for c in &list {
+        let kinds = if c.kinds.is_empty() {
+            String::new()
+        } else {
+            let kinds = &c.kinds;
+            crate::tr!(", {kinds}", "，{kinds}")
+        };
+        let overdue = if c.days_overdue > 0 {
+            let days = c.days_overdue;
+            crate::tr!(", {days} days overdue", "，超期 {days} 天")
+        } else {
+            String::new()
+        };
+        let (id, village, status, opened, batch, owner) =
+            (&c.household_id, &c.village, &c.status, &c.opened, &c.batch, &c.owner);
         let _ = writeln!(
             out,
-            "{:<20} {:<10} {:<8} opened {} ({}), owner {}{}{}",
-            c.household_id,
-            c.village,
-            c.status,
-            c.opened,
-            c.batch,
-            c.owner,
-            if c.kinds.is_empty() { String::new() } else { format!(", {}", c.kinds) },
-            if c.days_overdue > 0 { format!(", {} days overdue", c.days_overdue) } else { String::new() }
+            "{}",
+            crate::tr!(
+                "{id:<20} {village:<10} {status:<8} opened {opened} ({batch}), owner {owner}{kinds}{overdue}",
+                "{id:<20} {village:<10} {status:<8} 立案 {opened}（{batch}），主责 {owner}{kinds}{overdue}"
+            )
         );
         for r in &c.departments {
+            let (due, days) = (&r.due, r.days_overdue);
             let state = match (&r.answered, r.verified_need) {
-                (Some(d), Some(n)) => format!(
-                    "answered {d}{}: {}{}",
-                    if r.late { " (late)" } else { "" },
-                    if n { "in need" } else { "not in need" },
-                    if r.assistance.is_empty() { String::new() } else { format!(", gave {}", r.assistance) }
-                ),
-                _ if r.days_overdue > 0 => format!("due {}, {} days overdue", r.due, r.days_overdue),
-                _ => format!("due {}", r.due),
+                (Some(d), Some(n)) => {
+                    let late = if r.late { crate::tr!(" (late)", "（超期）") } else { String::new() };
+                    let need = if n {
+                        crate::tr!("in need", "需要帮扶")
+                    } else {
+                        crate::tr!("not in need", "不需要帮扶")
+                    };
+                    let gave = if r.assistance.is_empty() {
+                        String::new()
+                    } else {
+                        let assistance = &r.assistance;
+                        crate::tr!(", gave {assistance}", "，帮扶措施：{assistance}")
+                    };
+                    crate::tr!("answered {d}{late}: {need}{gave}", "已于 {d} 反馈{late}：{need}{gave}")
+                }
+                _ if days > 0 => crate::tr!("due {due}, {days} days overdue", "时限 {due}，超期 {days} 天"),
+                _ => crate::tr!("due {due}", "时限 {due}"),
             };
             let _ = writeln!(out, "    {:<20} {:<4} {state}", r.department, r.role);
         }
@@ -120,12 +142,16 @@ pub fn cases(
                 e.1 = e.1.max(r.days_overdue);
             }
         }
-        let _ = writeln!(out, "\noverdue by department:");
+        let _ = writeln!(out, "\n{}", crate::tr!("overdue by department:", "各部门超期情况："));
         for (d, (n, most)) in by {
+            let cases = if n == 1 { "" } else { "s" };
             let _ = writeln!(
                 out,
-                "  {d:<20} {n:>5} case{} overdue, the oldest by {most} days",
-                if n == 1 { "" } else { "s" }
+                "{}",
+                crate::tr!(
+                    "  {d:<20} {n:>5} case{cases} overdue, the oldest by {most} days",
+                    "  {d:<20} 超期案件 {n:>5} 件，最久超期 {most} 天"
+                )
             );
         }
     }
@@ -137,13 +163,21 @@ pub fn case_chain(ledger: &Path, household: &str, json: bool, unmasked: bool) ->
     let l = existing(ledger)?;
     let chain = l.chain(household)?;
     if chain.is_empty() {
-        anyhow::bail!("household {} is not in the ledger {}", shown(household, unmasked), ledger.display());
+        let (household, ledger) = (shown(household, unmasked), ledger.display());
+        anyhow::bail!(crate::tr!(
+            "household {household} is not in the ledger {ledger}",
+            "户 {household} 不在台账 {ledger} 中"
+        ));
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&chain)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("household {} (一户一条救助链):", shown(household, unmasked));
+    let household = shown(household, unmasked);
+    println!(
+        "{}",
+        crate::tr!("household {household} (一户一条救助链):", "户 {household}（一户一条救助链）：")
+    );
     for e in &chain {
         println!("  {}  {:<8} {}", e.date, e.what, e.detail);
     }
@@ -160,7 +194,14 @@ pub fn close_case(
     let mut l = existing(ledger)?;
     let date = date.map(String::from).unwrap_or_else(hhrisk_ledger::today);
     l.close(household, reason, &Event { command: command.to_string(), inputs: Vec::new(), date })?;
-    eprintln!("closed the case of household {}: {reason}", shown(household, false));
+    let household = shown(household, false);
+    eprintln!(
+        "{}",
+        crate::tr!(
+            "closed the case of household {household}: {reason}",
+            "已办结户 {household} 的案件：{reason}"
+        )
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -204,26 +245,41 @@ pub fn evaluate_ledger(ledger: &Path, by: ByArg, json: bool) -> anyhow::Result<E
         return Ok(ExitCode::SUCCESS);
     }
     for (g, row) in groups.iter().zip(&rows) {
+        let (group, alerts, verified, in_need) = (&g.group, g.alerts, g.verified, g.in_need);
+        let precision = super::percent(row["precision"].as_f64());
+        let ci = super::interval(wilson(g.in_need, g.verified, CONFIDENCE));
         println!(
-            "{:<16} alerts {:>6}  verified {:>6}  in need {:>6}  precision {} {}",
-            g.group,
-            g.alerts,
-            g.verified,
-            g.in_need,
-            super::percent(row["precision"].as_f64()),
-            super::interval(wilson(g.in_need, g.verified, CONFIDENCE))
+            "{}",
+            crate::tr!(
+                "{group:<16} alerts {alerts:>6}  verified {verified:>6}  in need {in_need:>6}  precision {precision} \
+                 {ci}",
+                "{group:<16} 预警 {alerts:>6}  已核查 {verified:>6}  需要帮扶 {in_need:>6}  精确率 {precision} {ci}"
+            )
         );
         let kinds: Vec<String> = g.assistance.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        let kinds = match kinds.is_empty() {
+            true => crate::tr!("none", "无"),
+            false => kinds.join(if crate::lang::zh() { "，" } else { ", " }),
+        };
+        let (amount, answers, late) = (g.amount, g.answers, g.late);
+        let median = g.median_days_to_answer.map_or("–".to_string(), |d| format!("{d}"));
         println!(
-            "                 assistance (人次): {}; {} yuan; {} answers, {} late, median {} days to answer",
-            if kinds.is_empty() { "none".to_string() } else { kinds.join(", ") },
-            g.amount,
-            g.answers,
-            g.late,
-            g.median_days_to_answer.map_or("–".to_string(), |d| format!("{d}"))
+            "{}",
+            crate::tr!(
+                "                 assistance (人次): {kinds}; {amount} yuan; {answers} answers, {late} late, median \
+                 {median} days to answer",
+                "                 帮扶（人次）：{kinds}；{amount} 元；反馈 {answers} 条，超期 {late} 条，\
+                 反馈用时中位数 {median} 天"
+            )
         );
     }
-    println!("(95 % Wilson intervals; precision is over the verified alerts)");
+    println!(
+        "{}",
+        crate::tr!(
+            "(95 % Wilson intervals; precision is over the verified alerts)",
+            "（95 % Wilson 置信区间；精确率按已核查的预警计算）"
+        )
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -307,12 +363,14 @@ pub fn cases_workbook(
     ];
     let refs: Vec<(&str, &OutTable)> = sheets.iter().map(|(n, t)| (*n, t)).collect();
     hhrisk_tables::write_workbook(out, &refs)?;
+    let (out, open, overdue, closed) =
+        (out.display(), sheets[0].1.rows.len(), sheets[1].1.rows.len(), sheets[2].1.rows.len());
     eprintln!(
-        "wrote {}: {} open referrals, {} overdue, {} cases closed in {month}",
-        out.display(),
-        sheets[0].1.rows.len(),
-        sheets[1].1.rows.len(),
-        sheets[2].1.rows.len()
+        "{}",
+        crate::tr!(
+            "wrote {out}: {open} open referrals, {overdue} overdue, {closed} cases closed in {month}",
+            "已写出 {out}：在办派单 {open} 条，其中超期 {overdue} 条；{month} 办结案件 {closed} 件"
+        )
     );
     Ok(ExitCode::SUCCESS)
 }

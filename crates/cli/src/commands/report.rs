@@ -21,7 +21,7 @@ pub fn report(
     let (model, samples, objective) = load_samples(model_path, samples_dir, objective, io)?;
     let mut options = Options::new(&model, objective);
     if options.bands.is_empty() {
-        bail!("the model declares no bands to fit");
+        bail!(crate::tr!("the model declares no bands to fit", "指标模型中没有定义可校准的预警区间"));
     }
     options.replicates = replicates;
     options.seed = seed;

@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use hhrisk_roster::Issue;
 use hhrisk_roster::WorkError;
-use hhrisk_score::output::write_rejects;
+use hhrisk_score::output::write_rejects_in;
 use hhrisk_score::{ScoreColumns, Scorer};
 use hhrisk_tables::AtomicFile;
 
@@ -111,7 +111,7 @@ pub fn score(
     }
     if let Some(path) = rejects {
         let file = io.create(path)?;
-        write_rejects(file, &issues)?.commit().with_context(|| cannot_write(path))?;
+        write_rejects_in(file, &issues, crate::lang::zh())?.commit().with_context(|| cannot_write(path))?;
     }
     file.commit().with_context(|| cannot_write(out))?;
 

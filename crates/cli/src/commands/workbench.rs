@@ -27,8 +27,10 @@ pub fn workbench(
     io: Io,
 ) -> anyhow::Result<ExitCode> {
     let (model, samples, objective) = load_samples(model_path, samples_dir, objective, io)?;
-    let model_text = std::fs::read_to_string(model_path)
-        .with_context(|| format!("cannot read {}", model_path.display()))?;
+    let model_text = std::fs::read_to_string(model_path).with_context(|| {
+        let path = model_path.display();
+        crate::tr!("cannot read {path}", "无法读取 {path}")
+    })?;
     let workbench = hhrisk_workbench::Workbench::new(
         model,
         model_path.to_path_buf(),
@@ -40,7 +42,8 @@ pub fn workbench(
     let mut workbench = workbench;
     if let Some(dir) = access.save_dir {
         if !dir.is_dir() {
-            bail!("--save-dir {}: not a folder", dir.display());
+            let dir = dir.display();
+            bail!(crate::tr!("--save-dir {dir}: not a folder", "--save-dir {dir}：不是文件夹"));
         }
         workbench.save_dir = dir;
     }
@@ -51,11 +54,21 @@ pub fn workbench(
     let remote = access.allow_remote;
     let query = token.as_ref().map(|t| format!("?token={t}")).unwrap_or_default();
     hhrisk_workbench::serve(workbench, addr, access.allow_remote, token, |bound| {
-        eprintln!("workbench on http://{bound}/{query} (Ctrl-C to stop); models are saved in {save_dir}");
+        eprintln!(
+            "{}",
+            crate::tr!(
+                "workbench on http://{bound}/{query} (Ctrl-C to stop); models are saved in {save_dir}",
+                "工作台已启动（按 Ctrl-C 停止），指标模型保存在 {save_dir}；请在浏览器中打开 http://{bound}/{query}"
+            )
+        );
         if remote {
             eprintln!(
-                "warning: the workbench is reachable from the network, and its traffic (the sample villages' \
-                 figures, the token) is not encrypted; open it only on a network you trust"
+                "{}",
+                crate::tr!(
+                    "warning: the workbench is reachable from the network, and its traffic (the sample villages' \
+                     figures, the token) is not encrypted; open it only on a network you trust",
+                    "警告：工作台可从网络访问，传输的内容（样本村的数据、访问令牌）没有加密；只在可信的网络中打开"
+                )
             );
         }
     })?;

@@ -17,6 +17,17 @@ fn explain_shows_each_item_and_masks_ids() {
     let shown = stdout(&run);
     insta::assert_snapshot!("h001", shown);
     assert!(shown.contains("420921********0112") && !shown.contains("420921195703150112"), "masked");
+    // in Chinese: the same numbers (29 points / 3 members), in Chinese words
+    let run = hhrisk()
+        .args(["--lang", "zh", "explain", "--household", "H001", "--model"])
+        .arg(model())
+        .arg("--roster")
+        .arg(fixture())
+        .assert()
+        .success();
+    let zh = stdout(&run);
+    assert!(zh.contains("分值：29 分 ÷ 3 人 = 人均 9.6667"), "{zh}");
+    insta::assert_snapshot!("h001_zh", zh);
 
     let output = hhrisk()
         .args(["explain", "--json", "--household", "H002", "--model"])

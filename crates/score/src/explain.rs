@@ -272,4 +272,84 @@ impl Explanation {
         }
         s
     }
+
+    /// The same account in Chinese, for a county office: the same numbers,
+    /// item names, conditions and ids.
+    pub fn to_text_zh(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "户 {}（{}），households.csv 第 {} 行：{} 人",
+            self.household_id, self.village, self.line, self.members
+        );
+        let _ = writeln!(s, "成员：{}", self.member_ids.join("、"));
+        let alert = format!(
+            "预警：{}{}",
+            self.alert_level.as_deref().unwrap_or("无"),
+            if self.triggered { "（有触发项）" } else { "" }
+        );
+        if self.normalise == "per_capita" && self.undivided_points == 0.0 {
+            let _ = writeln!(
+                s,
+                "分值：{} 分 ÷ {} 人 = 人均 {}；{alert}",
+                format_number(self.total_points),
+                self.members,
+                format_number(self.per_capita_score),
+            );
+        } else {
+            let _ = writeln!(
+                s,
+                "分值（{}）：（{} 分 − 不分摊的 {} 分）÷ {} + {} = {}；{alert}",
+                self.normalise,
+                format_number(self.total_points),
+                format_number(self.undivided_points),
+                format_number(self.divisor),
+                format_number(self.undivided_points),
+                format_number(self.score),
+            );
+            let _ = writeln!(
+                s,
+                "      （人均 {}：{} 分 ÷ {} 人）",
+                format_number(self.per_capita_score),
+                format_number(self.total_points),
+                self.members
+            );
+        }
+        let _ = writeln!(s, "\n计分的指标项（分值由大到小）：");
+        for it in &self.items {
+            let _ = writeln!(
+                s,
+                "  {:<4} {:>9}  = {} 次 × {} 分 × 权重 {}   {} [{}]{}",
+                it.id,
+                format_number(it.contribution),
+                it.count,
+                format_number(it.points),
+                format_number(it.weight),
+                it.name,
+                it.category,
+                if it.trigger { "  触发项" } else { "" }
+            );
+            let _ = writeln!(s, "         条件：{}", it.when);
+            if !it.matching_members.is_empty() {
+                let _ = writeln!(s, "         符合的成员：{}", it.matching_members.join("、"));
+            }
+            if !it.inputs.is_empty() {
+                let _ = writeln!(s, "         读取：{}", it.inputs.join("；"));
+            }
+            let _ = writeln!(s, "         推送部门：{}", it.department);
+        }
+        let _ = writeln!(s, "  （另有 {} 项不适用）", self.items_not_fired);
+        let _ = writeln!(s, "\n各类别小计（分，人均）：");
+        for c in &self.categories {
+            let _ = writeln!(
+                s,
+                "  {:<14} {:>9} {:>9}  {}",
+                c.id,
+                format_number(c.total),
+                format_number(c.per_capita),
+                c.name
+            );
+        }
+        s
+    }
 }

@@ -73,7 +73,8 @@ pub fn explain(
     if json {
         writeln!(stdout, "{}", serde_json::to_string_pretty(&explanation)?)?;
     } else {
-        write!(stdout, "{}", explanation.to_text())?;
+        let text = if crate::lang::zh() { explanation.to_text_zh() } else { explanation.to_text() };
+        write!(stdout, "{text}")?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -500,7 +500,12 @@ fn in_a_real_browser_an_edit_shows_calibrate_figures_and_the_saved_model_reloads
     browser.wait_for("#lang", |t| t == "English");
     // change an item's points in the page: I01 from 15 to 30
     browser.type_into("input[data-item=\"I01\"]", "30");
-    let after = browser.wait_for("[data-precision=current]", |t| !t.is_empty() && t != before);
+    // (figures follow each key: "3" is shown on the way to "30")
+    let (_, edited) = http(&wb.addr, "POST", "/api/evaluate", r#"{"points": {"I01": 30}}"#);
+    let edited: serde_json::Value = serde_json::from_str(&edited).unwrap();
+    let want = shown(&edited["baseline"]["in_sample"]["precision"]);
+    let after = browser.wait_for("[data-precision=current]", |t| t == want);
+    assert_ne!(after, before);
     // save it as a new model from the page, into the folder it shows
     assert_eq!(browser.text("#save-dir"), dir.path().display().to_string());
     let saved = dir.path().join("i01.toml");
@@ -594,6 +599,27 @@ fn the_workbench_shows_who_enters_the_bands_and_the_tuned_suggestion() {
         assert_eq!(item["id"], suggestion["item"]);
         assert_eq!(item["suggested"], suggestion["suggested"]);
     }
+
+    // and beside it, the points hhrisk fit writes (with its defaults)
+    let fitted = dir.path().join("fitted.toml");
+    hhrisk()
+        .args(["fit", "--model"])
+        .arg(model())
+        .arg("--samples")
+        .arg(repo().join("sample_villages"))
+        .arg("--out")
+        .arg(&fitted)
+        .assert()
+        .success();
+    let card: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("fitted.fit.json")).unwrap()).unwrap();
+    let mut compared = 0;
+    for f in card["items"].as_array().unwrap().iter().filter(|f| f["constraint"] != "off") {
+        let item = m["items"].as_array().unwrap().iter().find(|i| i["id"] == f["item"]).unwrap();
+        assert_eq!(item["fitted"], f["points"], "{}", f["item"]);
+        compared += 1;
+    }
+    assert!(compared >= 50, "{compared} items compared");
 }
 
 /// What `hhrisk calibrate` (100 bootstrap replicates) writes to
@@ -833,4 +859,80 @@ fn the_workbench_refuses_hostile_requests_and_keeps_serving() {
     }
     drop(slow);
     alive();
+}
+
+impl Browser {
+    /// Presses keys as a keyboard would (WebDriver actions): `keys` in
+    /// order, each down then up.
+    fn press(&self, keys: &str) {
+        let actions: Vec<serde_json::Value> = keys
+            .chars()
+            .flat_map(|k| {
+                [
+                    serde_json::json!({"type": "keyDown", "value": k.to_string()}),
+                    serde_json::json!({"type": "keyUp", "value": k.to_string()}),
+                ]
+            })
+            .collect();
+        self.call(
+            "POST",
+            "/actions",
+            serde_json::json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]}),
+        );
+    }
+
+    fn script(&self, script: &str) -> serde_json::Value {
+        self.call("POST", "/execute/sync", serde_json::json!({"script": script, "args": []}))
+    }
+
+    /// Presses Tab until `test` (a script's answer) holds; how many presses.
+    fn tab_until(&self, test: &str, most: usize) -> usize {
+        for n in 1..=most {
+            self.press("\u{E004}");
+            if self.script(test) == serde_json::json!(true) {
+                return n;
+            }
+        }
+        panic!("{test} never held in {most} Tab presses");
+    }
+}
+
+/// A keyboard alone: Tab to the search, find I01, Tab to its points, type
+/// new ones; the figures follow, focus is visible all the way (issue 22).
+#[test]
+fn with_the_keyboard_alone_an_item_is_found_and_changed() {
+    let Some(browser) = Browser::start() else {
+        assert!(
+            std::env::var_os("HHRISK_REQUIRE_BROWSER").is_none(),
+            "chromium and chromedriver are required here: .ci/run installs them"
+        );
+        eprintln!("skipped: no chromedriver on this machine (.ci/run installs it)");
+        return;
+    };
+    let wb = start_workbench();
+    browser.go(&format!("http://{}/", wb.addr));
+    let shown = |v: &serde_json::Value| format!("{:.1}%", 100.0 * v.as_f64().unwrap());
+    let (_, plain) = http(&wb.addr, "POST", "/api/evaluate", "{}");
+    let plain: serde_json::Value = serde_json::from_str(&plain).unwrap();
+    let before = shown(&plain["baseline"]["in_sample"]["precision"]);
+    browser.wait_for("[data-precision=current]", |t| t == before);
+    let to_search = browser.tab_until("return document.activeElement.id === 'item-filter'", 60);
+    let visible = "const s = getComputedStyle(document.activeElement); return s.outlineStyle !== 'none' && s.outlineWidth !== '0px'";
+    assert_eq!(browser.script(visible), serde_json::json!(true), "focus is visible on the search");
+    browser.press("I01");
+    let to_item = browser.tab_until("return document.activeElement.dataset.item === 'I01'", 5);
+    assert!(to_search + to_item <= 30, "{to_search} + {to_item} Tab presses to reach I01");
+    assert_eq!(browser.script(visible), serde_json::json!(true), "focus is visible on I01's points");
+    // clear the field and type 30: the figures follow as the keys go
+    browser.press("\u{E003}\u{E003}\u{E003}30");
+    let (_, edited) = http(&wb.addr, "POST", "/api/evaluate", r#"{"points": {"I01": 30}}"#);
+    let edited: serde_json::Value = serde_json::from_str(&edited).unwrap();
+    let want = shown(&edited["baseline"]["in_sample"]["precision"]);
+    assert_ne!(want, before);
+    browser.wait_for("[data-precision=current]", |t| t == want);
+    // the fitted points are shown beside the suggestion
+    let (_, m) = http(&wb.addr, "GET", "/api/model", "");
+    let m: serde_json::Value = serde_json::from_str(&m).unwrap();
+    let i01 = m["items"].as_array().unwrap().iter().find(|i| i["id"] == "I01").unwrap();
+    assert_eq!(browser.text("td[data-fit=\"I01\"]").parse::<f64>().ok(), i01["fitted"].as_f64());
 }

@@ -48,6 +48,9 @@ pub struct Workbench {
     /// Points suggested by `hhrisk calibrate --tune` for the model as
     /// loaded, by item id.
     pub suggested: std::collections::BTreeMap<String, f64>,
+    /// Points `hhrisk fit` gives (a class-weighted, penalised logistic
+    /// regression, integer points), by item id.
+    pub fitted_points: std::collections::BTreeMap<String, f64>,
     /// The one folder models are saved into.
     pub save_dir: std::path::PathBuf,
     /// Each sample household's household types (the model's `[[groups]]`).
@@ -56,7 +59,7 @@ pub struct Workbench {
 
 impl Workbench {
     /// A workbench on a model and its samples; computes the tuned
-    /// suggestion once.
+    /// suggestion and the fitted points once.
     pub fn new(
         model: Model,
         model_path: std::path::PathBuf,
@@ -72,6 +75,14 @@ impl Workbench {
             .tuned
             .map(|t| t.points.into_iter().map(|p| (p.item, p.suggested)).collect())
             .unwrap_or_default();
+        // what `hhrisk fit` suggests, with its default options (a model
+        // that cannot be fitted, one class only, gets none)
+        let fit = hhrisk_calibrate::scorecard::FitOptions { replicates: 20, ..Default::default() };
+        let fitted_points = hhrisk_calibrate::scorecard::fit_points(&model, &samples, &fit, &options)
+            .map(|card| {
+                card.items.into_iter().filter(|i| i.constraint != "off").map(|i| (i.item, i.points)).collect()
+            })
+            .unwrap_or_default();
         let save_dir = match model_path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
             _ => std::path::PathBuf::from("."),
@@ -85,6 +96,7 @@ impl Workbench {
             objective,
             replicates,
             suggested,
+            fitted_points,
             save_dir,
             types,
         }
@@ -229,6 +241,7 @@ async fn model(State(w): State<Arc<Workbench>>) -> Json<serde_json::Value> {
             "when": i.when,
             "points": i.points,
             "suggested": w.suggested.get(&i.id),
+            "fitted": w.fitted_points.get(&i.id),
             "trigger": i.trigger,
         })).collect::<Vec<_>>(),
         "bands": m.bands.levels.iter().map(|b| json!({"level": b.name, "label": b.label, "label_en": b.label_en, "min_score": b.min})).collect::<Vec<_>>(),

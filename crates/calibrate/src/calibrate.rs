@@ -203,6 +203,9 @@ pub struct Calibration {
     pub tuned: Option<Tuned>,
     /// Things the analyst should know (objective not met, empty bands …).
     pub warnings: Vec<String>,
+    /// The same warnings in Chinese, for the terminal (not written).
+    #[serde(skip)]
+    pub warnings_zh: Vec<String>,
 }
 
 /// What one item does on the sample villages.
@@ -289,7 +292,8 @@ pub fn calibrate(model: &Model, samples: &Samples, options: &Options) -> Calibra
     let (need, triggered) = (&samples.need, &samples.triggered);
     let groups = by_village(samples);
     let all: Vec<usize> = (0..samples.len()).collect();
-    let mut warnings = Vec::new();
+    // each warning in English (for the files and --json) and in Chinese
+    let (mut warnings, mut warnings_zh) = (Vec::new(), Vec::new());
     // Fit the bands asked for; while precision does not rise with severity
     // (the data cannot tell the bands apart), fit one band fewer, dropping
     // the most severe name, and say so.
@@ -315,6 +319,21 @@ pub fn calibrate(model: &Model, samples: &Samples, options: &Options) -> Calibra
             if names.len() == 2 { " is" } else { "s are" },
             names[0].name
         ));
+        let shown_zh: Vec<String> = figures
+            .iter()
+            .map(|f| match &f.chance_of_need {
+                Some(c) => format!("{} {}", f.level, c.replace(" (", "（").replace(')', "）")),
+                None => format!("{} 无户", f.level),
+            })
+            .collect();
+        warnings_zh.push(format!(
+            "在这些样本村上无法区分 {} 个预警区间（各区间需要帮扶的可能性：{}）：精确率须随预警等级升高而升高，\
+             因此改为校准 {} 个区间，去掉 {}",
+            names.len(),
+            shown_zh.join("，"),
+            names.len() - 1,
+            names[0].name
+        ));
         names.remove(0);
     };
     let (bands, met) =
@@ -325,12 +344,18 @@ pub fn calibrate(model: &Model, samples: &Samples, options: &Options) -> Calibra
             options.objective.describe(),
             capitalise(&options.objective.fallback())
         ));
+        warnings_zh.push(format!(
+            "在这些样本村上达不到校准目标：{}。{}；预警区间已尽量接近目标",
+            options.objective.describe_zh(),
+            options.objective.fallback_zh()
+        ));
     }
     let lv = levels(&bands, &scores, triggered);
     let fitted_alerts = alerted(&lv);
     let figures = band_figures(&bands, &lv, need, &all);
     for f in figures.iter().filter(|f| f.households == 0) {
         warnings.push(format!("band {} holds no sample household: a gap between its neighbours", f.level));
+        warnings_zh.push(format!("预警区间 {} 内没有样本户：只是相邻两个区间之间的空档", f.level));
     }
 
     let (folds, held_out_alerts) =
@@ -396,6 +421,7 @@ pub fn calibrate(model: &Model, samples: &Samples, options: &Options) -> Calibra
     let in_sample = accuracy(&fitted_alerts, need, &groups, &all, options);
     let sizes = size_table(samples, &fitted_alerts);
     warnings.extend(crate::household_size::warnings(&sizes, options.size_warning_factor));
+    warnings_zh.extend(crate::household_size::warnings_zh(&sizes, options.size_warning_factor));
     let items = item_effects(model, samples, &bands, &in_sample);
     let tuned = match options.tune {
         Some(t) => {
@@ -403,6 +429,7 @@ pub fn calibrate(model: &Model, samples: &Samples, options: &Options) -> Calibra
                 Ok(tuned) => Some(tuned),
                 Err(e) => {
                     warnings.push(format!("no tuned points: {e}"));
+                    warnings_zh.push(format!("未给出调整后的分值：{}", e.to_zh()));
                     None
                 }
             }
@@ -432,6 +459,7 @@ pub fn calibrate(model: &Model, samples: &Samples, options: &Options) -> Calibra
         by_household_size: sizes,
         tuned,
         warnings,
+        warnings_zh,
     }
 }
 

@@ -188,6 +188,41 @@ impl Objective {
         }
     }
 
+    /// [`Objective::describe`] in Chinese.
+    pub fn describe_zh(&self) -> String {
+        let pc = |v: f64| format!("{} %", (1000.0 * v).round() / 10.0);
+        match *self {
+            Objective::RecallAtPrecision { target, lower_bound: true } => {
+                format!("在精确率的 95 % 置信下限不低于 {} 的前提下，找出尽可能多的需要帮扶的户", pc(target))
+            }
+            Objective::RecallAtPrecision { target, lower_bound: false } => {
+                format!("在精确率不低于 {} 的前提下，找出尽可能多的需要帮扶的户", pc(target))
+            }
+            Objective::PrecisionAtRecall { target } => {
+                format!("在至少找出 {} 需要帮扶的户的前提下，使预警尽可能准确", pc(target))
+            }
+            Objective::Budget { share } => {
+                format!("预警户数不超过全部户的 {}，找出尽可能多的需要帮扶的户", pc(share))
+            }
+            Objective::FBeta { beta } => {
+                format!("F-beta 最优，beta = {beta}（召回率的权重是精确率的 {beta} 倍）")
+            }
+        }
+    }
+
+    /// [`Objective::fallback`] in Chinese.
+    pub fn fallback_zh(&self) -> String {
+        match *self {
+            Objective::RecallAtPrecision { lower_bound: true, .. } => {
+                "改为从精确率 95 % 置信下限最高处开始预警".into()
+            }
+            Objective::RecallAtPrecision { lower_bound: false, .. } => "改为从精确率最高处开始预警".into(),
+            Objective::PrecisionAtRecall { .. } => "改为从召回率最高处开始预警".into(),
+            Objective::Budget { .. } => "改为只从最高分开始预警（预警户数最少）".into(),
+            Objective::FBeta { .. } => "无需改动：该目标总能达到".into(),
+        }
+    }
+
     /// Picks a point of the curve. Among equally good points the one with
     /// fewer alerts wins. The flag says whether the objective's constraint
     /// was met; when it cannot be, the point closest to meeting it is

@@ -205,6 +205,9 @@ pub struct Evaluation {
     pub audit: Option<AuditEstimate>,
     /// What could not be measured, and why.
     pub notes: Vec<String>,
+    /// The same notes in Chinese, for the terminal (not in --json).
+    #[serde(skip)]
+    pub notes_zh: Vec<String>,
 }
 
 /// Xiaochang's published figures: 687 alerts, 404 verified as right.
@@ -237,6 +240,9 @@ pub struct Comparison {
     pub verdict: Verdict,
     /// The comparison in one plain sentence.
     pub sentence: String,
+    /// The same sentence in Chinese, for the terminal (not in --json).
+    #[serde(skip)]
+    pub sentence_zh: String,
 }
 
 /// `verified` right alerts of `alerts` set against Xiaochang's 404 of 687:
@@ -275,7 +281,36 @@ pub fn against_xiaochang(verified: u64, alerts: u64) -> Option<Comparison> {
              more verified alerts would tell"
         ),
     };
-    Some(Comparison { precision: p, xiaochang: x, difference: p - x, difference_ci: ci, verdict, sentence })
+    let head_zh = format!(
+        "精确率 {} {}（预警 {alerts} 户），孝昌县实际为 {} {}：{} {d:.1} 个百分点",
+        pct(p),
+        span(own),
+        pct(x),
+        span(theirs),
+        if p >= x { "高" } else { "低" }
+    );
+    let range_zh = format!("{} 至 {} 个百分点", pts(ci.lo), pts(ci.hi));
+    let sentence_zh = match verdict {
+        Verdict::Higher => {
+            format!("{head_zh}，超出偶然波动所能解释的范围（差值的 95 % 置信区间为 {range_zh}）：优于孝昌县")
+        }
+        Verdict::Lower => {
+            format!("{head_zh}，超出偶然波动所能解释的范围（差值的 95 % 置信区间为 {range_zh}）：不如孝昌县")
+        }
+        Verdict::NoClearDifference => format!(
+            "{head_zh}，但差值可能是 {range_zh}之间的任何值（95 % 置信区间）：不能认为与孝昌县有差别；\
+             核实更多预警户后才能判断"
+        ),
+    };
+    Some(Comparison {
+        precision: p,
+        xiaochang: x,
+        difference: p - x,
+        difference_ci: ci,
+        verdict,
+        sentence,
+        sentence_zh,
+    })
 }
 
 fn group<'a>(
@@ -311,7 +346,8 @@ fn group<'a>(
 /// size group's alert rate departs from its need rate by more than
 /// `size_warning_factor`.
 pub fn evaluate(records: &[Record], size_warning_factor: f64) -> Evaluation {
-    let mut notes = Vec::new();
+    // each note in English (for --json) and in Chinese
+    let (mut notes, mut notes_zh) = (Vec::new(), Vec::new());
     // households verified though on no list: a band's, or another kind's
     // (a household checked because it was listed as not enrolled was not
     // drawn at random from the others)
@@ -330,10 +366,23 @@ pub fn evaluate(records: &[Record], size_warning_factor: f64) -> Evaluation {
             a.audited_in_need,
             a.not_alerted as f64 / a.audited as f64
         ));
+        notes_zh.push(format!(
+            "召回率和需要帮扶比例按抽查估计：从未预警的 {} 户中随机抽取 {} 户核查（其中核实有需要 {} 户），\
+             每个抽查户代表 {:.1} 户；分组统计不给出召回率",
+            a.not_alerted,
+            a.audited,
+            a.audited_in_need,
+            a.not_alerted as f64 / a.audited as f64
+        ));
     } else if !measure_recall {
         notes.push(
             "only alerted households were verified: recall (the share of households in need that the alerts \
              found) cannot be measured; verify a sample of households that were not alerted to measure it"
+                .to_string(),
+        );
+        notes_zh.push(
+            "只有预警过的户经过核查：无法衡量召回率（核实有需要的户中被预警找出的比例）；\
+             如需衡量，请从未预警的户中抽取一部分核查"
                 .to_string(),
         );
     }
@@ -342,6 +391,7 @@ pub fn evaluate(records: &[Record], size_warning_factor: f64) -> Evaluation {
         overall.map_or_else(|| (Accuracy::from(Counts::default()), 0), |g| (g.accuracy, g.unverified_alerts));
     if unverified > 0 {
         notes.push(format!("{unverified} alerts have no outcome and are left out of precision"));
+        notes_zh.push(format!("有 {unverified} 个预警户没有核查结果，未计入精确率"));
     }
     let alerted_only: Vec<Record> = records.iter().filter(|r| r.alert_level.is_some()).cloned().collect();
     let mut by_band = group(&alerted_only, |r| r.alert_level.clone().into_iter().collect(), false);
@@ -376,6 +426,8 @@ pub fn evaluate(records: &[Record], size_warning_factor: f64) -> Evaluation {
     if !answered && records.iter().all(|r| r.departments.is_empty()) {
         notes
             .push("no department breakdown: give --model and --roster to know which items fired".to_string());
+        notes_zh
+            .push("无法按部门分组统计：请给出 --model 和 --roster，以确定每户触发了哪些指标项".to_string());
     }
     let by_household_type = group(records, |r| r.types.clone(), measure_recall);
     // each kind's list as if it were the alerts: its households verified in need
@@ -391,9 +443,11 @@ pub fn evaluate(records: &[Record], size_warning_factor: f64) -> Evaluation {
         let rows = records.iter().map(|r| (r.members.unwrap_or(0), r.alert_level.is_some(), r.need));
         let table = crate::household_size::by_household_size(rows, measure_recall);
         notes.extend(crate::household_size::warnings(&table, size_warning_factor));
+        notes_zh.extend(crate::household_size::warnings_zh(&table, size_warning_factor));
         table
     } else {
         notes.push("no breakdown by household size: the scores file has no `members` column".to_string());
+        notes_zh.push("无法按家庭人口分组统计：评分文件中没有 `members` 列".to_string());
         Vec::new()
     };
     // every household verified: the base rate is theirs; otherwise the
@@ -409,6 +463,10 @@ pub fn evaluate(records: &[Record], size_warning_factor: f64) -> Evaluation {
         notes.push(
             "not every household was verified: the base rate (the share in need) and the lift over it are not \
              measured"
+                .to_string(),
+        );
+        notes_zh.push(
+            "并非每户都经过核查：无法衡量基准比例（需要帮扶的户所占比例），也无法衡量预警精确率是它的几倍"
                 .to_string(),
         );
     }
@@ -451,6 +509,7 @@ pub fn evaluate(records: &[Record], size_warning_factor: f64) -> Evaluation {
         assistance,
         by_household_size,
         notes,
+        notes_zh,
     }
 }
 

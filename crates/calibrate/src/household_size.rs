@@ -107,18 +107,14 @@ pub fn by_household_size(
 /// rate is more than `factor` times their need rate, or less than
 /// `1/factor` times it.
 pub fn warnings(groups: &[SizeGroup], factor: f64) -> Vec<String> {
-    let mut out = Vec::new();
-    for g in groups.iter().filter(|g| g.households >= MIN_HOUSEHOLDS) {
-        let (Some(alert), Some(need)) = (g.alert_rate, g.need_rate) else { continue };
-        let members = if g.group == "1" {
-            "one-person households".to_string()
-        } else {
-            format!("households of {} members", g.group)
-        };
-        let too_many = need > 0.0 && alert > factor * need;
-        let too_few = alert * factor < need;
-        if too_many || too_few {
-            out.push(format!(
+    departures(groups, factor)
+        .map(|(g, alert, need, too_many)| {
+            let members = if g.group == "1" {
+                "one-person households".to_string()
+            } else {
+                format!("households of {} members", g.group)
+            };
+            format!(
                 "{members}: {:.0} % alerted but {:.0} % in need ({} the need rate); the alerts {} households of this \
                  size — if the points are divided by household size, compare other normalisations with `hhrisk fit \
                  --normalise auto`",
@@ -126,10 +122,46 @@ pub fn warnings(groups: &[SizeGroup], factor: f64) -> Vec<String> {
                 100.0 * need,
                 if too_many { format!("more than {factor} times") } else { format!("less than 1/{factor} of") },
                 if too_many { "over-reach" } else { "under-reach" },
-            ));
-        }
-    }
-    out
+            )
+        })
+        .collect()
+}
+
+/// [`warnings`] in Chinese.
+pub fn warnings_zh(groups: &[SizeGroup], factor: f64) -> Vec<String> {
+    departures(groups, factor)
+        .map(|(g, alert, need, too_many)| {
+            let members = match g.group {
+                "1" => "单人户".to_string(),
+                "6+" => "6 人及以上户".to_string(),
+                other => format!("{other} 人户"),
+            };
+            format!(
+                "{members}的预警率为 {:.0} %，需要帮扶比例为 {:.0} %（预警率{}）：预警对这一人口规模的户覆盖{}；\
+                 如果分值按家庭人口分摊，请用 `hhrisk fit --normalise auto` 比较其他标准化方式",
+                100.0 * alert,
+                100.0 * need,
+                if too_many {
+                    format!("超过需要帮扶比例的 {factor} 倍")
+                } else {
+                    format!("不到需要帮扶比例的 1/{factor}")
+                },
+                if too_many { "过多" } else { "不足" },
+            )
+        })
+        .collect()
+}
+
+/// The groups (of at least [`MIN_HOUSEHOLDS`]) whose alert rate departs
+/// from their need rate by more than `factor`: each with its alert rate,
+/// its need rate, and whether it is alerted too often.
+fn departures(groups: &[SizeGroup], factor: f64) -> impl Iterator<Item = (&SizeGroup, f64, f64, bool)> {
+    groups.iter().filter(|g| g.households >= MIN_HOUSEHOLDS).filter_map(move |g| {
+        let (Some(alert), Some(need)) = (g.alert_rate, g.need_rate) else { return None };
+        let too_many = need > 0.0 && alert > factor * need;
+        let too_few = alert * factor < need;
+        (too_many || too_few).then_some((g, alert, need, too_many))
+    })
 }
 
 #[cfg(test)]
@@ -180,6 +212,20 @@ mod tests {
             "{w:?}"
         );
         assert_eq!(warnings(&t, 5.0).len(), 0);
+        // the same warnings in Chinese, with the same figures
+        let zh = warnings_zh(&t, 2.0);
+        assert_eq!(zh.len(), 2, "{zh:?}");
+        assert!(
+            zh[0].starts_with("单人户的预警率为 67 %，需要帮扶比例为 30 %（预警率超过需要帮扶比例的 2 倍）"),
+            "{zh:?}"
+        );
+        assert!(
+            zh[1].starts_with(
+                "6 人及以上户的预警率为 8 %，需要帮扶比例为 40 %（预警率不到需要帮扶比例的 1/2）"
+            ),
+            "{zh:?}"
+        );
+        assert!(warnings_zh(&t, 5.0).is_empty());
         // without verified non-alerts, recall is not measured
         assert!(by_household_size([(2, true, Some(true))], false)[1].recall.is_none());
     }

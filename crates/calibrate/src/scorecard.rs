@@ -90,6 +90,9 @@ pub struct Scorecard {
     pub held_out: HeldOut,
     /// Things the analyst should know.
     pub warnings: Vec<String>,
+    /// The same warnings in Chinese, for the terminal (not written).
+    #[serde(skip)]
+    pub warnings_zh: Vec<String>,
 }
 
 /// Held-out figures of one normalisation.
@@ -429,19 +432,36 @@ pub fn fit_points(
     }
     let groups = by_village(samples);
     if groups.len() < 2 {
-        return Err(TuneError::Fit(format!(
-            "fit needs sample households in at least 2 villages, to measure the points on a village they were not \
-             fitted on; these are all in {}",
-            samples.villages.first().map_or("none", String::as_str)
-        )));
-    }
-    let mut warnings = Vec::new();
-    if groups.len() < 3 {
-        warnings.push(format!(
-            "only {} sample villages: the penalty cannot be chosen on villages left out inside the training \
-             villages, C = {DEFAULT_PENALTY} is used in each fold",
-            groups.len(),
+        return Err(TuneError::Fit(
+            format!(
+                "fit needs sample households in at least 2 villages, to measure the points on a village they were \
+                 not fitted on; these are all in {}",
+                samples.villages.first().map_or("none", String::as_str)
+            ),
+            format!(
+                "拟合分值需要至少 2 个样本村的户，才能在未参与拟合的村上衡量分值；{}",
+                samples.villages.first().map_or("现在没有样本户".to_string(), |v| format!("这些户都在 {v}"))
+            ),
         ));
+    }
+    // each warning in English (for the files and --json) and in Chinese
+    let (mut warnings, mut warnings_zh) = (Vec::new(), Vec::new());
+    let mut warn = |en: String, zh: String| {
+        warnings.push(en);
+        warnings_zh.push(zh);
+    };
+    if groups.len() < 3 {
+        warn(
+            format!(
+                "only {} sample villages: the penalty cannot be chosen on villages left out inside the training \
+                 villages, C = {DEFAULT_PENALTY} is used in each fold",
+                groups.len(),
+            ),
+            format!(
+                "只有 {} 个样本村：无法在训练用的村内部用留一村交叉验证选择惩罚强度，每一折都用 C = {DEFAULT_PENALTY}",
+                groups.len(),
+            ),
+        );
     }
     let bounds = bounds(model, options.free_signs);
     let tally = Tally::default();
@@ -451,6 +471,8 @@ pub fn fit_points(
         return Err(TuneError::Fit(
             "--normalise equivalence needs ages: name the member column of ages in [scoring] age_column (or \
              [identity] age_column)"
+                .into(),
+            "--normalise equivalence 需要年龄：请在 [scoring] age_column（或 [identity] age_column）中指定成员表的年龄列"
                 .into(),
         ));
     }
@@ -467,9 +489,10 @@ pub fn fit_points(
             .collect(),
     };
     if choice == NormaliseChoice::Auto && model.scoring.age_column.is_none() {
-        warnings.push(
+        warn(
             "equivalence was not tried: the model names no age column ([scoring] or [identity] age_column)"
                 .into(),
+            "未尝试 equivalence：指标模型没有指定年龄列（[scoring] 或 [identity] age_column）".into(),
         );
     }
     let per_village = |scores: &[f64], f: Ranking| -> Vec<Option<f64>> {
@@ -498,12 +521,16 @@ pub fn fit_points(
     let all: Vec<usize> = (0..samples.len()).collect();
     let fit = fit_rows(&tally, &x, need, &all, &bounds, c, None);
     if !fit.converged {
-        warnings.push("the regression did not converge in its step limit; the points are approximate".into());
+        warn(
+            "the regression did not converge in its step limit; the points are approximate".into(),
+            "回归在迭代步数上限内没有收敛；分值为近似值".into(),
+        );
     }
     let (points, scale) = integer_points(&fit.coefficients, options.max_points);
     if scale == 0.0 {
         return Err(TuneError::Fit(
             "every coefficient is 0: no item separates households in need from the others".into(),
+            "所有系数都是 0：没有一个指标项能把需要帮扶的户与其他户区分开".into(),
         ));
     }
 
@@ -614,25 +641,43 @@ pub fn fit_points(
     };
     if let (Some(now), Some(new)) = (held_out.average_precision.current, held_out.average_precision.fitted) {
         if new < now {
-            warnings.push(format!(
-                "the fitted points rank households in need worse than the current ones on villages they were \
-                 not fitted on (average precision {new:.3} against {now:.3}): keep the current points"
-            ));
+            warn(
+                format!(
+                    "the fitted points rank households in need worse than the current ones on villages they were \
+                     not fitted on (average precision {new:.3} against {now:.3}): keep the current points"
+                ),
+                format!(
+                    "在未参与拟合的村上，拟合分值对需要帮扶的户的排序不如现行分值（平均精确率 {new:.3}，\
+                     现行分值为 {now:.3}）：请保留现行分值"
+                ),
+            );
         }
     }
     let (fits, short) = (tally.fits.into_inner(), tally.short.into_inner());
     if short > 0 {
-        warnings.push(format!(
-            "{short} of {fits} regression fits stopped at the step limit short of their optimum: the figures \
-             that depend on them are approximate"
-        ));
+        warn(
+            format!(
+                "{short} of {fits} regression fits stopped at the step limit short of their optimum: the figures \
+                 that depend on them are approximate"
+            ),
+            format!(
+                "{fits} 次回归拟合中有 {short} 次停在迭代步数上限、未达到最优：依赖这些拟合的数字为近似值"
+            ),
+        );
     }
     if choice == NormaliseChoice::Auto && tried.len() > 1 {
-        warnings.push(format!(
-            "the normalisation was chosen as the best of {} on these same villages: its held-out figures are \
-             slightly optimistic (a choice among so few is a small bias, but not none)",
-            tried.len()
-        ));
+        warn(
+            format!(
+                "the normalisation was chosen as the best of {} on these same villages: its held-out figures are \
+                 slightly optimistic (a choice among so few is a small bias, but not none)",
+                tried.len()
+            ),
+            format!(
+                "标准化方式是在这些样本村上从 {} 种中选出的最好的一种：它的留一村交叉验证数字略偏乐观\
+                 （只在几种之中选择，偏差很小，但不是没有）",
+                tried.len()
+            ),
+        );
     }
     Ok(Scorecard {
         normalise,
@@ -650,6 +695,7 @@ pub fn fit_points(
         items,
         held_out,
         warnings,
+        warnings_zh,
     })
 }
 

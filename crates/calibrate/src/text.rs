@@ -248,3 +248,263 @@ pub fn calibration_text(r: &crate::Calibration, samples: &crate::Samples) -> Str
     }
     s
 }
+
+/// Columns a text takes in a terminal, counting CJK characters as two (as
+/// [`pad`] does).
+fn width(text: &str) -> usize {
+    text.chars().map(|c| if c >= '\u{1100}' { 2 } else { 1 }).sum()
+}
+
+/// Right-aligns to a display width, counting CJK characters as two.
+fn pad_left(text: &str, columns: usize) -> String {
+    format!("{}{text}", " ".repeat(columns.saturating_sub(width(text))))
+}
+
+/// [`size_section`] in Chinese.
+pub fn size_section_zh(groups: &[crate::household_size::SizeGroup]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    if groups.is_empty() {
+        return s;
+    }
+    // (label, width of the column)
+    const COLUMNS: [(&str, usize); 8] = [
+        ("人数", 6),
+        ("户数", 8),
+        ("核实有需要", 11),
+        ("预警", 8),
+        ("预警率", 9),
+        ("需要帮扶比例", 13),
+        ("精确率", 9),
+        ("召回率", 9),
+    ];
+    let _ = writeln!(s, "\n按家庭人口：");
+    let header: Vec<String> = COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(i, (label, w))| if i == 0 { pad(label, *w) } else { pad_left(label, *w) })
+        .collect();
+    let _ = writeln!(s, "  {}", header.join(" "));
+    for g in groups {
+        let cells = [
+            format!("{:<6}", g.group),
+            format!("{:>8}", g.households),
+            format!("{:>11}", g.in_need),
+            format!("{:>8}", g.alerts),
+            format!("{:>9}", percent(g.alert_rate)),
+            format!("{:>13}", percent(g.need_rate)),
+            format!("{:>9}", percent(g.precision)),
+            format!("{:>9}", percent(g.recall)),
+        ];
+        let _ = writeln!(s, "  {}", cells.join(" "));
+    }
+    s
+}
+
+/// [`calibration_text`] in Chinese.
+pub fn calibration_text_zh(r: &crate::Calibration, samples: &crate::Samples) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let _ = writeln!(s, "{} 个样本村共 {} 户有核查结果", samples.villages.len(), samples.len());
+    if samples.unverified > 0 {
+        let _ = writeln!(s, "（另有 {} 户没有核查结果，未计入）", samples.unverified);
+    }
+    if samples.selected > 0 {
+        let _ = writeln!(
+            s,
+            "提示：核查结果（selected_by）表明，这些户是因为被预警或被抽查才经过核查的：已核查的户不能代表全部户，\
+             所以下面的召回率不是全部户的召回率，预警区间也是在有偏的样本上校准的；如需按抽查加权的召回率，\
+             请先对各村评分，再运行 `hhrisk evaluate`"
+        );
+    }
+    let _ = writeln!(s, "\n校准后的预警区间（分数，标准化方式 = {}）：", r.normalise);
+    for b in &r.band_figures {
+        let _ = writeln!(
+            s,
+            "  {:<8} ≥ {:>8.3}   {:>5} 户，其中核实有需要 {:>5} 户：精确率 {} {}",
+            b.level,
+            b.min_score,
+            b.households,
+            b.in_need,
+            percent(b.precision),
+            interval(b.precision_ci)
+        );
+    }
+    let line = |s: &mut String, name: &str, a: &crate::metrics::Accuracy| {
+        let _ = writeln!(
+            s,
+            "  {} 精确率 {:>7} {:<14} 召回率 {:>7} {:<14} 预警 {} 户",
+            pad(name, 30),
+            percent(a.precision),
+            interval(a.precision_ci.bootstrap.or(a.precision_ci.wilson)),
+            percent(a.recall),
+            interval(a.recall_ci.bootstrap.or(a.recall_ci.wilson)),
+            a.alerts
+        );
+    };
+    let _ = writeln!(s, "\n准确性（95 % 置信区间：自助法，按村、按户两级重抽样）：");
+    line(&mut s, "模型默认的预警区间", &r.baseline.in_sample);
+    line(&mut s, "校准后的区间，样本内", &r.in_sample);
+    line(&mut s, "校准后的区间，留一村交叉验证", &r.leave_one_village_out.accuracy);
+    let _ = writeln!(s, "\n留一村交叉验证，每个村用其余各村校准出的预警区间衡量：");
+    for f in &r.leave_one_village_out.folds {
+        line(&mut s, &f.village, &f.accuracy);
+    }
+    s.push_str(&size_section_zh(&r.by_household_size));
+    if let Some(t) = &r.tuned {
+        let _ = writeln!(
+            s,
+            "\n调整后的分值（tuned.toml 是在全部 {} 个样本村上拟合的，其样本内各行偏乐观；留一村交叉验证各行\
+             是在不含该村的数据上调整、再在该村上衡量），与现行分值按相同的预警户数比较：",
+            samples.villages.len()
+        );
+        line(&mut s, "现行分值，样本内", &t.in_sample.current);
+        line(&mut s, "调整后分值，样本内（偏乐观）", &t.in_sample.tuned);
+        line(&mut s, "现行分值，留一村交叉验证", &t.leave_one_village_out.current);
+        line(&mut s, "调整后分值，留一村交叉验证", &t.leave_one_village_out.tuned);
+        let p = &t.paired_test;
+        let _ = writeln!(
+            s,
+            "  配对检验：核实有需要的户中，只有调整后分值找出的 {} 户，只有现行分值找出的 {} 户；\
+             McNemar 检验 p 值 = {:.3}（精确检验）；精确率之差（调整后减现行）{:+.1} 个百分点 {}",
+            p.tuned_only,
+            p.current_only,
+            p.p_value,
+            100.0 * p.precision_difference,
+            interval(p.difference_ci)
+        );
+        let r = &t.held_out_ranking;
+        let f3 = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.3}"));
+        let _ = writeln!(
+            s,
+            "  留一村交叉验证，每个村按不含该村调整出的分值排序：平均精确率 {} → {}，AUC {} → {}",
+            f3(r.average_precision_current),
+            f3(r.average_precision_tuned),
+            f3(r.auc_current),
+            f3(r.auc_tuned)
+        );
+        let changed: Vec<String> = t
+            .points
+            .iter()
+            .filter(|p| p.suggested != p.current)
+            .map(|p| format!("{} {}→{}", p.item, format_number(p.current), format_number(p.suggested)))
+            .collect();
+        let _ = writeln!(s, "  {} 个指标项的分值有变动：{}", changed.len(), changed.join("、"));
+        let _ = writeln!(
+            s,
+            "  （--tune 让每个指标项保持原来的正负号，变动不超过其分值的 --max-change；`hhrisk fit` 则不受此限制，\
+             重新学习分值，惩罚强度由留一村交叉验证选定）"
+        );
+    }
+    s
+}
+
+/// [`fit_text`] in Chinese.
+pub fn fit_text_zh(
+    card: &crate::scorecard::Scorecard,
+    bands: &crate::Calibration,
+    samples: &crate::Samples,
+) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let f3 = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.3}"));
+    let _ = writeln!(
+        s,
+        "在 {} 个样本村的 {} 户上拟合；标准化方式 = {}（{}）；惩罚强度 C = {}（由留一村交叉验证选定）",
+        samples.villages.len(),
+        samples.len(),
+        card.normalise,
+        match card.normalise_chosen_by {
+            "auto" => "自动选择：在留出的村上排序最好",
+            "auto (the model states none)" => {
+                "指标模型的 [scoring] normalise 没有指定，因此选用在留出的村上排序最好的一种"
+            }
+            "model" => "指标模型指定",
+            _ => "按 --normalise 指定",
+        },
+        card.penalty.c
+    );
+    if card.candidates.len() > 1 {
+        let _ = writeln!(s, "\n试过的标准化方式（留一村交叉验证，拟合后的分值）：");
+        for c in &card.candidates {
+            let _ = writeln!(
+                s,
+                "  {:<13} 平均精确率 {}   AUC {}{}",
+                c.normalise.name(),
+                f3(c.average_precision),
+                f3(c.auc),
+                if c.normalise == card.normalise { "   ← 选用" } else { "" }
+            );
+        }
+    }
+    let h = &card.held_out;
+    let _ = writeln!(s, "\n留一村交叉验证（每个村用不含该村拟合出的分值评分）：");
+    let _ = writeln!(
+        s,
+        "  {} {}  {}   （取整前）",
+        pad("", 18),
+        pad_left("现行分值", 9),
+        pad_left("拟合分值", 9)
+    );
+    for (name, p) in [("平均精确率", h.average_precision), ("AUC", h.auc)] {
+        let _ = writeln!(
+            s,
+            "  {} {:>9}  {:>9}   （{}）",
+            pad(name, 18),
+            f3(p.current),
+            f3(p.fitted),
+            f3(p.fitted_unrounded)
+        );
+    }
+    let t = &h.paired_test;
+    let _ = writeln!(
+        s,
+        "  按现行模型的预警户数（{} 户）：精确率 {} → {}；相差 {:+.1} 个百分点，置信区间 {}（自助法，按村重抽样）；\
+         McNemar 检验 p 值 = {:.3}（核实有需要的户中，只有现行分值找出的 {} 户，只有拟合分值找出的 {} 户）",
+        h.at_current_volume.current.alerts,
+        percent(h.at_current_volume.current.precision),
+        percent(h.at_current_volume.tuned.precision),
+        100.0 * t.precision_difference,
+        interval(t.difference_ci),
+        t.p_value,
+        t.current_only,
+        t.tuned_only
+    );
+    let dropped: Vec<&str> = card.items.iter().filter(|i| i.dropped).map(|i| i.item.as_str()).collect();
+    let changed = card.items.iter().filter(|i| i.constraint != "off" && i.points != i.current_points).count();
+    let _ = writeln!(
+        s,
+        "\n指标项：{} 项分值有变动，{} 项停用（分值降为 0）{}{}",
+        changed,
+        dropped.len(),
+        if dropped.is_empty() { "" } else { "：" },
+        dropped.join("、")
+    );
+    let sizes = &h.by_household_size;
+    let _ = writeln!(s, "\n按家庭人口的预警（留一村交叉验证，现行 → 拟合）：");
+    for (c, f) in sizes.current.iter().zip(&sizes.fitted) {
+        let _ = writeln!(
+            s,
+            "  {:>3} 人：需要帮扶比例 {:>7}   预警率 {:>7} → {:>7}   精确率 {:>7} → {:>7}",
+            c.group,
+            percent(c.need_rate),
+            percent(c.alert_rate),
+            percent(f.alert_rate),
+            percent(c.precision),
+            percent(f.precision)
+        );
+    }
+    let _ = writeln!(s, "\n拟合后模型的预警区间：");
+    for b in &bands.band_figures {
+        let _ = writeln!(
+            s,
+            "  {} {:>8}  {:>5} 户  精确率 {} {}",
+            pad(&b.level, 8),
+            format!("≥ {}", format_number(b.min_score)),
+            b.households,
+            percent(b.precision),
+            interval(b.precision_ci)
+        );
+    }
+    s
+}

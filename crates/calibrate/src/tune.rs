@@ -29,12 +29,27 @@ impl Default for TuneOptions {
 /// Why tuning failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TuneError {
-    /// The regression could not be fitted.
+    /// The regression could not be fitted: why, in English and in
+    /// Chinese.
     #[error("the logistic regression could not be fitted: {0}")]
-    Fit(String),
+    Fit(String, String),
     /// The households are all in need, or none is.
     #[error("fitting points needs households both in need and not in need among the samples; check outcomes.csv (verified_need 1 and 0)")]
     OneClass,
+}
+
+impl TuneError {
+    /// The message in Chinese (its `Display` is English).
+    pub fn to_zh(&self) -> String {
+        match self {
+            TuneError::Fit(_, zh) => format!("无法拟合 logistic 回归：{zh}"),
+            TuneError::OneClass => {
+                "拟合分值需要样本中既有需要帮扶的户，也有不需要帮扶的户；请检查 outcomes.csv\
+                                    （verified_need 应既有 1 也有 0）"
+                    .to_string()
+            }
+        }
+    }
 }
 
 /// The design matrix under the model's normalisation (see
@@ -61,7 +76,10 @@ pub fn coefficients(
     let c = if options.alpha > 0.0 { 1.0 / options.alpha } else { f64::INFINITY };
     let fitted = Problem { x: &design, y: &targets, weights: &weights, c, bounds: &bounds }.fit(None);
     if fitted.coefficients.iter().any(|b| !b.is_finite()) {
-        return Err(TuneError::Fit("the coefficients did not stay finite".into()));
+        return Err(TuneError::Fit(
+            "the coefficients did not stay finite".into(),
+            "系数没有保持有限值（发散）".into(),
+        ));
     }
     Ok(Array1::from(fitted.coefficients))
 }

@@ -3,7 +3,10 @@
 
 mod common;
 
-use common::{alerts_against_outcomes, fixture, hhrisk, model, read_csv, repo, score, stderr, stdout};
+use common::{
+    alerts_against_outcomes, english_left, fixture, hhrisk, model, numbers, read_csv, repo, score, stderr,
+    stdout,
+};
 
 #[test]
 fn calibrate_writes_thresholds_that_score_accepts_and_figures_that_add_up() {
@@ -221,4 +224,35 @@ fn the_readme_shows_what_calibrate_prints() {
             "README line not in the output (regenerate the README's session):\n{line}"
         );
     }
+}
+
+/// `--lang zh`: what calibrate prints is Chinese, with the English run's
+/// numbers; its files and --json stay English.
+#[test]
+fn calibrate_speaks_chinese_with_the_same_figures() {
+    let out = tempfile::tempdir().unwrap();
+    let run = |lang: &str| {
+        hhrisk()
+            .args(["--lang", lang, "calibrate", "--tune", "--replicates", "50", "--model"])
+            .arg(model())
+            .arg("--samples")
+            .arg(repo().join("sample_villages"))
+            .arg("--out")
+            .arg(out.path())
+            .assert()
+            .success()
+    };
+    let en = run("en");
+    let en_json = std::fs::read_to_string(out.path().join("calibration.json")).unwrap();
+    let zh = run("zh");
+    let (text, warnings) = (stdout(&zh), stderr(&zh));
+    insta::assert_snapshot!("calibration_zh", text);
+    insta::assert_snapshot!("calibration_warnings_zh", warnings);
+    assert_eq!(numbers(&text), numbers(&stdout(&en)), "{text}");
+    assert_eq!(numbers(&warnings), numbers(&stderr(&en)), "{warnings}");
+    assert_eq!(english_left(&text), Vec::<&str>::new(), "{text}");
+    assert_eq!(english_left(&warnings), Vec::<&str>::new(), "{warnings}");
+    assert!(text.contains("按家庭人口：") && !text.contains(":\n"), "{text}");
+    // the files are the same whatever the language
+    assert_eq!(std::fs::read_to_string(out.path().join("calibration.json")).unwrap(), en_json);
 }

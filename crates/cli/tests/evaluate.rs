@@ -5,7 +5,10 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{alerts_against_outcomes, hhrisk, model, read_csv, repo, score, score_village, stderr, stdout};
+use common::{
+    alerts_against_outcomes, english_left, hhrisk, model, numbers, read_csv, repo, score, score_village,
+    sections, stderr, stdout,
+};
 
 #[test]
 fn evaluate_reproduces_xiaochang_from_published_counts() {
@@ -330,4 +333,75 @@ fn outcomes_per_department_give_precision_by_department_and_assistance() {
         !output.status.success() && said.contains("line 3") && said.contains("a second outcome from jobs"),
         "{said}"
     );
+}
+
+/// `--lang zh`: what evaluate prints is Chinese (the comparison with
+/// Xiaochang, the tables, the notes), with the English run's numbers;
+/// `--json` stays English.
+#[test]
+fn evaluate_speaks_chinese_with_the_same_figures() {
+    let both = |args: &[&str]| {
+        let run = |lang: &str| hhrisk().args(["--lang", lang, "evaluate"]).args(args).assert().success();
+        let (en, zh) = (stdout(&run("en")), stdout(&run("zh")));
+        assert_eq!(numbers(&zh), numbers(&en), "{zh}\n{en}");
+        assert_eq!(english_left(&zh), Vec::<&str>::new(), "{zh}");
+        zh
+    };
+    // published counts: as Xiaochang, better, worse, and not shown to differ
+    let counts: Vec<(String, String)> = [("687", "404"), ("300", "220"), ("300", "150"), ("100", "60")]
+        .into_iter()
+        .map(|(alerts, verified)| {
+            (format!("{verified} of {alerts}"), both(&["--alerts", alerts, "--verified", verified]))
+        })
+        .collect();
+    insta::assert_snapshot!("counts_zh", sections(counts));
+
+    // a scores file: every household verified, with the model's breakdowns
+    let dir = tempfile::tempdir().unwrap();
+    let village = repo().join("sample_villages/02_hy");
+    let scores = dir.path().join("scores.csv");
+    score(&village, &scores).assert().success();
+    let path = |p: &std::path::Path| p.display().to_string();
+    let (scores_arg, village_arg, model_arg) = (path(&scores), path(&village), path(&model()));
+    let full = both(&["--scores", &scores_arg, "--outcomes", &village_arg, "--model", &model_arg]);
+    // only alerts verified, some of them not; then with an audit sample of
+    // households not alerted
+    let (_, rows) = read_csv(&scores);
+    let (_, outcomes) = read_csv(&village.join("outcomes.csv"));
+    let (alerted, quiet): (Vec<_>, Vec<_>) = rows.iter().partition(|(_, r)| !r["alert_level"].is_empty());
+    let need = |id: &str| outcomes[id]["verified_need"].clone();
+    let mut only_alerts = String::from("household_id,verified_need\n");
+    for (id, _) in &alerted[3..] {
+        only_alerts.push_str(&format!("{id},{}\n", need(id)));
+    }
+    let mut audited = String::from("household_id,verified_need,selected_by\n");
+    for (id, _) in &alerted {
+        audited.push_str(&format!("{id},{},alert\n", need(id)));
+    }
+    for (id, _) in quiet.iter().take(30) {
+        audited.push_str(&format!("{id},{},audit\n", need(id)));
+    }
+    let mut texts = vec![("all verified, with --model".to_string(), full)];
+    for (name, body) in [("only alerts verified", only_alerts), ("an audit sample", audited)] {
+        let file = dir.path().join(format!("{}.csv", name.replace(' ', "_")));
+        std::fs::write(&file, body).unwrap();
+        texts.push((name.to_string(), both(&["--scores", &scores_arg, "--outcomes", &path(&file)])));
+    }
+    let text = sections(texts);
+    assert!(
+        text.contains("提示：只有预警过的户经过核查")
+            && text.contains("提示：召回率和需要帮扶比例按抽查估计"),
+        "{text}"
+    );
+    insta::assert_snapshot!("scores_zh", text);
+
+    // --json is English whatever the language
+    let json = |lang: &str| {
+        hhrisk()
+            .args(["--lang", lang, "evaluate", "--json", "--scores", &scores_arg, "--outcomes", &village_arg])
+            .output()
+            .unwrap()
+            .stdout
+    };
+    assert_eq!(String::from_utf8(json("zh")).unwrap(), String::from_utf8(json("en")).unwrap());
 }

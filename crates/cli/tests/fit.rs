@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{hhrisk, model, repo, stderr, stdout};
+use common::{english_left, hhrisk, model, numbers, repo, stderr, stdout};
 
 /// `hhrisk fit` on the bundled sample villages: a complete model that
 /// `score` reads, and a fit.json whose held-out figures show the fitted
@@ -249,4 +249,35 @@ fn fit_coefficients_match_scikit_learn_on_the_sample_villages() {
         assert!((got - want).abs() < 2e-6, "{id}: {got} against scikit-learn's {want}");
         assert_eq!(it["constraint"], "free");
     }
+}
+
+/// `--lang zh`: what fit prints is Chinese, with the English run's numbers;
+/// the fitted model and fit.json stay English.
+#[test]
+fn fit_speaks_chinese_with_the_same_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("fitted.toml");
+    let run = |lang: &str| {
+        hhrisk()
+            .args(["--lang", lang, "fit", "--replicates", "20", "--model"])
+            .arg(model())
+            .arg("--samples")
+            .arg(repo().join("sample_villages"))
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .success()
+    };
+    let en = run("en");
+    let written = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+    let (en_model, en_json) = (written("fitted.toml"), written("fitted.fit.json"));
+    let zh = run("zh");
+    let (text, warnings) = (stdout(&zh), stderr(&zh));
+    insta::assert_snapshot!("fit_zh", text);
+    insta::assert_snapshot!("fit_warnings_zh", warnings);
+    assert_eq!(numbers(&text), numbers(&stdout(&en)), "{text}");
+    assert_eq!(numbers(&warnings), numbers(&stderr(&en)), "{warnings}");
+    assert_eq!(english_left(&text), Vec::<&str>::new(), "{text}");
+    assert_eq!(english_left(&warnings), Vec::<&str>::new(), "{warnings}");
+    assert_eq!((written("fitted.toml"), written("fitted.fit.json")), (en_model, en_json));
 }

@@ -135,7 +135,11 @@ pub fn calibrate(
     if json {
         print!("{json_text}");
     } else {
-        print!("{}", calibration_text(&result, &samples));
+        if crate::lang::zh() {
+            print!("{}", hhrisk_calibrate::text::calibration_text_zh(&result, &samples));
+        } else {
+            print!("{}", calibration_text(&result, &samples));
+        }
         let by_department = crate::tr!(
             "by responsible department (fitted bands, in sample; the departments of the items that fired)",
             "按责任部门（校准后的预警区间，样本内；取触发指标项所属的部门）"
@@ -147,7 +151,8 @@ pub fn calibrate(
         );
         print!("{}", groups_text(&by_kind, &breakdown.by_alert_kind));
     }
-    for w in &result.warnings {
+    let warnings = if crate::lang::zh() { &result.warnings_zh } else { &result.warnings };
+    for w in warnings {
         eprintln!("{}", crate::tr!("warning: {w}", "警告：{w}"));
     }
     let mut written = vec!["thresholds.toml", "calibration.json"];

@@ -42,7 +42,7 @@ pub fn evaluate_counts(alerts: u64, verified: u64, json: bool) -> anyhow::Result
         );
         if (alerts, verified) != hhrisk_calibrate::evaluation::XIAOCHANG {
             if let Some(against) = hhrisk_calibrate::evaluation::against_xiaochang(verified, alerts) {
-                println!("{}", against.sentence);
+                println!("{}", if crate::lang::zh() { &against.sentence_zh } else { &against.sentence });
             }
         }
     }
@@ -101,6 +101,10 @@ pub fn evaluate(
         println!("{}", serde_json::to_string_pretty(&result)?);
         return Ok(ExitCode::SUCCESS);
     }
+    // the library's notes as the text shows them, then the command's
+    if crate::lang::zh() {
+        result.notes = std::mem::take(&mut result.notes_zh);
+    }
     result.notes.extend(notes.into_iter().map(|(_, shown)| shown));
     let mut out = String::new();
     use std::fmt::Write as _;
@@ -122,14 +126,12 @@ pub fn evaluate(
         }
         None => interval(result.overall.recall_ci.wilson),
     };
-    let _ = writeln!(
-        out,
-        "{}",
-        crate::tr!(
-            "precision {precision} {precision_ci}   recall {recall} {recall_ci}",
-            "精确率 {precision} {precision_ci}   召回率 {recall} {recall_ci}"
-        )
+    let line = crate::tr!(
+        "precision {precision} {precision_ci}   recall {recall} {recall_ci}",
+        "精确率 {precision} {precision_ci}   召回率 {recall} {recall_ci}"
     );
+    // (the English line keeps its trailing space when recall has no interval)
+    let _ = writeln!(out, "{}", if crate::lang::zh() { line.trim_end() } else { &line });
     if let (Some(base), Some(lift)) = (result.base_rate, result.lift) {
         let base = percent(Some(base));
         let _ = writeln!(
@@ -143,7 +145,7 @@ pub fn evaluate(
         );
     }
     if let Some(c) = &result.against_xiaochang {
-        let _ = writeln!(out, "{}", c.sentence);
+        let _ = writeln!(out, "{}", if crate::lang::zh() { &c.sentence_zh } else { &c.sentence });
     }
     for (title, groups) in [
         (crate::tr!("by band", "按预警区间"), &result.by_band),
@@ -173,7 +175,11 @@ pub fn evaluate(
             );
         }
     }
-    out.push_str(&size_section(&result.by_household_size));
+    if crate::lang::zh() {
+        out.push_str(&hhrisk_calibrate::text::size_section_zh(&result.by_household_size));
+    } else {
+        out.push_str(&size_section(&result.by_household_size));
+    }
     for n in &result.notes {
         let _ = writeln!(out, "{}", crate::tr!("note: {n}", "提示：{n}"));
     }

@@ -63,7 +63,13 @@ pub fn fit(
     options.replicates = replicates;
     options.seed = seed;
     options.size_warning_factor = size_warning_factor;
-    let card = fit_points(&model, &samples, fit, &options)?;
+    let card = fit_points(&model, &samples, fit, &options).map_err(|e| {
+        if crate::lang::zh() {
+            anyhow::anyhow!(e.to_zh())
+        } else {
+            anyhow::Error::from(e)
+        }
+    })?;
 
     // the fitted model: the input file with new points, dropped items
     // switched off, the normalisation, then its bands fitted again
@@ -171,11 +177,18 @@ pub fn fit(
         file.write_all(body.as_bytes())?;
         file.commit().with_context(|| cannot_write(&path))?;
     }
-    for w in card.warnings.iter().chain(&bands.warnings) {
+    let warnings = if crate::lang::zh() {
+        card.warnings_zh.iter().chain(&bands.warnings_zh)
+    } else {
+        card.warnings.iter().chain(&bands.warnings)
+    };
+    for w in warnings {
         eprintln!("{}", crate::tr!("warning: {w}", "警告：{w}"));
     }
     if json {
         print!("{json_text}");
+    } else if crate::lang::zh() {
+        print!("{}", hhrisk_calibrate::text::fit_text_zh(&card, &bands, &samples));
     } else {
         print!("{}", fit_text(&card, &bands, &samples));
     }

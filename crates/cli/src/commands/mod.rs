@@ -330,16 +330,31 @@ fn read_all<W: Work>(
     Ok((summary, outputs))
 }
 
-/// A table of groups (departments, alert kinds) with precision and recall.
+/// A table of groups (departments, alert kinds) with precision and recall,
+/// in the language of the run.
 pub(crate) fn groups_text(title: &str, groups: &[hhrisk_calibrate::evaluation::Group]) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     if groups.is_empty() {
         return out;
     }
-    let _ = writeln!(out, "\n{title}:");
+    let zh = crate::lang::zh();
+    let _ = writeln!(out, "\n{title}{}", if zh { "：" } else { ":" });
     for g in groups {
         let a = &g.accuracy;
+        if zh {
+            let row = format!(
+                "  {} 预警 {:>6} 户  精确率 {:>7} {:<14} 召回率 {:>7} {}",
+                pad(&g.name, 22),
+                a.alerts,
+                percent(a.precision),
+                interval(a.precision_ci.wilson),
+                percent(a.recall),
+                interval(a.recall_ci.wilson)
+            );
+            let _ = writeln!(out, "{}", row.trim_end());
+            continue;
+        }
         let _ = writeln!(
             out,
             "  {} alerts {:>6}  precision {:>7} {:<14} recall {:>7} {}",

@@ -172,3 +172,53 @@ pub fn sections<N: std::fmt::Display>(texts: impl IntoIterator<Item = (N, String
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// The numbers of a text (`12`, `+5.2`, `-0.3`), sorted: the same for the
+/// English and the Chinese rendering of one result, whatever the words and
+/// their order around them.
+pub fn numbers(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let mut start = i;
+        if i > 0 && (chars[i - 1] == '-' || chars[i - 1] == '+') {
+            start = i - 1;
+        }
+        while i < chars.len() && chars[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i + 1 < chars.len() && chars[i] == '.' && chars[i + 1].is_ascii_digit() {
+            i += 1;
+            while i < chars.len() && chars[i].is_ascii_digit() {
+                i += 1;
+            }
+        }
+        out.push(chars[start..i].iter().collect());
+    }
+    out.sort();
+    out
+}
+
+/// English words of the results that a Chinese rendering must not show.
+pub const ENGLISH_WORDS: [&str; 10] = [
+    "precision",
+    "recall",
+    "alert",
+    "household",
+    "in need",
+    "village",
+    "held out",
+    "warning",
+    "note:",
+    "points",
+];
+
+/// The words of [`ENGLISH_WORDS`] that a text shows.
+pub fn english_left(text: &str) -> Vec<&'static str> {
+    ENGLISH_WORDS.into_iter().filter(|w| text.contains(w)).collect()
+}

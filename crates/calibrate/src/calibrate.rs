@@ -39,7 +39,37 @@ pub struct Options {
     /// Warn when a household-size group's alert rate is more than this
     /// many times its need rate, or less than its inverse; defaults to 2.
     pub size_warning_factor: f64,
+    /// Told how far the work has gone; defaults to telling no one.
+    pub progress: Progress,
 }
+
+/// Who is told how far a calibration or a fit has gone: `(done, total)`
+/// steps, steps of unequal length (a stage of the work each).
+#[derive(Clone, Default)]
+pub struct Progress(Option<std::sync::Arc<dyn Fn(u64, u64) + Send + Sync>>);
+
+impl Progress {
+    /// Tells `tell`.
+    pub fn new(tell: impl Fn(u64, u64) + Send + Sync + 'static) -> Self {
+        Progress(Some(std::sync::Arc::new(tell)))
+    }
+
+    /// `done` of `total` steps.
+    pub fn tell(&self, done: u64, total: u64) {
+        if let Some(tell) = &self.0 {
+            tell(done, total);
+        }
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Progress(told)" } else { "Progress(none)" })
+    }
+}
+
+/// Stages of a calibration, for [`Progress`].
+pub const CALIBRATE_STEPS: u64 = 5;
 
 impl Options {
     /// Defaults for a model: its band names, 1000 replicates, seed 2024.
@@ -62,6 +92,7 @@ impl Options {
             likelihood_bins: 10,
             tune: None,
             size_warning_factor: crate::household_size::DEFAULT_FACTOR,
+            progress: Progress::default(),
         }
     }
 }
@@ -358,8 +389,10 @@ pub fn calibrate(model: &Model, samples: &Samples, options: &Options) -> Calibra
         warnings_zh.push(format!("预警区间 {} 内没有样本户：只是相邻两个区间之间的空档", f.level));
     }
 
+    options.progress.tell(1, CALIBRATE_STEPS);
     let (folds, held_out_alerts) =
         leave_one_village_out(&scores, need, triggered, &groups, &options.objective, &names, trigger);
+    options.progress.tell(2, CALIBRATE_STEPS);
     let fold_results: Vec<FoldResult> = folds
         .iter()
         .map(|f| FoldResult {
@@ -401,6 +434,7 @@ pub fn calibrate(model: &Model, samples: &Samples, options: &Options) -> Calibra
         band_figures: band_figures(&model.bands, &base_lv, need, &all),
     };
 
+    options.progress.tell(3, CALIBRATE_STEPS);
     let mut verification_plan = Vec::new();
     let overall = Counts::of(&fitted_alerts, need, all.iter().copied());
     let planned = figures
@@ -423,6 +457,7 @@ pub fn calibrate(model: &Model, samples: &Samples, options: &Options) -> Calibra
     warnings.extend(crate::household_size::warnings(&sizes, options.size_warning_factor));
     warnings_zh.extend(crate::household_size::warnings_zh(&sizes, options.size_warning_factor));
     let items = item_effects(model, samples, &bands, &in_sample);
+    options.progress.tell(4, CALIBRATE_STEPS);
     let tuned = match options.tune {
         Some(t) => {
             match tune_and_compare(model, samples, options, &t, &groups, &fitted_alerts, &held_out_alerts) {
@@ -436,6 +471,7 @@ pub fn calibrate(model: &Model, samples: &Samples, options: &Options) -> Calibra
         }
         None => None,
     };
+    options.progress.tell(CALIBRATE_STEPS, CALIBRATE_STEPS);
 
     Calibration {
         normalise: model.scoring.normalise,
@@ -812,6 +848,28 @@ min = 50
         // the size table covers every household (all of one member here)
         assert_eq!(c.by_household_size[0].households, 300);
         assert_eq!(c.by_household_size.iter().map(|g| g.households).sum::<u64>(), 300);
+    }
+
+    /// The progress is told each stage in turn, and ends at its total; it
+    /// changes nothing in the result.
+    #[test]
+    fn progress_goes_stage_by_stage_to_the_end() {
+        let model = Model::from_toml(MODEL, "t.toml").unwrap();
+        let told = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = told.clone();
+        let quiet = Options {
+            replicates: 50,
+            ..Options::new(&model, Objective::RecallAtPrecision { target: 0.45, lower_bound: false })
+        };
+        let watched = Options {
+            progress: Progress::new(move |d, t| seen.lock().unwrap().push((d, t))),
+            ..quiet.clone()
+        };
+        let (a, b) = (calibrate(&model, &samples(), &quiet), calibrate(&model, &samples(), &watched));
+        assert_eq!(format!("{a:?}"), format!("{b:?}"));
+        let told = told.lock().unwrap().clone();
+        let want: Vec<(u64, u64)> = (1..=CALIBRATE_STEPS).map(|d| (d, CALIBRATE_STEPS)).collect();
+        assert_eq!(told, want);
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub mod tune;
 
 pub use calibrate::{
     by_village, calibrate, size_table, thresholds_toml, BandMin, Baseline, Calibration, FoldResult,
-    LeaveOneVillageOut, Options, Spread, VerificationPlan, VillageAccuracy,
+    LeaveOneVillageOut, Options, Progress, Spread, VerificationPlan, VillageAccuracy, CALIBRATE_STEPS,
 };
 pub use curve::Objective;
 pub use samples::{SampleError, Samples};

@@ -500,6 +500,11 @@ pub fn fit_points(
     };
     let mut tried = Vec::new();
     let mut best: Option<(Normalise, Array2<f64>, CrossValidated, Option<f64>)> = None;
+    // steps for the progress: each normalisation's cross-validation, the
+    // final fit, the bootstrap, the comparison
+    let steps = candidates.len() as u64 + 3;
+    let tell = |done: u64| calibration.progress.tell(done, steps);
+    tell(0);
     for normalise in candidates {
         let x = samples.features(model, normalise);
         let cv = cross_validate(&tally, &x, need, &groups, &bounds, options);
@@ -512,6 +517,7 @@ pub fn fit_points(
         if better {
             best = Some((normalise, x, cv, ap));
         }
+        tell(tried.len() as u64);
     }
     let (normalise, x, cv, _) = best.ok_or(TuneError::OneClass)?;
 
@@ -534,6 +540,7 @@ pub fn fit_points(
         ));
     }
 
+    tell(steps - 3 + 1);
     // spread of the points over a village bootstrap, on the final scale
     let design = Design::from_rows(&x, &all);
     let replicates = resample(&groups, options.replicates, calibration.seed, |rows| {
@@ -553,6 +560,7 @@ pub fn fit_points(
         Some(refit.coefficients.iter().map(|b| b * scale).collect::<Vec<f64>>())
     });
     let replicates: Vec<Vec<f64>> = replicates.into_iter().flatten().collect();
+    tell(steps - 1);
     let sd = |j: usize| -> Option<f64> {
         let n = replicates.len();
         (n >= 2).then(|| {
@@ -679,6 +687,7 @@ pub fn fit_points(
             ),
         );
     }
+    tell(steps);
     Ok(Scorecard {
         normalise,
         normalise_chosen_by: match options.normalise {

@@ -70,7 +70,10 @@ pub fn calibrate(
     options.seed = seed;
     options.tune = tune;
     options.size_warning_factor = size_warning_factor;
+    let bar = progress(crate::tr!("calibrating", "校准中"));
+    options.progress = stages(&bar, 0, 0);
     let result = calibrate(&model, &samples, &options);
+    bar.finish_and_clear();
 
     std::fs::create_dir_all(out).with_context(|| {
         let out = out.display();

@@ -63,6 +63,9 @@ pub fn fit(
     options.replicates = replicates;
     options.seed = seed;
     options.size_warning_factor = size_warning_factor;
+    // the fit's stages, then the calibration of its bands (5 stages)
+    let bar = progress(crate::tr!("fitting", "拟合中"));
+    options.progress = stages(&bar, 0, hhrisk_calibrate::CALIBRATE_STEPS);
     let card = fit_points(&model, &samples, fit, &options).map_err(|e| {
         if crate::lang::zh() {
             anyhow::anyhow!(e.to_zh())
@@ -105,7 +108,10 @@ pub fn fit(
     let points: Vec<f64> = new_model.items.iter().map(|i| if i.off { 0.0 } else { i.points }).collect();
     let mut rescored = samples.clone();
     rescored.score = samples.rescore(&new_model, &points);
+    let done = bar.position();
+    options.progress = stages(&bar, done, 0);
     let bands = calibrate(&new_model, &rescored, &options);
+    bar.finish_and_clear();
     let rewrite = hhrisk_model::Rewrite {
         band_mins: bands.bands.iter().map(|b| (b.level.clone(), b.min_score)).collect(),
         // bands the data could not tell apart are taken out

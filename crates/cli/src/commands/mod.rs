@@ -131,6 +131,21 @@ fn set_total(bar: &indicatif::ProgressBar, table: &Path) {
     with_total(bar, lines.saturating_sub(1).max(1));
 }
 
+/// A progress bar for a calibration's or a fit's stages, shown on a
+/// terminal, with its percentage and the time left; `offset` steps done
+/// before (a fit's stages before its bands' calibration), `extra` to come
+/// after.
+fn stages(bar: &indicatif::ProgressBar, offset: u64, extra: u64) -> hhrisk_calibrate::Progress {
+    let bar = bar.clone();
+    let styled = std::sync::atomic::AtomicBool::new(false);
+    hhrisk_calibrate::Progress::new(move |done, total| {
+        if !styled.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            with_total(&bar, offset + total + extra);
+        }
+        bar.set_position(offset + done);
+    })
+}
+
 /// A progress bar's total, and the style that shows its percentage and
 /// the time left.
 fn with_total(bar: &indicatif::ProgressBar, total: u64) {

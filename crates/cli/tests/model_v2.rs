@@ -51,3 +51,30 @@ fn rigid_spending_is_counted_once_on_the_sample_villages() {
     }
     assert!(checked > 50, "{checked} households with heavy spending");
 }
+
+/// An urban household (城关社区) is judged against the urban dibao standard,
+/// a rural one against the rural: H001 with 8,000 yuan a person is above
+/// the rural standard (6,960: I02, just above it) and below the urban
+/// (9,360: I01, below the standard; dibao eligible).
+#[test]
+fn urban_households_are_judged_against_the_urban_standard() {
+    let run = |urban: &str| {
+        let roster = common::edited_fixture(|h, _| {
+            *h = h.replace("H001,东山村,张某某,dibao,15000,", "H001,东山村,张某某,dibao,24000,");
+            let first = h.lines().nth(1).unwrap().to_string();
+            *h = h.replacen(&first, &format!("{},{urban}", first.strip_suffix(",0").unwrap()), 1);
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("s.csv");
+        score(roster.path(), &out).args(["--item-columns"]).assert().success();
+        let (_, rows) = read_csv(&out);
+        (rows["H001"]["item_I01"].clone(), rows["H001"]["item_I02"].clone())
+    };
+    assert_eq!(run("0"), ("0".to_string(), "1".to_string()), "rural: above the standard");
+    assert_eq!(run("1"), ("1".to_string(), "0".to_string()), "urban: below the standard");
+    // the sample villages say which households are urban: 城关社区's
+    let (_, cg) = read_csv(&repo().join("sample_villages/03_cg/households.csv"));
+    assert!(cg.values().all(|h| h["urban"] == "1"));
+    let (_, hy) = read_csv(&repo().join("sample_villages/02_hy/households.csv"));
+    assert!(hy.values().all(|h| h["urban"] == "0"));
+}

@@ -58,8 +58,8 @@ fn model_mistakes_are_reported_with_item_and_position() {
         // division by a value that is always zero
         (
             "expr = \"annual_net_income / members\"",
-            "expr = \"annual_net_income / (dibao_standard - 6960)\"",
-            "(|dibao_standard - 6960)",
+            "expr = \"annual_net_income / (dibao_standard_rural - 6960)\"",
+            "(|dibao_standard_rural - 6960)",
         ),
         // derived values in a cycle
         ("expr = \"max(annual_net_income, 0)\"", "expr = \"max(income_floor, 0)\"", "max(|income_floor, 0)"),

@@ -21,6 +21,11 @@ pub const NEED_LINE: f64 = 6200.0;
 /// its past decisions enrolled households: its own, not any model's.
 pub const COUNTY_DIBAO_LINE: f64 = 6600.0;
 
+/// Its line for urban households (a town's community, as 城关社区): urban
+/// standards run about a third above rural ones in central China; the
+/// figure is the simulator's own assumption, not a model's.
+pub const COUNTY_DIBAO_LINE_URBAN: f64 = 8800.0;
+
 /// A simulated person.
 #[derive(Debug, Clone)]
 pub struct Person {
@@ -83,6 +88,8 @@ pub struct Home {
     pub commercial_property: bool,
     /// The roster column `urban_house`.
     pub urban_house: bool,
+    /// The roster column `urban`: judged against the urban dibao standard.
+    pub urban: bool,
     /// The roster column `registered_business`.
     pub registered_business: bool,
     /// The roster column `housing_fund`.
@@ -355,13 +362,15 @@ pub fn simulate(
     // up by some of those entitled only.
     let seen_pc = prev_year_net_income.unwrap_or(income).max(0.0) / size * lognormal(rng, 1.0, 0.25);
     let nobody_works = members.iter().all(|p| p.labour == "none" || p.age >= 60 || p.age < 16);
-    let class = if seen_pc < COUNTY_DIBAO_LINE && chance(rng, 0.75) {
+    // an urban household is judged against the urban line
+    let line = if profile.urban { COUNTY_DIBAO_LINE_URBAN } else { COUNTY_DIBAO_LINE };
+    let class = if seen_pc < line && chance(rng, 0.75) {
         if nobody_works && size <= 2.0 && chance(rng, 0.2) {
             "tekun"
         } else {
             "dibao"
         }
-    } else if seen_pc < 1.5 * COUNTY_DIBAO_LINE && chance(rng, 0.45) {
+    } else if seen_pc < 1.5 * line && chance(rng, 0.45) {
         "dibao_edge"
     } else if oop + education_spending > 0.6 * income.max(0.0) && chance(rng, 0.4) {
         "rigid_expense"
@@ -375,8 +384,8 @@ pub fn simulate(
     // Dibao pays the gap to the line; 特困 support is a fixed sum: both are
     // income the household declares.
     let support = match class {
-        "dibao" => round_to((COUNTY_DIBAO_LINE * size - income).max(0.0) * rng.random_range(0.7..1.0), 10.0),
-        "tekun" => round_to(1.3 * COUNTY_DIBAO_LINE * size, 10.0),
+        "dibao" => round_to((line * size - income).max(0.0) * rng.random_range(0.7..1.0), 10.0),
+        "tekun" => round_to(1.3 * line * size, 10.0),
         _ => 0.0,
     };
     income += support;
@@ -450,6 +459,7 @@ pub fn simulate(
         cars,
         commercial_property,
         urban_house,
+        urban: profile.urban,
         registered_business,
         housing_fund,
         house_safety: if relocation {

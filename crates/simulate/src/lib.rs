@@ -117,7 +117,7 @@ pub struct Summary {
 }
 
 /// Header of households.csv.
-pub const HOUSEHOLD_COLUMNS: [&str; 21] = [
+pub const HOUSEHOLD_COLUMNS: [&str; 22] = [
     "household_id",
     "village",
     "class",
@@ -139,6 +139,7 @@ pub const HOUSEHOLD_COLUMNS: [&str; 21] = [
     "rigid_debt",
     "single_parent",
     "dibao_exit_date",
+    "urban",
 ];
 
 /// Header of members.csv.
@@ -286,6 +287,7 @@ impl RosterFiles {
             &n(h.rigid_debt),
             b(h.single_parent),
             h.dibao_exit_date.as_deref().unwrap_or(""),
+            b(h.urban),
         ])?;
         for p in &h.members {
             self.members.write_record([

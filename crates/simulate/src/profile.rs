@@ -49,6 +49,9 @@ pub struct Profile {
     pub code: String,
     /// Households when no count is asked for.
     pub default_households: usize,
+    /// A town's community, whose households are judged against the urban
+    /// dibao standard (the roster column `urban`).
+    pub urban: bool,
     /// Weights of the compositions, in [`COMPOSITIONS`] order. Set so
     /// that the four villages together have about 2.6 members a household
     /// and a quarter to a third of one-person households (2020 census:
@@ -138,6 +141,7 @@ pub fn profiles() -> [Profile; 4] {
     [
         Profile {
             kind: Kind::Hill,
+            urban: false,
             name: "白云山村".into(),
             code: "BYS".into(),
             default_households: 412,
@@ -155,6 +159,7 @@ pub fn profiles() -> [Profile; 4] {
         },
         Profile {
             kind: Kind::Plains,
+            urban: false,
             name: "花园村".into(),
             code: "HY".into(),
             default_households: 356,
@@ -172,6 +177,7 @@ pub fn profiles() -> [Profile; 4] {
         },
         Profile {
             kind: Kind::TownEdge,
+            urban: true,
             name: "城关社区".into(),
             code: "CG".into(),
             default_households: 268,
@@ -189,6 +195,7 @@ pub fn profiles() -> [Profile; 4] {
         },
         Profile {
             kind: Kind::Relocation,
+            urban: false,
             name: "幸福安置点".into(),
             code: "XF".into(),
             default_households: 189,
